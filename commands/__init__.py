@@ -1,0 +1,62 @@
+"""All listener wiring in one place: which Slack payload goes to which handler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import ids
+from bot.deps import Deps
+from commands import actions, config, router
+
+
+def _team(context: AsyncBoltContext) -> str:
+    # Bolt derives the team from the signed payload; handlers never trust ids from button values
+    return context.team_id or context.enterprise_id or ""
+
+
+def register_listeners(app: AsyncApp, deps: Deps) -> None:
+    @app.command(ids.SLASH_COMMAND)
+    async def bot_command(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await router.handle(deps, ack=ack, body=body, respond=respond, client=client)
+
+    @app.view(ids.CONFIG_MODAL)
+    async def config_submitted(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        await config.handle_submit(deps, ack=ack, body=body, client=client, team_id=_team(context))
+
+    @app.action(ids.HISTORY_MORE)
+    async def history_more(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+    ) -> None:
+        await actions.history_more(
+            deps, ack=ack, body=body, respond=respond, team_id=_team(context)
+        )
+
+    @app.action(ids.CARD_HISTORY)
+    async def card_history(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+    ) -> None:
+        await actions.card_history(
+            deps, ack=ack, body=body, respond=respond, team_id=_team(context)
+        )
+
+    @app.action(ids.CARD_EDIT)
+    async def card_edit(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+    ) -> None:
+        await actions.card_edit(
+            deps, ack=ack, body=body, respond=respond, client=client, team_id=_team(context)
+        )

@@ -1,0 +1,39 @@
+"""Small pure helpers shared by the Block Kit builders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+Block = dict[str, Any]
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn treats &, < and > as control characters; user text must not inject links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def truncate(text: str, limit: int, *, marker: str = "…") -> str:
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - len(marker))] + marker
+
+
+def plain(text: str, limit: int) -> Block:
+    return {"type": "plain_text", "text": truncate(text, limit), "emoji": True}
+
+
+def mrkdwn(text: str, limit: int) -> Block:
+    return {"type": "mrkdwn", "text": truncate(text, limit)}
+
+
+def slack_date(when: datetime) -> str:
+    """Rendered in each reader's own time zone; the fallback is UTC."""
+    epoch = int(when.timestamp())
+    fallback = when.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def bar(level: int, *, width: int = 10) -> str:
+    filled = round(level * width / 100)
+    return "█" * filled + "░" * (width - filled) + f" {level}"

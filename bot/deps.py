@@ -1,0 +1,20 @@
+"""What listeners need, built once at start-up and handed to `register_listeners`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import asyncpg
+
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.llm import LLM
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    settings: Settings
+    pool: asyncpg.Pool
+    llm: LLM | None = None

@@ -1,0 +1,23 @@
+"""Every callback_id, action_id and block_id, defined once and shared by builders and listeners."""
+
+from typing import Final
+
+SLASH_COMMAND: Final = "/bot"
+
+CONFIG_MODAL: Final = "profile_config"
+HISTORY_MORE: Final = "history_more"
+CARD_EDIT: Final = "card_edit"
+CARD_HISTORY: Final = "card_history"
+
+# block ids of the config modal's inputs; the errors map of `response_action` is keyed by these
+FIELD_BOT_NAME: Final = "bot_name"
+FIELD_AVATAR: Final = "avatar_emoji"
+FIELD_FORMALITY: Final = "formality"
+FIELD_ENTHUSIASM: Final = "enthusiasm"
+FIELD_TECHNICAL_DEPTH: Final = "technical_depth"
+FIELD_EMPATHY: Final = "empathy"
+FIELD_STYLE: Final = "response_style"
+FIELD_INSTRUCTIONS: Final = "custom_instructions"
+FIELD_MODEL: Final = "model"
+# each input block holds one element; its action_id is the block id plus this suffix
+INPUT_SUFFIX: Final = "_input"

@@ -1,0 +1,27 @@
+"""Slack's documented limits, named once. Builders truncate to these instead of being rejected."""
+
+from typing import Final
+
+BLOCKS_PER_MESSAGE: Final = 50
+BLOCKS_PER_VIEW: Final = 100
+SECTION_TEXT: Final = 3000
+SECTION_FIELD_TEXT: Final = 2000
+SECTION_FIELDS: Final = 10
+HEADER_TEXT: Final = 150
+CONTEXT_ELEMENTS: Final = 10
+BUTTON_TEXT: Final = 75
+BUTTON_VALUE: Final = 2000
+ACTIONS_ELEMENTS: Final = 25
+MODAL_TITLE: Final = 24
+MODAL_BUTTON: Final = 24
+PRIVATE_METADATA: Final = 3000
+INPUT_LABEL: Final = 2000
+PLAIN_TEXT_INPUT_MAX: Final = 3000
+MESSAGE_TEXT: Final = 40_000
+# chat.postMessage accepts 40k, but a message over ~4k characters is hard to read and
+# `msg_too_long` shows up well before 40k once blocks are involved.
+READABLE_MESSAGE_TEXT: Final = 3900
+SLASH_COMMAND_TEXT: Final = 4000
+
+# Slack gives three seconds to acknowledge; trigger_ids also expire after three seconds.
+ACK_DEADLINE_S: Final = 3.0

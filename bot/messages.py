@@ -1,0 +1,30 @@
+"""User-facing texts that are more than one line, kept together so they read as one voice."""
+
+from typing import Final
+
+HELP: Final = """*ROMASHKA bot playground* — tune your customer-service bot's personality together.
+
+*Profiles*
+• `/bot new Support` — create a profile from the defaults (the first one becomes the workspace default)
+• `/bot profiles` — list this workspace's profiles
+• `/bot use Support` — use this profile in this channel · `/bot default Support` — workspace default
+• `/bot config [Support]` — edit every field in a form
+• `/bot set formality 80 [Support]` — quick edit: `formality`, `enthusiasm`, `technical_depth`, `empathy` (0–100), `style concise|detailed|conversational`, `avatar :sparkles:`, `model gpt-4o-mini`
+• `/bot set name Ava` · `/bot set instructions Always greet by name` — free text runs to the end; name another profile first: `/bot set @Support name Ava`
+• `/bot show [Support]` — the current version as a card
+• `/bot history [Support]` — every version with what changed
+• `/bot rollback 3 [Support]` — save a new version equal to v3 (history is never rewritten)
+
+*Testing*
+• `/bot test How do I cancel my subscription?` — a live answer in a thread; `/bot test @Support …` for another profile
+
+Where a profile is optional, the channel's pinned profile is used, else the workspace default."""
+
+NO_PROFILE_YET: Final = "This workspace has no bot profile yet. Create one with `/bot new <name>`, e.g. `/bot new Support`."
+GENERIC_FAILURE: Final = (
+    "Sorry, something went wrong on our side and nothing was changed. Please try again in a moment."
+)
+
+
+def usage(sub: str, example: str) -> str:
+    return f"Usage: `/bot {sub}` — for example `/bot {example}`. `/bot help` lists every command."

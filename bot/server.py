@@ -1,0 +1,74 @@
+"""Serving the Bolt app: HTTP (with a health check) or Socket Mode, until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+
+from bot.deps import Deps
+from storage.migrate import pending
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+
+
+def http_app(app: AsyncApp, deps: Deps) -> web.Application:
+    async def events(request: web.Request) -> web.Response:
+        bolt_request = await to_bolt_request(request)
+        bolt_response = await app.async_dispatch(bolt_request)
+        return await to_aiohttp_response(bolt_response)
+
+    async def health(_: web.Request) -> web.Response:
+        try:
+            async with deps.pool.acquire() as con:
+                missing = await pending(con)
+        except Exception:
+            log.exception("health check failed")
+            return web.json_response({"ok": False, "database": "unreachable"}, status=503)
+        if missing:
+            return web.json_response({"ok": False, "pending_migrations": missing}, status=503)
+        return web.json_response({"ok": True})
+
+    web_app = web.Application()
+    web_app.router.add_post(EVENTS_PATH, events)
+    web_app.router.add_get(HEALTH_PATH, health)
+    return web_app
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def serve_http(app: AsyncApp, deps: Deps, *, port: int, host: str = "0.0.0.0") -> None:
+    runner = web.AppRunner(http_app(app, deps), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    log.info("listening on http://%s:%d%s", host, port, EVENTS_PATH)
+    try:
+        await _stop_event().wait()
+    finally:
+        log.info("shutting down")
+        await runner.cleanup()
+
+
+async def serve_socket_mode(app: AsyncApp, *, app_token: str) -> None:
+    handler = AsyncSocketModeHandler(app, app_token)
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    log.info("connected to Slack in Socket Mode")
+    try:
+        await _stop_event().wait()
+    finally:
+        log.info("shutting down")
+        await handler.close_async()  # type: ignore[no-untyped-call]

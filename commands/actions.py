@@ -1,0 +1,91 @@
+"""Buttons on profile messages: History's "More", and the card's Edit and History."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.deps import Deps
+from bot.errors import UserError
+from commands import config, profiles
+from commands.request import Reply
+from commands.router import run_guarded, send
+
+
+def _action_value(body: dict[str, Any]) -> str:
+    actions = body.get("actions") or [{}]
+    return str(actions[0].get("value", ""))
+
+
+def _profile_id(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise UserError("This button is out of date.") from None
+
+
+async def history_more(
+    deps: Deps, *, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, team_id: str
+) -> None:
+    await ack()
+
+    async def work() -> Reply:
+        try:
+            value = json.loads(_action_value(body))
+            profile_id, before = int(value["p"]), int(value["before"])
+        except (ValueError, KeyError, TypeError):
+            raise UserError("This button is out of date.") from None
+        return await profiles.history(deps, team_id=team_id, profile_id=profile_id, before=before)
+
+    reply = await run_guarded(work)
+    if reply is not None:
+        await send(respond, reply)
+
+
+async def card_history(
+    deps: Deps, *, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, team_id: str
+) -> None:
+    await ack()
+
+    async def work() -> Reply:
+        profile_id = _profile_id(_action_value(body))
+        return await profiles.history(deps, team_id=team_id, profile_id=profile_id)
+
+    reply = await run_guarded(work)
+    if reply is not None:
+        await send(respond, reply)
+
+
+async def card_edit(
+    deps: Deps,
+    *,
+    ack: AsyncAck,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    team_id: str,
+) -> None:
+    await ack()
+
+    async def work() -> Reply | None:
+        profile_id = _profile_id(_action_value(body))
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id", ""
+        )
+        return await config.open_modal(
+            deps,
+            client,
+            team_id=team_id,
+            profile_id=profile_id,
+            trigger_id=str(body.get("trigger_id", "")),
+            channel_id=str(channel),
+            response_url=body.get("response_url"),
+        )
+
+    reply = await run_guarded(work)
+    if reply is not None:
+        await send(respond, reply)

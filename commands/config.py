@@ -1,0 +1,161 @@
+"""`/bot config`: open the profile modal, validate its submission inline, save a version."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Final
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot import ids
+from bot.blocks.common import escape
+from bot.blocks.config_modal import ModalContext, config_modal, read_state
+from bot.blocks.profile import change_lines
+from bot.deps import Deps
+from bot.diff import diff
+from bot.errors import UserError
+from bot.validation import fields_from_form
+from commands.parse import Parsed
+from commands.profiles import resolve
+from commands.request import Reply, SlashRequest
+from storage import profiles as repo
+from storage.errors import ProfileNotFound
+
+log = logging.getLogger(__name__)
+
+# The save happens before the modal is acknowledged, so that a failed save can keep the form
+# open with the person's input; it must leave room inside Slack's three seconds.
+SAVE_DEADLINE_S: Final = 2.0
+
+
+async def open_modal(
+    deps: Deps,
+    client: AsyncWebClient,
+    *,
+    team_id: str,
+    profile_id: int,
+    trigger_id: str,
+    channel_id: str,
+    response_url: str | None,
+) -> Reply | None:
+    version = await repo.current_version(deps.pool, team_id=team_id, profile_id=profile_id)
+    context = ModalContext(profile_id, version.version, channel_id, response_url)
+    try:
+        await client.views_open(trigger_id=trigger_id, view=config_modal(version, context=context))
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else None
+        log.warning("views.open failed: %s", error)
+        if error == "expired_trigger_id":
+            return Reply("The form took too long to open. Please run the command again.")
+        return Reply("Slack did not open the form. Please try again in a moment.")
+    return None
+
+
+async def open_from_command(
+    deps: Deps, client: AsyncWebClient, req: SlashRequest, parsed: Parsed
+) -> Reply | None:
+    words = parsed.rest.split()
+    if len(words) > 1 or (words and parsed.profile):
+        raise UserError("Usage: `/bot config [profile]` — for example `/bot config Support`.")
+    profile = await resolve(deps, req, parsed.profile or (words[0] if words else None))
+    return await open_modal(
+        deps,
+        client,
+        team_id=req.team_id,
+        profile_id=profile.id,
+        trigger_id=req.trigger_id,
+        channel_id=req.channel_id,
+        response_url=req.response_url,
+    )
+
+
+def _form_error(message: str) -> dict[str, str]:
+    return {ids.FIELD_BOT_NAME: message}
+
+
+async def handle_submit(
+    deps: Deps,
+    *,
+    ack: AsyncAck,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    team_id: str,
+) -> None:
+    view: dict[str, Any] = body["view"]
+    user_id = str(body["user"]["id"])
+    try:
+        context = ModalContext.load(view.get("private_metadata", ""))
+    except (ValueError, KeyError, TypeError):
+        await ack(response_action="errors", errors=_form_error("This form is out of date."))
+        return
+    fields, errors = fields_from_form(read_state(view))
+    if fields is None:
+        await ack(response_action="errors", errors=errors)
+        return
+    try:
+        current = await repo.current_version(
+            deps.pool, team_id=team_id, profile_id=context.profile_id
+        )
+        changes = diff(current.fields, fields)
+        saved = None
+        if changes:
+            saved = await asyncio.wait_for(
+                repo.save_version(
+                    deps.pool,
+                    team_id=team_id,
+                    profile_id=context.profile_id,
+                    fields=fields,
+                    user_id=user_id,
+                ),
+                timeout=SAVE_DEADLINE_S,
+            )
+    except ProfileNotFound:
+        await ack(
+            response_action="errors",
+            errors=_form_error("This profile does not exist in this workspace any more."),
+        )
+        return
+    except Exception:
+        log.exception("saving the config modal failed")
+        await ack(
+            response_action="errors",
+            errors=_form_error("Saving failed; nothing was changed. Press Save to try again."),
+        )
+        return
+    await ack()
+
+    name = escape(current.profile_name)
+    if saved is None:
+        text = f"No changes: *{name}* stays at v{current.version}."
+    else:
+        text = f"Saved *{name}* v{saved.version}:\n{change_lines(changes)}"
+        if current.version != context.base_version:
+            text += (
+                f"\n_Heads-up: someone saved v{current.version} while you were editing; "
+                "your form's values replaced theirs (see `/bot history`)._"
+            )
+    await confirm(client, context=context, user_id=user_id, text=text)
+
+
+async def confirm(
+    client: AsyncWebClient, *, context: ModalContext, user_id: str, text: str
+) -> None:
+    """Tell the editor what was saved: through the command's response_url, else ephemerally."""
+    if context.response_url:
+        try:
+            response = await AsyncWebhookClient(context.response_url).send(
+                text=text, response_type="ephemeral", replace_original=False
+            )
+            if response.status_code == 200:
+                return
+        except Exception:
+            log.warning("response_url confirmation failed; falling back to postEphemeral")
+    try:
+        await client.chat_postEphemeral(channel=context.channel_id, user=user_id, text=text)
+    except SlackApiError:
+        # e.g. the bot is not in that channel: a direct message always reaches the person
+        await client.chat_postMessage(channel=user_id, text=text)

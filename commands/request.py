@@ -1,0 +1,35 @@
+"""The parts of a slash command payload the handlers use, and their reply type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.blocks.common import Block
+
+
+@dataclass(frozen=True, slots=True)
+class SlashRequest:
+    team_id: str
+    channel_id: str
+    user_id: str
+    trigger_id: str
+    response_url: str | None
+    text: str
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> SlashRequest:
+        return cls(
+            team_id=str(body.get("team_id", "")),
+            channel_id=str(body.get("channel_id", "")),
+            user_id=str(body.get("user_id", "")),
+            trigger_id=str(body.get("trigger_id", "")),
+            response_url=body.get("response_url"),
+            text=str(body.get("text", "")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    blocks: list[Block] = field(default_factory=list)

@@ -1,0 +1,190 @@
+"""A small fake of Slack's Web API over real HTTP: records every call and can answer with errors.
+
+slack_sdk talks to it exactly as to slack.com (base URL `.../api/`), so retries, rate-limit handling
+and JSON/form encodings are the SDK's own. `response_url`s point here too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+BOT_USER_ID = "UBOT0001"
+BOT_ID = "BBOT0001"
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Injected:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+def _decode_form_values(data: dict[str, Any]) -> dict[str, Any]:
+    # slack_sdk form-encodes nested values (blocks, view) as JSON strings
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, str) and value[:1] in "[{":
+            try:
+                out[key] = json.loads(value)
+                continue
+            except ValueError:
+                pass
+        out[key] = value
+    return out
+
+
+class FakeSlack:
+    def __init__(self, *, team_id: str = "T0001") -> None:
+        self.team_id = team_id
+        self.calls: list[Call] = []
+        self.responses: list[Call] = []  # posts to response_url
+        self.injected: dict[str, list[Injected]] = {}
+        self.thread_messages: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.users: dict[str, dict[str, Any]] = {}
+        self._ts = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+        self.changed = asyncio.Event()
+
+    # ---- life cycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/response_url/{key}", self._response_url)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base_url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/api/"
+
+    def response_url(self, key: str) -> str:
+        return f"{self.base_url}/response_url/{key}"
+
+    # ---- test controls ----------------------------------------------------------------------
+    def fail_next(
+        self,
+        method: str,
+        *,
+        error: str = "internal_error",
+        status: int = 200,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        for _ in range(times):
+            self.injected.setdefault(method, []).append(
+                Injected(status, {"ok": False, "error": error}, headers or {})
+            )
+
+    def of(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    async def wait_for(
+        self, predicate: Callable[[FakeSlack], bool], *, timeout: float = 5.0
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate(self):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                seen = [c.method for c in self.calls] + ["respond"] * len(self.responses)
+                raise AssertionError(f"timed out waiting; calls so far: {seen}")
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), timeout=min(remaining, 0.05))
+
+    async def wait_calls(self, method: str, count: int = 1, *, timeout: float = 5.0) -> list[Call]:
+        await self.wait_for(lambda s: len(s.of(method)) >= count, timeout=timeout)
+        return self.of(method)
+
+    async def wait_responses(self, count: int = 1, *, timeout: float = 5.0) -> list[Call]:
+        await self.wait_for(lambda s: len(s.responses) >= count, timeout=timeout)
+        return self.responses
+
+    def next_ts(self) -> str:
+        return f"{1_700_000_000 + next(self._ts)}.000100"
+
+    # ---- handlers ---------------------------------------------------------------------------
+    async def _read(self, request: web.Request) -> dict[str, Any]:
+        raw = await request.text()
+        if request.content_type == "application/json":
+            parsed: dict[str, Any] = json.loads(raw) if raw else {}
+            return parsed
+        merged = dict(parse_qsl(raw, keep_blank_values=True))
+        merged.update(dict(request.query))
+        return _decode_form_values(merged)
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        body = await self._read(request)
+        self.responses.append(Call(f"response_url/{request.match_info['key']}", body))
+        self.changed.set()
+        return web.json_response({"ok": True})
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await self._read(request)
+        self.calls.append(Call(method, args))
+        self.changed.set()
+        queue = self.injected.get(method)
+        if queue:
+            inj = queue.pop(0)
+            return web.json_response(inj.body, status=inj.status, headers=inj.headers)
+        return web.json_response(self._answer(method, args))
+
+    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "url": "https://example.slack.com/",
+                "team": "Example",
+                "team_id": self.team_id,
+                "user": "romashka",
+                "user_id": BOT_USER_ID,
+                "bot_id": BOT_ID,
+            }
+        if method in {"chat.postMessage", "chat.startStream"}:
+            ts = self.next_ts()
+            channel = args.get("channel", "")
+            message = {"ts": ts, "text": args.get("text", ""), "bot_id": BOT_ID}
+            if args.get("thread_ts"):
+                self.thread_messages.setdefault((channel, args["thread_ts"]), []).append(message)
+            return {"ok": True, "channel": channel, "ts": ts, "message": message}
+        if method in {"chat.update", "chat.appendStream", "chat.stopStream"}:
+            return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": self.next_ts()}
+        if method in {"views.open", "views.update", "views.push", "views.publish"}:
+            return {"ok": True, "view": {"id": "V0001", **(args.get("view") or {})}}
+        if method == "conversations.replies":
+            key = (args.get("channel", ""), args.get("ts", ""))
+            return {"ok": True, "messages": self.thread_messages.get(key, []), "has_more": False}
+        if method == "users.info":
+            user = self.users.get(args.get("user", ""))
+            if user is None:
+                return {"ok": False, "error": "user_not_found"}
+            return {"ok": True, "user": user}
+        return {"ok": True}

@@ -1,0 +1,145 @@
+"""Drives the real Bolt app with signed requests, the way Slack would, and reads what it sent."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import asyncpg
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.signature import SignatureVerifier
+
+from bot.app import build_app
+from bot.deps import Deps
+from bot.settings import Settings
+from tests.fake_slack import FakeSlack
+
+SIGNING_SECRET = "test-signing-secret-0123456789"
+TEAM = "T0001"
+OTHER_TEAM = "T0002"
+USER = "U0001"
+CHANNEL = "C0001"
+
+
+def signed_headers(body: str, *, content_type: str, secret: str = SIGNING_SECRET) -> dict[str, Any]:
+    timestamp = str(int(time.time()))
+    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
+    return {
+        "content-type": [content_type],
+        "x-slack-request-timestamp": [timestamp],
+        "x-slack-signature": [signature],
+    }
+
+
+@dataclass
+class SlackDriver:
+    app: AsyncApp
+    slack: FakeSlack
+    pool: asyncpg.Pool
+    deps: Deps
+    _n: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    replies_read: int = 0
+
+    @classmethod
+    def build(cls, *, settings: Settings, pool: asyncpg.Pool, slack: FakeSlack) -> SlackDriver:
+        deps = Deps(settings=settings, pool=pool)
+        return cls(app=build_app(deps), slack=slack, pool=pool, deps=deps)
+
+    async def dispatch(
+        self, body: str, content_type: str, secret: str = SIGNING_SECRET
+    ) -> BoltResponse:
+        headers = signed_headers(body, content_type=content_type, secret=secret)
+        return await self.app.async_dispatch(AsyncBoltRequest(body=body, headers=headers))
+
+    async def command(
+        self,
+        text: str,
+        *,
+        team: str = TEAM,
+        user: str = USER,
+        channel: str = CHANNEL,
+        secret: str = SIGNING_SECRET,
+    ) -> BoltResponse:
+        n = next(self._n)
+        body = urlencode(
+            {
+                "token": "legacy-unused",
+                "team_id": team,
+                "team_domain": "example",
+                "channel_id": channel,
+                "channel_name": "playground",
+                "user_id": user,
+                "user_name": "ana",
+                "command": "/bot",
+                "text": text,
+                "api_app_id": "A0001",
+                "response_url": self.slack.response_url(f"cmd{n}"),
+                "trigger_id": f"trigger-{n}",
+            }
+        )
+        return await self.dispatch(body, "application/x-www-form-urlencoded", secret)
+
+    async def interact(self, payload: dict[str, Any]) -> BoltResponse:
+        body = urlencode({"payload": json.dumps(payload)})
+        return await self.dispatch(body, "application/x-www-form-urlencoded")
+
+    async def click(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        team: str = TEAM,
+        user: str = USER,
+        channel: str = CHANNEL,
+        message: dict[str, Any] | None = None,
+    ) -> BoltResponse:
+        n = next(self._n)
+        return await self.interact(
+            {
+                "type": "block_actions",
+                "team": {"id": team, "domain": "example"},
+                "user": {"id": user, "team_id": team},
+                "api_app_id": "A0001",
+                "trigger_id": f"trigger-{n}",
+                "channel": {"id": channel},
+                "container": {"type": "message", "channel_id": channel, "is_ephemeral": True},
+                "message": message or {"ts": "1.0", "text": ""},
+                "response_url": self.slack.response_url(f"act{n}"),
+                "actions": [
+                    {"action_id": action_id, "block_id": "b", "type": "button", "value": value}
+                ],
+            }
+        )
+
+    async def submit_view(
+        self, view: dict[str, Any], values: dict[str, Any], *, team: str = TEAM, user: str = USER
+    ) -> BoltResponse:
+        return await self.interact(
+            {
+                "type": "view_submission",
+                "team": {"id": team, "domain": "example"},
+                "user": {"id": user, "team_id": team},
+                "api_app_id": "A0001",
+                "view": {**view, "id": "V0001", "team_id": team, "state": {"values": values}},
+            }
+        )
+
+    # ---- reading what the app sent -----------------------------------------------------------
+    async def next_reply(self, *, timeout: float = 5.0) -> dict[str, Any]:
+        """The next ephemeral reply sent through a response_url, in the order they arrived."""
+        await self.slack.wait_responses(self.replies_read + 1, timeout=timeout)
+        self.replies_read += 1
+        return self.slack.responses[self.replies_read - 1].args
+
+    async def reply_text(self, text: str, **kwargs: Any) -> str:
+        """Send a command and return the text of its ephemeral reply."""
+        response = await self.command(text, **kwargs)
+        assert response.status == 200, response.body
+        reply = await self.next_reply()
+        return str(reply.get("text", ""))
