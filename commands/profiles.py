@@ -182,6 +182,7 @@ async def set_field(deps: Deps, req: SlashRequest, parsed: Parsed) -> Reply:
     key, value, name = _split_set(parsed)
     if not value and validation.SETTABLE[key.lower()] not in {"custom_instructions", "model"}:
         raise UserError(usage(f"set {key} <value> [profile]", f"set {key} {_example(key)}"))
+    validation.apply_field(DEFAULT_FIELDS, key, value)  # a bad value is reported before a bad name
     profile = await resolve(deps, req, name)
     current = await repo.current_version(deps.pool, team_id=req.team_id, profile_id=profile.id)
     updated = validation.apply_field(current.fields, key, value)
