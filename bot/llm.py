@@ -1,0 +1,555 @@
+"""The one place that talks to an OpenAI-compatible chat completions endpoint.
+
+Everything the rest of the bot needs is here: streaming answers with timings, usage and a
+confidence estimate, strict-JSON completions for judges, translation of every failure into
+an `LLMError` with a message safe to show in Slack, and adaptation to endpoints that reject
+some request parameters.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, Final
+
+import httpx2
+import openai
+from openai import AsyncOpenAI, omit
+from openai.types.chat import (
+    ChatCompletionAssistantMessageParam,
+    ChatCompletionMessageParam,
+    ChatCompletionSystemMessageParam,
+    ChatCompletionUserMessageParam,
+    completion_create_params,
+)
+
+from bot.personality import Sampling
+
+log = logging.getLogger(__name__)
+
+Messages = Sequence[Mapping[str, str]]
+
+
+class LLMErrorKind(StrEnum):
+    NOT_CONFIGURED = "not_configured"
+    RATE_LIMITED = "rate_limited"
+    AUTH = "auth"
+    TIMEOUT = "timeout"
+    CONTEXT_TOO_LONG = "context_too_long"
+    SERVER = "server"
+    BAD_REQUEST = "bad_request"
+    CONNECTION = "connection"
+    BAD_OUTPUT = "bad_output"
+
+
+# All texts a Slack user can see come from here. They are fixed templates: raw exception
+# text is never shown because it can quote request details the user should not see.
+USER_MESSAGES: Final[dict[LLMErrorKind, str]] = {
+    LLMErrorKind.NOT_CONFIGURED: (
+        "The AI model is not configured. Set OPENAI_API_KEY (or OPENAI_BASE_URL for a local "
+        "OpenAI-compatible server) and restart the bot."
+    ),
+    LLMErrorKind.RATE_LIMITED: (
+        "The AI service is receiving too many requests right now. Please try again in a minute."
+    ),
+    LLMErrorKind.AUTH: (
+        "The AI service rejected the bot's credentials. Check that OPENAI_API_KEY is valid and "
+        "has access to this model."
+    ),
+    LLMErrorKind.TIMEOUT: "The AI service took too long to answer. Please try again.",
+    LLMErrorKind.CONTEXT_TOO_LONG: (
+        "This conversation is too long for the model. Start a new thread or ask a shorter question."
+    ),
+    LLMErrorKind.SERVER: ("The AI service had an internal problem. Please try again in a moment."),
+    LLMErrorKind.BAD_REQUEST: (
+        "The AI service could not process this request. Check the profile's model setting "
+        "and custom instructions."
+    ),
+    LLMErrorKind.CONNECTION: (
+        "Could not reach the AI service. Check the network connection and OPENAI_BASE_URL."
+    ),
+    LLMErrorKind.BAD_OUTPUT: (
+        "The AI service returned a reply in an unexpected format. Please try again."
+    ),
+}
+_RATE_LIMITED_RETRY_AFTER: Final = (
+    "The AI service is receiving too many requests right now. Please try again in {seconds}."
+)
+_QUOTA_EXHAUSTED: Final = (
+    "The AI service account has run out of quota. Ask whoever manages the API account to "
+    "check its plan and billing."
+)
+_MODEL_NOT_FOUND: Final = (
+    "The model “{model}” is not available on the AI service. Check the profile's model setting."
+)
+
+
+def _seconds_text(seconds: float) -> str:
+    if seconds < 1:
+        return "a few seconds"
+    whole = math.ceil(seconds)
+    if whole < 120:
+        return f"{whole} second{'s' if whole != 1 else ''}"
+    return f"{math.ceil(whole / 60)} minutes"
+
+
+def user_message(
+    kind: LLMErrorKind,
+    *,
+    retry_after_s: float | None = None,
+    quota_exhausted: bool = False,
+    model_not_found: str | None = None,
+) -> str:
+    if kind is LLMErrorKind.RATE_LIMITED:
+        if quota_exhausted:
+            return _QUOTA_EXHAUSTED
+        if retry_after_s is not None:
+            return _RATE_LIMITED_RETRY_AFTER.format(seconds=_seconds_text(retry_after_s))
+    if kind is LLMErrorKind.BAD_REQUEST and model_not_found:
+        return _MODEL_NOT_FOUND.format(model=model_not_found)
+    return USER_MESSAGES[kind]
+
+
+class LLMError(Exception):
+    """A model call failed; `message` is safe to post in Slack as is."""
+
+    def __init__(
+        self,
+        kind: LLMErrorKind,
+        message: str | None = None,
+        *,
+        retry_after_s: float | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        self.kind = kind
+        self.message = message if message is not None else user_message(kind)
+        self.retry_after_s = retry_after_s
+        self.status_code = status_code
+        super().__init__(self.message)
+
+    def __repr__(self) -> str:
+        return f"LLMError(kind={self.kind.value!r}, status_code={self.status_code!r})"
+
+
+_CONTEXT_PATTERNS: Final = re.compile(
+    r"context[ _]length|maximum context|context window|too many tokens|prompt is too long"
+    r"|reduce the length of the messages",
+    re.IGNORECASE,
+)
+
+
+def _retry_after_seconds(headers: httpx2.Headers) -> float | None:
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, parsed.timestamp() - time.time())
+
+
+def _is_context_too_long(err: openai.APIStatusError) -> bool:
+    if err.status_code == 413 or err.code == "context_length_exceeded":
+        return True
+    return bool(_CONTEXT_PATTERNS.search(err.message))
+
+
+def translate_error(exc: BaseException, *, model: str | None = None) -> LLMError:
+    """Map any failure of the openai client to an LLMError with a user-safe message."""
+    if isinstance(exc, LLMError):
+        return exc
+    # Timeout before connection: APITimeoutError subclasses APIConnectionError.
+    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
+        return LLMError(LLMErrorKind.TIMEOUT)
+    if isinstance(exc, openai.APIConnectionError | httpx2.HTTPError):
+        return LLMError(LLMErrorKind.CONNECTION)
+    if isinstance(exc, openai.RateLimitError):
+        retry_after = _retry_after_seconds(exc.response.headers)
+        message = user_message(
+            LLMErrorKind.RATE_LIMITED,
+            retry_after_s=retry_after,
+            quota_exhausted=exc.code == "insufficient_quota",
+        )
+        return LLMError(
+            LLMErrorKind.RATE_LIMITED, message, retry_after_s=retry_after, status_code=429
+        )
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+            return LLMError(LLMErrorKind.AUTH, status_code=status)
+        if status < 500 and _is_context_too_long(exc):
+            return LLMError(LLMErrorKind.CONTEXT_TOO_LONG, status_code=status)
+        if isinstance(exc, openai.NotFoundError):
+            message = user_message(LLMErrorKind.BAD_REQUEST, model_not_found=model)
+            return LLMError(LLMErrorKind.BAD_REQUEST, message, status_code=status)
+        if status == 408:
+            return LLMError(LLMErrorKind.TIMEOUT, status_code=status)
+        if status >= 500:
+            return LLMError(LLMErrorKind.SERVER, status_code=status)
+        return LLMError(LLMErrorKind.BAD_REQUEST, status_code=status)
+    if isinstance(exc, openai.APIResponseValidationError):
+        return LLMError(LLMErrorKind.BAD_OUTPUT)
+    # Anything else from the client (e.g. an error event inside a stream) is the service's.
+    return LLMError(LLMErrorKind.SERVER)
+
+
+# Parameters we may stop sending to a model after it rejected them. When
+# max_completion_tokens is rejected, the older max_tokens is sent instead; only if that
+# is rejected too does the answer go out without a length limit.
+DROPPABLE_PARAMS: Final = frozenset(
+    {
+        "temperature",
+        "presence_penalty",
+        "max_completion_tokens",
+        "max_tokens",
+        "logprobs",
+        "stream_options",
+    }
+)
+JSON_SCHEMA_REJECTED: Final = "response_format:json_schema"
+JSON_OBJECT_REJECTED: Final = "response_format:json_object"
+
+_REJECTION_WORDS: Final = re.compile(
+    r"unsupported|not supported|does not support|doesn't support|unrecognized|unknown|"
+    r"not allowed|not permitted|extra inputs|extra_forbidden|invalid|only the default|"
+    r"not available",
+    re.IGNORECASE,
+)
+
+
+def _mentions(message: str, name: str) -> int | None:
+    match = re.search(rf"(?<![A-Za-z_]){re.escape(name)}(?![A-Za-z_])", message)
+    return match.start() if match else None
+
+
+def rejected_param(err: openai.BadRequestError, sent: Collection[str]) -> str | None:
+    """Which of the `sent` parameters a 400 complains about, if it is a parameter rejection.
+
+    The structured `param` field (OpenAI and most compatible servers) wins. Otherwise the
+    message must both use rejection wording and name a sent parameter; when it names several
+    ("'max_tokens' is not supported, use 'max_completion_tokens'"), the first one named is
+    the culprit.
+    """
+    if _is_context_too_long(err):
+        return None
+    if err.param:
+        # Servers report e.g. "temperature" or "body.temperature".
+        param = err.param.rsplit(".", 1)[-1]
+        if param in sent:
+            return param
+    message = err.message
+    if not _REJECTION_WORDS.search(message):
+        return None
+    positions = [(pos, name) for name in sent if (pos := _mentions(message, name)) is not None]
+    return min(positions)[1] if positions else None
+
+
+def _is_response_format_rejection(err: openai.BadRequestError) -> bool:
+    if _is_context_too_long(err):
+        return False
+    if err.param and err.param.rsplit(".", 1)[-1] in {"response_format", "json_schema"}:
+        return True
+    return bool(re.search(r"response_format|json_schema|json_object", err.message))
+
+
+def _message_params(messages: Messages) -> list[ChatCompletionMessageParam]:
+    result: list[ChatCompletionMessageParam] = []
+    for m in messages:
+        role, content = m["role"], m["content"]
+        if role == "system":
+            result.append(ChatCompletionSystemMessageParam(role="system", content=content))
+        elif role == "user":
+            result.append(ChatCompletionUserMessageParam(role="user", content=content))
+        elif role == "assistant":
+            result.append(ChatCompletionAssistantMessageParam(role="assistant", content=content))
+        else:
+            raise ValueError(f"unsupported message role: {role!r}")
+    return result
+
+
+SCHEMA_INSTRUCTION: Final = (
+    "Reply with only a single JSON object (no code fences, no other text) matching this JSON "
+    "schema exactly"
+)
+
+
+def _with_schema_instruction(
+    messages: Messages, schema_name: str, schema: dict[str, Any]
+) -> Messages:
+    """Put the schema into the prompt when the server cannot enforce it.
+
+    It is appended to the first system message rather than added as a second one, because
+    some local chat templates accept only a single leading system message.
+    """
+    instruction = f"{SCHEMA_INSTRUCTION} ({schema_name}):\n{json.dumps(schema)}"
+    out = [dict(m) for m in messages]
+    if out and out[0]["role"] == "system":
+        out[0]["content"] = f"{out[0]['content']}\n\n{instruction}"
+    else:
+        out.insert(0, {"role": "system", "content": instruction})
+    return out
+
+
+_CODE_FENCE: Final = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+
+
+def parse_json_object(content: str | None) -> dict[str, Any]:
+    if not content:
+        raise LLMError(LLMErrorKind.BAD_OUTPUT)
+    fenced = _CODE_FENCE.match(content)
+    text = fenced.group(1) if fenced else content
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        raise LLMError(LLMErrorKind.BAD_OUTPUT) from None
+    if not isinstance(data, dict):
+        raise LLMError(LLMErrorKind.BAD_OUTPUT)
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    text: str
+    model: str
+    # Measured from the start of the request that produced the answer; a one-off retry
+    # after a parameter rejection is excluded so it does not skew model comparisons.
+    ttft_ms: float | None  # None only when no text arrived at all
+    total_ms: float
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    confidence: float | None
+    interrupted: bool
+    error: LLMError | None
+    finish_reason: str | None = None
+
+
+# Each retry drops at least one more parameter, so this bounds the loop with room to spare.
+_MAX_ATTEMPTS: Final = len(DROPPABLE_PARAMS) + 3
+
+
+class LLM:
+    def __init__(
+        self, *, client: AsyncOpenAI | None, default_model: str, judge_model: str | None
+    ) -> None:
+        self._client = client
+        self._default_model = default_model
+        self._judge_model = judge_model
+        self._dropped: dict[str, set[str]] = {}
+
+    @property
+    def configured(self) -> bool:
+        return self._client is not None
+
+    @property
+    def default_model(self) -> str:
+        return self._default_model
+
+    @property
+    def judge_model(self) -> str:
+        return self._judge_model or self._default_model
+
+    @property
+    def dropped_params(self) -> Mapping[str, frozenset[str]]:
+        """Per model, the parameters (and response formats) it rejected so far."""
+        return MappingProxyType({m: frozenset(p) for m, p in self._dropped.items()})
+
+    def _require_client(self) -> AsyncOpenAI:
+        if self._client is None:
+            raise LLMError(LLMErrorKind.NOT_CONFIGURED)
+        return self._client
+
+    def _drop(self, model: str, name: str) -> None:
+        log.warning("model %s rejected %s; not sending it to this model again", model, name)
+        self._dropped.setdefault(model, set()).add(name)
+
+    async def stream_answer(
+        self,
+        *,
+        messages: Messages,
+        sampling: Sampling,
+        model: str | None,
+        on_text: Callable[[str], Awaitable[None]],
+    ) -> Completion:
+        """Stream an answer, calling `on_text` with each text delta as it arrives.
+
+        Raises LLMError when nothing could be produced. When the stream breaks after some
+        text arrived, that text is returned with `interrupted=True` and the error attached,
+        because a partial answer is still worth showing.
+        """
+        client = self._require_client()
+        model_name = model or self._default_model
+        params = _message_params(messages)
+
+        for _ in range(_MAX_ATTEMPTS):
+            dropped = self._dropped.get(model_name, set())
+            use_mct = "max_completion_tokens" not in dropped
+            use_mt = not use_mct and "max_tokens" not in dropped
+            sent = {
+                name
+                for name in ("temperature", "presence_penalty", "logprobs", "stream_options")
+                if name not in dropped
+            }
+            if use_mct:
+                sent.add("max_completion_tokens")
+            if use_mt:
+                sent.add("max_tokens")
+            started = time.perf_counter()
+            try:
+                stream = await client.chat.completions.create(
+                    model=model_name,
+                    messages=params,
+                    stream=True,
+                    temperature=sampling.temperature if "temperature" in sent else omit,
+                    presence_penalty=(
+                        sampling.presence_penalty if "presence_penalty" in sent else omit
+                    ),
+                    max_completion_tokens=sampling.max_tokens if use_mct else omit,
+                    max_tokens=sampling.max_tokens if use_mt else omit,
+                    logprobs=True if "logprobs" in sent else omit,
+                    stream_options={"include_usage": True} if "stream_options" in sent else omit,
+                )
+            except openai.BadRequestError as err:
+                name = rejected_param(err, sent)
+                if name is None:
+                    raise translate_error(err, model=model_name) from err
+                self._drop(model_name, name)
+                continue
+            except (openai.OpenAIError, httpx2.HTTPError) as err:
+                raise translate_error(err, model=model_name) from err
+            return await self._consume(stream, model_name, started, on_text)
+        raise LLMError(LLMErrorKind.BAD_REQUEST)
+
+    async def _consume(
+        self,
+        stream: openai.AsyncStream[Any],
+        model_name: str,
+        started: float,
+        on_text: Callable[[str], Awaitable[None]],
+    ) -> Completion:
+        parts: list[str] = []
+        logprobs: list[float] = []
+        reported_model: str | None = None
+        prompt_tokens: int | None = None
+        completion_tokens: int | None = None
+        finish_reason: str | None = None
+        first_text_at: float | None = None
+        error: LLMError | None = None
+        try:
+            async for chunk in stream:
+                if reported_model is None and chunk.model:
+                    reported_model = chunk.model
+                if chunk.usage is not None:
+                    prompt_tokens = chunk.usage.prompt_tokens
+                    completion_tokens = chunk.usage.completion_tokens
+                for choice in chunk.choices:
+                    if choice.index != 0:
+                        continue
+                    if choice.finish_reason:
+                        finish_reason = choice.finish_reason
+                    if choice.logprobs is not None and choice.logprobs.content:
+                        logprobs.extend(t.logprob for t in choice.logprobs.content)
+                    delta = choice.delta.content
+                    if delta:
+                        if first_text_at is None:
+                            first_text_at = time.perf_counter()
+                        parts.append(delta)
+                        await on_text(delta)
+        except (openai.OpenAIError, httpx2.HTTPError) as err:
+            error = translate_error(err, model=model_name)
+            if not parts:
+                raise error from err
+            log.warning("stream from %s broke after %d chunks: %s", model_name, len(parts), error)
+        finally:
+            await stream.close()
+        finished = time.perf_counter()
+        return Completion(
+            text="".join(parts),
+            model=reported_model or model_name,
+            ttft_ms=None if first_text_at is None else (first_text_at - started) * 1000,
+            total_ms=(finished - started) * 1000,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            confidence=sum(math.exp(lp) for lp in logprobs) / len(logprobs) if logprobs else None,
+            interrupted=error is not None,
+            error=error,
+            finish_reason=finish_reason,
+        )
+
+    async def complete_json(
+        self,
+        *,
+        messages: Messages,
+        schema_name: str,
+        schema: dict[str, Any],
+        model: str | None,
+    ) -> dict[str, Any]:
+        """One non-streamed completion parsed as a JSON object, for judges.
+
+        Prefers strict json_schema; falls back to json_object with the schema in the prompt,
+        then to the prompt alone, remembering per model what the server rejected. Temperature
+        0 keeps repeated judgements of the same answer as stable as the model allows.
+        """
+        client = self._require_client()
+        model_name = model or self.judge_model
+
+        for _ in range(_MAX_ATTEMPTS):
+            dropped = self._dropped.get(model_name, set())
+            response_format: completion_create_params.ResponseFormat | None
+            if JSON_SCHEMA_REJECTED not in dropped:
+                response_format = {
+                    "type": "json_schema",
+                    "json_schema": {"name": schema_name, "schema": schema, "strict": True},
+                }
+                prompt = messages
+            else:
+                response_format = (
+                    {"type": "json_object"} if JSON_OBJECT_REJECTED not in dropped else None
+                )
+                prompt = _with_schema_instruction(messages, schema_name, schema)
+            sent = {"temperature"} - dropped
+            try:
+                response = await client.chat.completions.create(
+                    model=model_name,
+                    messages=_message_params(prompt),
+                    temperature=0.0 if "temperature" in sent else omit,
+                    response_format=response_format if response_format is not None else omit,
+                )
+            except openai.BadRequestError as err:
+                name = rejected_param(err, sent)
+                if name is not None:
+                    self._drop(model_name, name)
+                    continue
+                if response_format is not None and _is_response_format_rejection(err):
+                    self._drop(
+                        model_name,
+                        JSON_SCHEMA_REJECTED
+                        if response_format["type"] == "json_schema"
+                        else JSON_OBJECT_REJECTED,
+                    )
+                    continue
+                raise translate_error(err, model=model_name) from err
+            except (openai.OpenAIError, httpx2.HTTPError) as err:
+                raise translate_error(err, model=model_name) from err
+            if not response.choices:
+                raise LLMError(LLMErrorKind.BAD_OUTPUT)
+            return parse_json_object(response.choices[0].message.content)
+        raise LLMError(LLMErrorKind.BAD_REQUEST)

@@ -1,0 +1,449 @@
+"""A small OpenAI-compatible chat completions server over real HTTP, for tests.
+
+The real `openai.AsyncOpenAI` client talks to it, so tests exercise the actual request
+encoding, SSE parsing, retries and error mapping. Answers depend on the system prompt
+(detected through the band texts in bot.personality), so tests can tell profiles apart.
+
+Knobs (set as attributes; reset them per test by making a new server):
+- ttft_s, token_interval_s: delays before the first chunk and between chunks
+- logprobs_enabled: return logprobs when the request asks for them
+- token_logprobs: logprobs given to successive tokens, cycled
+- include_usage: send usage (final chunk when stream_options.include_usage, or in the body)
+- reported_model: model name to report instead of echoing the requested one
+- answer_text: fixed answer instead of the profile-derived one
+- failures: queue of Failure for the next requests (see `fail_next`)
+- reject_params: parameters answered with an OpenAI-shaped 400 "unsupported_parameter"
+- reject_json_schema / reject_json_object: 400 for those response formats
+- judge_levels: override perceived levels in judge replies; judge_reply: raw judge text
+Every request body is recorded in `requests`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+import time
+from collections import deque
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from aiohttp import web
+
+from bot.judge import JUDGE_MARKER
+from bot.llm import SCHEMA_INSTRUCTION
+from bot.personality import STYLE_INSTRUCTIONS, TRAIT_BANDS
+from bot.proxies import measure
+from storage.models import TRAITS, ResponseStyle
+
+FailureKind = Literal[
+    "rate_limit", "server_error", "auth", "context_length", "hang", "disconnect", "drop"
+]
+
+
+@dataclass(frozen=True)
+class Failure:
+    kind: FailureKind
+    # disconnect: number of content chunks sent before the connection is cut.
+    after_chunks: int = 0
+    # rate_limit: retry-after header values. The openai client ignores "retry-after: 0" and
+    # backs off 0.5 s, but honours a positive retry-after-ms, so 10 ms keeps retries fast.
+    retry_after: str | None = "0"
+    retry_after_ms: str | None = "10"
+
+
+TECH_TERMS = ("OAuth 2.0", "HTTP 401", "API", "TTL", "SSO", "endpoint", "token", "cache")
+EMPATHY_PHRASES = ("frustrating", "sorry", "understand", "inconvenience", "patience")
+
+
+def detect_band(trait: str, system_prompt: str) -> int:
+    for index, text in enumerate(TRAIT_BANDS[trait]):
+        if text in system_prompt:
+            return index
+    return 2
+
+
+def detect_style(system_prompt: str) -> ResponseStyle:
+    for style, text in STYLE_INSTRUCTIONS.items():
+        if text in system_prompt:
+            return style
+    return ResponseStyle.CONVERSATIONAL
+
+
+def profile_answer(system_prompt: str) -> str:
+    """A password-reset answer whose wording follows the bands found in the prompt."""
+    formality = detect_band("formality", system_prompt)
+    enthusiasm = detect_band("enthusiasm", system_prompt)
+    depth = detect_band("technical_depth", system_prompt)
+    empathy = detect_band("empathy", system_prompt)
+    style = detect_style(system_prompt)
+    casual = formality <= 1
+    excited = enthusiasm >= 3
+    end = "!" if excited else "."
+
+    sentences: list[str] = []
+    if empathy >= 3:
+        sentences.append(
+            "I'm so sorry, I understand how frustrating it is to be locked out"
+            if casual
+            else "I am sorry for the inconvenience, and I understand how frustrating this is"
+        )
+    if depth >= 3:
+        sentences.append(
+            "Your SSO session token expired, so the OAuth 2.0 endpoint returns HTTP 401 "
+            "until the cache TTL runs out"
+        )
+    sentences.append(
+        "You'll get a reset link if you click Forgot password on the sign-in page"
+        if casual
+        else "Please select Forgot password on the sign-in page to receive a reset link"
+    )
+    if style is not ResponseStyle.CONCISE:
+        sentences.append(
+            "It's usually there within a minute, so check your spam folder if you don't see it"
+            if casual
+            else "The message normally arrives within one minute; please check the spam folder "
+            "if it does not appear"
+        )
+    if style is ResponseStyle.DETAILED:
+        sentences.extend(
+            [
+                "The link remains valid for twenty-four hours and can be used only once",
+                "After opening it, choose a new password of at least twelve characters",
+                "All other devices are signed out automatically once the password changes",
+                "If the message still does not arrive, verify that the address on file is "
+                "correct in the account settings",
+                "Should the problem persist, our support team can trigger the reset manually",
+            ]
+        )
+    if style is ResponseStyle.CONVERSATIONAL:
+        sentences.append("Did that help" if casual else "Does that resolve the issue")
+    text = " ".join(s + ("?" if s.startswith(("Did", "Does")) else end) for s in sentences)
+    if excited:
+        text = ("Great question! " if casual else "Excellent question! ") + text + " 🎉"
+    return text
+
+
+def heuristic_levels(answer: str) -> dict[str, int]:
+    """Perceived levels a crude judge would give; good enough to tell profiles apart."""
+    p = measure(answer)
+    lowered = answer.lower()
+    tech_hits = sum(1 for term in TECH_TERMS if term.lower() in lowered)
+    empathy_hits = sum(1 for phrase in EMPATHY_PHRASES if phrase in lowered)
+
+    def clamp(value: float) -> int:
+        return max(0, min(100, round(value)))
+
+    return {
+        "formality": clamp(80 - 12 * p.contractions_per_100_words),
+        "enthusiasm": clamp(20 + 60 * p.exclamations_per_sentence + 15 * p.emoji_count),
+        "technical_depth": clamp(15 + 12 * tech_hits),
+        "empathy": clamp(15 + 20 * empathy_hits),
+    }
+
+
+def _error_body(message: str, type_: str, param: str | None, code: str | None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def _words(text: str) -> list[str]:
+    # Split into word-sized deltas keeping the spaces, like a tokenizer would.
+    return re.findall(r"\S+\s*|\s+", text)
+
+
+class FakeOpenAI:
+    def __init__(self) -> None:
+        self.ttft_s = 0.0
+        self.token_interval_s = 0.0
+        self.logprobs_enabled = True
+        self.token_logprobs: list[float] = [-0.1]
+        self.include_usage = True
+        self.reported_model: str | None = None
+        self.answer_text: str | None = None
+        self.failures: deque[Failure] = deque()
+        self.reject_params: set[str] = set()
+        self.reject_json_schema = False
+        self.reject_json_object = False
+        self.judge_levels: dict[str, int] | None = None
+        self.judge_reply: str | None = None
+        self.requests: list[dict[str, Any]] = []
+        self._runner: web.AppRunner | None = None
+        self._port = 0
+        self._stopping = asyncio.Event()
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        if not self._port:
+            raise RuntimeError("FakeOpenAI is not started")
+        return f"http://127.0.0.1:{self._port}/v1"
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat_completions)
+        self._runner = web.AppRunner(app, shutdown_timeout=0.5, handle_signals=False)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        self._port = sock.getsockname()[1]
+        await web.SockSite(self._runner, sock).start()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def fail_next(self, *failures: FailureKind | Failure) -> None:
+        for f in failures:
+            self.failures.append(f if isinstance(f, Failure) else Failure(f))
+
+    # -- request handling --------------------------------------------------------------
+
+    def is_judge_request(self, body: dict[str, Any]) -> bool:
+        if body.get("response_format"):
+            return True
+        return any(
+            JUDGE_MARKER in content or SCHEMA_INSTRUCTION in content
+            for content in (str(m.get("content", "")) for m in body.get("messages", []))
+        )
+
+    async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
+        body: dict[str, Any] = await request.json()
+        self.requests.append(body)
+        failure = self.failures.popleft() if self.failures else None
+
+        if failure is not None and failure.kind != "disconnect":
+            return await self._fail(request, failure)
+        for name in sorted(self.reject_params):
+            if name in body:
+                return web.json_response(
+                    _error_body(
+                        f"Unsupported parameter: '{name}' is not supported with this model.",
+                        "invalid_request_error",
+                        name,
+                        "unsupported_parameter",
+                    ),
+                    status=400,
+                )
+        fmt = (body.get("response_format") or {}).get("type")
+        if (fmt == "json_schema" and self.reject_json_schema) or (
+            fmt == "json_object" and self.reject_json_object
+        ):
+            return web.json_response(
+                _error_body(
+                    f"Invalid parameter: 'response_format' of type '{fmt}' is not supported "
+                    "with this model.",
+                    "invalid_request_error",
+                    "response_format",
+                    None,
+                ),
+                status=400,
+            )
+
+        text = self._judge_text(body) if self.is_judge_request(body) else self._answer(body)
+        if body.get("stream"):
+            cut_after = failure.after_chunks if failure is not None else None
+            return await self._stream(request, body, text, cut_after)
+        return web.json_response(self._completion(body, text))
+
+    async def _fail(self, request: web.Request, failure: Failure) -> web.StreamResponse:
+        if failure.kind == "rate_limit":
+            headers = {}
+            if failure.retry_after is not None:
+                headers["retry-after"] = failure.retry_after
+            if failure.retry_after_ms is not None:
+                headers["retry-after-ms"] = failure.retry_after_ms
+            return web.json_response(
+                _error_body(
+                    "Rate limit reached for requests. Please try again later.",
+                    "requests",
+                    None,
+                    "rate_limit_exceeded",
+                ),
+                status=429,
+                headers=headers,
+            )
+        if failure.kind == "server_error":
+            return web.json_response(
+                _error_body(
+                    "The server had an error while processing your request.",
+                    "server_error",
+                    None,
+                    None,
+                ),
+                status=500,
+            )
+        if failure.kind == "auth":
+            # Echo the key like a careless server would, so tests can prove it never
+            # reaches a user-facing message.
+            key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            return web.json_response(
+                _error_body(
+                    f"Incorrect API key provided: {key}.",
+                    "invalid_request_error",
+                    None,
+                    "invalid_api_key",
+                ),
+                status=401,
+            )
+        if failure.kind == "context_length":
+            return web.json_response(
+                _error_body(
+                    "This model's maximum context length is 8192 tokens. However, your "
+                    "messages resulted in 9100 tokens. Please reduce the length of the "
+                    "messages.",
+                    "invalid_request_error",
+                    "messages",
+                    "context_length_exceeded",
+                ),
+                status=400,
+            )
+        if failure.kind == "hang":
+            await self._stopping.wait()
+            return web.Response(status=503)
+        # "drop": close the connection without any response.
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=500)
+
+    def _answer(self, body: dict[str, Any]) -> str:
+        if self.answer_text is not None:
+            return self.answer_text
+        system = "\n".join(
+            str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "system"
+        )
+        return profile_answer(system)
+
+    def _judge_text(self, body: dict[str, Any]) -> str:
+        if self.judge_reply is not None:
+            return self.judge_reply
+        # Only user messages: the judge's system prompt mentions the tags too.
+        prompt = "\n".join(
+            str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user"
+        )
+        match = re.search(r"<answer>\n?(.*?)\n?</answer>", prompt, re.DOTALL)
+        levels = heuristic_levels(match.group(1) if match else "")
+        if self.judge_levels is not None:
+            levels.update(self.judge_levels)
+        reply: dict[str, Any] = {
+            trait: {"level": levels[trait], "reason": f"Heuristic rating of {trait}."}
+            for trait in TRAITS
+        }
+        reply["suggestions"] = ["Shorten the greeting.", "Name the exact menu item."]
+        return json.dumps(reply)
+
+    def _model(self, body: dict[str, Any]) -> str:
+        return self.reported_model or str(body.get("model", "fake-model"))
+
+    def _usage(self, body: dict[str, Any], pieces: int) -> dict[str, int]:
+        prompt_chars = sum(len(str(m.get("content", ""))) for m in body.get("messages", []))
+        prompt_tokens = max(1, prompt_chars // 4)
+        return {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": pieces,
+            "total_tokens": prompt_tokens + pieces,
+        }
+
+    def _logprobs(self, pieces: list[str], start: int = 0) -> dict[str, Any]:
+        values = self.token_logprobs
+        return {
+            "content": [
+                {
+                    "token": p,
+                    "logprob": values[(start + i) % len(values)],
+                    "bytes": list(p.encode()),
+                    "top_logprobs": [],
+                }
+                for i, p in enumerate(pieces)
+            ],
+            "refusal": None,
+        }
+
+    def _completion(self, body: dict[str, Any], text: str) -> dict[str, Any]:
+        pieces = _words(text)
+        want_logprobs = bool(body.get("logprobs")) and self.logprobs_enabled
+        result: dict[str, Any] = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self._model(body),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text, "refusal": None},
+                    "logprobs": self._logprobs(pieces) if want_logprobs else None,
+                    "finish_reason": "stop",
+                }
+            ],
+        }
+        if self.include_usage:
+            result["usage"] = self._usage(body, len(pieces))
+        return result
+
+    async def _stream(
+        self, request: web.Request, body: dict[str, Any], text: str, cut_after: int | None
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        model = self._model(body)
+        want_logprobs = bool(body.get("logprobs")) and self.logprobs_enabled
+        pieces = _words(text)
+
+        def chunk(
+            delta: dict[str, Any], finish: str | None, logprobs: dict[str, Any] | None
+        ) -> bytes:
+            data = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [
+                    {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
+                ],
+            }
+            return f"data: {json.dumps(data)}\n\n".encode()
+
+        await response.write(chunk({"role": "assistant", "content": ""}, None, None))
+        if self.ttft_s:
+            await asyncio.sleep(self.ttft_s)
+        for index, piece in enumerate(pieces):
+            if cut_after is not None and index >= cut_after:
+                # Cut the TCP connection mid-body, as a crashed proxy or server would.
+                if request.transport is not None:
+                    request.transport.abort()
+                return response
+            if index and self.token_interval_s:
+                await asyncio.sleep(self.token_interval_s)
+            logprobs = self._logprobs([piece], index) if want_logprobs else None
+            await response.write(chunk({"content": piece}, None, logprobs))
+        await response.write(chunk({}, "stop", None))
+        options = body.get("stream_options") or {}
+        if self.include_usage and options.get("include_usage"):
+            usage_chunk = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [],
+                "usage": self._usage(body, len(pieces)),
+            }
+            await response.write(f"data: {json.dumps(usage_chunk)}\n\n".encode())
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response

@@ -1,0 +1,526 @@
+from __future__ import annotations
+
+import json
+import math
+import socket
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+import openai
+import pytest
+import pytest_asyncio
+from openai import AsyncOpenAI
+
+from bot.llm import (
+    JSON_OBJECT_REJECTED,
+    JSON_SCHEMA_REJECTED,
+    LLM,
+    Completion,
+    LLMError,
+    LLMErrorKind,
+    rejected_param,
+)
+from bot.personality import Sampling, build_system_prompt, sampling_for
+from storage.models import DEFAULT_FIELDS
+from tests.fake_openai import Failure, FailureKind, FakeOpenAI, profile_answer
+
+API_KEY = "sk-test-SECRET123"
+SAMPLING = Sampling(temperature=0.42, max_tokens=321, presence_penalty=0.17)
+SYSTEM = build_system_prompt(DEFAULT_FIELDS)
+MESSAGES = [
+    {"role": "system", "content": SYSTEM},
+    {"role": "user", "content": "I can't log in to my account."},
+]
+EXPECTED_ANSWER = profile_answer(SYSTEM)
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"ok": {"type": "boolean"}},
+    "required": ["ok"],
+    "additionalProperties": False,
+}
+
+
+@pytest_asyncio.fixture
+async def fake() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as server:
+        yield server
+
+
+class Harness:
+    def __init__(self, fake: FakeOpenAI, *, max_retries: int = 0, timeout: float = 5.0) -> None:
+        self.client = AsyncOpenAI(
+            api_key=API_KEY, base_url=fake.base_url, max_retries=max_retries, timeout=timeout
+        )
+        self.llm = LLM(client=self.client, default_model="gpt-test", judge_model=None)
+        self.deltas: list[str] = []
+        self.delta_times: list[float] = []
+
+    async def on_text(self, delta: str) -> None:
+        self.deltas.append(delta)
+        self.delta_times.append(time.perf_counter())
+
+    async def answer(self, model: str | None = None) -> Completion:
+        return await self.llm.stream_answer(
+            messages=MESSAGES, sampling=SAMPLING, model=model, on_text=self.on_text
+        )
+
+
+@pytest_asyncio.fixture
+async def harness(fake: FakeOpenAI) -> AsyncIterator[Harness]:
+    h = Harness(fake)
+    yield h
+    await h.client.close()
+
+
+# -- streaming ---------------------------------------------------------------------------
+
+
+async def test_streams_deltas_in_order_with_timings(fake: FakeOpenAI, harness: Harness) -> None:
+    fake.ttft_s = 0.08
+    fake.token_interval_s = 0.005
+    completion = await harness.answer()
+
+    assert completion.text == EXPECTED_ANSWER
+    assert "".join(harness.deltas) == EXPECTED_ANSWER
+    assert len(harness.deltas) == len(EXPECTED_ANSWER.split())
+    assert completion.ttft_ms is not None
+    assert 80 <= completion.ttft_ms < completion.total_ms
+    # Deltas were handed over as they arrived, not buffered until the end.
+    spread_s = harness.delta_times[-1] - harness.delta_times[0]
+    assert spread_s >= 0.8 * 0.005 * (len(harness.deltas) - 1)
+    assert completion.total_ms - completion.ttft_ms >= spread_s * 1000 * 0.9
+    assert not completion.interrupted
+    assert completion.error is None
+    assert completion.finish_reason == "stop"
+
+
+async def test_request_carries_streaming_and_sampling_parameters(
+    fake: FakeOpenAI, harness: Harness
+) -> None:
+    await harness.answer()
+    sent = fake.requests[-1]
+    assert sent["model"] == "gpt-test"
+    assert sent["stream"] is True
+    assert sent["stream_options"] == {"include_usage": True}
+    assert sent["logprobs"] is True
+    assert sent["temperature"] == 0.42
+    assert sent["presence_penalty"] == 0.17
+    assert sent["max_completion_tokens"] == 321
+    assert "max_tokens" not in sent
+    assert sent["messages"] == MESSAGES
+
+
+@pytest.mark.parametrize(
+    ("enabled", "logprobs", "confidence"),
+    [
+        (True, [-0.1], math.exp(-0.1)),
+        (True, [0.0], 1.0),
+        (True, [-0.6931], 0.5),
+        # Mean of probabilities, not exp of the mean logprob (which would be exp(-1.05)).
+        (True, [-0.1, -2.0], (math.exp(-0.1) + math.exp(-2.0)) / 2),
+        (False, [-0.1], None),
+    ],
+)
+async def test_confidence_from_logprobs(
+    fake: FakeOpenAI,
+    harness: Harness,
+    enabled: bool,
+    logprobs: list[float],
+    confidence: float | None,
+) -> None:
+    fake.logprobs_enabled = enabled
+    fake.token_logprobs = logprobs
+    fake.answer_text = "one two three four"  # an even number of tokens keeps the mean exact
+    completion = await harness.answer()
+    assert completion.text == "one two three four"
+    if confidence is None:
+        assert completion.confidence is None
+    else:
+        assert completion.confidence == pytest.approx(confidence, abs=1e-4)
+
+
+@pytest.mark.parametrize("include_usage", [True, False])
+async def test_usage_is_reported_only_when_the_server_sends_it(
+    fake: FakeOpenAI, harness: Harness, include_usage: bool
+) -> None:
+    fake.include_usage = include_usage
+    completion = await harness.answer()
+    assert completion.text == EXPECTED_ANSWER
+    if include_usage:
+        assert completion.completion_tokens == len(harness.deltas)
+        assert completion.prompt_tokens == sum(len(m["content"]) for m in MESSAGES) // 4
+    else:
+        assert completion.prompt_tokens is None
+        assert completion.completion_tokens is None
+
+
+@pytest.mark.parametrize(
+    ("reported", "requested", "expected"),
+    [
+        (None, None, "gpt-test"),
+        (None, "other-model", "other-model"),
+        ("gpt-test-2025-01-01", None, "gpt-test-2025-01-01"),
+    ],
+)
+async def test_model_as_reported_by_server(
+    fake: FakeOpenAI,
+    harness: Harness,
+    reported: str | None,
+    requested: str | None,
+    expected: str,
+) -> None:
+    fake.reported_model = reported
+    completion = await harness.answer(model=requested)
+    assert completion.model == expected
+    assert fake.requests[-1]["model"] == (requested or "gpt-test")
+
+
+@pytest.mark.parametrize("after_chunks", [1, 3, 7])
+async def test_mid_stream_disconnect_keeps_partial_text(
+    fake: FakeOpenAI, harness: Harness, after_chunks: int
+) -> None:
+    fake.fail_next(Failure("disconnect", after_chunks=after_chunks))
+    completion = await harness.answer()
+    expected = "".join(EXPECTED_ANSWER.split(" ")[i] + " " for i in range(after_chunks))
+    assert completion.text == expected
+    assert "".join(harness.deltas) == expected
+    assert completion.interrupted
+    assert completion.error is not None
+    assert completion.error.kind is LLMErrorKind.CONNECTION
+    assert completion.prompt_tokens is None
+
+
+async def test_disconnect_before_any_text_raises(fake: FakeOpenAI, harness: Harness) -> None:
+    fake.fail_next(Failure("disconnect", after_chunks=0))
+    with pytest.raises(LLMError) as caught:
+        await harness.answer()
+    assert caught.value.kind is LLMErrorKind.CONNECTION
+    assert harness.deltas == []
+
+
+# -- failures ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("failure", "kind", "phrase"),
+    [
+        ("rate_limit", LLMErrorKind.RATE_LIMITED, "try again"),
+        ("server_error", LLMErrorKind.SERVER, "internal problem"),
+        ("auth", LLMErrorKind.AUTH, "OPENAI_API_KEY"),
+        ("context_length", LLMErrorKind.CONTEXT_TOO_LONG, "too long"),
+        ("hang", LLMErrorKind.TIMEOUT, "too long to answer"),
+        ("drop", LLMErrorKind.CONNECTION, "Could not reach"),
+    ],
+)
+async def test_failures_map_to_kinds_with_safe_messages(
+    fake: FakeOpenAI, failure: FailureKind, kind: LLMErrorKind, phrase: str
+) -> None:
+    h = Harness(fake, timeout=0.3)
+    fake.fail_next(failure)
+    try:
+        with pytest.raises(LLMError) as caught:
+            await h.answer()
+    finally:
+        await h.client.close()
+    err = caught.value
+    assert err.kind is kind
+    assert phrase in err.message
+    for leaked in (API_KEY, "SECRET123", "Error code", "{", "Bearer", "invalid_request_error"):
+        assert leaked not in err.message
+        assert leaked not in str(err)
+    assert h.deltas == []
+
+
+async def test_rate_limit_message_says_when_to_retry(fake: FakeOpenAI, harness: Harness) -> None:
+    fake.fail_next(Failure("rate_limit", retry_after="7", retry_after_ms=None))
+    with pytest.raises(LLMError) as caught:
+        await harness.answer()
+    assert caught.value.kind is LLMErrorKind.RATE_LIMITED
+    assert caught.value.retry_after_s == 7.0
+    assert "7 seconds" in caught.value.message
+
+
+async def test_client_retries_transient_failures(fake: FakeOpenAI) -> None:
+    h = Harness(fake, max_retries=2)
+    fake.fail_next("rate_limit", "server_error")
+    try:
+        completion = await h.answer()
+    finally:
+        await h.client.close()
+    assert completion.text == EXPECTED_ANSWER
+    assert len(fake.requests) == 3
+
+
+async def test_unreachable_server_is_a_connection_error() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = AsyncOpenAI(
+        api_key=API_KEY, base_url=f"http://127.0.0.1:{port}/v1", max_retries=0, timeout=2
+    )
+    llm = LLM(client=client, default_model="gpt-test", judge_model=None)
+
+    async def ignore(_: str) -> None:
+        return None
+
+    try:
+        with pytest.raises(LLMError) as caught:
+            await llm.stream_answer(
+                messages=MESSAGES, sampling=SAMPLING, model=None, on_text=ignore
+            )
+    finally:
+        await client.close()
+    assert caught.value.kind is LLMErrorKind.CONNECTION
+
+
+async def test_not_configured() -> None:
+    llm = LLM(client=None, default_model="gpt-test", judge_model=None)
+
+    async def ignore(_: str) -> None:
+        return None
+
+    assert not llm.configured
+    with pytest.raises(LLMError) as streamed:
+        await llm.stream_answer(messages=MESSAGES, sampling=SAMPLING, model=None, on_text=ignore)
+    with pytest.raises(LLMError) as judged:
+        await llm.complete_json(messages=MESSAGES, schema_name="x", schema=SCHEMA, model=None)
+    for err in (streamed.value, judged.value):
+        assert err.kind is LLMErrorKind.NOT_CONFIGURED
+        assert "OPENAI_API_KEY" in err.message
+        assert "OPENAI_BASE_URL" in err.message
+
+
+# -- parameter rejection -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "param",
+    ["temperature", "presence_penalty", "max_completion_tokens", "logprobs", "stream_options"],
+)
+async def test_rejected_parameter_is_dropped_and_remembered(
+    fake: FakeOpenAI, harness: Harness, param: str
+) -> None:
+    fake.reject_params = {param}
+    first = await harness.answer()
+    assert first.text == EXPECTED_ANSWER
+    assert len(fake.requests) == 2
+    assert param in fake.requests[0]
+    assert param not in fake.requests[1]
+    assert harness.llm.dropped_params == {"gpt-test": frozenset({param})}
+
+    second = await harness.answer()
+    assert second.text == EXPECTED_ANSWER
+    assert len(fake.requests) == 3
+    assert param not in fake.requests[2]
+
+    # Everything else is still sent.
+    for other in {"temperature", "presence_penalty", "logprobs", "stream_options"} - {param}:
+        assert other in fake.requests[2]
+    if param == "max_completion_tokens":
+        assert fake.requests[2]["max_tokens"] == SAMPLING.max_tokens
+    else:
+        assert fake.requests[2]["max_completion_tokens"] == SAMPLING.max_tokens
+    if param == "logprobs":
+        assert second.confidence is None
+    if param == "stream_options":
+        assert second.prompt_tokens is None
+
+
+async def test_reasoning_model_rejections_are_learned_one_by_one(
+    fake: FakeOpenAI, harness: Harness
+) -> None:
+    fake.reject_params = {"temperature", "presence_penalty", "logprobs"}
+    first = await harness.answer(model="o-reasoner")
+    assert first.text == EXPECTED_ANSWER
+    assert len(fake.requests) == 4
+    await harness.answer(model="o-reasoner")
+    assert len(fake.requests) == 5
+    last = fake.requests[-1]
+    assert not {"temperature", "presence_penalty", "logprobs"} & set(last)
+
+    # The memory is per model: another model is still asked with every parameter first.
+    fake.reject_params = set()
+    await harness.answer(model="gpt-test")
+    assert {"temperature", "presence_penalty", "logprobs"} <= set(fake.requests[-1])
+    assert "gpt-test" not in harness.llm.dropped_params
+
+
+async def test_max_tokens_fallback_can_be_dropped_too(fake: FakeOpenAI, harness: Harness) -> None:
+    fake.reject_params = {"max_completion_tokens", "max_tokens"}
+    completion = await harness.answer()
+    assert completion.text == EXPECTED_ANSWER
+    assert len(fake.requests) == 3
+    assert not {"max_completion_tokens", "max_tokens"} & set(fake.requests[-1])
+
+
+async def test_dropped_params_is_read_only(fake: FakeOpenAI, harness: Harness) -> None:
+    fake.reject_params = {"temperature"}
+    await harness.answer()
+    view = harness.llm.dropped_params
+    with pytest.raises(TypeError):
+        view["gpt-test"] = frozenset()  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        view["gpt-test"].add("logprobs")  # type: ignore[attr-defined]
+    assert harness.llm.dropped_params["gpt-test"] == {"temperature"}
+
+
+def bad_request(body: dict[str, Any]) -> openai.BadRequestError:
+    response = httpx2.Response(
+        400, request=httpx2.Request("POST", "http://127.0.0.1/v1/chat/completions"), json=body
+    )
+    return openai.BadRequestError(f"Error code: 400 - {body}", response=response, body=body)
+
+
+SENT = {"temperature", "presence_penalty", "max_completion_tokens", "logprobs", "stream_options"}
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"message": "whatever", "param": "temperature"}, "temperature"),
+        ({"message": "bad", "param": "body.logprobs"}, "logprobs"),
+        (
+            {"message": "Unsupported parameter: 'presence_penalty'.", "param": None},
+            "presence_penalty",
+        ),
+        (
+            {
+                "message": "Unsupported value: 'temperature' does not support 0.42 with this "
+                "model. Only the default (1) value is supported.",
+                "param": None,
+            },
+            "temperature",
+        ),
+        (
+            {
+                "message": "'max_completion_tokens' is not supported, use 'max_tokens' instead",
+                "param": None,
+            },
+            "max_completion_tokens",
+        ),
+        (
+            {"message": "stream_options: Extra inputs are not permitted", "param": None},
+            "stream_options",
+        ),
+        ({"message": "logprobs is not supported by this backend", "param": None}, "logprobs"),
+        # Not a rejection of a parameter we sent.
+        ({"message": "Unsupported parameter: 'top_logprobs'.", "param": "top_logprobs"}, None),
+        ({"message": "temperature 0.42 looks lovely", "param": None}, None),
+        ({"message": "messages must not be empty", "param": "messages"}, None),
+        (
+            {
+                "message": "maximum context length exceeded; unsupported temperature",
+                "code": "context_length_exceeded",
+                "param": "temperature",
+            },
+            None,
+        ),
+    ],
+)
+def test_rejected_param_detection(body: dict[str, Any], expected: str | None) -> None:
+    assert rejected_param(bad_request(body), SENT) == expected
+
+
+async def test_unrelated_bad_request_is_not_retried(fake: FakeOpenAI, harness: Harness) -> None:
+    fake.reject_params = {"top_p"}  # not something we send: no 400 expected
+    await harness.answer()
+    fake.fail_next("context_length")
+    with pytest.raises(LLMError) as caught:
+        await harness.answer()
+    assert caught.value.kind is LLMErrorKind.CONTEXT_TOO_LONG
+    assert len(fake.requests) == 2
+    assert harness.llm.dropped_params == {}
+
+
+# -- JSON completions ------------------------------------------------------------------------
+
+
+async def test_complete_json_uses_strict_json_schema(fake: FakeOpenAI, harness: Harness) -> None:
+    fake.judge_reply = '{"ok": true}'
+    result = await harness.llm.complete_json(
+        messages=MESSAGES, schema_name="check", schema=SCHEMA, model=None
+    )
+    assert result == {"ok": True}
+    sent = fake.requests[-1]
+    assert sent.get("stream") in (None, False)
+    assert sent["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "check", "schema": SCHEMA, "strict": True},
+    }
+    assert sent["temperature"] == 0
+
+
+async def test_json_schema_rejection_falls_back_to_json_object(
+    fake: FakeOpenAI, harness: Harness
+) -> None:
+    fake.reject_json_schema = True
+    fake.judge_reply = '{"ok": false}'
+    result = await harness.llm.complete_json(
+        messages=MESSAGES, schema_name="check", schema=SCHEMA, model="local"
+    )
+    assert result == {"ok": False}
+    assert [r["response_format"]["type"] for r in fake.requests] == ["json_schema", "json_object"]
+    fallback = fake.requests[-1]
+    assert json.dumps(SCHEMA) in fallback["messages"][0]["content"]
+    assert fallback["messages"][0]["role"] == "system"
+    assert len(fallback["messages"]) == len(MESSAGES)
+    assert harness.llm.dropped_params["local"] == {JSON_SCHEMA_REJECTED}
+
+    await harness.llm.complete_json(
+        messages=MESSAGES, schema_name="check", schema=SCHEMA, model="local"
+    )
+    assert len(fake.requests) == 3
+    assert fake.requests[-1]["response_format"] == {"type": "json_object"}
+
+
+async def test_no_json_mode_at_all_still_works(fake: FakeOpenAI, harness: Harness) -> None:
+    fake.reject_json_schema = True
+    fake.reject_json_object = True
+    fake.judge_reply = '```json\n{"ok": true}\n```'
+    result = await harness.llm.complete_json(
+        messages=MESSAGES, schema_name="check", schema=SCHEMA, model=None
+    )
+    assert result == {"ok": True}
+    assert len(fake.requests) == 3
+    assert "response_format" not in fake.requests[-1]
+    assert harness.llm.dropped_params["gpt-test"] == {JSON_SCHEMA_REJECTED, JSON_OBJECT_REJECTED}
+
+
+async def test_complete_json_drops_rejected_temperature(fake: FakeOpenAI, harness: Harness) -> None:
+    fake.reject_params = {"temperature"}
+    fake.judge_reply = '{"ok": true}'
+    assert await harness.llm.complete_json(
+        messages=MESSAGES, schema_name="check", schema=SCHEMA, model=None
+    ) == {"ok": True}
+    assert "temperature" not in fake.requests[-1]
+    assert fake.requests[-1]["response_format"]["type"] == "json_schema"
+
+
+@pytest.mark.parametrize("reply", ["not json", "[1, 2]", '{"ok": tru', ""])
+async def test_unparseable_json_is_bad_output(
+    fake: FakeOpenAI, harness: Harness, reply: str
+) -> None:
+    fake.judge_reply = reply
+    with pytest.raises(LLMError) as caught:
+        await harness.llm.complete_json(
+            messages=MESSAGES, schema_name="check", schema=SCHEMA, model=None
+        )
+    assert caught.value.kind is LLMErrorKind.BAD_OUTPUT
+
+
+async def test_complete_json_translates_server_errors(fake: FakeOpenAI, harness: Harness) -> None:
+    fake.fail_next("auth")
+    with pytest.raises(LLMError) as caught:
+        await harness.llm.complete_json(
+            messages=MESSAGES, schema_name="check", schema=SCHEMA, model=None
+        )
+    assert caught.value.kind is LLMErrorKind.AUTH
+    assert API_KEY not in caught.value.message
+
+
+def test_sampling_for_default_profile_is_what_the_fixture_expects() -> None:
+    # Guards the fixture: SAMPLING must differ from the default so the request assertions
+    # above prove the passed sampling is used, not a default.
+    assert sampling_for(DEFAULT_FIELDS) != SAMPLING
