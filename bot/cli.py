@@ -10,9 +10,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
+from openai import AsyncOpenAI
 
 from bot.app import build_app
 from bot.deps import Deps
+from bot.llm import LLM
 from bot.server import serve_http, serve_socket_mode
 from bot.settings import Settings, SettingsError, load_settings
 from storage.db import create_pool
@@ -50,12 +52,32 @@ async def database(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
 
 async def run(settings: Settings) -> None:
     async with database(settings) as pool:
-        deps = Deps(settings=settings, pool=pool)
+        deps = Deps(settings=settings, pool=pool, llm=build_llm(settings))
         app = build_app(deps)
         if settings.slack_app_token is not None:
             await serve_socket_mode(app, app_token=settings.slack_app_token.get_secret_value())
         else:
             await serve_http(app, deps, port=settings.port)
+
+
+def build_llm(settings: Settings) -> LLM:
+    """One client for the process. Without a key or base URL the app still runs: /bot test
+    then says what to set instead of failing at start-up."""
+    client = None
+    if settings.openai_api_key is not None or settings.openai_base_url is not None:
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        client = AsyncOpenAI(
+            # local OpenAI-compatible servers take no key, but the client insists on one
+            api_key=key or "no-key-needed",
+            base_url=str(settings.openai_base_url) if settings.openai_base_url else None,
+            timeout=settings.openai_timeout,
+            max_retries=settings.openai_max_retries,
+        )
+    return LLM(
+        client=client,
+        default_model=settings.openai_model,
+        judge_model=settings.openai_judge_model,
+    )
 
 
 async def run_migrations(settings: Settings) -> None:

@@ -21,3 +21,8 @@ FIELD_INSTRUCTIONS: Final = "custom_instructions"
 FIELD_MODEL: Final = "model"
 # each input block holds one element; its action_id is the block id plus this suffix
 INPUT_SUFFIX: Final = "_input"
+
+ANSWER_DETAILS: Final = "answer_details"
+ANSWER_UP: Final = "answer_feedback_up"
+ANSWER_DOWN: Final = "answer_feedback_down"
+DETAILS_MODAL: Final = "answer_details_modal"

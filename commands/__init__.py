@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
 from bot.deps import Deps
-from commands import actions, config, router
+from commands import actions, answers, config, router, threads
 
 
 def _team(context: AsyncBoltContext) -> str:
@@ -59,4 +59,68 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
     ) -> None:
         await actions.card_edit(
             deps, ack=ack, body=body, respond=respond, client=client, team_id=_team(context)
+        )
+
+    @app.action(ids.ANSWER_DETAILS)
+    async def answer_details(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+    ) -> None:
+        await answers.details(
+            deps, ack=ack, body=body, respond=respond, client=client, team_id=_team(context)
+        )
+
+    @app.action(ids.ANSWER_UP)
+    async def answer_up(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+    ) -> None:
+        await answers.feedback(
+            deps,
+            ack=ack,
+            body=body,
+            respond=respond,
+            client=client,
+            team_id=_team(context),
+            rating=1,
+        )
+
+    @app.action(ids.ANSWER_DOWN)
+    async def answer_down(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+    ) -> None:
+        await answers.feedback(
+            deps,
+            ack=ack,
+            body=body,
+            respond=respond,
+            client=client,
+            team_id=_team(context),
+            rating=-1,
+        )
+
+    @app.event("message")
+    async def thread_message(
+        event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        await threads.on_message(
+            deps, client, event=event, team_id=_team(context), bot_user_id=context.bot_user_id
+        )
+
+    @app.event("app_mention")
+    async def mention(
+        event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        await threads.on_mention(
+            deps, client, event=event, team_id=_team(context), bot_user_id=context.bot_user_id
         )

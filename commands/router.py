@@ -13,7 +13,7 @@ from bot.blocks.common import escape, truncate
 from bot.deps import Deps
 from bot.errors import UserError
 from bot.messages import GENERIC_FAILURE, HELP
-from commands import config, profiles
+from commands import config, profiles, test
 from commands.errors import storage_message
 from commands.parse import Parsed, parse
 from commands.request import Reply, SlashRequest
@@ -81,6 +81,8 @@ async def handle(
             return Reply(HELP)
         if parsed.sub == "config":
             return await config.open_from_command(deps, client, req, parsed)
+        if parsed.sub == "test":
+            return await test.run(deps, client, req, parsed)
         handler = SUBCOMMANDS.get(parsed.sub)
         if handler is None:
             shown = escape(truncate(parsed.sub, 40))

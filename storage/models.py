@@ -93,3 +93,40 @@ class ProfileVersion:
     @property
     def label(self) -> str:
         return f"{self.profile_name} v{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class TestResult:
+    __test__ = False  # a row type, not a pytest test class
+
+    id: int
+    team_id: str
+    profile_version_id: int
+    kind: str
+    channel_id: str | None
+    thread_ts: str | None
+    message_ts: str | None
+    user_id: str
+    question: str
+    answer: str
+    model: str | None
+    total_ms: float | None
+    ttft_ms: float | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    confidence: float | None
+    proxies: dict[str, float] | None
+    analysis: dict[str, object] | None
+    alignment: float | None
+    analysis_error: str | None
+    interrupted: bool
+    error_kind: str | None
+    error: str | None
+    dropped_turns: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackTally:
+    up: int
+    down: int

@@ -13,11 +13,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from openai import AsyncOpenAI
 
+from bot.llm import LLM
 from bot.settings import Settings
 from storage.db import create_pool
 from storage.embedded import EmbeddedPostgres
 from storage.migrate import migrate
+from tests.fake_openai import FakeOpenAI
 from tests.fake_slack import FakeSlack
 from tests.slack_driver import SIGNING_SECRET, SlackDriver
 
@@ -112,3 +115,27 @@ def settings(db_dsn: str, slack: FakeSlack) -> Settings:
 @pytest.fixture
 def driver(settings: Settings, pool: asyncpg.Pool, slack: FakeSlack) -> SlackDriver:
     return SlackDriver.build(settings=settings, pool=pool, slack=slack)
+
+
+@pytest.fixture
+async def model() -> AsyncIterator[FakeOpenAI]:
+    fake = FakeOpenAI()
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+@pytest.fixture
+def llm(model: FakeOpenAI) -> LLM:
+    client = AsyncOpenAI(
+        api_key="sk-test-SECRET123", base_url=model.base_url, max_retries=1, timeout=5.0
+    )
+    return LLM(client=client, default_model="fake-model", judge_model=None)
+
+
+@pytest.fixture
+def live(settings: Settings, pool: asyncpg.Pool, slack: FakeSlack, llm: LLM) -> SlackDriver:
+    """The app with a model behind it."""
+    return SlackDriver.build(settings=settings, pool=pool, slack=slack, llm=llm)

@@ -27,6 +27,7 @@ class Call:
     method: str
     args: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    response: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -67,6 +68,7 @@ class FakeSlack:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # the SDK reads some methods with GET
         app.router.add_post("/response_url/{key}", self._response_url)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -147,13 +149,16 @@ class FakeSlack:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args = await self._read(request)
-        self.calls.append(Call(method, args))
+        call = Call(method, args)
+        self.calls.append(call)
         self.changed.set()
         queue = self.injected.get(method)
         if queue:
             inj = queue.pop(0)
+            call.response = inj.body
             return web.json_response(inj.body, status=inj.status, headers=inj.headers)
-        return web.json_response(self._answer(method, args))
+        call.response = self._answer(method, args)
+        return web.json_response(call.response)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":

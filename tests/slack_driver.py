@@ -17,6 +17,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.app import build_app
 from bot.deps import Deps
+from bot.llm import LLM
 from bot.settings import Settings
 from tests.fake_slack import FakeSlack
 
@@ -47,8 +48,10 @@ class SlackDriver:
     replies_read: int = 0
 
     @classmethod
-    def build(cls, *, settings: Settings, pool: asyncpg.Pool, slack: FakeSlack) -> SlackDriver:
-        deps = Deps(settings=settings, pool=pool)
+    def build(
+        cls, *, settings: Settings, pool: asyncpg.Pool, slack: FakeSlack, llm: LLM | None = None
+    ) -> SlackDriver:
+        deps = Deps(settings=settings, pool=pool, llm=llm)
         return cls(app=build_app(deps), slack=slack, pool=pool, deps=deps)
 
     async def dispatch(
@@ -84,6 +87,33 @@ class SlackDriver:
             }
         )
         return await self.dispatch(body, "application/x-www-form-urlencoded", secret)
+
+    async def event(
+        self,
+        event: dict[str, Any],
+        *,
+        team: str = TEAM,
+        event_id: str | None = None,
+        retry_num: int | None = None,
+    ) -> BoltResponse:
+        n = next(self._n)
+        body = json.dumps(
+            {
+                "token": "legacy-unused",
+                "team_id": team,
+                "api_app_id": "A0001",
+                "type": "event_callback",
+                "event_id": event_id or f"Ev{n:06d}",
+                "event_time": int(time.time()),
+                "event": event,
+                "authorizations": [{"team_id": team, "user_id": "UBOT0001", "is_bot": True}],
+            }
+        )
+        headers = signed_headers(body, content_type="application/json")
+        if retry_num is not None:
+            headers["x-slack-retry-num"] = [str(retry_num)]
+            headers["x-slack-retry-reason"] = ["http_timeout"]
+        return await self.app.async_dispatch(AsyncBoltRequest(body=body, headers=headers))
 
     async def interact(self, payload: dict[str, Any]) -> BoltResponse:
         body = urlencode({"payload": json.dumps(payload)})

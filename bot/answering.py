@@ -1,0 +1,192 @@
+"""Answering in a thread: prompt from the profile version, streamed answer, stored result,
+metrics footer, then the judge's analysis as an update. Used by `/bot test` and follow-ups."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.blocks.answer import footer
+from bot.conversation import Turn, build_messages
+from bot.deps import Deps
+from bot.judge import Analysis, analyse
+from bot.llm import LLMError, LLMErrorKind
+from bot.personality import build_system_prompt, sampling_for
+from bot.proxies import measure
+from bot.streaming import AnswerStream
+from storage import results as results_repo
+from storage.models import FeedbackTally, ProfileVersion, TestResult
+from storage.results import NewResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerJob:
+    team_id: str
+    channel_id: str
+    thread_ts: str
+    user_id: str
+    kind: str  # "test" or "followup"
+    version: ProfileVersion
+    turns: Sequence[Turn]  # the conversation so far, ending with the question to answer
+
+    @property
+    def question(self) -> str:
+        return self.turns[-1].content
+
+
+async def post_notice(client: AsyncWebClient, *, channel: str, thread_ts: str, text: str) -> None:
+    try:
+        await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
+    except SlackApiError:
+        log.exception("could not post a notice in the thread")
+
+
+async def answer(deps: Deps, client: AsyncWebClient, job: AnswerJob) -> TestResult | None:
+    """Answer in the thread and store the result. Every failure ends in a message in the thread."""
+    llm = deps.llm
+    fields = job.version.fields
+    sampling = sampling_for(fields)
+    built = build_messages(
+        system_prompt=build_system_prompt(fields),
+        turns=job.turns,
+        context_budget_tokens=deps.settings.context_budget_tokens,
+        reserve_for_answer=sampling.max_tokens,
+    )
+    stream = AnswerStream(
+        client,
+        channel=job.channel_id,
+        thread_ts=job.thread_ts,
+        team_id=job.team_id,
+        user_id=job.user_id,
+        username=fields.bot_name,
+        icon_emoji=fields.avatar_emoji,
+    )
+    base = NewResult(
+        team_id=job.team_id,
+        profile_version_id=job.version.id,
+        kind=job.kind,
+        user_id=job.user_id,
+        question=job.question,
+        answer="",
+        channel_id=job.channel_id,
+        thread_ts=job.thread_ts,
+        dropped_turns=built.dropped_turns,
+    )
+    if llm is None or not llm.configured:
+        err = LLMError(LLMErrorKind.NOT_CONFIGURED)
+        await post_notice(
+            client, channel=job.channel_id, thread_ts=job.thread_ts, text=f":warning: {err.message}"
+        )
+        await results_repo.insert_result(
+            deps.pool, replace(base, error_kind=err.kind.value, error=err.message)
+        )
+        return None
+    try:
+        completion = await llm.stream_answer(
+            messages=built.messages,
+            sampling=sampling,
+            model=fields.model,
+            on_text=stream.append,
+        )
+    except LLMError as err:
+        await stream.finish(interrupted=stream.ts is not None)
+        await post_notice(
+            client, channel=job.channel_id, thread_ts=job.thread_ts, text=f":warning: {err.message}"
+        )
+        await results_repo.insert_result(
+            deps.pool, replace(base, error_kind=err.kind.value, error=err.message)
+        )
+        return None
+
+    message_ts = await stream.finish(interrupted=completion.interrupted)
+    error = completion.error
+    result = await results_repo.insert_result(
+        deps.pool,
+        replace(
+            base,
+            answer=completion.text,
+            message_ts=message_ts,
+            model=completion.model,
+            total_ms=completion.total_ms,
+            ttft_ms=completion.ttft_ms,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            confidence=completion.confidence,
+            proxies={k: float(v) for k, v in measure(completion.text).as_dict().items()},
+            interrupted=completion.interrupted,
+            error_kind=error.kind.value if error else None,
+            error=error.message if error else None,
+        ),
+    )
+    if completion.interrupted and error is not None:
+        await post_notice(
+            client,
+            channel=job.channel_id,
+            thread_ts=job.thread_ts,
+            text=f":warning: The answer was cut off: {error.message}",
+        )
+    footer_ts = await _post_footer(client, job, result)
+    if not completion.text.strip():
+        return result
+    return await _analyse_and_update(deps, client, job, result, footer_ts)
+
+
+async def _post_footer(client: AsyncWebClient, job: AnswerJob, result: TestResult) -> str | None:
+    text, blocks = footer(result, FeedbackTally(0, 0))
+    try:
+        response = await client.chat_postMessage(
+            channel=job.channel_id, thread_ts=job.thread_ts, text=text, blocks=blocks
+        )
+        return str(response["ts"])
+    except SlackApiError:
+        log.exception("could not post the metrics footer")
+        return None
+
+
+async def _analyse_and_update(
+    deps: Deps, client: AsyncWebClient, job: AnswerJob, result: TestResult, footer_ts: str | None
+) -> TestResult:
+    assert deps.llm is not None
+    outcome = await analyse(
+        deps.llm, fields=job.version.fields, question=job.question, answer=result.answer
+    )
+    if isinstance(outcome, Analysis):
+        updated = await results_repo.set_analysis(
+            deps.pool,
+            team_id=job.team_id,
+            result_id=result.id,
+            analysis=outcome.to_json(),
+            alignment=outcome.alignment,
+            analysis_error=None,
+        )
+    else:
+        updated = await results_repo.set_analysis(
+            deps.pool,
+            team_id=job.team_id,
+            result_id=result.id,
+            analysis=None,
+            alignment=None,
+            analysis_error=outcome.reason,
+        )
+    if footer_ts is not None:
+        await refresh_footer(deps, client, updated, channel=job.channel_id, ts=footer_ts)
+    return updated
+
+
+async def refresh_footer(
+    deps: Deps, client: AsyncWebClient, result: TestResult, *, channel: str, ts: str
+) -> None:
+    tally = await results_repo.feedback_tally(
+        deps.pool, team_id=result.team_id, result_id=result.id
+    )
+    text, blocks = footer(result, tally)
+    try:
+        await client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+    except SlackApiError:
+        log.exception("could not update the metrics footer")

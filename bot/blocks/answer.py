@@ -1,0 +1,172 @@
+"""Block Kit for test answers: the parent message, the metrics footer and the details view. Pure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import ids, limits
+from bot.blocks.common import Block, escape, mrkdwn, plain, truncate
+from bot.judge import Analysis
+from storage.models import TRAIT_LABELS, FeedbackTally, TestResult
+
+QUESTION_PREVIEW = 2500
+PROXY_LABELS = {
+    "exclamations_per_sentence": ("Exclamations per sentence", "{:.2f}"),
+    "contractions_per_100_words": ("Contractions per 100 words", "{:.1f}"),
+    "mean_sentence_length": ("Mean sentence length (words)", "{:.1f}"),
+    "reading_grade": ("Reading grade (Flesch–Kincaid)", "{:.1f}"),
+    "emoji_count": ("Emoji", "{:.0f}"),
+    "question_count": ("Questions asked", "{:.0f}"),
+    "word_count": ("Words", "{:.0f}"),
+}
+
+
+def quote(text: str) -> str:
+    return "\n".join(f"> {line}" for line in escape(text).splitlines() or [""])
+
+
+def parent_text(*, label: str, user_id: str, question: str) -> str:
+    return (
+        f"Test of *{escape(label)}* requested by <@{user_id}>:\n"
+        f"{quote(truncate(question, QUESTION_PREVIEW))}"
+    )
+
+
+def seconds(ms: float | None) -> str:
+    return "n/a" if ms is None else f"{ms / 1000:.1f} s"
+
+
+def analysis_of(result: TestResult) -> Analysis | None:
+    return Analysis.from_json(result.analysis) if result.analysis else None
+
+
+def alignment_summary(result: TestResult) -> str:
+    analysis = analysis_of(result)
+    if analysis is not None:
+        worst = max(analysis.traits, key=lambda t: abs(t.difference))
+        summary = f"alignment *{analysis.alignment:.0f}/100*"
+        if worst.difference != 0:
+            summary += (
+                f" (largest gap: {worst.label.lower()}, target {worst.target}, "
+                f"came across as {worst.perceived})"
+            )
+        return summary
+    if result.analysis_error:
+        return "alignment n/a (analysis unavailable)"
+    return "alignment: analysing…"
+
+
+def metrics_line(result: TestResult) -> str:
+    tokens = (
+        f"{result.prompt_tokens} in / {result.completion_tokens} out tokens"
+        if result.prompt_tokens is not None and result.completion_tokens is not None
+        else "tokens n/a"
+    )
+    confidence = "n/a" if result.confidence is None else f"{result.confidence:.0%}"
+    parts = [
+        f"⏱ {seconds(result.total_ms)} total, first token {seconds(result.ttft_ms)}",
+        tokens,
+        f"model {escape(result.model or 'n/a')}",
+        f"confidence {confidence}",
+        alignment_summary(result),
+    ]
+    if result.interrupted:
+        parts.insert(0, "⚠️ interrupted")
+    if result.dropped_turns:
+        parts.append(f"{result.dropped_turns} oldest turns left out to fit the context")
+    return " · ".join(parts)
+
+
+def footer(result: TestResult, tally: FeedbackTally) -> tuple[str, list[Block]]:
+    line = metrics_line(result)
+    value = str(result.id)
+    blocks: list[Block] = [
+        {"type": "context", "elements": [mrkdwn(line, 2000)]},
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": ids.ANSWER_DETAILS,
+                    "text": plain("Details", limits.BUTTON_TEXT),
+                    "value": value,
+                },
+                {
+                    "type": "button",
+                    "action_id": ids.ANSWER_UP,
+                    "text": plain(f"👍 {tally.up}" if tally.up else "👍", limits.BUTTON_TEXT),
+                    "value": value,
+                },
+                {
+                    "type": "button",
+                    "action_id": ids.ANSWER_DOWN,
+                    "text": plain(f"👎 {tally.down}" if tally.down else "👎", limits.BUTTON_TEXT),
+                    "value": value,
+                },
+            ],
+        },
+    ]
+    return truncate(line, limits.READABLE_MESSAGE_TEXT), blocks
+
+
+def details_view(result: TestResult, *, label: str) -> dict[str, Any]:
+    blocks: list[Block] = [
+        {
+            "type": "section",
+            "text": mrkdwn(f"*{escape(label)}*\n{metrics_line(result)}", limits.SECTION_TEXT),
+        },
+        {"type": "divider"},
+    ]
+    analysis = analysis_of(result)
+    if analysis is None:
+        reason = result.analysis_error or "The analysis is still running; open Details again soon."
+        blocks.append({"type": "section", "text": mrkdwn(escape(reason), limits.SECTION_TEXT)})
+    else:
+        blocks.append(
+            {
+                "type": "header",
+                "text": plain(f"Personality alignment {analysis.alignment:.1f}/100", 150),
+            }
+        )
+        for t in analysis.traits:
+            sign = f"{t.difference:+d}" if t.difference else "±0"
+            blocks.append(
+                {
+                    "type": "section",
+                    "text": mrkdwn(
+                        f"*{TRAIT_LABELS.get(t.trait, t.trait)}*: target {t.target}, "
+                        f"came across as {t.perceived} ({sign})\n_{escape(t.reason)}_",
+                        limits.SECTION_TEXT,
+                    ),
+                }
+            )
+        if analysis.suggestions:
+            tips = "\n".join(f"• {escape(s)}" for s in analysis.suggestions[:3])
+            blocks.append(
+                {"type": "section", "text": mrkdwn(f"*Suggestions*\n{tips}", limits.SECTION_TEXT)}
+            )
+        blocks.append(
+            {"type": "context", "elements": [mrkdwn(f"judged by {analysis.judge_model}", 200)]}
+        )
+    if result.proxies:
+        lines = [
+            f"{name}: {fmt.format(result.proxies[key])}"
+            for key, (name, fmt) in PROXY_LABELS.items()
+            if key in result.proxies
+        ]
+        blocks += [
+            {"type": "divider"},
+            {
+                "type": "section",
+                "text": mrkdwn(
+                    "*Style measured in the text*\n" + "\n".join(lines), limits.SECTION_TEXT
+                ),
+            },
+        ]
+    return {
+        "type": "modal",
+        "callback_id": ids.DETAILS_MODAL,
+        "title": plain("Answer details", limits.MODAL_TITLE),
+        "close": plain("Close", limits.MODAL_BUTTON),
+        "blocks": blocks[: limits.BLOCKS_PER_VIEW],
+    }

@@ -1,0 +1,143 @@
+"""Follow-ups: a reply in a test thread is answered with the same profile version, the whole
+thread as the conversation. Edits, deletions, bots and redelivered events are ignored."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import answering
+from bot.conversation import Turn
+from bot.deps import Deps
+from storage import profiles as repo
+from storage import results as results_repo
+from storage.models import TestResult
+
+log = logging.getLogger(__name__)
+
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+THREAD_FETCH_LIMIT = 200
+
+
+def strip_mentions(text: str) -> str:
+    return _MENTION.sub("", text).strip()
+
+
+def is_human_thread_reply(event: dict[str, Any], *, bot_user_id: str | None) -> bool:
+    if event.get("subtype") or event.get("bot_id") or event.get("bot_profile"):
+        return False  # edits, deletions, joins, bots (including ourselves)
+    thread_ts, ts = event.get("thread_ts"), event.get("ts")
+    if not thread_ts or not ts or thread_ts == ts:
+        return False
+    user = event.get("user")
+    return bool(user) and user != bot_user_id
+
+
+def turns_from_thread(
+    messages: list[dict[str, Any]], results: list[TestResult], *, thread_ts: str
+) -> list[Turn]:
+    """The conversation as the model should see it: our answers as the assistant, people as the
+    user. Our footers and notices are bot messages that are not answers, so they are skipped."""
+    answers = {r.message_ts: r for r in results if r.message_ts}
+    turns: list[Turn] = []
+    if results:
+        turns.append(Turn(role="user", content=results[0].question))
+    for message in messages:
+        ts = message.get("ts")
+        if ts == thread_ts:
+            continue
+        if ts in answers:
+            turns.append(Turn(role="assistant", content=answers[ts].answer))
+        elif not (message.get("bot_id") or message.get("subtype")):
+            text = strip_mentions(str(message.get("text", "")))
+            if text:
+                turns.append(Turn(role="user", content=text))
+    return turns
+
+
+def turns_from_results(results: list[TestResult]) -> list[Turn]:
+    turns: list[Turn] = []
+    for r in results:
+        turns.append(Turn(role="user", content=r.question))
+        if r.answer:
+            turns.append(Turn(role="assistant", content=r.answer))
+    return turns
+
+
+async def on_message(
+    deps: Deps,
+    client: AsyncWebClient,
+    *,
+    event: dict[str, Any],
+    team_id: str,
+    bot_user_id: str | None,
+) -> None:
+    if not is_human_thread_reply(event, bot_user_id=bot_user_id):
+        return
+    channel, thread_ts, ts = str(event["channel"]), str(event["thread_ts"]), str(event["ts"])
+    version_id = await results_repo.thread_version(
+        deps.pool, team_id=team_id, channel_id=channel, thread_ts=thread_ts
+    )
+    if version_id is None:
+        return  # not one of our test threads
+    text = strip_mentions(str(event.get("text", "")))
+    if not text:
+        return
+    if not await results_repo.claim_message(deps.pool, team_id=team_id, channel_id=channel, ts=ts):
+        return  # already answered: a retry, or the same message as app_mention
+    version = await repo.get_version_by_id(deps.pool, team_id=team_id, version_id=version_id)
+    results = await results_repo.thread_results(
+        deps.pool, team_id=team_id, channel_id=channel, thread_ts=thread_ts
+    )
+    try:
+        replies = await client.conversations_replies(
+            channel=channel, ts=thread_ts, limit=THREAD_FETCH_LIMIT
+        )
+        turns = turns_from_thread(list(replies.get("messages") or []), results, thread_ts=thread_ts)
+    except SlackApiError:
+        log.warning("conversations.replies failed; rebuilding the thread from stored answers")
+        turns = turns_from_results(results)
+    if not turns or turns[-1].role != "user" or turns[-1].content != text:
+        turns.append(Turn(role="user", content=text))
+    await answering.answer(
+        deps,
+        client,
+        answering.AnswerJob(
+            team_id=team_id,
+            channel_id=channel,
+            thread_ts=thread_ts,
+            user_id=str(event["user"]),
+            kind="followup",
+            version=version,
+            turns=turns,
+        ),
+    )
+
+
+async def on_mention(
+    deps: Deps,
+    client: AsyncWebClient,
+    *,
+    event: dict[str, Any],
+    team_id: str,
+    bot_user_id: str | None,
+) -> None:
+    """In a test thread a mention is a follow-up; elsewhere, point to `/bot test`."""
+    if event.get("thread_ts") and event.get("thread_ts") != event.get("ts"):
+        await on_message(deps, client, event=event, team_id=team_id, bot_user_id=bot_user_id)
+        return
+    channel, ts = str(event.get("channel", "")), str(event.get("ts", ""))
+    if not channel or not ts or event.get("bot_id"):
+        return
+    if not await results_repo.claim_message(deps.pool, team_id=team_id, channel_id=channel, ts=ts):
+        return
+    await answering.post_notice(
+        client,
+        channel=channel,
+        thread_ts=ts,
+        text="Hi! Try your bot with `/bot test <message>`; `/bot help` lists everything I can do.",
+    )

@@ -1,0 +1,229 @@
+"""Answers (test results), their feedback, test threads and event de-duplication. Team-scoped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from storage.errors import NotFound
+from storage.models import FeedbackTally, TestResult
+
+_RESULT_COLUMNS = """
+    id, team_id, profile_version_id, kind, channel_id, thread_ts, message_ts, user_id, question,
+    answer, model, total_ms, ttft_ms, prompt_tokens, completion_tokens, confidence, proxies,
+    analysis, alignment, analysis_error, interrupted, error_kind, error, dropped_turns, created_at
+"""
+
+
+class ResultNotFound(NotFound):
+    def __init__(self, result_id: int) -> None:
+        super().__init__(f"no result {result_id}")
+        self.result_id = result_id
+
+
+@dataclass(frozen=True, slots=True)
+class NewResult:
+    """What an answer produced; everything optional is None when it was not measured."""
+
+    team_id: str
+    profile_version_id: int
+    kind: str
+    user_id: str
+    question: str
+    answer: str
+    channel_id: str | None = None
+    thread_ts: str | None = None
+    message_ts: str | None = None
+    model: str | None = None
+    total_ms: float | None = None
+    ttft_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    confidence: float | None = None
+    proxies: dict[str, float] | None = None
+    interrupted: bool = False
+    error_kind: str | None = None
+    error: str | None = None
+    dropped_turns: int = 0
+
+
+def _result(row: Any) -> TestResult:
+    return TestResult(**dict(row))
+
+
+async def insert_result(pool: asyncpg.Pool, result: NewResult) -> TestResult:
+    row = await pool.fetchrow(
+        f"""
+        INSERT INTO test_results (
+            team_id, profile_version_id, kind, channel_id, thread_ts, message_ts, user_id,
+            question, answer, model, total_ms, ttft_ms, prompt_tokens, completion_tokens,
+            confidence, proxies, interrupted, error_kind, error, dropped_turns
+        ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                  $18, $19, $20)
+        RETURNING {_RESULT_COLUMNS}
+        """,
+        result.team_id,
+        result.profile_version_id,
+        result.kind,
+        result.channel_id,
+        result.thread_ts,
+        result.message_ts,
+        result.user_id,
+        result.question,
+        result.answer,
+        result.model,
+        result.total_ms,
+        result.ttft_ms,
+        result.prompt_tokens,
+        result.completion_tokens,
+        result.confidence,
+        result.proxies,
+        result.interrupted,
+        result.error_kind,
+        result.error,
+        result.dropped_turns,
+    )
+    return _result(row)
+
+
+async def set_analysis(
+    pool: asyncpg.Pool,
+    *,
+    team_id: str,
+    result_id: int,
+    analysis: dict[str, Any] | None,
+    alignment: float | None,
+    analysis_error: str | None,
+) -> TestResult:
+    row = await pool.fetchrow(
+        f"""
+        UPDATE test_results SET analysis = $3, alignment = $4, analysis_error = $5
+        WHERE team_id = $1 AND id = $2
+        RETURNING {_RESULT_COLUMNS}
+        """,
+        team_id,
+        result_id,
+        analysis,
+        alignment,
+        analysis_error,
+    )
+    if row is None:
+        raise ResultNotFound(result_id)
+    return _result(row)
+
+
+async def get_result(pool: asyncpg.Pool, *, team_id: str, result_id: int) -> TestResult:
+    row = await pool.fetchrow(
+        f"SELECT {_RESULT_COLUMNS} FROM test_results WHERE team_id = $1 AND id = $2",
+        team_id,
+        result_id,
+    )
+    if row is None:
+        raise ResultNotFound(result_id)
+    return _result(row)
+
+
+async def thread_results(
+    pool: asyncpg.Pool, *, team_id: str, channel_id: str, thread_ts: str
+) -> list[TestResult]:
+    rows = await pool.fetch(
+        f"""
+        SELECT {_RESULT_COLUMNS} FROM test_results
+        WHERE team_id = $1 AND channel_id = $2 AND thread_ts = $3
+        ORDER BY id
+        """,
+        team_id,
+        channel_id,
+        thread_ts,
+    )
+    return [_result(r) for r in rows]
+
+
+async def record_feedback(
+    pool: asyncpg.Pool, *, team_id: str, result_id: int, user_id: str, rating: int
+) -> FeedbackTally:
+    async with pool.acquire() as con, con.transaction():
+        try:
+            await con.execute(
+                """
+                INSERT INTO result_feedback (team_id, result_id, user_id, rating)
+                VALUES ($1, $2, $3, $4)
+                ON CONFLICT (team_id, result_id, user_id)
+                DO UPDATE SET rating = EXCLUDED.rating, updated_at = now()
+                """,
+                team_id,
+                result_id,
+                user_id,
+                rating,
+            )
+        except asyncpg.ForeignKeyViolationError:
+            raise ResultNotFound(result_id) from None
+        return await feedback_tally(con, team_id=team_id, result_id=result_id)
+
+
+async def feedback_tally(
+    con: asyncpg.Pool | asyncpg.Connection, *, team_id: str, result_id: int
+) -> FeedbackTally:
+    row = await con.fetchrow(
+        """
+        SELECT count(*) FILTER (WHERE rating = 1) AS up, count(*) FILTER (WHERE rating = -1) AS down
+        FROM result_feedback WHERE team_id = $1 AND result_id = $2
+        """,
+        team_id,
+        result_id,
+    )
+    return FeedbackTally(up=row["up"], down=row["down"])
+
+
+async def register_thread(
+    pool: asyncpg.Pool,
+    *,
+    team_id: str,
+    channel_id: str,
+    thread_ts: str,
+    profile_version_id: int,
+    user_id: str,
+) -> None:
+    await pool.execute(
+        """
+        INSERT INTO test_threads (team_id, channel_id, thread_ts, profile_version_id, started_by)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT DO NOTHING
+        """,
+        team_id,
+        channel_id,
+        thread_ts,
+        profile_version_id,
+        user_id,
+    )
+
+
+async def thread_version(
+    pool: asyncpg.Pool, *, team_id: str, channel_id: str, thread_ts: str
+) -> int | None:
+    version_id: int | None = await pool.fetchval(
+        """
+        SELECT profile_version_id FROM test_threads
+        WHERE team_id = $1 AND channel_id = $2 AND thread_ts = $3
+        """,
+        team_id,
+        channel_id,
+        thread_ts,
+    )
+    return version_id
+
+
+async def claim_message(pool: asyncpg.Pool, *, team_id: str, channel_id: str, ts: str) -> bool:
+    """True for the first caller only: the database, not process memory, decides."""
+    claimed = await pool.fetchval(
+        """
+        INSERT INTO handled_messages (team_id, channel_id, ts) VALUES ($1, $2, $3)
+        ON CONFLICT DO NOTHING RETURNING true
+        """,
+        team_id,
+        channel_id,
+        ts,
+    )
+    return bool(claimed)
