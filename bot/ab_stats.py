@@ -1,0 +1,428 @@
+"""Statistics for blind A/B tests that a team votes on, and Bradley–Terry leaderboards.
+
+Everything here is pure: counts in, numbers and plain-language verdicts out. Only decisive
+votes (A or B) count as evidence; ties and "both bad" are carried along for display but never
+folded into the proportion, because they say nothing about which side is preferred.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats  # type: ignore[import-untyped]
+
+Z_95: Final = 1.959963984540054
+CHOICES: Final = frozenset({"a", "b", "tie", "both_bad"})
+
+B_PREFERRED: Final = "B is preferred"
+A_PREFERRED: Final = "A is preferred"
+NOT_ENOUGH_PREFIX: Final = "Not enough votes to tell"
+NO_DECISIVE_VOTES: Final = f"{NOT_ENOUGH_PREFIX}: no decisive votes yet"
+EVENLY_SPLIT: Final = f"{NOT_ENOUGH_PREFIX}: the votes are evenly split"
+NEARLY_EVENLY_SPLIT: Final = f"{NOT_ENOUGH_PREFIX}: the votes are nearly evenly split"
+
+_FloatArray = npt.NDArray[np.float64]
+
+
+def _check_counts(**counts: int) -> None:
+    for name, value in counts.items():
+        if value < 0:
+            raise ValueError(f"{name} must be non-negative, got {value}")
+
+
+def _wilson(successes: float, n: float, z: float) -> tuple[float, float]:
+    # Accepts fractional counts so that projections ("what if more votes arrive in the same
+    # proportion") use exactly the same arithmetic as the observed interval.
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    centre = (p + z2 / (2.0 * n)) / denom
+    half = (z / denom) * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n))
+    # At 0 or n successes the bound is exactly 0 or 1 mathematically, but centre - half
+    # cancels to a few ulps above zero; pin it so "0 of n" never claims a positive floor.
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    high = 1.0 if successes >= n else min(1.0, centre + half)
+    return (low, high)
+
+
+def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval for a proportion (95% by default); (0.0, 1.0) when n == 0.
+
+    Wilson rather than the textbook normal interval because vote counts are small and often
+    lopsided, where the normal interval collapses to zero width or leaves [0, 1].
+    """
+    _check_counts(successes=successes, n=n)
+    if successes > n:
+        raise ValueError(f"successes ({successes}) cannot exceed n ({n})")
+    if z <= 0:
+        raise ValueError(f"z must be positive, got {z}")
+    return _wilson(successes, n, z)
+
+
+def sign_test_p(successes: int, n: int) -> float:
+    """Exact two-sided binomial sign test of `successes` out of `n` against p = 0.5.
+
+    Returns 1.0 when n == 0: no votes are no evidence against "no preference".
+    """
+    _check_counts(successes=successes, n=n)
+    if successes > n:
+        raise ValueError(f"successes ({successes}) cannot exceed n ({n})")
+    if n == 0:
+        return 1.0
+    return min(1.0, float(stats.binomtest(successes, n, 0.5).pvalue))
+
+
+def prob_b_better(b_wins: int, a_wins: int) -> float:
+    """Posterior probability that B's true share of decisive votes exceeds 0.5.
+
+    Uses a uniform Beta(1, 1) prior, so the posterior is Beta(1 + b_wins, 1 + a_wins) and the
+    result is 1 - BetaCDF(0.5); with no votes at all it is exactly 0.5.
+    """
+    _check_counts(b_wins=b_wins, a_wins=a_wins)
+    # sf rather than 1 - cdf keeps precision when the answer is very close to 1.
+    return float(stats.beta.sf(0.5, 1 + b_wins, 1 + a_wins))
+
+
+def projected_interval(
+    b_wins: int, a_wins: int, extra: int, z: float = Z_95
+) -> tuple[float, float]:
+    """Wilson interval for B's share if `extra` more decisive votes arrive in today's proportion.
+
+    The extra votes are split fractionally (e.g. 0.75 of a vote for B), which is what "in the
+    same proportion" means when the split does not come out whole; with `extra == 0` this is
+    exactly `wilson_interval(b_wins, a_wins + b_wins)`.
+    """
+    _check_counts(b_wins=b_wins, a_wins=a_wins, extra=extra)
+    n = a_wins + b_wins
+    if n == 0:
+        return (0.0, 1.0)
+    share = b_wins / n
+    return _wilson(b_wins + share * extra, n + extra, z)
+
+
+def _excludes_half(interval: tuple[float, float]) -> bool:
+    low, high = interval
+    return low > 0.5 or high < 0.5
+
+
+def votes_needed(b_wins: int, a_wins: int, max_extra: int = 10_000) -> int | None:
+    """Roughly how many more decisive votes until the 95% Wilson interval excludes 0.5.
+
+    Assumption: future decisive votes split in exactly the currently observed proportion
+    (see `projected_interval`). The real split will wander, so treat the answer as an order of
+    magnitude for "keep voting", not a promise. Returns 0 if the interval already excludes 0.5,
+    and None ("cannot tell") when there are no decisive votes, when the split is exactly even
+    (more votes in the same proportion would never settle it), or when more than `max_extra`
+    votes would be needed.
+    """
+    _check_counts(b_wins=b_wins, a_wins=a_wins, max_extra=max_extra)
+    n = a_wins + b_wins
+    if n == 0 or 2 * b_wins == n:
+        return None
+    if _excludes_half(projected_interval(b_wins, a_wins, 0)):
+        return 0
+    if not _excludes_half(projected_interval(b_wins, a_wins, max_extra)):
+        return None
+    # Wilson is the inverted score test, so with a fixed share the interval excludes 0.5
+    # exactly when the total count passes a threshold: the predicate is monotone in `extra`,
+    # and bisection finds the first count that works.
+    lo, hi = 0, max_extra  # invariant: lo does not exclude 0.5, hi does
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _excludes_half(projected_interval(b_wins, a_wins, mid)):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+@dataclass(frozen=True)
+class Verdict:
+    a_wins: int
+    b_wins: int
+    ties: int
+    both_bad: int
+    decisive: int
+    b_share: float | None
+    wilson_low: float
+    wilson_high: float
+    sign_test_p: float
+    prob_b_better: float
+    votes_needed: int | None
+    recommendation: str
+
+
+def verdict(*, a_wins: int, b_wins: int, ties: int, both_bad: int) -> Verdict:
+    """Summarise an A/B vote; the recommendation follows the 95% Wilson interval for B's share.
+
+    The recommendation is "B is preferred" / "A is preferred" when the interval lies wholly
+    above / below 0.5, and otherwise starts with "Not enough votes to tell: ". The sign test
+    and Bayesian probability are reported alongside but do not drive the wording, so the text
+    has one rule that a reader can check against the interval.
+    """
+    _check_counts(a_wins=a_wins, b_wins=b_wins, ties=ties, both_bad=both_bad)
+    decisive = a_wins + b_wins
+    low, high = wilson_interval(b_wins, decisive)
+    needed = votes_needed(b_wins, a_wins)
+    if low > 0.5:
+        recommendation = B_PREFERRED
+    elif high < 0.5:
+        recommendation = A_PREFERRED
+    elif decisive == 0:
+        recommendation = NO_DECISIVE_VOTES
+    elif 2 * b_wins == decisive:
+        recommendation = EVENLY_SPLIT
+    elif needed is None:
+        recommendation = NEARLY_EVENLY_SPLIT
+    else:
+        recommendation = f"{NOT_ENOUGH_PREFIX}: about {needed} more decisive votes needed"
+    return Verdict(
+        a_wins=a_wins,
+        b_wins=b_wins,
+        ties=ties,
+        both_bad=both_bad,
+        decisive=decisive,
+        b_share=b_wins / decisive if decisive else None,
+        wilson_low=low,
+        wilson_high=high,
+        sign_test_p=sign_test_p(b_wins, decisive),
+        prob_b_better=prob_b_better(b_wins, a_wins),
+        votes_needed=needed,
+        recommendation=recommendation,
+    )
+
+
+def _tally(choices: Iterable[str]) -> tuple[int, int, int, int]:
+    counts = Counter(choices)
+    unknown = set(counts) - CHOICES
+    if unknown:
+        raise ValueError(f"unknown vote choice(s): {sorted(unknown)}")
+    return (counts["a"], counts["b"], counts["tie"], counts["both_bad"])
+
+
+def per_vote_counts(votes: Sequence[tuple[str, str]]) -> tuple[int, int, int, int]:
+    """(a_wins, b_wins, ties, both_bad) counting every person's vote on every message."""
+    return _tally(choice for _, choice in votes)
+
+
+def _message_outcome(choices: list[str]) -> str:
+    counts = Counter(choices)
+    top = max(counts.values())
+    leaders = [choice for choice, count in counts.items() if count == top]
+    if len(leaders) == 1:
+        return leaders[0]
+    # A message whose voters split evenly between options is no evidence for either side, so
+    # it must never become a decisive win; "tie" is the neutral outcome for any such split.
+    return "tie"
+
+
+def per_message_majority(votes: Sequence[tuple[str, str]]) -> tuple[int, int, int, int]:
+    """(a_wins, b_wins, ties, both_bad) where each message contributes one outcome.
+
+    Each vote is `(message_key, choice)` with choice in {"a", "b", "tie", "both_bad"}. A
+    message's outcome is the plurality choice among its votes; if several choices share the
+    top count (e.g. as many "a" as "b") the message counts as a tie. This stops one message
+    that many people voted on from outweighing the rest.
+    """
+    by_message: defaultdict[str, list[str]] = defaultdict(list)
+    for key, choice in votes:
+        if choice not in CHOICES:
+            raise ValueError(f"unknown vote choice: {choice!r}")
+        by_message[key].append(choice)
+    return _tally(_message_outcome(choices) for choices in by_message.values())
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One pairwise judgement; for a tie, `winner` and `loser` are simply the two items."""
+
+    winner: str
+    loser: str
+    tie: bool = False
+
+
+@dataclass(frozen=True)
+class Ranked:
+    item: str
+    rating: float
+    low: float
+    high: float
+    votes: int
+    preliminary: bool
+
+
+# Half a pseudo-win and half a pseudo-loss for every item against a virtual opponent of
+# strength 1. Without it, an item that won (or lost) every comparison has no finite maximum
+# likelihood strength and MM would push it to infinity (or zero); the prior is symmetric, so
+# it only shrinks ratings towards the middle and matters less as real comparisons pile up.
+_PRIOR_WINS: Final = 0.5
+_PRIOR_GAMES: Final = 2 * _PRIOR_WINS
+_ELO_SCALE: Final = 400.0
+_ELO_CENTRE: Final = 1000.0
+_ITERATIONS: Final = 1000
+_TOL: Final = 1e-9
+
+
+def _items(comparisons: Sequence[Comparison]) -> list[str]:
+    for c in comparisons:
+        if c.winner == c.loser:
+            raise ValueError(f"an item cannot be compared with itself: {c.winner!r}")
+    return sorted({c.winner for c in comparisons} | {c.loser for c in comparisons})
+
+
+def _pair_indices(
+    comparisons: Sequence[Comparison], index: dict[str, int]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+    winners = np.array([index[c.winner] for c in comparisons], dtype=np.intp)
+    losers = np.array([index[c.loser] for c in comparisons], dtype=np.intp)
+    ties = np.array([c.tie for c in comparisons], dtype=np.bool_)
+    return winners, losers, ties
+
+
+def _win_matrices(
+    winners: npt.NDArray[np.intp],
+    losers: npt.NDArray[np.intp],
+    ties: npt.NDArray[np.bool_],
+    picks: npt.NDArray[np.intp],
+    k: int,
+) -> _FloatArray:
+    """wins[s, i, j] = how often i beat j in sample s (ties give each side half a win).
+
+    `picks[s]` lists which comparisons make up sample s.
+    """
+    samples = picks.shape[0]
+    wins = np.zeros((samples, k, k), dtype=np.float64)
+    rows = np.repeat(np.arange(samples, dtype=np.intp), picks.shape[1])
+    w = winners[picks].ravel()
+    lo = losers[picks].ravel()
+    tie = ties[picks].ravel()
+    np.add.at(wins, (rows, w, lo), np.where(tie, 0.5, 1.0))
+    np.add.at(wins, (rows, lo, w), np.where(tie, 0.5, 0.0))
+    return wins
+
+
+def _fit_log_strengths(wins: _FloatArray, iterations: int, tol: float) -> _FloatArray:
+    """MM (Hunter 2004) for Bradley–Terry on a batch of win matrices; returns log strengths.
+
+    All samples are iterated together so bootstrapping costs a few array operations per step
+    rather than a Python loop per resample.
+    """
+    games = wins + np.swapaxes(wins, 1, 2)
+    total_wins = wins.sum(axis=2) + _PRIOR_WINS
+    strength = np.ones(wins.shape[:2], dtype=np.float64)
+    for _ in range(iterations):
+        pair_sums = strength[:, :, None] + strength[:, None, :]
+        denom = (games / pair_sums).sum(axis=2) + _PRIOR_GAMES / (strength + 1.0)
+        updated = total_wins / denom
+        change = float(np.max(np.abs(np.log(updated) - np.log(strength))))
+        strength = updated
+        if change < tol:
+            break
+    return np.log(strength)
+
+
+def _to_ratings(log_strength: _FloatArray, present: npt.NDArray[np.bool_]) -> _FloatArray:
+    """Elo-like ratings centred so the geometric mean strength of present items is 1000."""
+    masked = np.where(present, log_strength, np.nan)
+    centre: _FloatArray = np.nanmean(masked, axis=-1, keepdims=True)
+    ratings: _FloatArray = _ELO_CENTRE + _ELO_SCALE * (masked - centre) / math.log(10.0)
+    return ratings
+
+
+def bradley_terry(
+    comparisons: Sequence[Comparison], *, iterations: int = _ITERATIONS, tol: float = _TOL
+) -> dict[str, float]:
+    """Bradley–Terry ratings on an Elo-like scale: 1000 + 400 * log10(strength / geo. mean).
+
+    Fitted by the MM algorithm with ties as half a win for each side and a small symmetric
+    prior (see `_PRIOR_WINS`), so every rating is finite. Rating differences read like Elo:
+    +400 means about 10:1 odds of winning a comparison.
+    """
+    items = _items(comparisons)
+    if not items:
+        return {}
+    index = {item: i for i, item in enumerate(items)}
+    winners, losers, ties = _pair_indices(comparisons, index)
+    picks = np.arange(len(comparisons), dtype=np.intp)[None, :]
+    wins = _win_matrices(winners, losers, ties, picks, len(items))
+    log_strength = _fit_log_strengths(wins, iterations, tol)
+    ratings = _to_ratings(log_strength, np.ones_like(log_strength, dtype=np.bool_))[0]
+    return {item: float(ratings[i]) for item, i in index.items()}
+
+
+def bootstrap_intervals(
+    comparisons: Sequence[Comparison], *, samples: int = 500, seed: int = 0, level: float = 0.95
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap intervals for `bradley_terry` ratings.
+
+    Comparisons are resampled with replacement from a seeded numpy Generator, so the result is
+    deterministic for a given seed. An item that happens to be missing from a resample is left
+    out of that resample (rather than rated at the prior's average), and the centring uses only
+    the items present, so absences do not drag intervals towards 1000.
+    """
+    if samples < 1:
+        raise ValueError(f"samples must be at least 1, got {samples}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be between 0 and 1, got {level}")
+    items = _items(comparisons)
+    if not items:
+        return {}
+    index = {item: i for i, item in enumerate(items)}
+    winners, losers, ties = _pair_indices(comparisons, index)
+    k = len(items)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(comparisons), size=(samples, len(comparisons)), dtype=np.intp)
+    wins = _win_matrices(winners, losers, ties, picks, k)
+    present = (wins + np.swapaxes(wins, 1, 2)).sum(axis=2) > 0
+    ratings = _to_ratings(_fit_log_strengths(wins, _ITERATIONS, _TOL), present)
+    alpha = (1.0 - level) / 2.0
+    result: dict[str, tuple[float, float]] = {}
+    for item, i in index.items():
+        column = ratings[:, i]
+        column = column[~np.isnan(column)]
+        if column.size == 0:
+            # Only reachable with very few resamples; the point estimate is all we know.
+            rating = bradley_terry(comparisons)[item]
+            result[item] = (rating, rating)
+            continue
+        low, high = np.quantile(column, [alpha, 1.0 - alpha])
+        result[item] = (float(low), float(high))
+    return result
+
+
+def leaderboard(
+    comparisons: Sequence[Comparison], *, min_votes: int = 10, samples: int = 500, seed: int = 0
+) -> list[Ranked]:
+    """Items by Bradley–Terry rating, best first, with bootstrap intervals.
+
+    `votes` counts every comparison the item took part in (ties included); fewer than
+    `min_votes` marks the rating as preliminary.
+    """
+    ratings = bradley_terry(comparisons)
+    intervals = bootstrap_intervals(comparisons, samples=samples, seed=seed)
+    votes: Counter[str] = Counter()
+    for c in comparisons:
+        votes[c.winner] += 1
+        votes[c.loser] += 1
+    ranked = [
+        Ranked(
+            item=item,
+            rating=rating,
+            low=intervals[item][0],
+            high=intervals[item][1],
+            votes=votes[item],
+            preliminary=votes[item] < min_votes,
+        )
+        for item, rating in ratings.items()
+    ]
+    # Name as the tie-breaker keeps the order stable for equal ratings.
+    ranked.sort(key=lambda r: (-r.rating, r.item))
+    return ranked
