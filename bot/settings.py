@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     openai_timeout: Annotated[float, Field(gt=0, le=600)] = 60.0
     openai_max_retries: Annotated[int, Field(ge=0, le=10)] = 2
     context_budget_tokens: Annotated[int, Field(ge=512, le=2_000_000)] = 8000
+    scenario_concurrency: Annotated[int, Field(ge=1, le=64)] = 4
 
     log_level: str = "INFO"
 

@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
 from bot.deps import Deps
-from commands import actions, answers, config, router, threads
+from commands import actions, answers, config, router, scenarios, threads
 
 
 def _team(context: AsyncBoltContext) -> str:
@@ -123,4 +123,25 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
     ) -> None:
         await threads.on_mention(
             deps, client, event=event, team_id=_team(context), bot_user_id=context.bot_user_id
+        )
+
+    @app.view(ids.SCENARIO_MODAL)
+    async def scenario_submitted(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        await scenarios.handle_submit(
+            deps, ack=ack, body=body, client=client, team_id=_team(context)
+        )
+
+    @app.action(ids.SCENARIO_RUN)
+    @app.action(ids.SCENARIO_RUN_ALL)
+    async def scenario_run_button(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+    ) -> None:
+        await scenarios.run_button(
+            deps, ack=ack, body=body, respond=respond, client=client, team_id=_team(context)
         )

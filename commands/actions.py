@@ -12,8 +12,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.deps import Deps
 from bot.errors import UserError
 from commands import config, profiles
+from commands.replies import run_guarded, send
 from commands.request import Reply
-from commands.router import run_guarded, send
 
 
 def _action_value(body: dict[str, Any]) -> str:

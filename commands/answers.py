@@ -13,8 +13,8 @@ from bot.answering import refresh_footer
 from bot.blocks.answer import details_view
 from bot.deps import Deps
 from bot.errors import UserError
+from commands.replies import run_guarded, send
 from commands.request import Reply
-from commands.router import run_guarded, send
 from storage import profiles as repo
 from storage import results as results_repo
 from storage.results import ResultNotFound

@@ -9,7 +9,6 @@ from typing import Any, Final
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import ids
 from bot.blocks.common import escape
@@ -21,6 +20,7 @@ from bot.errors import UserError
 from bot.validation import fields_from_form
 from commands.parse import Parsed
 from commands.profiles import resolve
+from commands.replies import confirm_text
 from commands.request import Reply, SlashRequest
 from storage import profiles as repo
 from storage.errors import ProfileNotFound
@@ -144,18 +144,10 @@ async def handle_submit(
 async def confirm(
     client: AsyncWebClient, *, context: ModalContext, user_id: str, text: str
 ) -> None:
-    """Tell the editor what was saved: through the command's response_url, else ephemerally."""
-    if context.response_url:
-        try:
-            response = await AsyncWebhookClient(context.response_url).send(
-                text=text, response_type="ephemeral", replace_original=False
-            )
-            if response.status_code == 200:
-                return
-        except Exception:
-            log.warning("response_url confirmation failed; falling back to postEphemeral")
-    try:
-        await client.chat_postEphemeral(channel=context.channel_id, user=user_id, text=text)
-    except SlackApiError:
-        # e.g. the bot is not in that channel: a direct message always reaches the person
-        await client.chat_postMessage(channel=user_id, text=text)
+    await confirm_text(
+        client,
+        response_url=context.response_url,
+        channel_id=context.channel_id,
+        user_id=user_id,
+        text=text,
+    )

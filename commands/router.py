@@ -11,13 +11,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.common import escape, truncate
 from bot.deps import Deps
-from bot.errors import UserError
-from bot.messages import GENERIC_FAILURE, HELP
-from commands import config, profiles, test
-from commands.errors import storage_message
+from bot.messages import HELP
+from commands import config, profiles, scenarios, test
 from commands.parse import Parsed, parse
+from commands.replies import run_guarded, send
 from commands.request import Reply, SlashRequest
-from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -32,36 +30,8 @@ SUBCOMMANDS: dict[str, Handler] = {
     "show": profiles.show,
     "history": profiles.history_command,
     "rollback": profiles.rollback,
+    "scenarios": scenarios.list_all,
 }
-
-
-async def run_guarded(work: Callable[[], Awaitable[Reply | None]]) -> Reply | None:
-    """Every expected failure becomes a clear reply; anything else is logged, never echoed."""
-    try:
-        return await work()
-    except UserError as exc:
-        return Reply(str(exc))
-    except StorageError as exc:
-        message = storage_message(exc)
-        if message is None:
-            log.exception("storage failure")
-            return Reply(GENERIC_FAILURE)
-        return Reply(message)
-    except Exception:
-        log.exception("unexpected failure handling a request")
-        return Reply(GENERIC_FAILURE)
-
-
-async def send(respond: AsyncRespond, reply: Reply) -> None:
-    try:
-        await respond(
-            text=reply.text,
-            blocks=reply.blocks or None,
-            response_type="ephemeral",
-            replace_original=False,
-        )
-    except Exception:
-        log.exception("could not deliver a reply through response_url")
 
 
 async def handle(
@@ -83,6 +53,8 @@ async def handle(
             return await config.open_from_command(deps, client, req, parsed)
         if parsed.sub == "test":
             return await test.run(deps, client, req, parsed)
+        if parsed.sub == "scenario":
+            return await scenarios.handle(deps, client, req, parsed)
         handler = SUBCOMMANDS.get(parsed.sub)
         if handler is None:
             shown = escape(truncate(parsed.sub, 40))

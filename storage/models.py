@@ -124,9 +124,41 @@ class TestResult:
     error: str | None
     dropped_turns: int
     created_at: datetime
+    run_id: int | None = None
+    scenario_id: int | None = None
+    scenario_name: str | None = None
+    position: int | None = None
+    behaviour_results: list[dict[str, object]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class FeedbackTally:
     up: int
     down: int
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    id: int
+    team_id: str
+    name: str
+    description: str
+    messages: tuple[str, ...]
+    behaviours: tuple[str, ...]
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioRun:
+    id: int
+    team_id: str
+    profile_version_id: int
+    started_by: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    concurrency: int
+    plan: list[dict[str, object]]
+    totals: dict[str, object] | None
+    channel_id: str | None
+    parent_ts: str | None

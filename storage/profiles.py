@@ -14,6 +14,7 @@ from storage.errors import (
     VersionNotFound,
 )
 from storage.models import Profile, ProfileFields, ProfileVersion, ResponseStyle
+from storage.scenarios import seed_workspace
 
 Conn: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
@@ -109,10 +110,7 @@ async def create_profile(
 ) -> ProfileVersion:
     """Create a profile with version 1; the workspace's first profile becomes its default."""
     async with pool.acquire() as con, con.transaction():
-        await con.execute(
-            "INSERT INTO workspaces (team_id) VALUES ($1) ON CONFLICT (team_id) DO NOTHING",
-            team_id,
-        )
+        await seed_workspace(con, team_id=team_id)
         try:
             profile_id = await con.fetchval(
                 "INSERT INTO profiles (team_id, name, created_by) VALUES ($1, $2, $3) RETURNING id",

@@ -13,7 +13,8 @@ from storage.models import FeedbackTally, TestResult
 _RESULT_COLUMNS = """
     id, team_id, profile_version_id, kind, channel_id, thread_ts, message_ts, user_id, question,
     answer, model, total_ms, ttft_ms, prompt_tokens, completion_tokens, confidence, proxies,
-    analysis, alignment, analysis_error, interrupted, error_kind, error, dropped_turns, created_at
+    analysis, alignment, analysis_error, interrupted, error_kind, error, dropped_turns, created_at,
+    run_id, scenario_id, scenario_name, position, behaviour_results
 """
 
 
@@ -47,6 +48,10 @@ class NewResult:
     error_kind: str | None = None
     error: str | None = None
     dropped_turns: int = 0
+    run_id: int | None = None
+    scenario_id: int | None = None
+    scenario_name: str | None = None
+    position: int | None = None
 
 
 def _result(row: Any) -> TestResult:
@@ -59,9 +64,10 @@ async def insert_result(pool: asyncpg.Pool, result: NewResult) -> TestResult:
         INSERT INTO test_results (
             team_id, profile_version_id, kind, channel_id, thread_ts, message_ts, user_id,
             question, answer, model, total_ms, ttft_ms, prompt_tokens, completion_tokens,
-            confidence, proxies, interrupted, error_kind, error, dropped_turns
+            confidence, proxies, interrupted, error_kind, error, dropped_turns, run_id,
+            scenario_id, scenario_name, position
         ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                  $18, $19, $20)
+                  $18, $19, $20, $21, $22, $23, $24)
         RETURNING {_RESULT_COLUMNS}
         """,
         result.team_id,
@@ -84,6 +90,10 @@ async def insert_result(pool: asyncpg.Pool, result: NewResult) -> TestResult:
         result.error_kind,
         result.error,
         result.dropped_turns,
+        result.run_id,
+        result.scenario_id,
+        result.scenario_name,
+        result.position,
     )
     return _result(row)
 
@@ -112,6 +122,37 @@ async def set_analysis(
     if row is None:
         raise ResultNotFound(result_id)
     return _result(row)
+
+
+async def set_behaviours(
+    pool: asyncpg.Pool, *, team_id: str, result_id: int, verdicts: list[dict[str, Any]]
+) -> TestResult:
+    row = await pool.fetchrow(
+        f"""
+        UPDATE test_results SET behaviour_results = $3
+        WHERE team_id = $1 AND id = $2
+        RETURNING {_RESULT_COLUMNS}
+        """,
+        team_id,
+        result_id,
+        verdicts,
+    )
+    if row is None:
+        raise ResultNotFound(result_id)
+    return _result(row)
+
+
+async def run_results(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> list[TestResult]:
+    rows = await pool.fetch(
+        f"""
+        SELECT {_RESULT_COLUMNS} FROM test_results
+        WHERE team_id = $1 AND run_id = $2
+        ORDER BY scenario_id, position, id
+        """,
+        team_id,
+        run_id,
+    )
+    return [_result(r) for r in rows]
 
 
 async def get_result(pool: asyncpg.Pool, *, team_id: str, result_id: int) -> TestResult:

@@ -15,7 +15,8 @@ Knobs (set as attributes; reset them per test by making a new server):
 - reject_params: parameters answered with an OpenAI-shaped 400 "unsupported_parameter"
 - reject_json_schema / reject_json_object: 400 for those response formats
 - judge_levels: override perceived levels in judge replies; judge_reply: raw judge text
-Every request body is recorded in `requests`.
+Every request body is recorded in `requests`, and its timings (time.monotonic) in `timings`
+at the same index.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any, Literal, Self
 
 from aiohttp import web
 
+from bot.behaviours import BEHAVIOUR_JUDGE_MARKER
 from bot.judge import JUDGE_MARKER
 from bot.llm import SCHEMA_INSTRUCTION
 from bot.personality import STYLE_INSTRUCTIONS, TRAIT_BANDS
@@ -41,6 +43,16 @@ from storage.models import TRAITS, ResponseStyle
 FailureKind = Literal[
     "rate_limit", "server_error", "auth", "context_length", "hang", "disconnect", "drop"
 ]
+
+
+@dataclass
+class Timing:
+    """When a request arrived and when its first and last content chunks were written (streamed
+    requests only), on the time.monotonic clock that FakeSlack's `Call.at` also uses."""
+
+    received_at: float
+    first_chunk_at: float | None = None
+    last_chunk_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +181,12 @@ class FakeOpenAI:
         self.judge_levels: dict[str, int] | None = None
         self.judge_reply: str | None = None
         self.requests: list[dict[str, Any]] = []
+        self.timings: list[Timing] = []
+        # behaviour judge: score per behaviour name (default 80, a pass)
+        self.behaviour_scores: dict[str, int] = {}
+        # answer requests being served right now, and the most at once
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._runner: web.AppRunner | None = None
         self._port = 0
         self._stopping = asyncio.Event()
@@ -225,7 +243,19 @@ class FakeOpenAI:
 
     async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
         body: dict[str, Any] = await request.json()
+        if self.is_judge_request(body):
+            return await self._serve(request, body)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._serve(request, body)
+        finally:
+            self.in_flight -= 1
+
+    async def _serve(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+        timing = Timing(received_at=time.monotonic())
         self.requests.append(body)
+        self.timings.append(timing)
         failure = self.failures.popleft() if self.failures else None
 
         if failure is not None and failure.kind != "disconnect":
@@ -259,7 +289,7 @@ class FakeOpenAI:
         text = self._judge_text(body) if self.is_judge_request(body) else self._answer(body)
         if body.get("stream"):
             cut_after = failure.after_chunks if failure is not None else None
-            return await self._stream(request, body, text, cut_after)
+            return await self._stream(request, body, text, cut_after, timing)
         return web.json_response(self._completion(body, text))
 
     async def _fail(self, request: web.Request, failure: Failure) -> web.StreamResponse:
@@ -333,6 +363,8 @@ class FakeOpenAI:
     def _judge_text(self, body: dict[str, Any]) -> str:
         if self.judge_reply is not None:
             return self.judge_reply
+        if any(BEHAVIOUR_JUDGE_MARKER in str(m.get("content", "")) for m in body["messages"]):
+            return self._behaviour_text(body)
         # Only user messages: the judge's system prompt mentions the tags too.
         prompt = "\n".join(
             str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user"
@@ -347,6 +379,22 @@ class FakeOpenAI:
         }
         reply["suggestions"] = ["Shorten the greeting.", "Name the exact menu item."]
         return json.dumps(reply)
+
+    def _behaviour_text(self, body: dict[str, Any]) -> str:
+        prompt = "\n".join(
+            str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user"
+        )
+        listed = prompt.split("Expected behaviours:\n", 1)[-1].split("\n\n", 1)[0]
+        names = [line[2:] for line in listed.splitlines() if line.startswith("- ")]
+        verdicts = [
+            {
+                "behaviour": name,
+                "score": self.behaviour_scores.get(name, 80),
+                "reason": f"the reply is {name} enough in tone and content",
+            }
+            for name in names
+        ]
+        return json.dumps({"verdicts": verdicts})
 
     def _model(self, body: dict[str, Any]) -> str:
         return self.reported_model or str(body.get("model", "fake-model"))
@@ -397,7 +445,12 @@ class FakeOpenAI:
         return result
 
     async def _stream(
-        self, request: web.Request, body: dict[str, Any], text: str, cut_after: int | None
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        text: str,
+        cut_after: int | None,
+        timing: Timing | None = None,
     ) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
@@ -432,6 +485,10 @@ class FakeOpenAI:
                 await asyncio.sleep(self.token_interval_s)
             logprobs = self._logprobs([piece], index) if want_logprobs else None
             await response.write(chunk({"content": piece}, None, logprobs))
+            if timing is not None:
+                timing.last_chunk_at = time.monotonic()
+                if index == 0:
+                    timing.first_chunk_at = timing.last_chunk_at
         await response.write(chunk({}, "stop", None))
         options = body.get("stream_options") or {}
         if self.include_usage and options.get("include_usage"):

@@ -1,0 +1,316 @@
+"""Block Kit for scenarios: the list, the form, run progress, the summary, per-answer messages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot import ids, limits
+from bot.blocks.answer import seconds
+from bot.blocks.common import Block, escape, mrkdwn, plain, truncate
+from bot.scenario_form import DESCRIPTION_MAX, MESSAGE_MAX, NAME_MAX
+from bot.scenario_summary import Figures
+from storage.models import Scenario, TestResult
+from storage.scenarios import LastRun
+
+ANSWER_SECTIONS_MAX = 8
+MESSAGES_SHOWN = 5
+
+
+def scenario_list(
+    scenarios: Sequence[Scenario], last: dict[int, LastRun]
+) -> tuple[str, list[Block]]:
+    blocks: list[Block] = [
+        {"type": "header", "text": plain(f"Test scenarios ({len(scenarios)})", limits.HEADER_TEXT)}
+    ]
+    room = limits.BLOCKS_PER_MESSAGE - 3
+    for s in scenarios[:room]:
+        shown = "\n".join(f"• {escape(truncate(m, 150))}" for m in s.messages[:MESSAGES_SHOWN])
+        if len(s.messages) > MESSAGES_SHOWN:
+            shown += f"\n• _…and {len(s.messages) - MESSAGES_SHOWN} more_"
+        expected = ", ".join(escape(b) for b in s.behaviours) or "_none_"
+        run = last.get(s.id)
+        last_line = (
+            f"{run.passed}/{run.total} behaviours passed on {escape(run.version_label)}"
+            if run is not None and run.total
+            else (f"ran on {escape(run.version_label)}" if run is not None else "never run")
+        )
+        text = (
+            f"*{escape(s.name)}* — {escape(s.description) or '_no description_'}\n{shown}\n"
+            f"_Expected:_ {expected}\n_Last run:_ {last_line}"
+        )
+        blocks.append(
+            {
+                "type": "section",
+                "text": mrkdwn(text, limits.SECTION_TEXT),
+                "accessory": {
+                    "type": "button",
+                    "action_id": ids.SCENARIO_RUN,
+                    "text": plain("Run", limits.BUTTON_TEXT),
+                    "value": str(s.id),
+                },
+            }
+        )
+    if len(scenarios) > room:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [mrkdwn(f"…and {len(scenarios) - room} more scenarios", 200)],
+            }
+        )
+    blocks.append(
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "style": "primary",
+                    "action_id": ids.SCENARIO_RUN_ALL,
+                    "text": plain("Run all", limits.BUTTON_TEXT),
+                    "value": "all",
+                }
+            ],
+        }
+    )
+    return f"{len(scenarios)} test scenarios", blocks
+
+
+@dataclass(frozen=True, slots=True)
+class FormContext:
+    scenario_id: int | None
+    channel_id: str
+    response_url: str | None
+
+    def dump(self) -> str:
+        raw = json.dumps({"id": self.scenario_id, "c": self.channel_id, "r": self.response_url})
+        if len(raw) > limits.PRIVATE_METADATA:
+            raw = json.dumps({"id": self.scenario_id, "c": self.channel_id})
+        return raw
+
+    @classmethod
+    def load(cls, raw: str) -> FormContext:
+        data = json.loads(raw)
+        sid = data.get("id")
+        return cls(None if sid is None else int(sid), str(data["c"]), data.get("r"))
+
+
+def _text_input(
+    block_id: str,
+    label: str,
+    initial: str,
+    *,
+    max_length: int,
+    multiline: bool,
+    optional: bool = False,
+    hint: str | None = None,
+) -> Block:
+    element: Block = {
+        "type": "plain_text_input",
+        "action_id": block_id + ids.INPUT_SUFFIX,
+        "multiline": multiline,
+        "max_length": max_length,
+    }
+    if initial:
+        element["initial_value"] = truncate(initial, max_length)
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label, limits.INPUT_LABEL),
+        "element": element,
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = plain(hint, limits.INPUT_LABEL)
+    return block
+
+
+def scenario_form(scenario: Scenario | None, *, context: FormContext) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": ids.SCENARIO_MODAL,
+        "title": plain("Edit scenario" if scenario else "New scenario", limits.MODAL_TITLE),
+        "submit": plain("Save", limits.MODAL_BUTTON),
+        "close": plain("Cancel", limits.MODAL_BUTTON),
+        "private_metadata": context.dump(),
+        "blocks": [
+            _text_input(
+                ids.SCENARIO_NAME,
+                "Name",
+                scenario.name if scenario else "",
+                max_length=NAME_MAX,
+                multiline=False,
+            ),
+            _text_input(
+                ids.SCENARIO_DESCRIPTION,
+                "Description",
+                scenario.description if scenario else "",
+                max_length=DESCRIPTION_MAX,
+                multiline=False,
+                optional=True,
+            ),
+            _text_input(
+                ids.SCENARIO_MESSAGES,
+                "Customer messages",
+                "\n".join(scenario.messages) if scenario else "",
+                max_length=limits.PLAIN_TEXT_INPUT_MAX,
+                multiline=True,
+                hint=f"One message per line, 1 to 20 (each up to {MESSAGE_MAX:,} chars).",
+            ),
+            _text_input(
+                ids.SCENARIO_BEHAVIOURS,
+                "Expected behaviours",
+                "\n".join(scenario.behaviours) if scenario else "",
+                max_length=limits.PLAIN_TEXT_INPUT_MAX,
+                multiline=True,
+                optional=True,
+                hint="Short phrases, one per line or comma-separated, up to 10: "
+                "e.g. empathetic, offers a next step",
+            ),
+        ],
+    }
+
+
+def read_form(view: dict[str, Any]) -> dict[str, str | None]:
+    values: dict[str, Any] = view.get("state", {}).get("values", {})
+    return {
+        block_id: (actions.get(block_id + ids.INPUT_SUFFIX) or {}).get("value")
+        for block_id, actions in values.items()
+    }
+
+
+def progress_text(*, run_id: int, label: str, names: Sequence[str], done: int, total: int) -> str:
+    return (
+        f"Scenario run #{run_id} on *{escape(label)}*: {escape(', '.join(names))} — "
+        f"{done}/{total} answered…"
+    )
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def _num(value: float | None, fmt: str = "{:.0f}") -> str:
+    return "n/a" if value is None else fmt.format(value)
+
+
+def figures_text(f: Figures) -> str:
+    behaviours = f"{f.passed}/{f.judged} behaviours passed" if f.judged else "no behaviours judged"
+    failed = f" ({f.failed} failed)" if f.failed else ""
+    return (
+        f"{f.messages} messages{failed} · {behaviours} · alignment {_num(f.mean_alignment)} · "
+        f"median {seconds(f.median_ms)}, slowest {seconds(f.slowest_ms)} · "
+        f"{_num(f.tokens, '{:,.0f}')} tokens"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    before: Figures
+    version_label: str
+    run_id: int
+    arrows: dict[str, str | None]
+
+
+def comparison_text(c: Comparison, now: Figures) -> str:
+    def part(key: str, label: str, before: str, current: str) -> str:
+        mark = c.arrows.get(key)
+        return f"{label} {mark} ({before} → {current})" if mark else f"{label} n/a"
+
+    return f"vs run #{c.run_id} on {escape(c.version_label)}: " + " · ".join(
+        [
+            part("pass_rate", "pass rate", _pct(c.before.pass_rate), _pct(now.pass_rate)),
+            part(
+                "mean_alignment",
+                "alignment",
+                _num(c.before.mean_alignment),
+                _num(now.mean_alignment),
+            ),
+            part("median_ms", "median time", seconds(c.before.median_ms), seconds(now.median_ms)),
+            part("slowest_ms", "slowest", seconds(c.before.slowest_ms), seconds(now.slowest_ms)),
+            part("tokens", "tokens", _num(c.before.tokens, "{:,.0f}"), _num(now.tokens, "{:,.0f}")),
+        ]
+    )
+
+
+def summary(
+    *,
+    run_id: int,
+    label: str,
+    scenarios: Sequence[tuple[int, Figures]],
+    total: Figures,
+    comparisons: dict[int, Comparison],
+) -> tuple[str, list[Block]]:
+    blocks: list[Block] = [
+        {"type": "header", "text": plain(f"Scenario run #{run_id}: {label}", limits.HEADER_TEXT)}
+    ]
+    room = limits.BLOCKS_PER_MESSAGE - 3
+    for sid, f in scenarios[:room]:
+        text = f"*{escape(f.name)}*\n{figures_text(f)}"
+        if sid in comparisons:
+            text += "\n" + comparison_text(comparisons[sid], f)
+        else:
+            text += "\n_first run of this scenario on this profile_"
+        blocks.append({"type": "section", "text": mrkdwn(text, limits.SECTION_TEXT)})
+    blocks += [
+        {"type": "divider"},
+        {
+            "type": "section",
+            "text": mrkdwn(f"*Overall*\n{figures_text(total)}", limits.SECTION_TEXT),
+        },
+        {
+            "type": "context",
+            "elements": [mrkdwn("Each answer, its verdicts and timing are in the thread.", 200)],
+        },
+    ]
+    fallback = f"Scenario run #{run_id} on {label}: {figures_text(total)}"
+    return truncate(fallback, limits.READABLE_MESSAGE_TEXT), blocks[: limits.BLOCKS_PER_MESSAGE]
+
+
+def _verdict_line(v: dict[str, Any]) -> str:
+    if v.get("passed") is None:
+        return f"➖ {escape(str(v['behaviour']))}: {escape(str(v.get('reason', '')))}"
+    mark = "✅" if v["passed"] else "❌"
+    return (
+        f"{mark} {escape(str(v['behaviour']))} ({v['score']}): {escape(str(v.get('reason', '')))}"
+    )
+
+
+def item_message(result: TestResult) -> tuple[str, list[Block]]:
+    """One thread message per scenario message: the answer, the verdicts, alignment and time."""
+    head = f"*{escape(result.scenario_name or '')}* — _{escape(truncate(result.question, 300))}_"
+    blocks: list[Block] = [{"type": "section", "text": mrkdwn(head, limits.SECTION_TEXT)}]
+    if result.error_kind and not result.answer:
+        blocks.append(
+            {"type": "section", "text": mrkdwn(f":warning: {escape(result.error or '')}", 3000)}
+        )
+        return f"Failed: {result.question}"[:3000], blocks
+    chunk = limits.SECTION_TEXT - 10
+    pieces = [result.answer[i : i + chunk] for i in range(0, len(result.answer), chunk)]
+    for piece in pieces[:ANSWER_SECTIONS_MAX]:
+        blocks.append({"type": "section", "text": mrkdwn(escape(piece), limits.SECTION_TEXT)})
+    if len(pieces) > ANSWER_SECTIONS_MAX:
+        blocks.append(
+            {"type": "context", "elements": [mrkdwn("_(answer truncated to fit Slack)_", 100)]}
+        )
+    if result.behaviour_results:
+        lines = "\n".join(_verdict_line(v) for v in result.behaviour_results)
+        blocks.append({"type": "section", "text": mrkdwn(lines, limits.SECTION_TEXT)})
+    alignment = (
+        f"alignment {result.alignment:.0f}/100" if result.alignment is not None else "alignment n/a"
+    )
+    status = " · ⚠️ interrupted" if result.interrupted else ""
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                mrkdwn(
+                    f"{alignment} · {seconds(result.total_ms)} total, first token "
+                    f"{seconds(result.ttft_ms)}{status}",
+                    500,
+                )
+            ],
+        }
+    )
+    return truncate(result.answer, limits.READABLE_MESSAGE_TEXT), blocks

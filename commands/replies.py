@@ -1,0 +1,73 @@
+"""Delivering replies: guarded handler bodies, ephemeral responses and modal confirmations."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.errors import UserError
+from bot.messages import GENERIC_FAILURE
+from commands.errors import storage_message
+from commands.request import Reply
+from storage.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+
+async def run_guarded(work: Callable[[], Awaitable[Reply | None]]) -> Reply | None:
+    """Every expected failure becomes a clear reply; anything else is logged, never echoed."""
+    try:
+        return await work()
+    except UserError as exc:
+        return Reply(str(exc))
+    except StorageError as exc:
+        message = storage_message(exc)
+        if message is None:
+            log.exception("storage failure")
+            return Reply(GENERIC_FAILURE)
+        return Reply(message)
+    except Exception:
+        log.exception("unexpected failure handling a request")
+        return Reply(GENERIC_FAILURE)
+
+
+async def send(respond: AsyncRespond, reply: Reply) -> None:
+    try:
+        await respond(
+            text=reply.text,
+            blocks=reply.blocks or None,
+            response_type="ephemeral",
+            replace_original=False,
+        )
+    except Exception:
+        log.exception("could not deliver a reply through response_url")
+
+
+async def confirm_text(
+    client: AsyncWebClient,
+    *,
+    response_url: str | None,
+    channel_id: str,
+    user_id: str,
+    text: str,
+) -> None:
+    """Tell a person what their form did: through the command's response_url, else ephemerally,
+    else (the bot is not in that channel) by direct message."""
+    if response_url:
+        try:
+            response = await AsyncWebhookClient(response_url).send(
+                text=text, response_type="ephemeral", replace_original=False
+            )
+            if response.status_code == 200:
+                return
+        except Exception:
+            log.warning("response_url confirmation failed; falling back to postEphemeral")
+    try:
+        await client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
+    except SlackApiError:
+        await client.chat_postMessage(channel=user_id, text=text)

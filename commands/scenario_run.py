@@ -1,0 +1,163 @@
+"""Running scenarios from Slack: a parent message with live progress, one thread message per
+answer, and the Block Kit summary with the change against the previous run."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Final
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.blocks.scenarios import Comparison, item_message, progress_text, summary
+from bot.deps import Deps
+from bot.errors import UserError
+from bot.llm import LLMError, LLMErrorKind
+from bot.scenario_runner import PlanItem, RunContext, execute, plan_for, plan_json
+from bot.scenario_summary import changes, figures, overall, per_scenario
+from commands.request import Reply
+from storage import profiles as repo
+from storage import results as results_repo
+from storage import scenarios as scenarios_repo
+from storage.models import ProfileVersion, Scenario, TestResult
+
+log = logging.getLogger(__name__)
+
+# chat.update is Tier 3; one progress edit a second is plenty to look live.
+PROGRESS_UPDATE_S: Final = 1.0
+
+
+async def start(
+    deps: Deps,
+    client: AsyncWebClient,
+    *,
+    team_id: str,
+    channel_id: str,
+    user_id: str,
+    version: ProfileVersion,
+    scenarios: Sequence[Scenario],
+) -> Reply | None:
+    if deps.llm is None or not deps.llm.configured:
+        return Reply(LLMError(LLMErrorKind.NOT_CONFIGURED).message)
+    if not scenarios:
+        raise UserError("There are no scenarios to run. Create one with `/bot scenario new`.")
+    items = plan_for(scenarios)
+    run = await scenarios_repo.create_run(
+        deps.pool,
+        team_id=team_id,
+        profile_version_id=version.id,
+        user_id=user_id,
+        concurrency=deps.settings.scenario_concurrency,
+        plan=plan_json(scenarios),
+        channel_id=channel_id,
+    )
+    names = [s.name for s in scenarios]
+    try:
+        parent = await client.chat_postMessage(
+            channel=channel_id,
+            text=progress_text(
+                run_id=run.id, label=version.label, names=names, done=0, total=len(items)
+            ),
+        )
+    except SlackApiError as exc:
+        log.warning("could not post the run's parent message: %s", exc.response.get("error"))
+        await scenarios_repo.finish_run(deps.pool, team_id=team_id, run_id=run.id, totals={})
+        return Reply(
+            "I can't post in this conversation. Invite me with `/invite @ROMASHKA` and try again."
+        )
+    parent_ts = str(parent["ts"])
+    await scenarios_repo.set_parent(deps.pool, team_id=team_id, run_id=run.id, parent_ts=parent_ts)
+    last_progress = 0.0
+
+    async def on_result(item: PlanItem, result: TestResult, done: int, total: int) -> None:
+        nonlocal last_progress
+        text, blocks = item_message(result)
+        try:
+            await client.chat_postMessage(
+                channel=channel_id,
+                thread_ts=parent_ts,
+                text=text,
+                blocks=blocks,
+                username=version.fields.bot_name,
+                icon_emoji=version.fields.avatar_emoji,
+            )
+        except SlackApiError as exc:
+            log.warning("could not post a scenario answer: %s", exc.response.get("error"))
+        now = time.monotonic()
+        if done < total and now - last_progress >= PROGRESS_UPDATE_S:
+            last_progress = now
+            await client.chat_update(
+                channel=channel_id,
+                ts=parent_ts,
+                text=progress_text(
+                    run_id=run.id, label=version.label, names=names, done=done, total=total
+                ),
+            )
+
+    ctx = RunContext(deps.pool, deps.llm, deps.settings.context_budget_tokens)
+    results = await execute(ctx, run=run, version=version, items=items, on_result=on_result)
+    text, blocks = await summary_message(deps, run_id=run.id, version=version, results=results)
+    await client.chat_update(channel=channel_id, ts=parent_ts, text=text, blocks=blocks)
+    return None
+
+
+async def summary_message(
+    deps: Deps, *, run_id: int, version: ProfileVersion, results: list[TestResult]
+) -> tuple[str, list[dict[str, object]]]:
+    scenarios = per_scenario(results)
+    comparisons: dict[int, Comparison] = {}
+    for sid, now in scenarios:
+        previous = await scenarios_repo.previous_run_id(
+            deps.pool,
+            team_id=version.team_id,
+            profile_id=version.profile_id,
+            scenario_id=sid,
+            before_run=run_id,
+        )
+        if previous is None:
+            continue
+        prev_run, prev_version = previous
+        before_rows = [
+            r
+            for r in await results_repo.run_results(
+                deps.pool, team_id=version.team_id, run_id=prev_run
+            )
+            if r.scenario_id == sid
+        ]
+        before = figures(now.name, before_rows)
+        comparisons[sid] = Comparison(
+            before=before,
+            version_label=f"{version.profile_name} v{prev_version}",
+            run_id=prev_run,
+            arrows=changes(now, before),
+        )
+    return summary(
+        run_id=run_id,
+        label=version.label,
+        scenarios=scenarios,
+        total=overall(results),
+        comparisons=comparisons,
+    )
+
+
+async def resolve_version(
+    deps: Deps, *, team_id: str, channel_id: str, spec: str | None
+) -> ProfileVersion:
+    """`profile`, `profile@version`, or nothing for the channel's profile, current version."""
+    if spec is None:
+        profile = await repo.resolve_profile(
+            deps.pool, team_id=team_id, channel_id=channel_id, name=None
+        )
+        return await repo.current_version(deps.pool, team_id=team_id, profile_id=profile.id)
+    name, _, raw_version = spec.lstrip("@").partition("@")
+    profile = await repo.find_profile(deps.pool, team_id=team_id, name=name)
+    if not raw_version:
+        return await repo.current_version(deps.pool, team_id=team_id, profile_id=profile.id)
+    number = raw_version.lower().lstrip("v")
+    if not number.isdigit():
+        raise UserError(f"`{raw_version}` is not a version number; write `{name}@3`.")
+    return await repo.get_version(
+        deps.pool, team_id=team_id, profile_id=profile.id, version=int(number)
+    )

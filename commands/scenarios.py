@@ -1,0 +1,234 @@
+"""`/bot scenarios` and `/bot scenario new|edit|delete|run`, the scenario form and Run buttons."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Final
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import ids
+from bot.blocks.common import escape
+from bot.blocks.scenarios import FormContext, read_form, scenario_form, scenario_list
+from bot.deps import Deps
+from bot.errors import UserError
+from bot.scenario_form import validate
+from commands import scenario_run
+from commands.parse import Parsed
+from commands.replies import confirm_text, run_guarded, send
+from commands.request import Reply, SlashRequest
+from storage import scenarios as repo
+from storage.models import Scenario
+from storage.scenarios import ScenarioNameTaken, ScenarioNotFound
+
+log = logging.getLogger(__name__)
+
+USAGE: Final = (
+    "Usage: `/bot scenarios` to list them; `/bot scenario new`; `/bot scenario edit <name>`; "
+    "`/bot scenario delete <name>`; `/bot scenario run <name|all> [profile[@version]]`, e.g. "
+    "`/bot scenario run Billing questions Support@3`."
+)
+
+
+async def list_all(deps: Deps, req: SlashRequest, parsed: Parsed) -> Reply:
+    if parsed.rest or parsed.profile:
+        raise UserError(USAGE)
+    await repo.ensure_seeded(deps.pool, team_id=req.team_id)
+    await repo.mark_stale_runs_interrupted(deps.pool)
+    scenarios = await repo.list_scenarios(deps.pool, team_id=req.team_id)
+    last = await repo.last_runs(deps.pool, team_id=req.team_id)
+    text, blocks = scenario_list(scenarios, last)
+    return Reply(text, blocks)
+
+
+async def _by_name(deps: Deps, team_id: str, name: str) -> Scenario:
+    await repo.ensure_seeded(deps.pool, team_id=team_id)
+    if not name:
+        raise UserError(USAGE)
+    try:
+        return await repo.find_scenario(deps.pool, team_id=team_id, name=name)
+    except ScenarioNotFound:
+        raise UserError(
+            f"There is no scenario named *{escape(name)}*. `/bot scenarios` lists them."
+        ) from None
+
+
+def split_run_args(words: list[str], names: list[str]) -> tuple[str, str | None]:
+    """`<scenario name (may have spaces) | all> [profile[@version]]`: the longest known name."""
+    known = {n.lower() for n in names} | {"all"}
+    for k in range(len(words), 0, -1):
+        candidate = " ".join(words[:k])
+        rest = words[k:]
+        if candidate.lower() in known and len(rest) <= 1:
+            return candidate, rest[0] if rest else None
+    if len(words) >= 2:
+        return " ".join(words[:-1]), words[-1]
+    return " ".join(words), None
+
+
+async def handle(
+    deps: Deps, client: AsyncWebClient, req: SlashRequest, parsed: Parsed
+) -> Reply | None:
+    action, _, rest = parsed.rest.partition(" ")
+    rest = rest.strip()
+    action = action.lower()
+    if action == "new":
+        if rest:
+            raise UserError("`/bot scenario new` opens a form; it takes no arguments.")
+        await repo.ensure_seeded(deps.pool, team_id=req.team_id)
+        return await _open_form(client, req, None)
+    if action == "edit":
+        return await _open_form(client, req, await _by_name(deps, req.team_id, rest))
+    if action == "delete":
+        scenario = await _by_name(deps, req.team_id, rest)
+        await repo.delete_scenario(deps.pool, team_id=req.team_id, scenario_id=scenario.id)
+        return Reply(f"Deleted scenario *{escape(scenario.name)}*. Past runs keep what they ran.")
+    if action == "run":
+        await repo.ensure_seeded(deps.pool, team_id=req.team_id)
+        scenarios = await repo.list_scenarios(deps.pool, team_id=req.team_id)
+        name, spec = split_run_args(rest.split(), [s.name for s in scenarios])
+        if not name:
+            raise UserError(USAGE)
+        chosen = scenarios if name.lower() == "all" else [await _by_name(deps, req.team_id, name)]
+        version = await scenario_run.resolve_version(
+            deps, team_id=req.team_id, channel_id=req.channel_id, spec=spec
+        )
+        return await scenario_run.start(
+            deps,
+            client,
+            team_id=req.team_id,
+            channel_id=req.channel_id,
+            user_id=req.user_id,
+            version=version,
+            scenarios=chosen,
+        )
+    raise UserError(USAGE)
+
+
+async def _open_form(
+    client: AsyncWebClient, req: SlashRequest, scenario: Scenario | None
+) -> Reply | None:
+    context = FormContext(scenario.id if scenario else None, req.channel_id, req.response_url)
+    try:
+        await client.views_open(
+            trigger_id=req.trigger_id, view=scenario_form(scenario, context=context)
+        )
+    except SlackApiError as exc:
+        log.warning("views.open failed: %s", exc.response.get("error"))
+        return Reply("Slack did not open the form in time. Please run the command again.")
+    return None
+
+
+async def handle_submit(
+    deps: Deps, *, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, team_id: str
+) -> None:
+    view: dict[str, Any] = body["view"]
+    user_id = str(body["user"]["id"])
+    try:
+        context = FormContext.load(view.get("private_metadata", ""))
+    except (ValueError, KeyError, TypeError):
+        await ack(response_action="errors", errors={ids.SCENARIO_NAME: "This form is out of date."})
+        return
+    form, errors = validate(read_form(view))
+    if form is None:
+        await ack(response_action="errors", errors=errors)
+        return
+    try:
+        if context.scenario_id is None:
+            saved = await repo.create_scenario(
+                deps.pool,
+                team_id=team_id,
+                name=form.name,
+                description=form.description,
+                messages=form.messages,
+                behaviours=form.behaviours,
+                user_id=user_id,
+            )
+        else:
+            saved = await repo.update_scenario(
+                deps.pool,
+                team_id=team_id,
+                scenario_id=context.scenario_id,
+                name=form.name,
+                description=form.description,
+                messages=form.messages,
+                behaviours=form.behaviours,
+                user_id=user_id,
+            )
+    except ScenarioNameTaken:
+        await ack(
+            response_action="errors",
+            errors={ids.SCENARIO_NAME: "A scenario with this name already exists."},
+        )
+        return
+    except ScenarioNotFound:
+        await ack(
+            response_action="errors",
+            errors={ids.SCENARIO_NAME: "This scenario no longer exists in this workspace."},
+        )
+        return
+    except Exception:
+        log.exception("saving a scenario failed")
+        await ack(
+            response_action="errors",
+            errors={ids.SCENARIO_NAME: "Saving failed; nothing was changed. Press Save again."},
+        )
+        return
+    await ack()
+    verb = "Created" if context.scenario_id is None else "Saved"
+    await confirm_text(
+        client,
+        response_url=context.response_url,
+        channel_id=context.channel_id,
+        user_id=user_id,
+        text=(
+            f"{verb} scenario *{escape(saved.name)}*: {len(saved.messages)} messages, "
+            f"{len(saved.behaviours)} expected behaviours. Run it with "
+            f"`/bot scenario run {saved.name}`."
+        ),
+    )
+
+
+async def run_button(
+    deps: Deps,
+    *,
+    ack: AsyncAck,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    team_id: str,
+) -> None:
+    await ack()
+    value = str((body.get("actions") or [{}])[0].get("value", ""))
+    channel_id = str((body.get("channel") or {}).get("id", ""))
+    user_id = str((body.get("user") or {}).get("id", ""))
+
+    async def work() -> Reply | None:
+        if value == "all":
+            chosen = await repo.list_scenarios(deps.pool, team_id=team_id)
+        else:
+            try:
+                chosen = [
+                    await repo.get_scenario(deps.pool, team_id=team_id, scenario_id=int(value))
+                ]
+            except (ValueError, ScenarioNotFound):
+                raise UserError("That scenario no longer exists in this workspace.") from None
+        version = await scenario_run.resolve_version(
+            deps, team_id=team_id, channel_id=channel_id, spec=None
+        )
+        return await scenario_run.start(
+            deps,
+            client,
+            team_id=team_id,
+            channel_id=channel_id,
+            user_id=user_id,
+            version=version,
+            scenarios=chosen,
+        )
+
+    reply = await run_guarded(work)
+    if reply is not None:
+        await send(respond, reply)
