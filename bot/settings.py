@@ -11,19 +11,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 README_SETTINGS_SECTION = "README.md, section 'Settings'"
 
 
-class Settings(BaseSettings):
+class CoreSettings(BaseSettings):
+    """What every entry point needs: the database and the model. The scenarios CLI runs in a
+    team's CI with only these, no Slack tokens."""
+
     model_config = SettingsConfigDict(
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
     )
-
-    slack_bot_token: SecretStr
-    slack_signing_secret: SecretStr
-    slack_app_token: SecretStr | None = None
-    slack_api_url: AnyHttpUrl | None = None
-    port: Annotated[int, Field(ge=1, le=65535)] = 3000
 
     database_url: str | None = None
     romashka_data_dir: Path = Path(".romashka")
@@ -40,6 +37,31 @@ class Settings(BaseSettings):
     scenario_concurrency: Annotated[int, Field(ge=1, le=64)] = 4
 
     log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _dsn_shape(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        if not v.startswith(("postgres://", "postgresql://")):
+            raise ValueError("must start with postgresql:// (or postgres://)")
+        return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        level = v.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+
+class Settings(CoreSettings):
+    slack_bot_token: SecretStr
+    slack_signing_secret: SecretStr
+    slack_app_token: SecretStr | None = None
+    slack_api_url: AnyHttpUrl | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] = 3000
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -63,23 +85,6 @@ class Settings(BaseSettings):
         if not v.get_secret_value().strip():
             raise ValueError("must not be empty")
         return v
-
-    @field_validator("database_url")
-    @classmethod
-    def _dsn_shape(cls, v: str | None) -> str | None:
-        if v is None or not v.strip():
-            return None
-        if not v.startswith(("postgres://", "postgresql://")):
-            raise ValueError("must start with postgresql:// (or postgres://)")
-        return v
-
-    @field_validator("log_level")
-    @classmethod
-    def _level(cls, v: str) -> str:
-        level = v.upper()
-        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
-        return level
 
     @property
     def socket_mode(self) -> bool:
@@ -117,5 +122,12 @@ def describe_errors(exc: ValidationError) -> str:
 def load_settings() -> Settings:
     try:
         return Settings()  # type: ignore[call-arg]  # values come from the environment
+    except ValidationError as exc:
+        raise SettingsError(describe_errors(exc)) from None
+
+
+def load_core_settings() -> CoreSettings:
+    try:
+        return CoreSettings()
     except ValidationError as exc:
         raise SettingsError(describe_errors(exc)) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -44,6 +45,7 @@ def pg_admin_dsn() -> Iterator[str]:
         yield dsn
     finally:
         server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 async def _admin(dsn: str, *statements: str) -> None:

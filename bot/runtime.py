@@ -1,0 +1,63 @@
+"""The long-lived resources every entry point opens: the database pool and the model client."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from openai import AsyncOpenAI
+
+from bot.llm import LLM
+from bot.settings import CoreSettings
+from storage.db import create_pool
+from storage.embedded import EmbeddedPostgres
+from storage.migrate import migrate
+
+log = logging.getLogger("romashka")
+
+
+@asynccontextmanager
+async def database(settings: CoreSettings) -> AsyncIterator[asyncpg.Pool]:
+    """The configured server, or an embedded one whose data lives in ROMASHKA_DATA_DIR;
+    migrated before use, closed (and the embedded server stopped) after."""
+    embedded: EmbeddedPostgres | None = None
+    dsn = settings.database_url
+    if dsn is None:
+        embedded = EmbeddedPostgres(settings.romashka_data_dir)
+        dsn = await asyncio.to_thread(embedded.start)
+    try:
+        pool = await create_pool(dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+        try:
+            async with pool.acquire() as con:
+                applied = await migrate(con)
+            if applied:
+                log.info("applied migrations: %s", ", ".join(applied))
+            yield pool
+        finally:
+            await pool.close()
+    finally:
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+
+
+def build_llm(settings: CoreSettings) -> LLM:
+    """One client for the process. Without a key or base URL the app still runs: /bot test
+    then says what to set instead of failing at start-up."""
+    client = None
+    if settings.openai_api_key is not None or settings.openai_base_url is not None:
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        client = AsyncOpenAI(
+            # local OpenAI-compatible servers take no key, but the client insists on one
+            api_key=key or "no-key-needed",
+            base_url=str(settings.openai_base_url) if settings.openai_base_url else None,
+            timeout=settings.openai_timeout,
+            max_retries=settings.openai_max_retries,
+        )
+    return LLM(
+        client=client,
+        default_model=settings.openai_model,
+        judge_model=settings.openai_judge_model,
+    )

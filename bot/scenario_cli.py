@@ -1,0 +1,127 @@
+"""`romashka scenarios run`: the scenario engine without Slack, for a team's own CI."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TextIO
+
+import asyncpg
+
+from bot.errors import UserError
+from bot.runtime import build_llm, database
+from bot.scenario_report import Thresholds, as_json, junit, table
+from bot.scenario_runner import RunContext, execute, plan_for, plan_json
+from bot.scenario_summary import overall
+from bot.settings import CoreSettings
+from storage import profiles as profiles_repo
+from storage import scenarios as repo
+from storage.errors import NotFound
+from storage.models import ProfileVersion, Scenario, TestResult
+
+EXIT_OK, EXIT_BELOW, EXIT_USAGE = 0, 1, 2
+CLI_USER = "cli"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("scenario", help="a scenario's name (quote names with spaces) or 'all'")
+    parser.add_argument("--team", required=True, help="the Slack team id, e.g. T0123ABCD")
+    parser.add_argument("--profile", required=True, help="profile name, or name@version")
+    parser.add_argument("--format", choices=["table", "json", "junit"], default="table")
+    parser.add_argument("--min-pass-rate", type=float, help="e.g. 0.8: fail below 80%% passed")
+    parser.add_argument("--min-alignment", type=float, help="e.g. 70: fail below mean 70/100")
+    parser.add_argument("--concurrency", type=int, help="messages at once (default: setting)")
+
+
+class ProgressBar:
+    """A one-line bar on a terminal; silent when stderr is a file or a CI log."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self.total = total
+        self.stream = stream
+        self.enabled = stream.isatty()
+
+    async def update(self, _item: object, _result: TestResult, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        filled = round(self.WIDTH * done / total)
+        bar = "█" * filled + "░" * (self.WIDTH - filled)
+        end = "\n" if done == total else ""
+        self.stream.write(f"\r{bar} {done}/{total} answered{end}")
+        self.stream.flush()
+
+
+async def _version(pool: asyncpg.Pool, team: str, spec: str) -> ProfileVersion:
+    name, _, raw = spec.partition("@")
+    profile = await profiles_repo.find_profile(pool, team_id=team, name=name)
+    if not raw:
+        return await profiles_repo.current_version(pool, team_id=team, profile_id=profile.id)
+    number = raw.lower().lstrip("v")
+    if not number.isdigit():
+        raise UserError(f"'{raw}' is not a version number; write {name}@3")
+    return await profiles_repo.get_version(
+        pool, team_id=team, profile_id=profile.id, version=int(number)
+    )
+
+
+async def _scenarios(pool: asyncpg.Pool, team: str, name: str) -> list[Scenario]:
+    await repo.ensure_seeded(pool, team_id=team)
+    if name.lower() == "all":
+        return await repo.list_scenarios(pool, team_id=team)
+    return [await repo.find_scenario(pool, team_id=team, name=name)]
+
+
+async def run_scenarios(settings: CoreSettings, args: argparse.Namespace) -> int:
+    if args.min_pass_rate is not None and not 0 <= args.min_pass_rate <= 1:
+        print("--min-pass-rate is a fraction from 0 to 1, e.g. 0.8", file=sys.stderr)
+        return EXIT_USAGE
+    if args.concurrency is not None and not 1 <= args.concurrency <= 64:
+        print("--concurrency must be from 1 to 64", file=sys.stderr)
+        return EXIT_USAGE
+    llm = build_llm(settings)
+    if not llm.configured:
+        print(
+            "The model is not configured: set OPENAI_API_KEY or OPENAI_BASE_URL.", file=sys.stderr
+        )
+        return EXIT_USAGE
+    async with database(settings) as pool:
+        try:
+            version = await _version(pool, args.team, args.profile)
+            scenarios = await _scenarios(pool, args.team, args.scenario)
+        except (NotFound, UserError) as exc:
+            print(f"romashka: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if not scenarios:
+            print("romashka: this workspace has no scenarios", file=sys.stderr)
+            return EXIT_USAGE
+        items = plan_for(scenarios)
+        run = await repo.create_run(
+            pool,
+            team_id=args.team,
+            profile_version_id=version.id,
+            user_id=CLI_USER,
+            concurrency=args.concurrency or settings.scenario_concurrency,
+            plan=plan_json(scenarios),
+            channel_id=None,
+        )
+        progress = ProgressBar(len(items), sys.stderr)
+        results = await execute(
+            RunContext(pool, llm, settings.context_budget_tokens),
+            run=run,
+            version=version,
+            items=items,
+            on_result=progress.update,
+        )
+    problems = Thresholds(args.min_pass_rate, args.min_alignment).failures(overall(results))
+    if args.format == "json":
+        print(as_json(run.id, version.label, results, problems))
+    elif args.format == "junit":
+        print(junit(version.label, results))
+    else:
+        print(table(version.label, results, problems))
+    if problems:
+        print("romashka: " + "; ".join(problems), file=sys.stderr)
+        return EXIT_BELOW
+    return EXIT_OK

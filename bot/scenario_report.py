@@ -1,0 +1,164 @@
+"""Scenario run results for terminals and CI systems: a table, JSON and JUnit XML. Pure."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.scenario_summary import Figures, overall, per_scenario
+from storage.models import TestResult
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    min_pass_rate: float | None
+    min_alignment: float | None
+
+    def failures(self, total: Figures) -> list[str]:
+        """Why the run falls short; a figure that could not be measured cannot meet a bar."""
+        problems = []
+        if self.min_pass_rate is not None:
+            rate = total.pass_rate
+            if rate is None or rate < self.min_pass_rate:
+                shown = "n/a" if rate is None else f"{rate:.0%}"
+                problems.append(f"pass rate {shown} is below {self.min_pass_rate:.0%}")
+        if self.min_alignment is not None:
+            mean = total.mean_alignment
+            if mean is None or mean < self.min_alignment:
+                shown = "n/a" if mean is None else f"{mean:.1f}"
+                problems.append(f"mean alignment {shown} is below {self.min_alignment:g}")
+        return problems
+
+
+def _verdicts(result: TestResult) -> list[dict[str, Any]]:
+    return list(result.behaviour_results or [])
+
+
+def _status(result: TestResult) -> str:
+    if result.error_kind:
+        return "error"
+    if any(v.get("passed") is False for v in _verdicts(result)):
+        return "fail"
+    return "pass"
+
+
+def _cell(value: float | None, fmt: str) -> str:
+    return "n/a" if value is None else fmt.format(value)
+
+
+def table(label: str, results: Sequence[TestResult], problems: list[str]) -> str:
+    rows = [("scenario", "message", "behaviours", "alignment", "time", "status")]
+    for r in results:
+        verdicts = _verdicts(r)
+        judged = [v for v in verdicts if v.get("passed") is not None]
+        passed = sum(1 for v in judged if v["passed"])
+        message = r.question if len(r.question) <= 40 else r.question[:39] + "…"
+        rows.append(
+            (
+                r.scenario_name or "",
+                message,
+                f"{passed}/{len(judged)}" if judged else "n/a",
+                _cell(r.alignment, "{:.0f}"),
+                _cell(None if r.total_ms is None else r.total_ms / 1000, "{:.1f} s"),
+                _status(r),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [f"Scenario run on {label}"]
+    lines += ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
+    total = overall(list(results))
+    lines.append("")
+    for _, f in per_scenario(list(results)):
+        lines.append(_figures_line(f))
+    lines.append(_figures_line(total))
+    lines.append("RESULT: " + ("FAILED: " + "; ".join(problems) if problems else "OK"))
+    return "\n".join(lines)
+
+
+def _figures_line(f: Figures) -> str:
+    return (
+        f"{f.name}: {f.messages} messages, {f.failed} failed, {f.passed}/{f.judged} behaviours "
+        f"passed, alignment {_cell(f.mean_alignment, '{:.1f}')}, median "
+        f"{_cell(None if f.median_ms is None else f.median_ms / 1000, '{:.1f} s')}, slowest "
+        f"{_cell(None if f.slowest_ms is None else f.slowest_ms / 1000, '{:.1f} s')}, "
+        f"tokens {_cell(f.tokens, '{:,.0f}')}"
+    )
+
+
+def as_json(run_id: int, label: str, results: Sequence[TestResult], problems: list[str]) -> str:
+    rows = list(results)
+    return json.dumps(
+        {
+            "run_id": run_id,
+            "profile_version": label,
+            "passed": not problems,
+            "problems": problems,
+            "overall": overall(rows).to_json(),
+            "scenarios": [f.to_json() for _, f in per_scenario(rows)],
+            "results": [
+                {
+                    "scenario": r.scenario_name,
+                    "message": r.question,
+                    "answer": r.answer,
+                    "status": _status(r),
+                    "behaviours": _verdicts(r),
+                    "alignment": r.alignment,
+                    "total_ms": r.total_ms,
+                    "ttft_ms": r.ttft_ms,
+                    "prompt_tokens": r.prompt_tokens,
+                    "completion_tokens": r.completion_tokens,
+                    "confidence": r.confidence,
+                    "error": r.error,
+                }
+                for r in rows
+            ],
+        },
+        indent=2,
+        ensure_ascii=False,
+    )
+
+
+def junit(label: str, results: Sequence[TestResult]) -> str:
+    """One test suite per scenario, one test case per message; a failed behaviour is a
+    failure, a model error an error, so CI dashboards show which message regressed."""
+    root = ET.Element("testsuites", name=f"romashka scenarios: {label}")
+    by_scenario: dict[str, list[TestResult]] = {}
+    for r in results:
+        by_scenario.setdefault(r.scenario_name or "", []).append(r)
+    for name, rows in by_scenario.items():
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=name,
+            tests=str(len(rows)),
+            failures=str(sum(1 for r in rows if _status(r) == "fail")),
+            errors=str(sum(1 for r in rows if _status(r) == "error")),
+        )
+        for r in rows:
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=name,
+                name=r.question,
+                time=f"{(r.total_ms or 0) / 1000:.3f}",
+            )
+            status = _status(r)
+            if status == "error":
+                ET.SubElement(case, "error", message=r.error or "error")
+            elif status == "fail":
+                failed = [v for v in _verdicts(r) if v.get("passed") is False]
+                element = ET.SubElement(
+                    case,
+                    "failure",
+                    message=", ".join(str(v["behaviour"]) for v in failed) + " not shown",
+                )
+                element.text = "\n".join(
+                    f"{v['behaviour']} ({v['score']}): {v.get('reason', '')}" for v in failed
+                )
+            out = ET.SubElement(case, "system-out")
+            out.text = r.answer
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True)
