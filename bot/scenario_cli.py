@@ -8,10 +8,11 @@ from typing import TextIO
 
 import asyncpg
 
+from bot.batch_answer import RunContext
 from bot.errors import UserError
 from bot.runtime import build_llm, database
 from bot.scenario_report import Thresholds, as_json, junit, table
-from bot.scenario_runner import RunContext, execute, plan_for, plan_json
+from bot.scenario_runner import execute, plan_for, plan_json
 from bot.scenario_summary import overall
 from bot.settings import CoreSettings
 from storage import profiles as profiles_repo

@@ -13,12 +13,7 @@ from typing import Any, Final
 
 import asyncpg
 
-from bot import behaviours as behaviour_judge
-from bot.conversation import Turn, build_messages
-from bot.judge import Analysis, analyse
-from bot.llm import LLM, LLMError, LLMErrorKind
-from bot.personality import build_system_prompt, sampling_for
-from bot.proxies import measure
+from bot.batch_answer import RunContext, answer_and_judge
 from bot.scenario_summary import overall, per_scenario
 from storage import results as results_repo
 from storage import scenarios as scenarios_repo
@@ -28,6 +23,7 @@ from storage.results import NewResult
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S: Final = 10.0
+INTERNAL_ERROR: Final = "This message could not be run (internal error)."
 DEFAULT_CONCURRENCY: Final = 4
 
 
@@ -63,25 +59,8 @@ def plan_json(scenarios: Sequence[Scenario]) -> list[dict[str, Any]]:
 OnResult = Callable[[PlanItem, TestResult, int, int], Awaitable[None]]
 
 
-@dataclass(frozen=True, slots=True)
-class RunContext:
-    pool: asyncpg.Pool
-    llm: LLM
-    context_budget_tokens: int
-
-
-async def _answer_item(
-    ctx: RunContext, *, run: ScenarioRun, version: ProfileVersion, item: PlanItem
-) -> TestResult:
-    fields = version.fields
-    sampling = sampling_for(fields)
-    built = build_messages(
-        system_prompt=build_system_prompt(fields),
-        turns=[Turn(role="user", content=item.message)],
-        context_budget_tokens=ctx.context_budget_tokens,
-        reserve_for_answer=sampling.max_tokens,
-    )
-    base = NewResult(
+def _base(run: ScenarioRun, version: ProfileVersion, item: PlanItem) -> NewResult:
+    return NewResult(
         team_id=run.team_id,
         profile_version_id=version.id,
         kind="scenario",
@@ -93,72 +72,6 @@ async def _answer_item(
         scenario_name=item.scenario_name,
         position=item.position,
     )
-
-    async def ignore(_: str) -> None:
-        return None
-
-    try:
-        completion = await ctx.llm.stream_answer(
-            messages=built.messages, sampling=sampling, model=fields.model, on_text=ignore
-        )
-    except LLMError as err:
-        return await results_repo.insert_result(
-            ctx.pool, _with(base, error_kind=err.kind.value, error=err.message)
-        )
-    error = completion.error
-    result = await results_repo.insert_result(
-        ctx.pool,
-        _with(
-            base,
-            answer=completion.text,
-            model=completion.model,
-            total_ms=completion.total_ms,
-            ttft_ms=completion.ttft_ms,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            confidence=completion.confidence,
-            proxies={k: float(v) for k, v in measure(completion.text).as_dict().items()},
-            interrupted=completion.interrupted,
-            error_kind=error.kind.value if error else None,
-            error=error.message if error else None,
-        ),
-    )
-    if not completion.text.strip():
-        return result
-    analysis, verdicts = await asyncio.gather(
-        analyse(ctx.llm, fields=fields, question=item.message, answer=completion.text),
-        behaviour_judge.judge(
-            ctx.llm, question=item.message, answer=completion.text, behaviours=item.behaviours
-        ),
-    )
-    if isinstance(analysis, Analysis):
-        result = await results_repo.set_analysis(
-            ctx.pool,
-            team_id=run.team_id,
-            result_id=result.id,
-            analysis=analysis.to_json(),
-            alignment=analysis.alignment,
-            analysis_error=None,
-        )
-    else:
-        result = await results_repo.set_analysis(
-            ctx.pool,
-            team_id=run.team_id,
-            result_id=result.id,
-            analysis=None,
-            alignment=None,
-            analysis_error=analysis.reason,
-        )
-    return await results_repo.set_behaviours(
-        ctx.pool,
-        team_id=run.team_id,
-        result_id=result.id,
-        verdicts=[v.to_json() for v in verdicts],
-    )
-
-
-def _with(base: NewResult, **changes: Any) -> NewResult:
-    return replace(base, **changes)
 
 
 async def _keep_alive(pool: asyncpg.Pool, run: ScenarioRun) -> None:
@@ -185,29 +98,15 @@ async def execute(
     async def one(item: PlanItem) -> TestResult:
         nonlocal done
         async with limit:
+            base = _base(run, version, item)
             try:
-                result = await _answer_item(ctx, run=run, version=version, item=item)
+                result = await answer_and_judge(
+                    ctx, version=version, base=base, behaviours=item.behaviours
+                )
             except Exception:
                 log.exception("scenario run %d: message %r failed", run.id, item.message[:60])
-                err = LLMError(
-                    LLMErrorKind.SERVER, "This message could not be run (internal error)."
-                )
                 result = await results_repo.insert_result(
-                    ctx.pool,
-                    NewResult(
-                        team_id=run.team_id,
-                        profile_version_id=version.id,
-                        kind="scenario",
-                        user_id=run.started_by,
-                        question=item.message,
-                        answer="",
-                        run_id=run.id,
-                        scenario_id=item.scenario_id,
-                        scenario_name=item.scenario_name,
-                        position=item.position,
-                        error_kind="internal",
-                        error=err.message,
-                    ),
+                    ctx.pool, replace(base, error_kind="internal", error=INTERNAL_ERROR)
                 )
         done += 1
         if on_result is not None:

@@ -11,11 +11,12 @@ from typing import Final
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.batch_answer import RunContext
 from bot.blocks.scenarios import Comparison, item_message, progress_text, summary
 from bot.deps import Deps
 from bot.errors import UserError
 from bot.llm import LLMError, LLMErrorKind
-from bot.scenario_runner import PlanItem, RunContext, execute, plan_for, plan_json
+from bot.scenario_runner import PlanItem, execute, plan_for, plan_json
 from bot.scenario_summary import changes, figures, overall, per_scenario
 from commands.request import Reply
 from storage import profiles as repo

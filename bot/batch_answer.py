@@ -1,0 +1,96 @@
+"""One answer produced without Slack streaming (scenarios, A/B tests): the model's answer, its
+style proxies, then the trait analysis and any behaviour verdicts, all stored on one result row."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+from typing import Any
+
+import asyncpg
+
+from bot import behaviours as behaviour_judge
+from bot.conversation import Turn, build_messages
+from bot.judge import Analysis, analyse
+from bot.llm import LLM, LLMError
+from bot.personality import build_system_prompt, sampling_for
+from bot.proxies import measure
+from storage import results as results_repo
+from storage.models import ProfileVersion, TestResult
+from storage.results import NewResult
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    pool: asyncpg.Pool
+    llm: LLM
+    context_budget_tokens: int
+
+
+async def _ignore(_: str) -> None:
+    return None
+
+
+async def answer_and_judge(
+    ctx: RunContext,
+    *,
+    version: ProfileVersion,
+    base: NewResult,
+    behaviours: tuple[str, ...] = (),
+) -> TestResult:
+    """`base` carries the row's identity (team, kind, question, links); the rest is measured."""
+    fields = version.fields
+    sampling = sampling_for(fields)
+    built = build_messages(
+        system_prompt=build_system_prompt(fields),
+        turns=[Turn(role="user", content=base.question)],
+        context_budget_tokens=ctx.context_budget_tokens,
+        reserve_for_answer=sampling.max_tokens,
+    )
+    try:
+        completion = await ctx.llm.stream_answer(
+            messages=built.messages, sampling=sampling, model=fields.model, on_text=_ignore
+        )
+    except LLMError as err:
+        return await results_repo.insert_result(
+            ctx.pool, replace(base, error_kind=err.kind.value, error=err.message)
+        )
+    error = completion.error
+    changes: dict[str, Any] = {
+        "answer": completion.text,
+        "model": completion.model,
+        "total_ms": completion.total_ms,
+        "ttft_ms": completion.ttft_ms,
+        "prompt_tokens": completion.prompt_tokens,
+        "completion_tokens": completion.completion_tokens,
+        "confidence": completion.confidence,
+        "proxies": {k: float(v) for k, v in measure(completion.text).as_dict().items()},
+        "interrupted": completion.interrupted,
+        "error_kind": error.kind.value if error else None,
+        "error": error.message if error else None,
+    }
+    result = await results_repo.insert_result(ctx.pool, replace(base, **changes))
+    if not completion.text.strip():
+        return result
+    analysis, verdicts = await asyncio.gather(
+        analyse(ctx.llm, fields=fields, question=base.question, answer=completion.text),
+        behaviour_judge.judge(
+            ctx.llm, question=base.question, answer=completion.text, behaviours=behaviours
+        ),
+    )
+    result = await results_repo.set_analysis(
+        ctx.pool,
+        team_id=base.team_id,
+        result_id=result.id,
+        analysis=analysis.to_json() if isinstance(analysis, Analysis) else None,
+        alignment=analysis.alignment if isinstance(analysis, Analysis) else None,
+        analysis_error=None if isinstance(analysis, Analysis) else analysis.reason,
+    )
+    if behaviours:
+        result = await results_repo.set_behaviours(
+            ctx.pool,
+            team_id=base.team_id,
+            result_id=result.id,
+            verdicts=[v.to_json() for v in verdicts],
+        )
+    return result
