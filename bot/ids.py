@@ -34,3 +34,10 @@ SCENARIO_NAME: Final = "scenario_name"
 SCENARIO_DESCRIPTION: Final = "scenario_description"
 SCENARIO_MESSAGES: Final = "scenario_messages"
 SCENARIO_BEHAVIOURS: Final = "scenario_behaviours"
+
+AB_VOTE_1: Final = "ab_vote_1"
+AB_VOTE_2: Final = "ab_vote_2"
+AB_VOTE_TIE: Final = "ab_vote_tie"
+AB_VOTE_BOTH_BAD: Final = "ab_vote_both_bad"
+AB_VOTES: Final = (AB_VOTE_1, AB_VOTE_2, AB_VOTE_TIE, AB_VOTE_BOTH_BAD)
+AB_CLOSE: Final = "ab_close"

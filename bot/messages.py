@@ -17,6 +17,12 @@ HELP: Final = """*ROMASHKA bot playground* — tune your customer-service bot's 
 
 *Testing*
 • `/bot test How do I cancel my subscription?` — a live answer in a thread; `/bot test @Support …` for another profile
+• `/bot scenarios` — the test scenarios with Run buttons · `/bot scenario new` · `/bot scenario edit <name>` · `/bot scenario delete <name>`
+• `/bot scenario run <name|all> [Support@3]` — run every message at once and post a summary
+
+*A/B tests*
+• `/bot ab Support@3 Support@4 [scenario | "message" "message" …]` — blind replies in a thread; the team votes
+• `/bot ab close 12` — reveal and give the verdict · `/bot leaderboard` — every version ranked by the votes
 
 Where a profile is optional, the channel's pinned profile is used, else the workspace default."""
 

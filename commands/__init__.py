@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
 from bot.deps import Deps
-from commands import actions, answers, config, router, scenarios, threads
+from commands import ab, actions, answers, config, router, scenarios, threads
 
 
 def _team(context: AsyncBoltContext) -> str:
@@ -143,5 +143,31 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
         context: AsyncBoltContext,
     ) -> None:
         await scenarios.run_button(
+            deps, ack=ack, body=body, respond=respond, client=client, team_id=_team(context)
+        )
+
+    async def ab_vote(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+    ) -> None:
+        await ab.vote(
+            deps, ack=ack, body=body, respond=respond, client=client, team_id=_team(context)
+        )
+
+    for action_id in ids.AB_VOTES:
+        app.action(action_id)(ab_vote)
+
+    @app.action(ids.AB_CLOSE)
+    async def ab_close(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+    ) -> None:
+        await ab.close_button(
             deps, ack=ack, body=body, respond=respond, client=client, team_id=_team(context)
         )

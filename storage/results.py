@@ -155,6 +155,17 @@ async def run_results(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> list[
     return [_result(r) for r in rows]
 
 
+async def results_by_ids(
+    pool: asyncpg.Pool, *, team_id: str, ids: list[int]
+) -> dict[int, TestResult]:
+    rows = await pool.fetch(
+        f"SELECT {_RESULT_COLUMNS} FROM test_results WHERE team_id = $1 AND id = ANY($2::bigint[])",
+        team_id,
+        ids,
+    )
+    return {r["id"]: _result(r) for r in rows}
+
+
 async def get_result(pool: asyncpg.Pool, *, team_id: str, result_id: int) -> TestResult:
     row = await pool.fetchrow(
         f"SELECT {_RESULT_COLUMNS} FROM test_results WHERE team_id = $1 AND id = $2",

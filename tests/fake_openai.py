@@ -36,6 +36,7 @@ from aiohttp import web
 from bot.behaviours import BEHAVIOUR_JUDGE_MARKER
 from bot.judge import JUDGE_MARKER
 from bot.llm import SCHEMA_INSTRUCTION
+from bot.pairwise import PAIRWISE_JUDGE_MARKER
 from bot.personality import STYLE_INSTRUCTIONS, TRAIT_BANDS
 from bot.proxies import measure
 from storage.models import TRAITS, ResponseStyle
@@ -184,6 +185,11 @@ class FakeOpenAI:
         self.timings: list[Timing] = []
         # behaviour judge: score per behaviour name (default 80, a pass)
         self.behaviour_scores: dict[str, int] = {}
+        # judge requests are not streamed, so ttft_s does not apply: this is their latency
+        self.judge_delay_s = 0.0
+        # pairwise judge: "longer" prefers the longer reply (consistent in both orders),
+        # "first" always prefers reply 1 (pure position bias), "tie" calls it even
+        self.pairwise_mode = "longer"
         # answer requests being served right now, and the most at once
         self.in_flight = 0
         self.max_in_flight = 0
@@ -244,6 +250,8 @@ class FakeOpenAI:
     async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
         body: dict[str, Any] = await request.json()
         if self.is_judge_request(body):
+            if self.judge_delay_s:
+                await asyncio.sleep(self.judge_delay_s)
             return await self._serve(request, body)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -365,6 +373,8 @@ class FakeOpenAI:
             return self.judge_reply
         if any(BEHAVIOUR_JUDGE_MARKER in str(m.get("content", "")) for m in body["messages"]):
             return self._behaviour_text(body)
+        if any(PAIRWISE_JUDGE_MARKER in str(m.get("content", "")) for m in body["messages"]):
+            return self._pairwise_text(body)
         # Only user messages: the judge's system prompt mentions the tags too.
         prompt = "\n".join(
             str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user"
@@ -379,6 +389,20 @@ class FakeOpenAI:
         }
         reply["suggestions"] = ["Shorten the greeting.", "Name the exact menu item."]
         return json.dumps(reply)
+
+    def _pairwise_text(self, body: dict[str, Any]) -> str:
+        prompt = str(body["messages"][-1].get("content", ""))
+        first = re.search(r"<reply_1>\n?(.*?)\n?</reply_1>", prompt, re.DOTALL)
+        second = re.search(r"<reply_2>\n?(.*?)\n?</reply_2>", prompt, re.DOTALL)
+        len1 = len(first.group(1)) if first else 0
+        len2 = len(second.group(1)) if second else 0
+        if self.pairwise_mode == "first":
+            better = "1"
+        elif self.pairwise_mode == "tie" or len1 == len2:
+            better = "tie"
+        else:
+            better = "1" if len1 > len2 else "2"
+        return json.dumps({"better": better, "reason": "it answers more completely"})
 
     def _behaviour_text(self, body: dict[str, Any]) -> str:
         prompt = "\n".join(

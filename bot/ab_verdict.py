@@ -1,0 +1,105 @@
+"""The closing verdict of an A/B test, from stored votes, judge verdicts and results. Pure."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bot import ab_stats
+from storage.ab import AbMessage, Vote
+from storage.models import TestResult
+
+JUDGE_OUTCOMES = ("a", "b", "tie", "inconsistent", "unavailable")
+
+
+@dataclass(frozen=True, slots=True)
+class SideMetrics:
+    answers: int
+    failed: int
+    mean_ms: float | None
+    mean_alignment: float | None
+    tokens: int | None
+
+
+def side_metrics(results: Sequence[TestResult]) -> SideMetrics:
+    ok = [r for r in results if not r.error_kind]
+    times = [r.total_ms for r in ok if r.total_ms is not None]
+    alignments = [r.alignment for r in results if r.alignment is not None]
+    tokens = [
+        r.prompt_tokens + r.completion_tokens
+        for r in ok
+        if r.prompt_tokens is not None and r.completion_tokens is not None
+    ]
+    return SideMetrics(
+        answers=len(results),
+        failed=len(results) - len(ok),
+        mean_ms=statistics.fmean(times) if times else None,
+        mean_alignment=round(statistics.fmean(alignments), 1) if alignments else None,
+        tokens=sum(tokens) if tokens else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AbVerdict:
+    per_person: ab_stats.Verdict
+    per_message: ab_stats.Verdict
+    judge: dict[str, int]
+    judge_agreed: int
+    judge_compared: int
+    side_a: SideMetrics
+    side_b: SideMetrics
+
+    @property
+    def recommendation(self) -> str:
+        return self.per_person.recommendation
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "per_person": asdict(self.per_person),
+            "per_message": asdict(self.per_message),
+            "judge": self.judge,
+            "judge_agreed": self.judge_agreed,
+            "judge_compared": self.judge_compared,
+            "side_a": asdict(self.side_a),
+            "side_b": asdict(self.side_b),
+        }
+
+
+def compute(
+    votes: Sequence[Vote], messages: Sequence[AbMessage], results: dict[int, TestResult]
+) -> AbVerdict:
+    a, b, tie, both_bad = ab_stats.per_vote_counts(
+        [(str(v.ab_message_id), v.choice) for v in votes]
+    )
+    per_person = ab_stats.verdict(a_wins=a, b_wins=b, ties=tie, both_bad=both_bad)
+    ma, mb, mtie, mbad = ab_stats.per_message_majority(
+        [(str(v.ab_message_id), v.choice) for v in votes]
+    )
+    per_message = ab_stats.verdict(a_wins=ma, b_wins=mb, ties=mtie, both_bad=mbad)
+
+    judge = {k: 0 for k in JUDGE_OUTCOMES}
+    for m in messages:
+        judge[m.judge_verdict or "unavailable"] += 1
+    agreed = compared = 0
+    for m in messages:
+        human = majority(v.choice for v in votes if v.ab_message_id == m.id)
+        if m.judge_verdict in {"a", "b"} and human in {"a", "b"}:
+            compared += 1
+            agreed += m.judge_verdict == human
+    side_a = side_metrics([results[m.result_a_id] for m in messages if m.result_a_id in results])
+    side_b = side_metrics([results[m.result_b_id] for m in messages if m.result_b_id in results])
+    return AbVerdict(per_person, per_message, judge, agreed, compared, side_a, side_b)
+
+
+def majority(choices: Any) -> str | None:
+    """The one most common choice for a message, or None when nobody voted or it is a draw."""
+    counts: dict[str, int] = {}
+    for c in choices:
+        counts[c] = counts.get(c, 0) + 1
+    if not counts:
+        return None
+    top = max(counts.values())
+    leaders = [c for c, n in counts.items() if n == top]
+    return leaders[0] if len(leaders) == 1 else None

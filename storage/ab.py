@@ -1,0 +1,334 @@
+"""A/B tests, their blind messages and votes. Every query is scoped by the Slack team id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import asyncpg
+
+from storage.errors import NotFound
+
+Choice = Literal["a", "b", "tie", "both_bad"]
+
+
+class AbTestNotFound(NotFound):
+    def __init__(self, ab_id: int) -> None:
+        super().__init__(f"no A/B test {ab_id}")
+        self.ab_id = ab_id
+
+
+@dataclass(frozen=True, slots=True)
+class AbTest:
+    id: int
+    team_id: str
+    version_a_id: int
+    version_b_id: int
+    started_by: str
+    started_at: datetime
+    channel_id: str
+    parent_ts: str | None
+    status: str
+    closed_by: str | None
+    closed_at: datetime | None
+    verdict: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class AbMessage:
+    id: int
+    ab_test_id: int
+    position: int
+    message: str
+    a_first: bool
+    result_a_id: int | None
+    result_b_id: int | None
+    message_ts: str | None
+    judge_verdict: str | None
+    judge_detail: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    a: int
+    b: int
+    tie: int
+    both_bad: int
+    voters: int
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    ab_message_id: int
+    user_id: str
+    choice: str
+
+
+@dataclass(frozen=True, slots=True)
+class VoteOutcome:
+    """`recorded` False means the test is closed (or not open yet): nothing was written."""
+
+    recorded: bool
+    status: str
+    test: AbTest
+    message: AbMessage
+
+
+_TEST_COLUMNS = """
+    id, team_id, version_a_id, version_b_id, started_by, started_at, channel_id, parent_ts,
+    status, closed_by, closed_at, verdict
+"""
+_MESSAGE_COLUMNS = """
+    id, ab_test_id, position, message, a_first, result_a_id, result_b_id, message_ts,
+    judge_verdict, judge_detail
+"""
+
+
+def _test(row: Any) -> AbTest:
+    return AbTest(**dict(row))
+
+
+def _message(row: Any) -> AbMessage:
+    return AbMessage(**dict(row))
+
+
+async def create(
+    pool: asyncpg.Pool,
+    *,
+    team_id: str,
+    version_a_id: int,
+    version_b_id: int,
+    user_id: str,
+    channel_id: str,
+    messages: list[tuple[str, bool]],
+) -> tuple[AbTest, list[AbMessage]]:
+    async with pool.acquire() as con, con.transaction():
+        test = _test(
+            await con.fetchrow(
+                f"""
+                INSERT INTO ab_tests (team_id, version_a_id, version_b_id, started_by, channel_id)
+                VALUES ($1, $2, $3, $4, $5) RETURNING {_TEST_COLUMNS}
+                """,
+                team_id,
+                version_a_id,
+                version_b_id,
+                user_id,
+                channel_id,
+            )
+        )
+        rows = []
+        for position, (message, a_first) in enumerate(messages):
+            rows.append(
+                _message(
+                    await con.fetchrow(
+                        f"""
+                        INSERT INTO ab_messages (team_id, ab_test_id, position, message, a_first)
+                        VALUES ($1, $2, $3, $4, $5) RETURNING {_MESSAGE_COLUMNS}
+                        """,
+                        team_id,
+                        test.id,
+                        position,
+                        message,
+                        a_first,
+                    )
+                )
+            )
+        return test, rows
+
+
+async def set_parent(pool: asyncpg.Pool, *, team_id: str, ab_id: int, parent_ts: str) -> None:
+    await pool.execute(
+        "UPDATE ab_tests SET parent_ts = $3 WHERE team_id = $1 AND id = $2",
+        team_id,
+        ab_id,
+        parent_ts,
+    )
+
+
+async def set_answers(
+    pool: asyncpg.Pool,
+    *,
+    team_id: str,
+    message_id: int,
+    result_a_id: int,
+    result_b_id: int,
+    judge_verdict: str,
+    judge_detail: dict[str, Any],
+) -> AbMessage:
+    row = await pool.fetchrow(
+        f"""
+        UPDATE ab_messages
+        SET result_a_id = $3, result_b_id = $4, judge_verdict = $5, judge_detail = $6
+        WHERE team_id = $1 AND id = $2 RETURNING {_MESSAGE_COLUMNS}
+        """,
+        team_id,
+        message_id,
+        result_a_id,
+        result_b_id,
+        judge_verdict,
+        judge_detail,
+    )
+    return _message(row)
+
+
+async def set_message_ts(pool: asyncpg.Pool, *, team_id: str, message_id: int, ts: str) -> None:
+    await pool.execute(
+        "UPDATE ab_messages SET message_ts = $3 WHERE team_id = $1 AND id = $2",
+        team_id,
+        message_id,
+        ts,
+    )
+
+
+async def open_voting(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> None:
+    await pool.execute(
+        """
+        UPDATE ab_tests SET status = 'open'
+        WHERE team_id = $1 AND id = $2 AND status = 'answering'
+        """,
+        team_id,
+        ab_id,
+    )
+
+
+async def get(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> AbTest:
+    row = await pool.fetchrow(
+        f"SELECT {_TEST_COLUMNS} FROM ab_tests WHERE team_id = $1 AND id = $2", team_id, ab_id
+    )
+    if row is None:
+        raise AbTestNotFound(ab_id)
+    return _test(row)
+
+
+async def messages(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> list[AbMessage]:
+    rows = await pool.fetch(
+        f"""
+        SELECT {_MESSAGE_COLUMNS} FROM ab_messages
+        WHERE team_id = $1 AND ab_test_id = $2 ORDER BY position
+        """,
+        team_id,
+        ab_id,
+    )
+    return [_message(r) for r in rows]
+
+
+async def vote(
+    pool: asyncpg.Pool, *, team_id: str, message_id: int, user_id: str, choice: Choice
+) -> VoteOutcome:
+    """Record or change a vote, only while voting is open; the row lock on the test makes a
+    vote and a close that race come out in one order or the other, never half of each."""
+    async with pool.acquire() as con, con.transaction():
+        row = await con.fetchrow(
+            f"SELECT {_MESSAGE_COLUMNS} FROM ab_messages WHERE team_id = $1 AND id = $2",
+            team_id,
+            message_id,
+        )
+        if row is None:
+            raise AbTestNotFound(message_id)
+        message = _message(row)
+        test = _test(
+            await con.fetchrow(
+                f"SELECT {_TEST_COLUMNS} FROM ab_tests WHERE team_id = $1 AND id = $2 FOR SHARE",
+                team_id,
+                message.ab_test_id,
+            )
+        )
+        if test.status != "open":
+            return VoteOutcome(False, test.status, test, message)
+        await con.execute(
+            """
+            INSERT INTO ab_votes (team_id, ab_message_id, user_id, choice) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (team_id, ab_message_id, user_id)
+            DO UPDATE SET choice = EXCLUDED.choice, voted_at = now()
+            """,
+            team_id,
+            message_id,
+            user_id,
+            choice,
+        )
+        return VoteOutcome(True, test.status, test, message)
+
+
+async def tally(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> Tally:
+    row = await pool.fetchrow(
+        """
+        SELECT count(*) FILTER (WHERE v.choice = 'a') AS a,
+               count(*) FILTER (WHERE v.choice = 'b') AS b,
+               count(*) FILTER (WHERE v.choice = 'tie') AS tie,
+               count(*) FILTER (WHERE v.choice = 'both_bad') AS both_bad,
+               count(DISTINCT v.user_id) AS voters
+        FROM ab_votes v JOIN ab_messages m ON m.team_id = v.team_id AND m.id = v.ab_message_id
+        WHERE v.team_id = $1 AND m.ab_test_id = $2
+        """,
+        team_id,
+        ab_id,
+    )
+    return Tally(row["a"], row["b"], row["tie"], row["both_bad"], row["voters"])
+
+
+async def votes(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> list[Vote]:
+    rows = await pool.fetch(
+        """
+        SELECT v.ab_message_id, v.user_id, v.choice
+        FROM ab_votes v JOIN ab_messages m ON m.team_id = v.team_id AND m.id = v.ab_message_id
+        WHERE v.team_id = $1 AND m.ab_test_id = $2 ORDER BY m.position, v.user_id
+        """,
+        team_id,
+        ab_id,
+    )
+    return [Vote(r["ab_message_id"], r["user_id"], r["choice"]) for r in rows]
+
+
+async def close(pool: asyncpg.Pool, *, team_id: str, ab_id: int, user_id: str) -> AbTest | None:
+    """Close once: None when it was not open (already closed, or still answering)."""
+    row = await pool.fetchrow(
+        f"""
+        UPDATE ab_tests SET status = 'closed', closed_by = $3, closed_at = now()
+        WHERE team_id = $1 AND id = $2 AND status = 'open'
+        RETURNING {_TEST_COLUMNS}
+        """,
+        team_id,
+        ab_id,
+        user_id,
+    )
+    return None if row is None else _test(row)
+
+
+async def set_verdict(
+    pool: asyncpg.Pool, *, team_id: str, ab_id: int, verdict: dict[str, Any]
+) -> None:
+    await pool.execute(
+        "UPDATE ab_tests SET verdict = $3 WHERE team_id = $1 AND id = $2",
+        team_id,
+        ab_id,
+        verdict,
+    )
+
+
+async def all_votes_by_version(pool: asyncpg.Pool, *, team_id: str) -> list[tuple[int, int, str]]:
+    """Every vote in the workspace as (version A id, version B id, choice), for the leaderboard."""
+    rows = await pool.fetch(
+        """
+        SELECT t.version_a_id, t.version_b_id, v.choice
+        FROM ab_votes v
+        JOIN ab_messages m ON m.team_id = v.team_id AND m.id = v.ab_message_id
+        JOIN ab_tests t ON t.team_id = m.team_id AND t.id = m.ab_test_id
+        WHERE v.team_id = $1
+        """,
+        team_id,
+    )
+    return [(r["version_a_id"], r["version_b_id"], r["choice"]) for r in rows]
+
+
+async def version_labels(pool: asyncpg.Pool, *, team_id: str, ids: list[int]) -> dict[int, str]:
+    rows = await pool.fetch(
+        """
+        SELECT v.id, p.name || ' v' || v.version AS label
+        FROM profile_versions v JOIN profiles p ON p.team_id = v.team_id AND p.id = v.profile_id
+        WHERE v.team_id = $1 AND v.id = ANY($2::bigint[])
+        """,
+        team_id,
+        ids,
+    )
+    return {r["id"]: r["label"] for r in rows}
