@@ -41,3 +41,12 @@ AB_VOTE_TIE: Final = "ab_vote_tie"
 AB_VOTE_BOTH_BAD: Final = "ab_vote_both_bad"
 AB_VOTES: Final = (AB_VOTE_1, AB_VOTE_2, AB_VOTE_TIE, AB_VOTE_BOTH_BAD)
 AB_CLOSE: Final = "ab_close"
+
+KNOWLEDGE_MODAL: Final = "knowledge_form"
+KNOWLEDGE_COMPANY: Final = "knowledge_company"
+KNOWLEDGE_INDUSTRY: Final = "knowledge_industry"
+KNOWLEDGE_PRODUCTS: Final = "knowledge_products"
+KNOWLEDGE_POLICIES: Final = "knowledge_policies"
+KNOWLEDGE_FAQ: Final = "knowledge_faq"
+
+# ---- stats, App Home and export (the metrics issue) ----
