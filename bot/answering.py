@@ -14,11 +14,13 @@ from bot.blocks.answer import footer
 from bot.conversation import Turn, build_messages
 from bot.deps import Deps
 from bot.judge import Analysis, analyse
+from bot.knowledge import for_prompt, knowledge_query
 from bot.llm import LLMError, LLMErrorKind
 from bot.personality import build_system_prompt, sampling_for
 from bot.proxies import measure
 from bot.streaming import AnswerStream
 from storage import results as results_repo
+from storage.knowledge import KnowledgeItem
 from storage.models import FeedbackTally, ProfileVersion, TestResult
 from storage.results import NewResult
 
@@ -52,8 +54,15 @@ async def answer(deps: Deps, client: AsyncWebClient, job: AnswerJob) -> TestResu
     llm = deps.llm
     fields = job.version.fields
     sampling = sampling_for(fields)
+    knowledge = await for_prompt(
+        deps.pool,
+        team_id=job.team_id,
+        version_id=job.version.id,
+        query=knowledge_query(job.turns),
+        budget_tokens=deps.settings.knowledge_budget_tokens,
+    )
     built = build_messages(
-        system_prompt=build_system_prompt(fields),
+        system_prompt=build_system_prompt(fields, knowledge),
         turns=job.turns,
         context_budget_tokens=deps.settings.context_budget_tokens,
         reserve_for_answer=sampling.max_tokens,
@@ -77,6 +86,7 @@ async def answer(deps: Deps, client: AsyncWebClient, job: AnswerJob) -> TestResu
         channel_id=job.channel_id,
         thread_ts=job.thread_ts,
         dropped_turns=built.dropped_turns,
+        knowledge_given=[i.ref for i in knowledge],
     )
     if llm is None or not llm.configured:
         err = LLMError(LLMErrorKind.NOT_CONFIGURED)
@@ -134,7 +144,7 @@ async def answer(deps: Deps, client: AsyncWebClient, job: AnswerJob) -> TestResu
     footer_ts = await _post_footer(client, job, result)
     if not completion.text.strip():
         return result
-    return await _analyse_and_update(deps, client, job, result, footer_ts)
+    return await _analyse_and_update(deps, client, job, result, footer_ts, knowledge)
 
 
 async def _post_footer(client: AsyncWebClient, job: AnswerJob, result: TestResult) -> str | None:
@@ -150,11 +160,20 @@ async def _post_footer(client: AsyncWebClient, job: AnswerJob, result: TestResul
 
 
 async def _analyse_and_update(
-    deps: Deps, client: AsyncWebClient, job: AnswerJob, result: TestResult, footer_ts: str | None
+    deps: Deps,
+    client: AsyncWebClient,
+    job: AnswerJob,
+    result: TestResult,
+    footer_ts: str | None,
+    knowledge: Sequence[KnowledgeItem],
 ) -> TestResult:
     assert deps.llm is not None
     outcome = await analyse(
-        deps.llm, fields=job.version.fields, question=job.question, answer=result.answer
+        deps.llm,
+        fields=job.version.fields,
+        question=job.question,
+        answer=result.answer,
+        knowledge=knowledge,
     )
     if isinstance(outcome, Analysis):
         updated = await results_repo.set_analysis(
@@ -164,6 +183,7 @@ async def _analyse_and_update(
             analysis=outcome.to_json(),
             alignment=outcome.alignment,
             analysis_error=None,
+            knowledge_used=list(outcome.knowledge_used),
         )
     else:
         updated = await results_repo.set_analysis(

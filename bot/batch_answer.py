@@ -12,6 +12,7 @@ import asyncpg
 from bot import behaviours as behaviour_judge
 from bot.conversation import Turn, build_messages
 from bot.judge import Analysis, analyse
+from bot.knowledge import for_prompt
 from bot.llm import LLM, LLMError
 from bot.personality import build_system_prompt, sampling_for
 from bot.proxies import measure
@@ -25,6 +26,7 @@ class RunContext:
     pool: asyncpg.Pool
     llm: LLM
     context_budget_tokens: int
+    knowledge_budget_tokens: int = 2000
 
 
 async def _ignore(_: str) -> None:
@@ -41,8 +43,16 @@ async def answer_and_judge(
     """`base` carries the row's identity (team, kind, question, links); the rest is measured."""
     fields = version.fields
     sampling = sampling_for(fields)
+    knowledge = await for_prompt(
+        ctx.pool,
+        team_id=base.team_id,
+        version_id=version.id,
+        query=base.question,
+        budget_tokens=ctx.knowledge_budget_tokens,
+    )
+    base = replace(base, knowledge_given=[i.ref for i in knowledge])
     built = build_messages(
-        system_prompt=build_system_prompt(fields),
+        system_prompt=build_system_prompt(fields, knowledge),
         turns=[Turn(role="user", content=base.question)],
         context_budget_tokens=ctx.context_budget_tokens,
         reserve_for_answer=sampling.max_tokens,
@@ -73,9 +83,19 @@ async def answer_and_judge(
     if not completion.text.strip():
         return result
     analysis, verdicts = await asyncio.gather(
-        analyse(ctx.llm, fields=fields, question=base.question, answer=completion.text),
+        analyse(
+            ctx.llm,
+            fields=fields,
+            question=base.question,
+            answer=completion.text,
+            knowledge=knowledge,
+        ),
         behaviour_judge.judge(
-            ctx.llm, question=base.question, answer=completion.text, behaviours=behaviours
+            ctx.llm,
+            question=base.question,
+            answer=completion.text,
+            behaviours=behaviours,
+            knowledge=knowledge,
         ),
     )
     result = await results_repo.set_analysis(
@@ -85,6 +105,7 @@ async def answer_and_judge(
         analysis=analysis.to_json() if isinstance(analysis, Analysis) else None,
         alignment=analysis.alignment if isinstance(analysis, Analysis) else None,
         analysis_error=None if isinstance(analysis, Analysis) else analysis.reason,
+        knowledge_used=list(analysis.knowledge_used) if isinstance(analysis, Analysis) else None,
     )
     if behaviours:
         result = await results_repo.set_behaviours(

@@ -7,12 +7,15 @@ against one threshold, so the bar is the same for every model and every run.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.knowledge import describe
 from bot.llm import LLM, LLMError
+from storage.knowledge import KnowledgeItem
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +84,15 @@ class BehaviourVerdict:
         )
 
 
-def messages_for(question: str, answer: str, behaviours: tuple[str, ...]) -> list[dict[str, str]]:
+GROUNDED: Final = "grounded"
+
+
+def messages_for(
+    question: str,
+    answer: str,
+    behaviours: tuple[str, ...],
+    knowledge: Sequence[KnowledgeItem] = (),
+) -> list[dict[str, str]]:
     listed = "\n".join(f"- {b}" for b in behaviours)
     system = (
         f"{BEHAVIOUR_JUDGE_MARKER} For each expected behaviour, score from 0 (not shown at all) "
@@ -93,6 +104,15 @@ def messages_for(question: str, answer: str, behaviours: tuple[str, ...]) -> lis
         f"Expected behaviours:\n{listed}\n\nCustomer message:\n<question>\n{question}\n</question>"
         f"\n\n<reply>\n{answer}\n</reply>"
     )
+    if any(b.strip().lower() == GROUNDED for b in behaviours):
+        system += (
+            f" For '{GROUNDED}': score 100 only when every factual claim the reply makes about "
+            "the company (products, prices, policies, availability) is supported by the company "
+            "knowledge between <knowledge> tags; otherwise score low and name each unsupported "
+            "claim in the reason."
+        )
+        facts = "\n".join(f"[{i.ref}] {describe(i)}" for i in knowledge) or "(none was given)"
+        user += f"\n\n<knowledge>\n{facts}\n</knowledge>"
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
@@ -115,13 +135,18 @@ def decide(behaviours: tuple[str, ...], output: _Output) -> list[BehaviourVerdic
 
 
 async def judge(
-    llm: LLM, *, question: str, answer: str, behaviours: tuple[str, ...]
+    llm: LLM,
+    *,
+    question: str,
+    answer: str,
+    behaviours: tuple[str, ...],
+    knowledge: Sequence[KnowledgeItem] = (),
 ) -> list[BehaviourVerdict]:
     if not behaviours:
         return []
     try:
         raw = await llm.complete_json(
-            messages=messages_for(question, answer, behaviours),
+            messages=messages_for(question, answer, behaviours, knowledge),
             schema_name=SCHEMA_NAME,
             schema=SCHEMA,
             model=llm.judge_model,

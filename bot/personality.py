@@ -6,10 +6,13 @@ profile version reproduces exactly what the model was told.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Final
 
+from bot.knowledge import prompt_section
+from storage.knowledge import KnowledgeItem
 from storage.models import TRAITS, ProfileFields, ResponseStyle
 
 BAND_RANGES: Final[tuple[tuple[int, int], ...]] = ((0, 20), (21, 40), (41, 60), (61, 80), (81, 100))
@@ -119,10 +122,12 @@ def trait_instruction(trait: str, level: int) -> str:
     return TRAIT_BANDS[trait][band(level)]
 
 
-def build_system_prompt(fields: ProfileFields) -> str:
+def build_system_prompt(fields: ProfileFields, knowledge: Sequence[KnowledgeItem] = ()) -> str:
     name = fields.bot_name.strip() or "the assistant"
+    company = next((i.body for i in knowledge if i.kind == "company"), "")
+    employer = f" for {company}" if company else ""
     lines = [
-        f"You are {name}, a customer-service assistant for ROMASHKA. Help customers with "
+        f"You are {name}, a customer-service assistant{employer}. Help customers with "
         "their questions accurately and honestly; if you do not know something, say so and "
         "offer how to find out instead of guessing.",
         "",
@@ -146,6 +151,9 @@ def build_system_prompt(fields: ProfileFields) -> str:
                 CUSTOM_END,
             ]
         )
+    section = prompt_section(knowledge)
+    if section:
+        lines.extend(["", section])
     return "\n".join(lines)
 
 

@@ -109,7 +109,7 @@ async def run_scenarios(settings: CoreSettings, args: argparse.Namespace) -> int
         )
         progress = ProgressBar(len(items), sys.stderr)
         results = await execute(
-            RunContext(pool, llm, settings.context_budget_tokens),
+            RunContext(pool, llm, settings.context_budget_tokens, settings.knowledge_budget_tokens),
             run=run,
             version=version,
             items=items,

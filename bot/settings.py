@@ -35,6 +35,7 @@ class CoreSettings(BaseSettings):
     openai_max_retries: Annotated[int, Field(ge=0, le=10)] = 2
     context_budget_tokens: Annotated[int, Field(ge=512, le=2_000_000)] = 8000
     scenario_concurrency: Annotated[int, Field(ge=1, le=64)] = 4
+    knowledge_budget_tokens: Annotated[int, Field(ge=100, le=100_000)] = 2000
 
     log_level: str = "INFO"
 

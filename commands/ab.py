@@ -128,7 +128,12 @@ async def start(
     parent_ts = str(parent["ts"])
     await repo.set_parent(deps.pool, team_id=req.team_id, ab_id=test.id, parent_ts=parent_ts)
 
-    ctx = RunContext(deps.pool, deps.llm, deps.settings.context_budget_tokens)
+    ctx = RunContext(
+        deps.pool,
+        deps.llm,
+        deps.settings.context_budget_tokens,
+        deps.settings.knowledge_budget_tokens,
+    )
     limit = asyncio.Semaphore(deps.settings.scenario_concurrency)
 
     async def one(row: AbMessage) -> None:

@@ -97,7 +97,12 @@ async def start(
                 ),
             )
 
-    ctx = RunContext(deps.pool, deps.llm, deps.settings.context_budget_tokens)
+    ctx = RunContext(
+        deps.pool,
+        deps.llm,
+        deps.settings.context_budget_tokens,
+        deps.settings.knowledge_budget_tokens,
+    )
     results = await execute(ctx, run=run, version=version, items=items, on_result=on_result)
     text, blocks = await summary_message(deps, run_id=run.id, version=version, results=results)
     await client.chat_update(channel=channel_id, ts=parent_ts, text=text, blocks=blocks)

@@ -129,6 +129,8 @@ class TestResult:
     scenario_name: str | None = None
     position: int | None = None
     behaviour_results: list[dict[str, object]] | None = None
+    knowledge_given: list[str] | None = None
+    knowledge_used: list[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

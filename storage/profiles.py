@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeAlias
 
 import asyncpg
 
+from storage import knowledge as knowledge_repo
 from storage.errors import (
     NoProfileYet,
     ProfileNameTaken,
@@ -13,6 +15,7 @@ from storage.errors import (
     VersionIdNotFound,
     VersionNotFound,
 )
+from storage.knowledge import KnowledgeItem
 from storage.models import Profile, ProfileFields, ProfileVersion, ResponseStyle
 from storage.scenarios import seed_workspace
 
@@ -74,13 +77,14 @@ async def _insert_version(
     fields: ProfileFields,
     user_id: str,
     note: str | None,
-) -> None:
-    await con.execute(
+) -> int:
+    version_id: int = await con.fetchval(
         """
         INSERT INTO profile_versions (
             team_id, profile_id, version, bot_name, avatar_emoji, formality, enthusiasm,
             technical_depth, empathy, response_style, custom_instructions, model, note, created_by
         ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+        RETURNING id
         """,
         team_id,
         profile_id,
@@ -103,6 +107,7 @@ async def _insert_version(
         profile_id,
         version,
     )
+    return version_id
 
 
 async def create_profile(
@@ -120,7 +125,7 @@ async def create_profile(
             )
         except asyncpg.UniqueViolationError:
             raise ProfileNameTaken(name) from None
-        await _insert_version(
+        version_id = await _insert_version(
             con,
             team_id=team_id,
             profile_id=profile_id,
@@ -129,7 +134,7 @@ async def create_profile(
             user_id=user_id,
             note="created",
         )
-        await con.execute(
+        became_default = await con.execute(
             """
             UPDATE workspaces SET default_profile_id = $2
             WHERE team_id = $1 AND default_profile_id IS NULL
@@ -137,6 +142,11 @@ async def create_profile(
             team_id,
             profile_id,
         )
+        if became_default == "UPDATE 1":
+            # the workspace's first profile starts with the example knowledge, marked as such
+            await knowledge_repo.insert_items(
+                con, team_id=team_id, version_id=version_id, items=knowledge_repo.EXAMPLE
+            )
         return await _current(con, team_id=team_id, profile_id=profile_id)
 
 
@@ -148,8 +158,13 @@ async def save_version(
     fields: ProfileFields,
     user_id: str,
     note: str | None = None,
+    knowledge: Sequence[KnowledgeItem] | None = None,
+    knowledge_from_version: int | None = None,
 ) -> ProfileVersion:
-    """Append a version. The row lock serialises concurrent saves so both land, numbered apart."""
+    """Append a version. The row lock serialises concurrent saves so both land, numbered apart.
+
+    The new version's knowledge is `knowledge` when given, else a copy of version
+    `knowledge_from_version` (a rollback), else a copy of the version it follows."""
     async with pool.acquire() as con, con.transaction():
         current = await con.fetchval(
             "SELECT current_version FROM profiles WHERE team_id = $1 AND id = $2 FOR UPDATE",
@@ -158,7 +173,7 @@ async def save_version(
         )
         if current is None:
             raise ProfileNotFound(str(profile_id))
-        await _insert_version(
+        new_id = await _insert_version(
             con,
             team_id=team_id,
             profile_id=profile_id,
@@ -167,6 +182,24 @@ async def save_version(
             user_id=user_id,
             note=note,
         )
+        if knowledge is not None:
+            await knowledge_repo.insert_items(
+                con, team_id=team_id, version_id=new_id, items=knowledge
+            )
+        else:
+            source = await con.fetchval(
+                """
+                SELECT id FROM profile_versions
+                WHERE team_id = $1 AND profile_id = $2 AND version = $3
+                """,
+                team_id,
+                profile_id,
+                knowledge_from_version or current,
+            )
+            if source is not None:
+                await knowledge_repo.copy_items(
+                    con, team_id=team_id, from_version_id=source, to_version_id=new_id
+                )
         return await _current(con, team_id=team_id, profile_id=profile_id)
 
 

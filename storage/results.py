@@ -14,7 +14,8 @@ _RESULT_COLUMNS = """
     id, team_id, profile_version_id, kind, channel_id, thread_ts, message_ts, user_id, question,
     answer, model, total_ms, ttft_ms, prompt_tokens, completion_tokens, confidence, proxies,
     analysis, alignment, analysis_error, interrupted, error_kind, error, dropped_turns, created_at,
-    run_id, scenario_id, scenario_name, position, behaviour_results
+    run_id, scenario_id, scenario_name, position, behaviour_results, knowledge_given,
+    knowledge_used
 """
 
 
@@ -52,6 +53,7 @@ class NewResult:
     scenario_id: int | None = None
     scenario_name: str | None = None
     position: int | None = None
+    knowledge_given: list[str] | None = None
 
 
 def _result(row: Any) -> TestResult:
@@ -65,9 +67,9 @@ async def insert_result(pool: asyncpg.Pool, result: NewResult) -> TestResult:
             team_id, profile_version_id, kind, channel_id, thread_ts, message_ts, user_id,
             question, answer, model, total_ms, ttft_ms, prompt_tokens, completion_tokens,
             confidence, proxies, interrupted, error_kind, error, dropped_turns, run_id,
-            scenario_id, scenario_name, position
+            scenario_id, scenario_name, position, knowledge_given
         ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                  $18, $19, $20, $21, $22, $23, $24)
+                  $18, $19, $20, $21, $22, $23, $24, $25)
         RETURNING {_RESULT_COLUMNS}
         """,
         result.team_id,
@@ -94,6 +96,7 @@ async def insert_result(pool: asyncpg.Pool, result: NewResult) -> TestResult:
         result.scenario_id,
         result.scenario_name,
         result.position,
+        result.knowledge_given,
     )
     return _result(row)
 
@@ -106,10 +109,12 @@ async def set_analysis(
     analysis: dict[str, Any] | None,
     alignment: float | None,
     analysis_error: str | None,
+    knowledge_used: list[str] | None = None,
 ) -> TestResult:
     row = await pool.fetchrow(
         f"""
-        UPDATE test_results SET analysis = $3, alignment = $4, analysis_error = $5
+        UPDATE test_results
+        SET analysis = $3, alignment = $4, analysis_error = $5, knowledge_used = $6
         WHERE team_id = $1 AND id = $2
         RETURNING {_RESULT_COLUMNS}
         """,
@@ -118,6 +123,7 @@ async def set_analysis(
         analysis,
         alignment,
         analysis_error,
+        knowledge_used,
     )
     if row is None:
         raise ResultNotFound(result_id)

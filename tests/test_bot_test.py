@@ -13,6 +13,7 @@ import pytest
 
 from bot import ids
 from bot.personality import build_system_prompt
+from storage import knowledge as knowledge_repo
 from storage import profiles as repo
 from storage.models import TestResult
 from storage.results import _result
@@ -132,9 +133,13 @@ async def test_personality_reaches_the_model(live: SlackDriver, model: FakeOpenA
         team_id=TEAM,
         profile_id=(await repo.find_profile(live.pool, team_id=TEAM, name="Calm")).id,
     )
+    calm_knowledge = await knowledge_repo.items(
+        live.pool, team_id=TEAM, version_id=calm_version.id
+    )
+    assert calm_knowledge, "the first profile starts with the example knowledge"
     assert calm_req["messages"][0] == {
         "role": "system",
-        "content": build_system_prompt(calm_version.fields),
+        "content": build_system_prompt(calm_version.fields, calm_knowledge),
     }
     assert calm_req["messages"][0]["content"] != hyper_req["messages"][0]["content"]
     assert hyper_req["temperature"] > calm_req["temperature"]
