@@ -15,6 +15,7 @@ from bot.deps import Deps
 from bot.errors import UserError
 from commands.replies import run_guarded, send
 from commands.request import Reply
+from storage import knowledge as knowledge_repo
 from storage import profiles as repo
 from storage import results as results_repo
 from storage.results import ResultNotFound
@@ -50,9 +51,12 @@ async def details(
         version = await repo.get_version_by_id(
             deps.pool, team_id=team_id, version_id=result.profile_version_id
         )
+        knowledge = await knowledge_repo.items(
+            deps.pool, team_id=team_id, version_id=result.profile_version_id
+        )
         await client.views_open(
             trigger_id=str(body.get("trigger_id", "")),
-            view=details_view(result, label=version.label),
+            view=details_view(result, label=version.label, knowledge=knowledge),
         )
         return None
 

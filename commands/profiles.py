@@ -11,6 +11,7 @@ from bot.errors import UserError
 from bot.messages import usage
 from commands.parse import Parsed, parse_version, split_words
 from commands.request import Reply, SlashRequest
+from storage import knowledge as knowledge_repo
 from storage import profiles as repo
 from storage.errors import ProfileNotFound
 from storage.models import DEFAULT_FIELDS, Profile
@@ -139,7 +140,11 @@ async def rollback(deps: Deps, req: SlashRequest, parsed: Parsed) -> Reply:
     )
     current = await repo.current_version(deps.pool, team_id=req.team_id, profile_id=profile.id)
     changes = diff(current.fields, old.fields)
-    if not changes:
+    old_knowledge = await knowledge_repo.items(deps.pool, team_id=req.team_id, version_id=old.id)
+    knowledge_changed = old_knowledge != await knowledge_repo.items(
+        deps.pool, team_id=req.team_id, version_id=current.id
+    )
+    if not changes and not knowledge_changed:
         return Reply(
             f"v{target} of *{escape(profile.name)}* is identical to the current "
             f"v{current.version}; nothing was saved."
@@ -151,10 +156,13 @@ async def rollback(deps: Deps, req: SlashRequest, parsed: Parsed) -> Reply:
         fields=old.fields,
         user_id=req.user_id,
         note=f"rollback to v{target}",
+        knowledge_from_version=target,
     )
+    lines = change_lines(changes) if changes else ""
+    if knowledge_changed:
+        lines += ("\n" if lines else "") + f"• knowledge: as in v{target}"
     return Reply(
-        f"Rolled *{escape(profile.name)}* back to v{target}, saved as v{saved.version}:\n"
-        + change_lines(changes)
+        f"Rolled *{escape(profile.name)}* back to v{target}, saved as v{saved.version}:\n" + lines
     )
 
 

@@ -35,6 +35,8 @@ from aiohttp import web
 
 from bot.behaviours import BEHAVIOUR_JUDGE_MARKER
 from bot.judge import JUDGE_MARKER
+from bot.knowledge import PROMPT_HEADER as KNOWLEDGE_HEADER
+from bot.knowledge import key_terms
 from bot.llm import SCHEMA_INSTRUCTION
 from bot.pairwise import PAIRWISE_JUDGE_MARKER
 from bot.personality import STYLE_INSTRUCTIONS, TRAIT_BANDS
@@ -166,6 +168,28 @@ def _words(text: str) -> list[str]:
     return re.findall(r"\S+\s*|\s+", text)
 
 
+def _knowledge_lines(text: str) -> list[tuple[str, str]]:
+    return [(m[1], m[2]) for m in re.finditer(r"^\[([A-Z][0-9]*)\] (.+)$", text, re.MULTILINE)]
+
+
+def _body(line: str) -> str:
+    """The answer part of an FAQ line, or the text after a label such as "Policy: "."""
+    if " / A: " in line:
+        return line.split(" / A: ", 1)[1].strip()
+    return line.split(": ", 1)[-1].strip()
+
+
+def _best_item(section: str, question: str) -> str | None:
+    words = key_terms(question)
+    scored = [
+        (len(words & key_terms(text)), text)
+        for ref, text in _knowledge_lines(section)
+        if ref[0] in "FP"
+    ]
+    best = max(scored, default=(0, ""))
+    return best[1] if best[0] > 0 else None
+
+
 class FakeOpenAI:
     def __init__(self) -> None:
         self.ttft_s = 0.0
@@ -187,6 +211,11 @@ class FakeOpenAI:
         self.behaviour_scores: dict[str, int] = {}
         # judge requests are not streamed, so ttft_s does not apply: this is their latency
         self.judge_delay_s = 0.0
+        # answers quote the knowledge item that best matches the question (off by default so
+        # the style fixtures stay exactly as written); the judge then names it as a source
+        self.use_knowledge = False
+        # refs the trait judge names as sources on top of the ones the answer quotes
+        self.extra_sources: list[str] = []
         # pairwise judge: "longer" prefers the longer reply (consistent in both orders),
         # "first" always prefers reply 1 (pure position bias), "tie" calls it even
         self.pairwise_mode = "longer"
@@ -366,7 +395,13 @@ class FakeOpenAI:
         system = "\n".join(
             str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "system"
         )
-        return profile_answer(system)
+        text = profile_answer(system)
+        if self.use_knowledge and KNOWLEDGE_HEADER in system:
+            question = str(body["messages"][-1].get("content", ""))
+            best = _best_item(system.split(KNOWLEDGE_HEADER, 1)[1], question)
+            if best is not None:
+                text += f" {_body(best)}"
+        return text
 
     def _judge_text(self, body: dict[str, Any]) -> str:
         if self.judge_reply is not None:
@@ -388,6 +423,15 @@ class FakeOpenAI:
             for trait in TRAITS
         }
         reply["suggestions"] = ["Shorten the greeting.", "Name the exact menu item."]
+        listed = re.search(r"<knowledge>\n?(.*?)\n?</knowledge>", prompt, re.DOTALL)
+        if listed:
+            answer = match.group(1) if match else ""
+            quoted = [
+                ref
+                for ref, text in _knowledge_lines(listed.group(1))
+                if _body(text) and _body(text) in answer
+            ]
+            reply["sources"] = quoted + self.extra_sources
         return json.dumps(reply)
 
     def _pairwise_text(self, body: dict[str, Any]) -> str:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from bot import ids, limits
 from bot.blocks.common import Block, escape, mrkdwn, plain, truncate
 from bot.judge import Analysis
+from bot.knowledge import describe
+from storage.knowledge import KnowledgeItem
 from storage.models import TRAIT_LABELS, FeedbackTally, TestResult
 
 QUESTION_PREVIEW = 2500
@@ -109,7 +112,29 @@ def footer(result: TestResult, tally: FeedbackTally) -> tuple[str, list[Block]]:
     return truncate(line, limits.READABLE_MESSAGE_TEXT), blocks
 
 
-def details_view(result: TestResult, *, label: str) -> dict[str, Any]:
+def knowledge_lines(result: TestResult, items: Sequence[KnowledgeItem]) -> str | None:
+    """Which knowledge went to the model and which the answer relied on (judged, then checked
+    against the answer's wording)."""
+    if not result.knowledge_given:
+        return None
+    by_ref = {i.ref: i for i in items}
+    given = ", ".join(f"`{r}`" for r in result.knowledge_given)
+    used = result.knowledge_used
+    if used is None:
+        relied = "not judged"
+    elif not used:
+        relied = "none"
+    else:
+        relied = "\n".join(
+            f"• `{r}` {escape(truncate(describe(by_ref[r]), 200))}" if r in by_ref else f"• `{r}`"
+            for r in used
+        )
+    return f"*Knowledge given to the model:* {given}\n*Relied on:* {relied}"
+
+
+def details_view(
+    result: TestResult, *, label: str, knowledge: Sequence[KnowledgeItem] = ()
+) -> dict[str, Any]:
     blocks: list[Block] = [
         {
             "type": "section",
@@ -148,6 +173,12 @@ def details_view(result: TestResult, *, label: str) -> dict[str, Any]:
         blocks.append(
             {"type": "context", "elements": [mrkdwn(f"judged by {analysis.judge_model}", 200)]}
         )
+    sources = knowledge_lines(result, knowledge)
+    if sources:
+        blocks += [
+            {"type": "divider"},
+            {"type": "section", "text": mrkdwn(sources, limits.SECTION_TEXT)},
+        ]
     if result.proxies:
         lines = [
             f"{name}: {fmt.format(result.proxies[key])}"

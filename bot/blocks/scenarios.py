@@ -301,6 +301,9 @@ def item_message(result: TestResult) -> tuple[str, list[Block]]:
         f"alignment {result.alignment:.0f}/100" if result.alignment is not None else "alignment n/a"
     )
     status = " · ⚠️ interrupted" if result.interrupted else ""
+    if result.knowledge_given:
+        used = ", ".join(result.knowledge_used or []) or "none"
+        status += f" · knowledge given {', '.join(result.knowledge_given)}; relied on {used}"
     blocks.append(
         {
             "type": "context",

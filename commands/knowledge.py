@@ -1,0 +1,237 @@
+"""`/bot knowledge`: edit a profile's company knowledge (form, quick add/remove) and list it.
+Every change saves a new profile version, like any other edit."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Final
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import ids
+from bot.blocks.common import escape
+from bot.blocks.knowledge import FormContext, form, listing, read_form
+from bot.deps import Deps
+from bot.errors import UserError
+from bot.knowledge import ANSWER_MAX, LINE_MAX, QUESTION_MAX, Knowledge, validate
+from commands.ab import parse_messages
+from commands.parse import Parsed
+from commands.profiles import resolve
+from commands.replies import confirm_text
+from commands.request import Reply, SlashRequest
+from storage import knowledge as repo
+from storage import profiles as profiles_repo
+from storage.errors import ProfileNotFound
+from storage.knowledge import KnowledgeItem
+
+log = logging.getLogger(__name__)
+
+USAGE: Final = (
+    "Usage: `/bot knowledge [profile]` opens the form; `/bot knowledge show [profile]`; "
+    '`/bot knowledge add faq "question" "answer"`; `/bot knowledge add policy "text"`; '
+    "`/bot knowledge remove F3`. Name another profile first: `/bot knowledge @Sales show`."
+)
+
+
+async def handle(
+    deps: Deps, client: AsyncWebClient, req: SlashRequest, parsed: Parsed
+) -> Reply | None:
+    action, _, rest = parsed.rest.partition(" ")
+    rest = rest.strip()
+    if action.lower() == "show":
+        return await show(deps, req, parsed.profile or (rest or None))
+    if action.lower() == "add":
+        return await add(deps, req, parsed.profile, rest)
+    if action.lower() == "remove":
+        return await remove(deps, req, parsed.profile, rest)
+    if rest or (action and parsed.profile):
+        raise UserError(USAGE)
+    return await open_form(deps, client, req, parsed.profile or (action or None))
+
+
+async def show(deps: Deps, req: SlashRequest, name: str | None) -> Reply:
+    if name is not None and " " in name:
+        raise UserError(USAGE)
+    profile = await resolve(deps, req, name)
+    version = await profiles_repo.current_version(
+        deps.pool, team_id=req.team_id, profile_id=profile.id
+    )
+    items = await repo.items(deps.pool, team_id=req.team_id, version_id=version.id)
+    text, blocks = listing(items, label=version.label)
+    return Reply(text, blocks)
+
+
+async def _save(
+    deps: Deps, *, team_id: str, profile_id: int, user_id: str, knowledge: Knowledge, note: str
+) -> str:
+    current = await profiles_repo.current_version(deps.pool, team_id=team_id, profile_id=profile_id)
+    saved = await profiles_repo.save_version(
+        deps.pool,
+        team_id=team_id,
+        profile_id=profile_id,
+        fields=current.fields,
+        user_id=user_id,
+        note=note,
+        knowledge=knowledge.items(),
+    )
+    return saved.label
+
+
+async def add(deps: Deps, req: SlashRequest, name: str | None, raw: str) -> Reply:
+    kind, _, rest = raw.partition(" ")
+    quoted = parse_messages(rest) if rest.strip() else None
+    profile = await resolve(deps, req, name)
+    version = await profiles_repo.current_version(
+        deps.pool, team_id=req.team_id, profile_id=profile.id
+    )
+    current = Knowledge.of(await repo.items(deps.pool, team_id=req.team_id, version_id=version.id))
+    if kind.lower() == "faq":
+        if quoted is None or len(quoted) != 2:
+            raise UserError('Usage: `/bot knowledge add faq "question" "answer"`.')
+        question, answer = quoted
+        if len(question) > QUESTION_MAX or len(answer) > ANSWER_MAX:
+            raise UserError(
+                f"Questions are at most {QUESTION_MAX} characters and answers at most "
+                f"{ANSWER_MAX:,}."
+            )
+        updated = Knowledge(
+            current.company,
+            current.industry,
+            current.products,
+            current.policies,
+            [*current.faqs, (question, answer)],
+        )
+        added = f"F{len(updated.faqs)}"
+    elif kind.lower() == "policy":
+        if quoted is None or len(quoted) != 1:
+            raise UserError('Usage: `/bot knowledge add policy "text"`.')
+        if len(quoted[0]) > LINE_MAX:
+            raise UserError(f"A policy is at most {LINE_MAX} characters.")
+        updated = Knowledge(
+            current.company,
+            current.industry,
+            current.products,
+            [*current.policies, quoted[0]],
+            current.faqs,
+        )
+        added = f"P{len(updated.policies)}"
+    else:
+        raise UserError(USAGE)
+    label = await _save(
+        deps,
+        team_id=req.team_id,
+        profile_id=profile.id,
+        user_id=req.user_id,
+        knowledge=updated,
+        note=f"knowledge: added {added}",
+    )
+    return Reply(f"Added `{added}` to the knowledge of *{escape(label)}*.")
+
+
+async def remove(deps: Deps, req: SlashRequest, name: str | None, raw: str) -> Reply:
+    ref = raw.strip().strip("`[]").upper()
+    if not ref:
+        raise UserError("Usage: `/bot knowledge remove F3` (the ids are in `/bot knowledge show`).")
+    profile = await resolve(deps, req, name)
+    version = await profiles_repo.current_version(
+        deps.pool, team_id=req.team_id, profile_id=profile.id
+    )
+    items = await repo.items(deps.pool, team_id=req.team_id, version_id=version.id)
+    if ref not in {i.ref for i in items}:
+        raise UserError(
+            f"*{escape(version.label)}* has no knowledge item `{escape(ref)}`. "
+            "`/bot knowledge show` lists them."
+        )
+    kept: list[KnowledgeItem] = [i for i in items if i.ref != ref]
+    label = await _save(
+        deps,
+        team_id=req.team_id,
+        profile_id=profile.id,
+        user_id=req.user_id,
+        knowledge=Knowledge.of(kept),
+        note=f"knowledge: removed {ref}",
+    )
+    return Reply(
+        f"Removed `{ref}` from the knowledge of *{escape(label)}*; the other items were "
+        "renumbered (`/bot knowledge show`)."
+    )
+
+
+async def open_form(
+    deps: Deps, client: AsyncWebClient, req: SlashRequest, name: str | None
+) -> Reply | None:
+    profile = await resolve(deps, req, name)
+    version = await profiles_repo.current_version(
+        deps.pool, team_id=req.team_id, profile_id=profile.id
+    )
+    knowledge = Knowledge.of(
+        await repo.items(deps.pool, team_id=req.team_id, version_id=version.id)
+    )
+    view = form(
+        knowledge,
+        profile_name=profile.name,
+        context=FormContext(profile.id, req.channel_id, req.response_url),
+    )
+    try:
+        await client.views_open(trigger_id=req.trigger_id, view=view)
+    except SlackApiError as exc:
+        log.warning("views.open failed: %s", exc.response.get("error"))
+        return Reply("Slack did not open the form in time. Please run the command again.")
+    return None
+
+
+async def handle_submit(
+    deps: Deps, *, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, team_id: str
+) -> None:
+    view: dict[str, Any] = body["view"]
+    user_id = str(body["user"]["id"])
+    try:
+        context = FormContext.load(view.get("private_metadata", ""))
+        version = await profiles_repo.current_version(
+            deps.pool, team_id=team_id, profile_id=context.profile_id
+        )
+    except (ValueError, KeyError, TypeError, ProfileNotFound):
+        await ack(
+            response_action="errors",
+            errors={ids.KNOWLEDGE_COMPANY: "This profile no longer exists in this workspace."},
+        )
+        return
+    current = Knowledge.of(await repo.items(deps.pool, team_id=team_id, version_id=version.id))
+    knowledge, errors = validate(read_form(view), keep=current)
+    if knowledge is None:
+        await ack(response_action="errors", errors=errors)
+        return
+    if knowledge == current:
+        await ack()
+        text = f"No changes: *{escape(version.label)}* keeps its knowledge."
+    else:
+        try:
+            label = await _save(
+                deps,
+                team_id=team_id,
+                profile_id=context.profile_id,
+                user_id=user_id,
+                knowledge=knowledge,
+                note="knowledge edited",
+            )
+        except Exception:
+            log.exception("saving knowledge failed")
+            await ack(
+                response_action="errors",
+                errors={ids.KNOWLEDGE_COMPANY: "Saving failed; nothing was changed. Try again."},
+            )
+            return
+        await ack()
+        text = (
+            f"Saved the knowledge as *{escape(label)}*: {len(knowledge.items())} items "
+            "(`/bot knowledge show` lists them)."
+        )
+    await confirm_text(
+        client,
+        response_url=context.response_url,
+        channel_id=context.channel_id,
+        user_id=user_id,
+        text=text,
+    )
