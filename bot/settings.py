@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 README_SETTINGS_SECTION = "README.md, section 'Settings'"
@@ -58,7 +58,10 @@ class CoreSettings(BaseSettings):
 
 
 class Settings(CoreSettings):
-    slack_bot_token: SecretStr
+    # one workspace: a bot token; many workspaces (OAuth): a client id and secret instead
+    slack_bot_token: SecretStr | None = None
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
     slack_signing_secret: SecretStr
     slack_app_token: SecretStr | None = None
     slack_api_url: AnyHttpUrl | None = None
@@ -66,10 +69,30 @@ class Settings(CoreSettings):
 
     @field_validator("slack_bot_token")
     @classmethod
-    def _bot_token_shape(cls, v: SecretStr) -> SecretStr:
-        if not v.get_secret_value().startswith("xoxb-"):
+    def _bot_token_shape(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value():
+            return None
+        if v is not None and not v.get_secret_value().startswith("xoxb-"):
             raise ValueError("must be a bot token starting with 'xoxb-'")
         return v
+
+    @model_validator(mode="after")
+    def _one_way_to_authorize(self) -> Settings:
+        oauth = self.slack_client_id is not None or self.slack_client_secret is not None
+        if oauth and (self.slack_client_id is None or self.slack_client_secret is None):
+            raise ValueError(
+                "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together (multi-workspace install)"
+            )
+        if not oauth and self.slack_bot_token is None:
+            raise ValueError(
+                "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
+                "(install in many workspaces)"
+            )
+        return self
+
+    @property
+    def oauth_enabled(self) -> bool:
+        return self.slack_client_id is not None and self.slack_client_secret is not None
 
     @field_validator("slack_app_token")
     @classmethod
