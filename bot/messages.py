@@ -20,6 +20,10 @@ HELP: Final = """*ROMASHKA bot playground* — tune your customer-service bot's 
 • `/bot scenarios` — the test scenarios with Run buttons · `/bot scenario new` · `/bot scenario edit <name>` · `/bot scenario delete <name>`
 • `/bot scenario run <name|all> [Support@3]` — run every message at once and post a summary
 
+*Company knowledge* (facts, products, policies and FAQs the answers must stick to)
+• `/bot knowledge [Support]` — edit it in a form · `/bot knowledge show` — the items with their ids
+• `/bot knowledge add faq "question" "answer"` · `/bot knowledge add policy "text"` · `/bot knowledge remove F3`
+
 *A/B tests*
 • `/bot ab Support@3 Support@4 [scenario | "message" "message" …]` — blind replies in a thread; the team votes
 • `/bot ab close 12` — reveal and give the verdict · `/bot leaderboard` — every version ranked by the votes

@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
 from bot.deps import Deps
-from commands import ab, actions, answers, config, router, scenarios, threads
+from commands import ab, actions, answers, config, knowledge, router, scenarios, threads
 
 
 def _team(context: AsyncBoltContext) -> str:
@@ -123,6 +123,14 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
     ) -> None:
         await threads.on_mention(
             deps, client, event=event, team_id=_team(context), bot_user_id=context.bot_user_id
+        )
+
+    @app.view(ids.KNOWLEDGE_MODAL)
+    async def knowledge_submitted(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        await knowledge.handle_submit(
+            deps, ack=ack, body=body, client=client, team_id=_team(context)
         )
 
     @app.view(ids.SCENARIO_MODAL)

@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.blocks.common import escape, truncate
 from bot.deps import Deps
 from bot.messages import HELP
-from commands import ab, config, profiles, scenarios, test
+from commands import ab, config, knowledge, profiles, scenarios, test
 from commands.parse import Parsed, parse
 from commands.replies import run_guarded, send
 from commands.request import Reply, SlashRequest
@@ -54,6 +54,8 @@ async def handle(
             return await config.open_from_command(deps, client, req, parsed)
         if parsed.sub == "test":
             return await test.run(deps, client, req, parsed)
+        if parsed.sub == "knowledge":
+            return await knowledge.handle(deps, client, req, parsed)
         if parsed.sub == "ab":
             return await ab.handle(deps, client, req, parsed)
         if parsed.sub == "scenario":
