@@ -133,9 +133,7 @@ async def test_personality_reaches_the_model(live: SlackDriver, model: FakeOpenA
         team_id=TEAM,
         profile_id=(await repo.find_profile(live.pool, team_id=TEAM, name="Calm")).id,
     )
-    calm_knowledge = await knowledge_repo.items(
-        live.pool, team_id=TEAM, version_id=calm_version.id
-    )
+    calm_knowledge = await knowledge_repo.items(live.pool, team_id=TEAM, version_id=calm_version.id)
     assert calm_knowledge, "the first profile starts with the example knowledge"
     assert calm_req["messages"][0] == {
         "role": "system",
