@@ -119,6 +119,12 @@ async def execute(
     beat = asyncio.create_task(_keep_alive(ctx.pool, run))
     try:
         results = list(await asyncio.gather(*(one(i) for i in items)))
+    except asyncio.CancelledError:
+        # shutting down mid-run: say so now rather than waiting for the sweeper
+        await asyncio.shield(
+            scenarios_repo.mark_interrupted(ctx.pool, team_id=run.team_id, run_id=run.id)
+        )
+        raise
     finally:
         beat.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -17,6 +17,8 @@ from storage.migrate import pending
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+# SIGTERM to exit: the time given to answers and runs already under way
+SHUTDOWN_GRACE_S = 30.0
 HEALTH_PATH = "/healthz"
 
 
@@ -66,15 +68,36 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
+async def drain(*, grace_s: float = SHUTDOWN_GRACE_S) -> int:
+    """Let work already started (answers, runs) finish; what is still going after the grace
+    period is cancelled, and scenario runs mark themselves interrupted as they stop."""
+    current = asyncio.current_task()
+    pending = {t for t in asyncio.all_tasks() if t is not current and not t.done()}
+    if not pending:
+        return 0
+    log.info("waiting up to %.0f s for %d tasks in flight", grace_s, len(pending))
+    _, still = await asyncio.wait(pending, timeout=grace_s)
+    for task in still:
+        task.cancel()
+    if still:
+        await asyncio.wait(still, timeout=5)
+        log.warning("cancelled %d tasks still running after %.0f s", len(still), grace_s)
+    return len(still)
+
+
 async def serve_http(app: AsyncApp, deps: Deps, *, port: int, host: str = "0.0.0.0") -> None:
     runner = web.AppRunner(http_app(app, deps), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
     log.info("listening on http://%s:%d%s", host, port, EVENTS_PATH)
     try:
         await _stop_event().wait()
     finally:
-        log.info("shutting down")
+        log.info("shutting down: no new requests; finishing work in flight")
+        # stop listening first, so a load balancer sends new work to the other processes
+        await site.stop()
+        await drain()
         await runner.cleanup()
 
 

@@ -306,6 +306,17 @@ async def finish_run(
     )
 
 
+async def mark_interrupted(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> None:
+    await pool.execute(
+        """
+        UPDATE scenario_runs SET status = 'interrupted', finished_at = now()
+        WHERE team_id = $1 AND id = $2 AND status = 'running'
+        """,
+        team_id,
+        run_id,
+    )
+
+
 async def mark_stale_runs_interrupted(
     pool: asyncpg.Pool, *, stale_after_s: int = STALE_AFTER_S
 ) -> int:
