@@ -129,3 +129,12 @@ async def harness(*, ttft_s: float = 0.0, token_interval_s: float = 0.0) -> Asyn
                 await pool.close()
         finally:
             await slack.stop()
+
+
+@asynccontextmanager
+async def fresh_database() -> AsyncIterator[tuple[str, bool]]:
+    """A migrated database of its own, without the app around it: its DSN, and False when
+    TEST_DATABASE_URL points at an external server. For benchmarks that run the app as a
+    separate process, or that talk to the storage layer alone."""
+    async with _server() as (admin_dsn, embedded), _database(admin_dsn) as dsn:
+        yield dsn, embedded

@@ -50,3 +50,5 @@ KNOWLEDGE_POLICIES: Final = "knowledge_policies"
 KNOWLEDGE_FAQ: Final = "knowledge_faq"
 
 # ---- stats, App Home and export (the metrics issue) ----
+STATS_CHART: Final = "stats_chart"
+HOME_VIEW: Final = "app_home"

@@ -12,7 +12,18 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
 from bot.deps import Deps
-from commands import ab, actions, answers, config, knowledge, router, scenarios, threads
+from commands import (
+    ab,
+    actions,
+    answers,
+    config,
+    home,
+    knowledge,
+    router,
+    scenarios,
+    threads,
+)
+from commands import stats as stats_command
 
 
 def _team(context: AsyncBoltContext) -> str:
@@ -43,10 +54,14 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
 
     @app.action(ids.CARD_HISTORY)
     async def card_history(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
     ) -> None:
         await actions.card_history(
-            deps, ack=ack, body=body, respond=respond, team_id=_team(context)
+            deps, ack=ack, body=body, respond=respond, client=client, team_id=_team(context)
         )
 
     @app.action(ids.CARD_EDIT)
@@ -177,5 +192,23 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
         context: AsyncBoltContext,
     ) -> None:
         await ab.close_button(
+            deps, ack=ack, body=body, respond=respond, client=client, team_id=_team(context)
+        )
+
+    @app.event("app_home_opened")
+    async def home_opened(
+        event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        await home.opened(deps, client, event=event, team_id=_team(context))
+
+    @app.action(ids.STATS_CHART)
+    async def stats_chart(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+    ) -> None:
+        await stats_command.chart_button(
             deps, ack=ack, body=body, respond=respond, client=client, team_id=_team(context)
         )

@@ -23,6 +23,7 @@ from bot.deps import Deps
 from bot.errors import UserError
 from bot.llm import LLMError, LLMErrorKind
 from bot.pairwise import judge as pairwise_judge
+from bot.roles import is_editor
 from commands.parse import Parsed
 from commands.replies import run_guarded, send
 from commands.request import Reply, SlashRequest
@@ -324,8 +325,12 @@ async def close(
         test = await repo.get(deps.pool, team_id=team_id, ab_id=ab_id)
     except AbTestNotFound:
         raise UserError(f"There is no A/B test #{ab_id} in this workspace.") from None
-    if test.started_by != user_id:
-        raise UserError(f"Only <@{test.started_by}>, who started A/B test #{ab_id}, can close it.")
+    if test.started_by != user_id and not await is_editor(
+        deps.pool, client, team_id=team_id, user_id=user_id
+    ):
+        raise UserError(
+            f"Only <@{test.started_by}>, who started A/B test #{ab_id}, or an editor can close it."
+        )
     if test.status == "closed":
         return Reply(f"A/B test #{ab_id} is already closed.")
     if test.status == "answering":

@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.deps import Deps
 from bot.errors import UserError
 from commands import config, profiles
-from commands.replies import run_guarded, send
+from commands.replies import deliver, run_guarded, send
 from commands.request import Reply
 
 
@@ -47,7 +47,13 @@ async def history_more(
 
 
 async def card_history(
-    deps: Deps, *, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, team_id: str
+    deps: Deps,
+    *,
+    ack: AsyncAck,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    team_id: str,
 ) -> None:
     await ack()
 
@@ -57,7 +63,8 @@ async def card_history(
 
     reply = await run_guarded(work)
     if reply is not None:
-        await send(respond, reply)
+        # from the App Home tab there is no response_url: the history comes as a DM
+        await deliver(client, respond, body=body, reply=reply)
 
 
 async def card_edit(
@@ -88,4 +95,4 @@ async def card_edit(
 
     reply = await run_guarded(work)
     if reply is not None:
-        await send(respond, reply)
+        await deliver(client, respond, body=body, reply=reply)

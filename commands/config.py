@@ -17,6 +17,7 @@ from bot.blocks.profile import change_lines
 from bot.deps import Deps
 from bot.diff import diff
 from bot.errors import UserError
+from bot.roles import NOT_AN_EDITOR, is_editor
 from bot.validation import fields_from_form
 from commands.parse import Parsed
 from commands.profiles import resolve
@@ -95,6 +96,9 @@ async def handle_submit(
     fields, errors = fields_from_form(read_state(view))
     if fields is None:
         await ack(response_action="errors", errors=errors)
+        return
+    if not await is_editor(deps.pool, client, team_id=team_id, user_id=user_id):
+        await ack(response_action="errors", errors=_form_error(NOT_AN_EDITOR))
         return
     try:
         current = await repo.current_version(

@@ -16,6 +16,7 @@ from bot.blocks.knowledge import FormContext, form, listing, read_form
 from bot.deps import Deps
 from bot.errors import UserError
 from bot.knowledge import ANSWER_MAX, LINE_MAX, QUESTION_MAX, Knowledge, validate
+from bot.roles import NOT_AN_EDITOR, is_editor
 from commands.ab import parse_messages
 from commands.parse import Parsed
 from commands.profiles import resolve
@@ -197,6 +198,9 @@ async def handle_submit(
             response_action="errors",
             errors={ids.KNOWLEDGE_COMPANY: "This profile no longer exists in this workspace."},
         )
+        return
+    if not await is_editor(deps.pool, client, team_id=team_id, user_id=user_id):
+        await ack(response_action="errors", errors={ids.KNOWLEDGE_COMPANY: NOT_AN_EDITOR})
         return
     current = Knowledge.of(await repo.items(deps.pool, team_id=team_id, version_id=version.id))
     knowledge, errors = validate(read_form(view), keep=current)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
@@ -71,3 +72,18 @@ async def confirm_text(
         await client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
     except SlackApiError:
         await client.chat_postMessage(channel=user_id, text=text)
+
+
+async def deliver(
+    client: AsyncWebClient, respond: AsyncRespond, *, body: dict[str, Any], reply: Reply
+) -> None:
+    """Answer a button: ephemerally where it was clicked, or by direct message when the click
+    came from somewhere without a response_url (the App Home tab)."""
+    if body.get("response_url"):
+        await send(respond, reply)
+        return
+    user_id = str((body.get("user") or {}).get("id", ""))
+    try:
+        await client.chat_postMessage(channel=user_id, text=reply.text, blocks=reply.blocks or None)
+    except SlackApiError:
+        log.exception("could not deliver a reply by direct message")

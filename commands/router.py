@@ -12,8 +12,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.blocks.common import escape, truncate
 from bot.deps import Deps
 from bot.messages import HELP
-from commands import ab, config, knowledge, profiles, scenarios, test
+from bot.roles import require_editor
+from commands import ab, config, editors, knowledge, profiles, scenarios, test
+from commands import export as export_command
+from commands import stats as stats_command
 from commands.parse import Parsed, parse
+from commands.permissions import editing
 from commands.replies import run_guarded, send
 from commands.request import Reply, SlashRequest
 
@@ -50,6 +54,13 @@ async def handle(
     async def work() -> Reply | None:
         if parsed.sub == "help":
             return Reply(HELP)
+        doing = editing(parsed)
+        if doing is not None:
+            await require_editor(
+                deps.pool, client, team_id=req.team_id, user_id=req.user_id, doing=doing
+            )
+        if parsed.sub == "editors":
+            return await editors.handle(deps, client, req, parsed)
         if parsed.sub == "config":
             return await config.open_from_command(deps, client, req, parsed)
         if parsed.sub == "test":
@@ -60,6 +71,10 @@ async def handle(
             return await ab.handle(deps, client, req, parsed)
         if parsed.sub == "scenario":
             return await scenarios.handle(deps, client, req, parsed)
+        if parsed.sub == "stats":
+            return await stats_command.run(deps, client, req, parsed)
+        if parsed.sub == "export":
+            return await export_command.run(deps, client, req, parsed)
         handler = SUBCOMMANDS.get(parsed.sub)
         if handler is None:
             shown = escape(truncate(parsed.sub, 40))

@@ -15,6 +15,7 @@ from bot.blocks.common import escape
 from bot.blocks.scenarios import FormContext, read_form, scenario_form, scenario_list
 from bot.deps import Deps
 from bot.errors import UserError
+from bot.roles import NOT_AN_EDITOR, is_editor
 from bot.scenario_form import validate
 from commands import scenario_run
 from commands.parse import Parsed
@@ -135,6 +136,11 @@ async def handle_submit(
     form, errors = validate(read_form(view))
     if form is None:
         await ack(response_action="errors", errors=errors)
+        return
+    if context.scenario_id is not None and not await is_editor(
+        deps.pool, client, team_id=team_id, user_id=user_id
+    ):
+        await ack(response_action="errors", errors={ids.SCENARIO_NAME: NOT_AN_EDITOR})
         return
     try:
         if context.scenario_id is None:

@@ -58,7 +58,13 @@ class FakeSlack:
         self.responses: list[Call] = []  # posts to response_url
         self.injected: dict[str, list[Injected]] = {}
         self.thread_messages: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        self.users: dict[str, dict[str, Any]] = {}
+        # users.info: the default test user is a workspace admin, so an editor
+        self.users: dict[str, dict[str, Any]] = {"U0001": {"id": "U0001", "is_admin": True}}
+        # files_upload_v2, by file id: the name asked for in files.getUploadURLExternal and the
+        # bytes then POSTed to its upload_url (`files_posted` lists the completed uploads)
+        self.uploaded: dict[str, bytes] = {}
+        self.upload_names: dict[str, str] = {}
+        self._file_ids = itertools.count(1)
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -70,6 +76,7 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)  # the SDK reads some methods with GET
         app.router.add_post("/response_url/{key}", self._response_url)
+        app.router.add_post("/upload/{file_id}", self._upload)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -146,6 +153,24 @@ class FakeSlack:
         self.changed.set()
         return web.json_response({"ok": True})
 
+    async def _upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        if file_id not in self.upload_names:
+            return web.Response(status=404, text="unknown upload url")
+        self.uploaded[file_id] = await request.read()
+        self.changed.set()
+        return web.Response(text="OK - 200")
+
+    def files_posted(self) -> list[tuple[str, bytes, dict[str, Any]]]:
+        """(filename, bytes, completeUploadExternal args) of every upload that was completed."""
+        out = []
+        for call in self.of("files.completeUploadExternal"):
+            if not call.response.get("ok"):
+                continue
+            for f in call.args.get("files") or []:
+                out.append((self.upload_names[f["id"]], self.uploaded.get(f["id"], b""), call.args))
+        return out
+
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args = await self._read(request)
@@ -187,6 +212,26 @@ class FakeSlack:
         if method == "conversations.replies":
             key = (args.get("channel", ""), args.get("ts", ""))
             return {"ok": True, "messages": self.thread_messages.get(key, []), "has_more": False}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._file_ids):06d}"
+            self.upload_names[file_id] = str(args.get("filename", ""))
+            return {
+                "ok": True,
+                "file_id": file_id,
+                "upload_url": f"{self.base_url}/upload/{file_id}",
+            }
+        if method == "files.completeUploadExternal":
+            files = args.get("files") or []
+            missing = [f["id"] for f in files if f.get("id") not in self.uploaded]
+            if missing:
+                return {"ok": False, "error": "invalid_file_ids"}
+            return {
+                "ok": True,
+                "files": [
+                    {"id": f["id"], "name": self.upload_names[f["id"]], "title": f.get("title")}
+                    for f in files
+                ],
+            }
         if method == "users.info":
             user = self.users.get(args.get("user", ""))
             if user is None:

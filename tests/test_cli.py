@@ -89,7 +89,7 @@ async def post_command(port: int, slack: FakeSlack, text: str, *, bad: bool = Fa
         {
             "team_id": "T0001",
             "channel_id": "C1",
-            "user_id": "U1",
+            "user_id": "U0001",  # an admin in the fake Slack, so an editor
             "command": "/bot",
             "text": text,
             "response_url": slack.response_url("cli"),

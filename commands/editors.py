@@ -1,0 +1,53 @@
+"""`/bot editors add|remove|list`: who may edit profiles, knowledge and scenarios."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.deps import Deps
+from bot.errors import UserError
+from bot.roles import require_editor
+from commands.parse import Parsed
+from commands.request import Reply, SlashRequest
+from storage import editors as repo
+
+USAGE: Final = (
+    "Usage: `/bot editors add @person`, `/bot editors remove @person`, `/bot editors list`."
+)
+# Slack sends a mention as <@U123|name> (or <@U123>) when the command escapes users
+_MENTION: Final = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+
+
+def mentioned_user(raw: str) -> str:
+    match = _MENTION.match(raw.strip())
+    if match is None:
+        raise UserError(
+            "Name the person with an @mention, e.g. `/bot editors add @ana` (pick them from "
+            "Slack's suggestions so the mention links to them)."
+        )
+    return match.group(1)
+
+
+async def handle(deps: Deps, client: AsyncWebClient, req: SlashRequest, parsed: Parsed) -> Reply:
+    action, _, rest = parsed.rest.partition(" ")
+    action = action.lower()
+    if action == "list" and not rest.strip():
+        editors = await repo.list_editors(deps.pool, team_id=req.team_id)
+        added = "\n".join(f"• <@{u}> (added by <@{by}>)" for u, by in editors) or "_nobody yet_"
+        return Reply("*Editors*: every workspace admin and owner, plus:\n" + added)
+    if action not in {"add", "remove"}:
+        raise UserError(USAGE)
+    user_id = mentioned_user(rest)
+    await require_editor(
+        deps.pool, client, team_id=req.team_id, user_id=req.user_id, doing="change who edits"
+    )
+    if action == "add":
+        if await repo.add(deps.pool, team_id=req.team_id, user_id=user_id, added_by=req.user_id):
+            return Reply(f"<@{user_id}> is now an editor.")
+        return Reply(f"<@{user_id}> is already an editor.")
+    if await repo.remove(deps.pool, team_id=req.team_id, user_id=user_id):
+        return Reply(f"<@{user_id}> is no longer an editor (admins and owners always are).")
+    return Reply(f"<@{user_id}> was not on the editors list.")

@@ -1,0 +1,31 @@
+"""Which `/bot` commands change shared things and so need the editor role. Pure."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from commands.parse import Parsed
+
+# subcommand -> what the refusal says the person tried to do
+EDITING: Final = {
+    "new": "create profiles",
+    "use": "change the channel's profile",
+    "default": "change the workspace default",
+    "set": "edit profiles",
+    "config": "edit profiles",
+    "rollback": "roll profiles back",
+}
+SCENARIO_EDITING: Final = {"edit": "edit scenarios", "delete": "delete scenarios"}
+KNOWLEDGE_READING: Final = frozenset({"show"})
+
+
+def editing(parsed: Parsed) -> str | None:
+    """What the command would change, or None when anyone may run it."""
+    if parsed.sub in EDITING:
+        return EDITING[parsed.sub]
+    action = parsed.rest.split(" ", 1)[0].lower()
+    if parsed.sub == "scenario":
+        return SCENARIO_EDITING.get(action)
+    if parsed.sub == "knowledge" and action not in KNOWLEDGE_READING:
+        return "edit the company knowledge"
+    return None
