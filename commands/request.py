@@ -8,6 +8,11 @@ from typing import Any
 from bot.blocks.common import Block
 
 
+def unescape(text: str) -> str:
+    """Slack sends &, < and > in typed text as entities; mentions stay as <@U…|name>."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 @dataclass(frozen=True, slots=True)
 class SlashRequest:
     team_id: str
@@ -25,7 +30,7 @@ class SlashRequest:
             user_id=str(body.get("user_id", "")),
             trigger_id=str(body.get("trigger_id", "")),
             response_url=body.get("response_url"),
-            text=str(body.get("text", "")),
+            text=unescape(str(body.get("text", ""))),
         )
 
 
