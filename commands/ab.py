@@ -14,7 +14,6 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import ab_stats
 from bot.ab_verdict import compute
 from bot.batch_answer import RunContext, answer_and_judge
 from bot.blocks import ab as blocks
@@ -24,6 +23,7 @@ from bot.errors import UserError
 from bot.llm import LLMError, LLMErrorKind
 from bot.pairwise import judge as pairwise_judge
 from bot.roles import is_editor
+from commands.home import leaderboard_now
 from commands.parse import Parsed
 from commands.replies import run_guarded, send
 from commands.request import Reply, SlashRequest
@@ -449,15 +449,9 @@ async def close_button(
 async def leaderboard(deps: Deps, req: SlashRequest, parsed: Parsed) -> Reply:
     if parsed.rest or parsed.profile:
         raise UserError("Usage: `/bot leaderboard`.")
-    comparisons = []
-    for a, b, choice in await repo.all_votes_by_version(deps.pool, team_id=req.team_id):
-        if choice == "a":
-            comparisons.append(ab_stats.Comparison(winner=str(a), loser=str(b)))
-        elif choice == "b":
-            comparisons.append(ab_stats.Comparison(winner=str(b), loser=str(a)))
-        elif choice == "tie":
-            comparisons.append(ab_stats.Comparison(winner=str(a), loser=str(b), tie=True))
-    ranked = ab_stats.leaderboard(comparisons) if comparisons else []
+    # fitted off the event loop and kept until the votes change (seconds of CPU with many
+    # versions): the same board the Home tab shows
+    ranked = await leaderboard_now(deps, team_id=req.team_id)
     labels = await repo.version_labels(
         deps.pool, team_id=req.team_id, ids=[int(r.item) for r in ranked]
     )

@@ -102,11 +102,26 @@ async def refresh_leaderboard(deps: Deps, *, team_id: str, fingerprint: str) -> 
     so a vote landing in between leaves the cache looking stale, never falsely fresh."""
     votes = await ab_repo.all_votes_by_version(deps.pool, team_id=team_id)
     comparisons = leaderboard_comparisons(votes)
-    ranked = await asyncio.to_thread(ab_stats.leaderboard, comparisons) if comparisons else []
+    if not comparisons:
+        return []  # nothing to keep: no vote yet (and maybe no workspace row either)
+    ranked = await asyncio.to_thread(ab_stats.leaderboard, comparisons)
     await repo.store_leaderboard(
         deps.pool, team_id=team_id, fingerprint=fingerprint, ranked=[asdict(r) for r in ranked]
     )
     return ranked
+
+
+async def leaderboard_now(deps: Deps, *, team_id: str) -> list[Ranked]:
+    """The kept leaderboard when no vote changed since it was fitted, else a fresh fit."""
+    fingerprint, cached = await asyncio.gather(
+        repo.votes_fingerprint(deps.pool, team_id=team_id),
+        repo.cached_leaderboard(deps.pool, team_id=team_id),
+    )
+    if cached is not None and cached[0] == fingerprint:
+        kept = _ranked(cached[1])
+        if kept is not None:
+            return kept
+    return await refresh_leaderboard(deps, team_id=team_id, fingerprint=fingerprint)
 
 
 # Teams whose leaderboard is being fitted in this process. A fit is seconds of CPU once many
