@@ -23,6 +23,7 @@ from bot.errors import UserError
 from bot.llm import LLMError, LLMErrorKind
 from bot.pairwise import judge as pairwise_judge
 from bot.roles import is_editor
+from bot.slack_post import post_message
 from commands.home import leaderboard_now
 from commands.parse import Parsed
 from commands.replies import run_guarded, send
@@ -39,6 +40,7 @@ from storage.scenarios import ScenarioNotFound
 log = logging.getLogger(__name__)
 
 MAX_MESSAGES: Final = 20
+MAX_ID_DIGITS: Final = 18  # ids are bigint: longer numbers cannot name a test
 DEFAULT_SCENARIO: Final = "Product inquiry"
 USAGE: Final = (
     'Usage: `/bot ab <A> <B> [scenario | "message one" "message two" …]` where A and B are '
@@ -202,7 +204,8 @@ async def _answer_pair(
         reply_2=second.answer,
     )
     try:
-        posted = await client.chat_postMessage(
+        posted = await post_message(
+            client,
             channel=test.channel_id,
             thread_ts=parent_ts,
             text=text,
@@ -411,6 +414,8 @@ async def close_command(deps: Deps, client: AsyncWebClient, req: SlashRequest, r
     number = raw.strip().lstrip("#")
     if not number.isdigit():
         raise UserError("Usage: `/bot ab close <id>`, e.g. `/bot ab close 12`.")
+    if len(number) > MAX_ID_DIGITS:
+        raise UserError(f"There is no A/B test #{escape(number[:20])} in this workspace.")
     return await close(deps, client, team_id=req.team_id, user_id=req.user_id, ab_id=int(number))
 
 

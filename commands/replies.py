@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -18,6 +19,8 @@ from commands.request import Reply
 from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
+
+OUT_OF_DATE = "That doesn't match anything in this workspace; the message may be out of date."
 
 
 async def run_guarded(work: Callable[[], Awaitable[Reply | None]]) -> Reply | None:
@@ -32,6 +35,11 @@ async def run_guarded(work: Callable[[], Awaitable[Reply | None]]) -> Reply | No
             log.exception("storage failure")
             return Reply(GENERIC_FAILURE)
         return Reply(message)
+    except asyncpg.DataError:
+        # a value from the request that no column can hold (a forged or mangled button value,
+        # an id with thirty digits): nothing can match it
+        log.warning("request carried a value out of range")
+        return Reply(OUT_OF_DATE)
     except Exception:
         log.exception("unexpected failure handling a request")
         return Reply(GENERIC_FAILURE)

@@ -18,6 +18,7 @@ from bot.errors import UserError
 from bot.llm import LLMError, LLMErrorKind
 from bot.scenario_runner import PlanItem, execute, plan_for, plan_json
 from bot.scenario_summary import changes, figures, overall, per_scenario
+from bot.slack_post import post_message
 from commands.request import Reply
 from storage import profiles as repo
 from storage import results as results_repo
@@ -76,7 +77,8 @@ async def start(
         nonlocal last_progress
         text, blocks = item_message(result)
         try:
-            await client.chat_postMessage(
+            await post_message(
+                client,
                 channel=channel_id,
                 thread_ts=parent_ts,
                 text=text,

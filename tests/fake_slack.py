@@ -35,6 +35,7 @@ class Injected:
     status: int
     body: dict[str, Any]
     headers: dict[str, str]
+    skip: int = 0  # calls to answer normally before this failure
 
 
 def _decode_form_values(data: dict[str, Any]) -> dict[str, Any]:
@@ -104,10 +105,13 @@ class FakeSlack:
         status: int = 200,
         times: int = 1,
         headers: dict[str, str] | None = None,
+        after: int = 0,
     ) -> None:
-        for _ in range(times):
+        for i in range(times):
             self.injected.setdefault(method, []).append(
-                Injected(status, {"ok": False, "error": error}, headers or {})
+                Injected(
+                    status, {"ok": False, "error": error}, headers or {}, after if i == 0 else 0
+                )
             )
 
     def of(self, method: str) -> list[Call]:
@@ -178,7 +182,9 @@ class FakeSlack:
         self.calls.append(call)
         self.changed.set()
         queue = self.injected.get(method)
-        if queue:
+        if queue and queue[0].skip > 0:
+            queue[0].skip -= 1
+        elif queue:
             inj = queue.pop(0)
             call.response = inj.body
             return web.json_response(inj.body, status=inj.status, headers=inj.headers)
