@@ -64,8 +64,7 @@ def build_app(deps: Deps) -> AsyncApp:
         logger=logging.getLogger("slack_bolt"),
     )
     if oauth_settings is not None:
-        # app_uninstalled / tokens_revoked delete that workspace's tokens at once; its data
-        # stays until `/bot purge`
-        app.enable_token_revocation_listeners()
+        # a revoked token is deleted at once; app_uninstalled is handled with the listeners
+        app.event("tokens_revoked")(app.default_tokens_revoked_event_listener())
     register_listeners(app, deps)
     return app

@@ -9,9 +9,10 @@ import sys
 
 from bot.app import build_app
 from bot.deps import Deps
+from bot.maintenance import maintain
 from bot.runtime import build_llm, database
 from bot.scenario_cli import add_arguments, run_scenarios
-from bot.server import serve_http, serve_socket_mode
+from bot.server import DAEMON_PREFIX, serve_http, serve_socket_mode
 from bot.settings import CoreSettings, Settings, SettingsError, load_core_settings, load_settings
 from storage.errors import MigrationError
 
@@ -22,10 +23,17 @@ async def run(settings: Settings) -> None:
     async with database(settings) as pool:
         deps = Deps(settings=settings, pool=pool, llm=build_llm(settings))
         app = build_app(deps)
-        if settings.slack_app_token is not None:
-            await serve_socket_mode(app, app_token=settings.slack_app_token.get_secret_value())
-        else:
-            await serve_http(app, deps, port=settings.port)
+        upkeep = asyncio.create_task(
+            maintain(pool, retention_days=settings.uninstalled_retention_days),
+            name=f"{DAEMON_PREFIX}-upkeep",
+        )
+        try:
+            if settings.slack_app_token is not None:
+                await serve_socket_mode(app, app_token=settings.slack_app_token.get_secret_value())
+            else:
+                await serve_http(app, deps, port=settings.port)
+        finally:
+            upkeep.cancel()
 
 
 async def run_migrations(settings: CoreSettings) -> None:

@@ -52,3 +52,7 @@ KNOWLEDGE_FAQ: Final = "knowledge_faq"
 # ---- stats, App Home and export (the metrics issue) ----
 STATS_CHART: Final = "stats_chart"
 HOME_VIEW: Final = "app_home"
+
+PURGE_MODAL: Final = "purge_confirm"
+PURGE_CONFIRM: Final = "purge_confirm_text"
+SCENARIO_RERUN: Final = "scenario_rerun"

@@ -24,6 +24,10 @@ HELP: Final = """*ROMASHKA bot playground* — tune your customer-service bot's 
 • `/bot knowledge [Support]` — edit it in a form · `/bot knowledge show` — the items with their ids
 • `/bot knowledge add faq "question" "answer"` · `/bot knowledge add policy "text"` · `/bot knowledge remove F3`
 
+*Administration*
+• `/bot editors add @person` · `remove @person` · `list` — who may change profiles, knowledge and scenarios
+• `/bot purge` — a workspace admin deletes all of this workspace's data (asks to confirm)
+
 *A/B tests*
 • `/bot ab Support@3 Support@4 [scenario | "message" "message" …]` — blind replies in a thread; the team votes
 • `/bot ab close 12` — reveal and give the verdict · `/bot leaderboard` — every version ranked by the votes

@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 # SIGTERM to exit: the time given to answers and runs already under way
 SHUTDOWN_GRACE_S = 30.0
+# tasks named so run for the life of the process; shutdown does not wait for them
+DAEMON_PREFIX = "romashka-daemon"
 HEALTH_PATH = "/healthz"
 
 
@@ -72,7 +74,11 @@ async def drain(*, grace_s: float = SHUTDOWN_GRACE_S) -> int:
     """Let work already started (answers, runs) finish; what is still going after the grace
     period is cancelled, and scenario runs mark themselves interrupted as they stop."""
     current = asyncio.current_task()
-    pending = {t for t in asyncio.all_tasks() if t is not current and not t.done()}
+    pending = {
+        t
+        for t in asyncio.all_tasks()
+        if t is not current and not t.done() and not t.get_name().startswith(DAEMON_PREFIX)
+    }
     if not pending:
         return 0
     log.info("waiting up to %.0f s for %d tasks in flight", grace_s, len(pending))

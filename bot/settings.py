@@ -36,6 +36,8 @@ class CoreSettings(BaseSettings):
     context_budget_tokens: Annotated[int, Field(ge=512, le=2_000_000)] = 8000
     scenario_concurrency: Annotated[int, Field(ge=1, le=64)] = 4
     knowledge_budget_tokens: Annotated[int, Field(ge=100, le=100_000)] = 2000
+    # days after an uninstall before a workspace's data is deleted; unset keeps it until purged
+    uninstalled_retention_days: Annotated[int, Field(ge=0, le=3650)] | None = None
 
     log_level: str = "INFO"
 

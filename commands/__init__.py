@@ -19,6 +19,8 @@ from commands import (
     config,
     home,
     knowledge,
+    lifecycle,
+    purge,
     router,
     scenarios,
     threads,
@@ -147,6 +149,16 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
         await knowledge.handle_submit(
             deps, ack=ack, body=body, client=client, team_id=_team(context)
         )
+
+    @app.event("app_uninstalled")
+    async def app_uninstalled(context: AsyncBoltContext) -> None:
+        await lifecycle.uninstalled(deps, store=app.installation_store, context=context)
+
+    @app.view(ids.PURGE_MODAL)
+    async def purge_confirmed(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        await purge.handle_submit(deps, ack=ack, body=body, client=client, team_id=_team(context))
 
     @app.view(ids.SCENARIO_MODAL)
     async def scenario_submitted(

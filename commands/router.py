@@ -13,7 +13,7 @@ from bot.blocks.common import escape, truncate
 from bot.deps import Deps
 from bot.messages import HELP
 from bot.roles import require_editor
-from commands import ab, config, editors, knowledge, profiles, scenarios, test
+from commands import ab, config, editors, knowledge, profiles, purge, scenarios, test
 from commands import export as export_command
 from commands import stats as stats_command
 from commands.parse import Parsed, parse
@@ -59,6 +59,8 @@ async def handle(
             await require_editor(
                 deps.pool, client, team_id=req.team_id, user_id=req.user_id, doing=doing
             )
+        if parsed.sub == "purge":
+            return await purge.open_confirmation(deps, client, req, parsed)
         if parsed.sub == "editors":
             return await editors.handle(deps, client, req, parsed)
         if parsed.sub == "config":

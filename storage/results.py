@@ -275,13 +275,18 @@ async def thread_version(
 
 async def claim_message(pool: asyncpg.Pool, *, team_id: str, channel_id: str, ts: str) -> bool:
     """True for the first caller only: the database, not process memory, decides."""
-    claimed = await pool.fetchval(
-        """
-        INSERT INTO handled_messages (team_id, channel_id, ts) VALUES ($1, $2, $3)
-        ON CONFLICT DO NOTHING RETURNING true
-        """,
-        team_id,
-        channel_id,
-        ts,
-    )
+    async with pool.acquire() as con, con.transaction():
+        await con.execute(
+            "INSERT INTO workspaces (team_id) VALUES ($1) ON CONFLICT (team_id) DO NOTHING",
+            team_id,
+        )
+        claimed = await con.fetchval(
+            """
+            INSERT INTO handled_messages (team_id, channel_id, ts) VALUES ($1, $2, $3)
+            ON CONFLICT DO NOTHING RETURNING true
+            """,
+            team_id,
+            channel_id,
+            ts,
+        )
     return bool(claimed)

@@ -1,0 +1,122 @@
+"""`/bot purge`: a workspace admin deletes all of the workspace's data, after a confirmation."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Final
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import ids, limits
+from bot.blocks.common import mrkdwn, plain
+from bot.deps import Deps
+from bot.errors import UserError
+from bot.roles import is_admin
+from commands.parse import Parsed
+from commands.replies import confirm_text
+from commands.request import Reply, SlashRequest
+from storage import workspaces as repo
+
+log = logging.getLogger(__name__)
+
+CONFIRM_WORD: Final = "DELETE"
+ADMINS_ONLY: Final = (
+    "Only a workspace admin or owner can purge the workspace's data (`/bot purge`)."
+)
+
+
+def confirm_view(*, channel_id: str, response_url: str | None) -> dict[str, Any]:
+    meta = json.dumps({"c": channel_id, "r": response_url})
+    if len(meta) > limits.PRIVATE_METADATA:
+        meta = json.dumps({"c": channel_id})
+    return {
+        "type": "modal",
+        "callback_id": ids.PURGE_MODAL,
+        "title": plain("Purge workspace data", limits.MODAL_TITLE),
+        "submit": plain("Delete everything", limits.MODAL_BUTTON),
+        "close": plain("Cancel", limits.MODAL_BUTTON),
+        "private_metadata": meta,
+        "blocks": [
+            {
+                "type": "section",
+                "text": mrkdwn(
+                    "This deletes *all* of this workspace's ROMASHKA data: every profile and "
+                    "version, knowledge, test result and rating, scenario and run, A/B test and "
+                    "vote, and the editors list. It cannot be undone.",
+                    limits.SECTION_TEXT,
+                ),
+            },
+            {
+                "type": "input",
+                "block_id": ids.PURGE_CONFIRM,
+                "label": plain(f"Type {CONFIRM_WORD} to confirm", limits.INPUT_LABEL),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": ids.PURGE_CONFIRM + ids.INPUT_SUFFIX,
+                    "max_length": 20,
+                },
+            },
+        ],
+    }
+
+
+async def open_confirmation(
+    deps: Deps, client: AsyncWebClient, req: SlashRequest, parsed: Parsed
+) -> Reply | None:
+    if parsed.rest or parsed.profile:
+        raise UserError("Usage: `/bot purge` (it asks for a confirmation first).")
+    if not await is_admin(client, req.user_id):
+        raise UserError(ADMINS_ONLY)
+    try:
+        await client.views_open(
+            trigger_id=req.trigger_id,
+            view=confirm_view(channel_id=req.channel_id, response_url=req.response_url),
+        )
+    except SlackApiError as exc:
+        log.warning("views.open failed: %s", exc.response.get("error"))
+        return Reply("Slack did not open the confirmation in time. Please run the command again.")
+    return None
+
+
+async def handle_submit(
+    deps: Deps, *, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, team_id: str
+) -> None:
+    view: dict[str, Any] = body["view"]
+    user_id = str(body["user"]["id"])
+    typed = (
+        (
+            (view.get("state", {}).get("values", {}).get(ids.PURGE_CONFIRM) or {}).get(
+                ids.PURGE_CONFIRM + ids.INPUT_SUFFIX
+            )
+            or {}
+        ).get("value")
+        or ""
+    ).strip()
+    if typed != CONFIRM_WORD:
+        await ack(
+            response_action="errors",
+            errors={ids.PURGE_CONFIRM: f"Type {CONFIRM_WORD} in capitals to confirm."},
+        )
+        return
+    if not await is_admin(client, user_id):
+        await ack(response_action="errors", errors={ids.PURGE_CONFIRM: ADMINS_ONLY})
+        return
+    await ack()
+    deleted = await repo.purge(deps.pool, team_id=team_id)
+    log.info("workspace data purged by an admin (anything deleted: %s)", deleted)
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        meta = {}
+    await confirm_text(
+        client,
+        response_url=meta.get("r"),
+        channel_id=str(meta.get("c", user_id)),
+        user_id=user_id,
+        text="All of this workspace's ROMASHKA data was deleted."
+        if deleted
+        else "There was no data to delete.",
+    )
