@@ -56,6 +56,17 @@ def plan_json(scenarios: Sequence[Scenario]) -> list[dict[str, Any]]:
     ]
 
 
+def plan_from_json(plan: Sequence[dict[str, Any]]) -> list[PlanItem]:
+    """The items a stored run planned, even if its scenarios were edited or deleted since."""
+    return [
+        PlanItem(
+            int(p["scenario_id"]), str(p["name"]), i, str(m), tuple(str(b) for b in p["behaviours"])
+        )
+        for p in plan
+        for i, m in enumerate(p["messages"])
+    ]
+
+
 OnResult = Callable[[PlanItem, TestResult, int, int], Awaitable[None]]
 
 
@@ -72,6 +83,17 @@ def _base(run: ScenarioRun, version: ProfileVersion, item: PlanItem) -> NewResul
         scenario_name=item.scenario_name,
         position=item.position,
     )
+
+
+async def _mark_interrupted(pool: asyncpg.Pool, run: ScenarioRun) -> None:
+    # a few tries: right after a database restart the pool's first connections are dead ones
+    for attempt in range(3):
+        try:
+            await scenarios_repo.mark_interrupted(pool, team_id=run.team_id, run_id=run.id)
+            return
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            await asyncio.sleep(0.2 * (attempt + 1))
+    log.warning("scenario run %d: could not mark it interrupted; the sweeper will", run.id)
 
 
 async def _keep_alive(pool: asyncpg.Pool, run: ScenarioRun) -> None:
@@ -121,9 +143,12 @@ async def execute(
         results = list(await asyncio.gather(*(one(i) for i in items)))
     except asyncio.CancelledError:
         # shutting down mid-run: say so now rather than waiting for the sweeper
-        await asyncio.shield(
-            scenarios_repo.mark_interrupted(ctx.pool, team_id=run.team_id, run_id=run.id)
-        )
+        await asyncio.shield(_mark_interrupted(ctx.pool, run))
+        raise
+    except Exception:
+        # e.g. the database went away mid-run: the run must not stay "running" forever
+        log.exception("scenario run %d stopped", run.id)
+        await _mark_interrupted(ctx.pool, run)
         raise
     finally:
         beat.cancel()

@@ -168,6 +168,18 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
             deps, ack=ack, body=body, client=client, team_id=_team(context)
         )
 
+    @app.action(ids.SCENARIO_RERUN)
+    async def scenario_rerun_button(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+    ) -> None:
+        await scenarios.rerun_button(
+            deps, ack=ack, body=body, respond=respond, client=client, team_id=_team(context)
+        )
+
     @app.action(ids.SCENARIO_RUN)
     @app.action(ids.SCENARIO_RUN_ALL)
     async def scenario_run_button(

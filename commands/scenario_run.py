@@ -12,18 +12,19 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.batch_answer import RunContext
-from bot.blocks.scenarios import Comparison, item_message, progress_text, summary
+from bot.blocks.scenarios import Comparison, item_message, progress_message, summary
 from bot.deps import Deps
 from bot.errors import UserError
 from bot.llm import LLMError, LLMErrorKind
-from bot.scenario_runner import PlanItem, execute, plan_for, plan_json
+from bot.scenario_runner import PlanItem, execute, plan_for, plan_from_json, plan_json
 from bot.scenario_summary import changes, figures, overall, per_scenario
 from bot.slack_post import post_message
 from commands.request import Reply
 from storage import profiles as repo
 from storage import results as results_repo
 from storage import scenarios as scenarios_repo
-from storage.models import ProfileVersion, Scenario, TestResult
+from storage.models import ProfileVersion, Scenario, ScenarioRun, TestResult
+from storage.scenarios import RunNotFound
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +57,11 @@ async def start(
         channel_id=channel_id,
     )
     names = [s.name for s in scenarios]
+    text, blocks = progress_message(
+        run_id=run.id, label=version.label, names=names, done=0, total=len(items)
+    )
     try:
-        parent = await client.chat_postMessage(
-            channel=channel_id,
-            text=progress_text(
-                run_id=run.id, label=version.label, names=names, done=0, total=len(items)
-            ),
-        )
+        parent = await client.chat_postMessage(channel=channel_id, text=text, blocks=blocks)
     except SlackApiError as exc:
         log.warning("could not post the run's parent message: %s", exc.response.get("error"))
         await scenarios_repo.finish_run(deps.pool, team_id=team_id, run_id=run.id, totals={})
@@ -71,9 +70,40 @@ async def start(
         )
     parent_ts = str(parent["ts"])
     await scenarios_repo.set_parent(deps.pool, team_id=team_id, run_id=run.id, parent_ts=parent_ts)
+    await _run_and_report(
+        deps,
+        client,
+        run=run,
+        version=version,
+        items=items,
+        names=names,
+        channel_id=channel_id,
+        parent_ts=parent_ts,
+        done_before=0,
+        total=len(items),
+    )
+    return None
+
+
+async def _run_and_report(
+    deps: Deps,
+    client: AsyncWebClient,
+    *,
+    run: ScenarioRun,
+    version: ProfileVersion,
+    items: Sequence[PlanItem],
+    names: Sequence[str],
+    channel_id: str,
+    parent_ts: str,
+    done_before: int,
+    total: int,
+) -> None:
+    """Answer `items`, posting each in the thread and the progress on the parent, then put the
+    summary of everything the run holds (earlier answers included) on the parent."""
+    assert deps.llm is not None
     last_progress = 0.0
 
-    async def on_result(item: PlanItem, result: TestResult, done: int, total: int) -> None:
+    async def on_result(item: PlanItem, result: TestResult, done: int, _: int) -> None:
         nonlocal last_progress
         text, blocks = item_message(result)
         try:
@@ -89,15 +119,16 @@ async def start(
         except SlackApiError as exc:
             log.warning("could not post a scenario answer: %s", exc.response.get("error"))
         now = time.monotonic()
-        if done < total and now - last_progress >= PROGRESS_UPDATE_S:
+        if done_before + done < total and now - last_progress >= PROGRESS_UPDATE_S:
             last_progress = now
-            await client.chat_update(
-                channel=channel_id,
-                ts=parent_ts,
-                text=progress_text(
-                    run_id=run.id, label=version.label, names=names, done=done, total=total
-                ),
+            text, blocks = progress_message(
+                run_id=run.id,
+                label=version.label,
+                names=names,
+                done=done_before + done,
+                total=total,
             )
+            await client.chat_update(channel=channel_id, ts=parent_ts, text=text, blocks=blocks)
 
     ctx = RunContext(
         deps.pool,
@@ -105,10 +136,64 @@ async def start(
         deps.settings.context_budget_tokens,
         deps.settings.knowledge_budget_tokens,
     )
-    results = await execute(ctx, run=run, version=version, items=items, on_result=on_result)
+    await execute(ctx, run=run, version=version, items=items, on_result=on_result)
+    results = await results_repo.run_results(deps.pool, team_id=run.team_id, run_id=run.id)
     text, blocks = await summary_message(deps, run_id=run.id, version=version, results=results)
     await client.chat_update(channel=channel_id, ts=parent_ts, text=text, blocks=blocks)
-    return None
+
+
+async def resume(
+    deps: Deps, client: AsyncWebClient, *, team_id: str, run_id: int, channel_id: str
+) -> Reply | None:
+    """Answer what an interrupted run is missing, on the same run, and post its summary."""
+    if deps.llm is None or not deps.llm.configured:
+        return Reply(LLMError(LLMErrorKind.NOT_CONFIGURED).message)
+    await scenarios_repo.mark_stale_runs_interrupted(deps.pool)
+    try:
+        current = await scenarios_repo.get_run(deps.pool, team_id=team_id, run_id=run_id)
+    except RunNotFound:
+        raise UserError(f"There is no scenario run #{run_id} in this workspace.") from None
+    if current.status == "completed":
+        return Reply(f"Scenario run #{run_id} is complete; nothing to resume.")
+    run = await scenarios_repo.claim_resume(deps.pool, team_id=team_id, run_id=run_id)
+    if run is None:
+        return Reply(f"Scenario run #{run_id} is still running.")
+    version = await repo.get_version_by_id(
+        deps.pool, team_id=team_id, version_id=run.profile_version_id
+    )
+    planned = plan_from_json(run.plan)
+    existing = await results_repo.run_results(deps.pool, team_id=team_id, run_id=run_id)
+    answered = {(r.scenario_id, r.position) for r in existing}
+    missing = [i for i in planned if (i.scenario_id, i.position) not in answered]
+    names = [str(p["name"]) for p in run.plan]
+    target = run.channel_id or channel_id
+    parent_ts = run.parent_ts
+    if parent_ts is None:
+        text, blocks = progress_message(
+            run_id=run.id,
+            label=version.label,
+            names=names,
+            done=len(existing),
+            total=len(planned),
+        )
+        parent = await client.chat_postMessage(channel=target, text=text, blocks=blocks)
+        parent_ts = str(parent["ts"])
+        await scenarios_repo.set_parent(
+            deps.pool, team_id=team_id, run_id=run.id, parent_ts=parent_ts
+        )
+    await _run_and_report(
+        deps,
+        client,
+        run=run,
+        version=version,
+        items=missing,
+        names=names,
+        channel_id=target,
+        parent_ts=parent_ts,
+        done_before=len(existing),
+        total=len(planned),
+    )
+    return Reply(f"Resumed scenario run #{run_id}: answered the {len(missing)} missing messages.")
 
 
 async def summary_message(

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 USAGE: Final = (
     "Usage: `/bot scenarios` to list them; `/bot scenario new`; `/bot scenario edit <name>`; "
     "`/bot scenario delete <name>`; `/bot scenario run <name|all> [profile[@version]]`, e.g. "
-    "`/bot scenario run Billing questions Support@3`."
+    "`/bot scenario run Billing questions Support@3`; `/bot scenario rerun <run id>` answers "
+    "what an interrupted run is missing."
 )
 
 
@@ -87,6 +88,13 @@ async def handle(
         scenario = await _by_name(deps, req.team_id, rest)
         await repo.delete_scenario(deps.pool, team_id=req.team_id, scenario_id=scenario.id)
         return Reply(f"Deleted scenario *{escape(scenario.name)}*. Past runs keep what they ran.")
+    if action in {"rerun", "resume"}:
+        number = rest.strip().lstrip("#")
+        if not number.isdigit() or len(number) > 18:
+            raise UserError("Usage: `/bot scenario rerun <run id>`, e.g. `/bot scenario rerun 12`.")
+        return await scenario_run.resume(
+            deps, client, team_id=req.team_id, run_id=int(number), channel_id=req.channel_id
+        )
     if action == "run":
         await repo.ensure_seeded(deps.pool, team_id=req.team_id)
         scenarios = await repo.list_scenarios(deps.pool, team_id=req.team_id)
@@ -196,6 +204,31 @@ async def handle_submit(
             f"`/bot scenario run {saved.name}`."
         ),
     )
+
+
+async def rerun_button(
+    deps: Deps,
+    *,
+    ack: AsyncAck,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    team_id: str,
+) -> None:
+    await ack()
+    value = str((body.get("actions") or [{}])[0].get("value", ""))
+    channel_id = str((body.get("channel") or {}).get("id", ""))
+
+    async def work() -> Reply | None:
+        if not value.isdigit() or len(value) > 18:
+            raise UserError("This button is out of date.")
+        return await scenario_run.resume(
+            deps, client, team_id=team_id, run_id=int(value), channel_id=channel_id
+        )
+
+    reply = await run_guarded(work)
+    if reply is not None:
+        await send(respond, reply)
 
 
 async def run_button(

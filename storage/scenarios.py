@@ -306,6 +306,21 @@ async def finish_run(
     )
 
 
+async def claim_resume(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> ScenarioRun | None:
+    """Take an interrupted run back to running; only one of two racing resumes gets it."""
+    row = await pool.fetchrow(
+        f"""
+        UPDATE scenario_runs
+        SET status = 'running', heartbeat_at = now(), finished_at = NULL
+        WHERE team_id = $1 AND id = $2 AND status = 'interrupted'
+        RETURNING {_RUN_COLUMNS}
+        """,
+        team_id,
+        run_id,
+    )
+    return None if row is None else _run(row)
+
+
 async def mark_interrupted(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> None:
     await pool.execute(
         """

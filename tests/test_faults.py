@@ -204,3 +204,40 @@ def test_parsing_any_text_raises_only_user_errors(text: str) -> None:
     ):
         with contextlib.suppress(UserError):
             call()
+
+
+async def test_database_connections_dropped_mid_run(live: SlackDriver, model: FakeOpenAI) -> None:
+    """What a Postgres restart looks like to the app: every connection dies at once. The run
+    must end completed or interrupted, never stay running, and the pool must recover."""
+    await live.reply_text("new Support")
+    model.ttft_s = 0.3
+    await live.command("scenario run all")
+    await live.slack.wait_calls("chat.postMessage")  # the run is under way
+    await asyncio.sleep(0.4)
+    admin = await asyncpg.connect(live.deps.settings.database_url)
+    try:
+        killed = await admin.fetchval(
+            """
+            SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid()
+            """
+        )
+    finally:
+        await admin.close()
+    assert killed >= 1
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            status = await live.pool.fetchval("SELECT status FROM scenario_runs")
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            status = None  # a dead pooled connection; the next try gets a fresh one
+        if status in {"completed", "interrupted"}:
+            break
+        assert time.monotonic() < deadline, f"the run is stuck as {status!r}"
+        await asyncio.sleep(0.1)
+    # the pool recovers: a request that meets a dead pooled connection fails cleanly (asyncpg
+    # then drops that connection), and a retry gets a fresh one
+    # at most one failure per pooled connection (the test pool holds 5)
+    replies = [await live.reply_text("set formality 70") for _ in range(6)]
+    assert all(r == GENERIC_FAILURE or "Support* v2" in r for r in replies), replies
+    assert any("Saved *Support* v2" in r for r in replies), replies

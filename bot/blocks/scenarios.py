@@ -187,6 +187,32 @@ def progress_text(*, run_id: int, label: str, names: Sequence[str], done: int, t
     )
 
 
+def progress_message(
+    *, run_id: int, label: str, names: Sequence[str], done: int, total: int
+) -> tuple[str, list[Block]]:
+    """The parent while a run goes on. Its Resume button is for after a crash: the message then
+    stays like this, and the button answers what is missing (a running run says so)."""
+    text = progress_text(run_id=run_id, label=label, names=names, done=done, total=total)
+    return text, [
+        {"type": "section", "text": mrkdwn(text, limits.SECTION_TEXT)},
+        {
+            "type": "context",
+            "elements": [mrkdwn("If this stops moving, the run was interrupted:", 200)],
+        },
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": ids.SCENARIO_RERUN,
+                    "text": plain("Resume", limits.BUTTON_TEXT),
+                    "value": str(run_id),
+                }
+            ],
+        },
+    ]
+
+
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0%}"
 
