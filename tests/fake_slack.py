@@ -192,6 +192,20 @@ class FakeSlack:
         return web.json_response(call.response)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method == "oauth.v2.access":
+            # what Slack answers when a workspace admin approves the install
+            return {
+                "ok": True,
+                "app_id": "A0001",
+                "authed_user": {"id": "U0INSTALLER"},
+                "scope": "commands,chat:write",
+                "token_type": "bot",
+                "access_token": "xoxb-installed-token",
+                "bot_user_id": BOT_USER_ID,
+                "team": {"id": "T0NEW", "name": "New Workspace"},
+                "enterprise": None,
+                "is_enterprise_install": False,
+            }
         if method == "auth.test":
             return {
                 "ok": True,
