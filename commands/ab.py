@@ -26,7 +26,7 @@ from bot.roles import is_editor
 from bot.slack_post import post_message
 from commands.home import leaderboard_now
 from commands.parse import Parsed
-from commands.replies import run_guarded, send
+from commands.replies import reply_with
 from commands.request import Reply, SlashRequest
 from commands.scenario_run import resolve_version
 from storage import ab as repo
@@ -304,9 +304,7 @@ async def vote(
             "Click another button to change it."
         )
 
-    reply = await run_guarded(work)
-    if reply is not None:
-        await send(respond, reply)
+    await reply_with(respond, work)
 
 
 async def _message(deps: Deps, team_id: str, message_id: int) -> AbMessage:
@@ -446,9 +444,7 @@ async def close_button(
             raise UserError("This button is out of date.")
         return await close(deps, client, team_id=team_id, user_id=user_id, ab_id=int(raw))
 
-    reply = await run_guarded(work)
-    if reply is not None:
-        await send(respond, reply)
+    await reply_with(respond, work)
 
 
 async def leaderboard(deps: Deps, req: SlashRequest, parsed: Parsed) -> Reply:

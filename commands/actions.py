@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.deps import Deps
 from bot.errors import UserError
 from commands import config, profiles
-from commands.replies import deliver, run_guarded, send
+from commands.replies import deliver, reply_with, run_guarded
 from commands.request import Reply
 
 
@@ -41,9 +41,7 @@ async def history_more(
             raise UserError("This button is out of date.") from None
         return await profiles.history(deps, team_id=team_id, profile_id=profile_id, before=before)
 
-    reply = await run_guarded(work)
-    if reply is not None:
-        await send(respond, reply)
+    await reply_with(respond, work)
 
 
 async def card_history(

@@ -13,7 +13,7 @@ from bot.answering import refresh_footer
 from bot.blocks.answer import details_view
 from bot.deps import Deps
 from bot.errors import UserError
-from commands.replies import run_guarded, send
+from commands.replies import reply_with
 from commands.request import Reply
 from storage import knowledge as knowledge_repo
 from storage import profiles as repo
@@ -60,9 +60,7 @@ async def details(
         )
         return None
 
-    reply = await run_guarded(work)
-    if reply is not None:
-        await send(respond, reply)
+    await reply_with(respond, work)
 
 
 async def feedback(
@@ -94,6 +92,4 @@ async def feedback(
         mark, other = ("👍", "👎") if rating > 0 else ("👎", "👍")
         return Reply(f"Thanks, your {mark} is recorded. Changed your mind? Click {other}.")
 
-    reply = await run_guarded(work)
-    if reply is not None:
-        await send(respond, reply)
+    await reply_with(respond, work)

@@ -45,6 +45,13 @@ async def run_guarded(work: Callable[[], Awaitable[Reply | None]]) -> Reply | No
         return Reply(GENERIC_FAILURE)
 
 
+async def reply_with(respond: AsyncRespond, work: Callable[[], Awaitable[Reply | None]]) -> None:
+    """Run a handler's work guarded and send its reply, if any, ephemerally."""
+    reply = await run_guarded(work)
+    if reply is not None:
+        await send(respond, reply)
+
+
 async def send(respond: AsyncRespond, reply: Reply) -> None:
     try:
         await respond(

@@ -18,7 +18,7 @@ from commands import export as export_command
 from commands import stats as stats_command
 from commands.parse import Parsed, parse
 from commands.permissions import editing
-from commands.replies import run_guarded, send
+from commands.replies import reply_with
 from commands.request import Reply, SlashRequest
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,4 @@ async def handle(
             return Reply(f"I don't know `/bot {shown}`.\n\n{HELP}")
         return await handler(deps, req, parsed)
 
-    reply = await run_guarded(work)
-    if reply is not None:
-        await send(respond, reply)
+    await reply_with(respond, work)

@@ -19,7 +19,7 @@ from bot.roles import NOT_AN_EDITOR, is_editor
 from bot.scenario_form import validate
 from commands import scenario_run
 from commands.parse import Parsed
-from commands.replies import confirm_text, run_guarded, send
+from commands.replies import confirm_text, reply_with
 from commands.request import Reply, SlashRequest
 from storage import scenarios as repo
 from storage.models import Scenario
@@ -226,9 +226,7 @@ async def rerun_button(
             deps, client, team_id=team_id, run_id=int(value), channel_id=channel_id
         )
 
-    reply = await run_guarded(work)
-    if reply is not None:
-        await send(respond, reply)
+    await reply_with(respond, work)
 
 
 async def run_button(
@@ -268,6 +266,4 @@ async def run_button(
             scenarios=chosen,
         )
 
-    reply = await run_guarded(work)
-    if reply is not None:
-        await send(respond, reply)
+    await reply_with(respond, work)

@@ -21,7 +21,7 @@ from bot.errors import UserError
 from bot.stats import DEFAULT_DAYS, MAX_DAYS, MIN_DAYS, compare
 from commands.parse import Parsed
 from commands.profiles import resolve
-from commands.replies import run_guarded, send
+from commands.replies import reply_with
 from commands.request import Reply, SlashRequest
 from commands.uploads import Upload, upload
 from storage import profiles as profiles_repo
@@ -172,6 +172,4 @@ async def chart_button(
             days=days,
         )
 
-    reply = await run_guarded(work)
-    if reply is not None:
-        await send(respond, reply)
+    await reply_with(respond, work)
