@@ -91,7 +91,7 @@ async def _mark_interrupted(pool: asyncpg.Pool, run: ScenarioRun) -> None:
         try:
             await scenarios_repo.mark_interrupted(pool, team_id=run.team_id, run_id=run.id)
             return
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        except Exception:  # any driver state after a restart: broken pipe, reset, bad state
             await asyncio.sleep(0.2 * (attempt + 1))
     log.warning("scenario run %d: could not mark it interrupted; the sweeper will", run.id)
 

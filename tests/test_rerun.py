@@ -4,7 +4,6 @@ answering only what is missing, on the same run."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 
 import asyncpg
@@ -14,6 +13,7 @@ from bot.scenario_runner import plan_for, plan_from_json, plan_json
 from storage import scenarios as repo
 from tests.fake_openai import FakeOpenAI
 from tests.slack_driver import TEAM, SlackDriver
+from tests.test_scenarios import summary_of
 
 
 async def crashed_run(live: SlackDriver) -> int:
@@ -62,9 +62,8 @@ async def test_rerun_answers_only_what_is_missing(live: SlackDriver, model: Fake
     parent_ts = await live.pool.fetchval(
         "SELECT parent_ts FROM scenario_runs WHERE id = $1", run_id
     )
-    final = [c for c in live.slack.of("chat.update") if c.args["ts"] == parent_ts][-1]
-    assert "*Billing questions*" in json.dumps(final.args["blocks"])
-    assert "3 messages" in json.dumps(final.args["blocks"])
+    final = await summary_of(live, parent_ts)
+    assert "*Billing questions*" in final and "3 messages" in final
 
 
 async def test_resume_button_and_its_races(live: SlackDriver) -> None:
@@ -73,8 +72,13 @@ async def test_resume_button_and_its_races(live: SlackDriver) -> None:
         live.click(ids.SCENARIO_RERUN, str(run_id)), live.click(ids.SCENARIO_RERUN, str(run_id))
     )
     await done(live.pool, run_id)
-    texts = [str(c.args.get("text")) for c in live.slack.responses[-2:]]
-    assert any("Resumed" in t for t in texts) and any("still running" in t for t in texts)
+    # the winner replies once its answers and summary are posted, after the run completes
+    await live.slack.wait_for(
+        lambda s: any("Resumed" in str(c.args.get("text")) for c in s.responses)
+    )
+    texts = [str(c.args.get("text")) for c in live.slack.responses]
+    assert sum("Resumed" in t for t in texts) == 1
+    assert sum("still running" in t for t in texts) == 1
     assert (
         await live.pool.fetchval("SELECT count(*) FROM test_results WHERE run_id = $1", run_id) == 3
     )

@@ -41,14 +41,19 @@ async def run_done(pool: asyncpg.Pool, count: int = 1, timeout: float = 20.0) ->
         await asyncio.sleep(0.05)
 
 
+def _summaries(live: SlackDriver, parent_ts: str) -> list[dict[str, Any]]:
+    # progress updates carry blocks too (the Resume button); only the summary has a header
+    return [
+        c.args
+        for c in live.slack.of("chat.update")
+        if c.args["ts"] == parent_ts
+        and any(b.get("type") == "header" for b in c.args.get("blocks") or [])
+    ]
+
+
 async def summary_of(live: SlackDriver, parent_ts: str) -> str:
-    await live.slack.wait_for(
-        lambda s: any(
-            c.args.get("blocks") for c in s.of("chat.update") if c.args["ts"] == parent_ts
-        )
-    )
-    final = [c for c in live.slack.of("chat.update") if c.args["ts"] == parent_ts][-1]
-    return json.dumps(final.args["blocks"], ensure_ascii=False)
+    await live.slack.wait_for(lambda _: bool(_summaries(live, parent_ts)))
+    return json.dumps(_summaries(live, parent_ts)[-1]["blocks"], ensure_ascii=False)
 
 
 async def test_workspace_starts_with_the_seed_scenarios(driver: SlackDriver) -> None:
