@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import secrets
@@ -24,6 +23,7 @@ from bot.llm import LLMError, LLMErrorKind
 from bot.pairwise import judge as pairwise_judge
 from bot.roles import is_editor
 from bot.slack_post import post_message
+from commands import payload
 from commands.home import leaderboard_now
 from commands.parse import Parsed
 from commands.replies import reply_with
@@ -40,7 +40,6 @@ from storage.scenarios import ScenarioNotFound
 log = logging.getLogger(__name__)
 
 MAX_MESSAGES: Final = 20
-MAX_ID_DIGITS: Final = 18  # ids are bigint: longer numbers cannot name a test
 DEFAULT_SCENARIO: Final = "Product inquiry"
 USAGE: Final = (
     'Usage: `/bot ab <A> <B> [scenario | "message one" "message two" …]` where A and B are '
@@ -266,16 +265,16 @@ async def vote(
     team_id: str,
 ) -> None:
     await ack()
-    user_id = str((body.get("user") or {}).get("id", ""))
+    user_id = payload.user_id(body)
 
     async def work() -> Reply:
+        value = payload.json_value(body)
         try:
-            value = json.loads(str((body.get("actions") or [{}])[0].get("value", "")))
             message_id, picked = int(value["m"]), str(value["c"])
         except (ValueError, KeyError, TypeError):
-            raise UserError("This button is out of date.") from None
+            raise UserError(payload.OUT_OF_DATE) from None
         if picked not in {"1", "2", "tie", "both_bad"}:
-            raise UserError("This button is out of date.")
+            raise UserError(payload.OUT_OF_DATE)
         try:
             message = await _message(deps, team_id, message_id)
         except AbTestNotFound:
@@ -412,7 +411,7 @@ async def close_command(deps: Deps, client: AsyncWebClient, req: SlashRequest, r
     number = raw.strip().lstrip("#")
     if not number.isdigit():
         raise UserError("Usage: `/bot ab close <id>`, e.g. `/bot ab close 12`.")
-    if len(number) > MAX_ID_DIGITS:
+    if len(number) > payload.MAX_ID_DIGITS:
         raise UserError(f"There is no A/B test #{escape(number[:20])} in this workspace.")
     return await close(deps, client, team_id=req.team_id, user_id=req.user_id, ab_id=int(number))
 
@@ -436,13 +435,11 @@ async def close_button(
     team_id: str,
 ) -> None:
     await ack()
-    user_id = str((body.get("user") or {}).get("id", ""))
+    user_id = payload.user_id(body)
 
     async def work() -> Reply:
-        raw = str((body.get("actions") or [{}])[0].get("value", ""))
-        if not raw.isdigit():
-            raise UserError("This button is out of date.")
-        return await close(deps, client, team_id=team_id, user_id=user_id, ab_id=int(raw))
+        ab_id = payload.id_value(body)
+        return await close(deps, client, team_id=team_id, user_id=user_id, ab_id=ab_id)
 
     await reply_with(respond, work)
 

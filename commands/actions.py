@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -11,21 +10,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
 from bot.errors import UserError
-from commands import config, profiles
+from commands import config, payload, profiles
 from commands.replies import deliver, reply_with, run_guarded
 from commands.request import Reply
-
-
-def _action_value(body: dict[str, Any]) -> str:
-    actions = body.get("actions") or [{}]
-    return str(actions[0].get("value", ""))
-
-
-def _profile_id(raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise UserError("This button is out of date.") from None
 
 
 async def history_more(
@@ -34,11 +21,11 @@ async def history_more(
     await ack()
 
     async def work() -> Reply:
+        value = payload.json_value(body)
         try:
-            value = json.loads(_action_value(body))
             profile_id, before = int(value["p"]), int(value["before"])
         except (ValueError, KeyError, TypeError):
-            raise UserError("This button is out of date.") from None
+            raise UserError(payload.OUT_OF_DATE) from None
         return await profiles.history(deps, team_id=team_id, profile_id=profile_id, before=before)
 
     await reply_with(respond, work)
@@ -56,7 +43,7 @@ async def card_history(
     await ack()
 
     async def work() -> Reply:
-        profile_id = _profile_id(_action_value(body))
+        profile_id = payload.id_value(body)
         return await profiles.history(deps, team_id=team_id, profile_id=profile_id)
 
     reply = await run_guarded(work)
@@ -77,17 +64,14 @@ async def card_edit(
     await ack()
 
     async def work() -> Reply | None:
-        profile_id = _profile_id(_action_value(body))
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-            "channel_id", ""
-        )
+        profile_id = payload.id_value(body)
         return await config.open_modal(
             deps,
             client,
             team_id=team_id,
             profile_id=profile_id,
             trigger_id=str(body.get("trigger_id", "")),
-            channel_id=str(channel),
+            channel_id=payload.channel_id(body),
             response_url=body.get("response_url"),
         )
 

@@ -13,6 +13,7 @@ from bot.answering import refresh_footer
 from bot.blocks.answer import details_view
 from bot.deps import Deps
 from bot.errors import UserError
+from commands import payload
 from commands.replies import reply_with
 from commands.request import Reply
 from storage import knowledge as knowledge_repo
@@ -21,13 +22,6 @@ from storage import results as results_repo
 from storage.results import ResultNotFound
 
 log = logging.getLogger(__name__)
-
-
-def _result_id(body: dict[str, Any]) -> int:
-    try:
-        return int((body.get("actions") or [{}])[0].get("value", ""))
-    except (TypeError, ValueError):
-        raise UserError("This button is out of date.") from None
 
 
 async def details(
@@ -44,7 +38,7 @@ async def details(
     async def work() -> Reply | None:
         try:
             result = await results_repo.get_result(
-                deps.pool, team_id=team_id, result_id=_result_id(body)
+                deps.pool, team_id=team_id, result_id=payload.id_value(body)
             )
         except ResultNotFound:
             raise UserError("That answer does not exist in this workspace.") from None
@@ -74,10 +68,10 @@ async def feedback(
     rating: int,
 ) -> None:
     await ack()
-    user_id = str((body.get("user") or {}).get("id", ""))
+    user_id = payload.user_id(body)
 
     async def work() -> Reply:
-        result_id = _result_id(body)
+        result_id = payload.id_value(body)
         try:
             await results_repo.record_feedback(
                 deps.pool, team_id=team_id, result_id=result_id, user_id=user_id, rating=rating

@@ -14,6 +14,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.errors import UserError
 from bot.messages import GENERIC_FAILURE
+from commands import payload
 from commands.errors import storage_message
 from commands.request import Reply
 from storage.errors import StorageError
@@ -97,7 +98,7 @@ async def deliver(
     if body.get("response_url"):
         await send(respond, reply)
         return
-    user_id = str((body.get("user") or {}).get("id", ""))
+    user_id = payload.user_id(body)
     try:
         await client.chat_postMessage(channel=user_id, text=reply.text, blocks=reply.blocks or None)
     except SlackApiError:

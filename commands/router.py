@@ -38,6 +38,20 @@ SUBCOMMANDS: dict[str, Handler] = {
     "leaderboard": ab.leaderboard,
 }
 
+# subcommands that call Slack themselves (modals, posts, uploads) and may reply with nothing
+SlackHandler = Callable[[Deps, AsyncWebClient, SlashRequest, Parsed], Awaitable[Reply | None]]
+SLACK_SUBCOMMANDS: dict[str, SlackHandler] = {
+    "purge": purge.open_confirmation,
+    "editors": editors.handle,
+    "config": config.open_from_command,
+    "test": test.run,
+    "knowledge": knowledge.handle,
+    "ab": ab.handle,
+    "scenario": scenarios.handle,
+    "stats": stats_command.run,
+    "export": export_command.run,
+}
+
 
 async def handle(
     deps: Deps,
@@ -59,24 +73,9 @@ async def handle(
             await require_editor(
                 deps.pool, client, team_id=req.team_id, user_id=req.user_id, doing=doing
             )
-        if parsed.sub == "purge":
-            return await purge.open_confirmation(deps, client, req, parsed)
-        if parsed.sub == "editors":
-            return await editors.handle(deps, client, req, parsed)
-        if parsed.sub == "config":
-            return await config.open_from_command(deps, client, req, parsed)
-        if parsed.sub == "test":
-            return await test.run(deps, client, req, parsed)
-        if parsed.sub == "knowledge":
-            return await knowledge.handle(deps, client, req, parsed)
-        if parsed.sub == "ab":
-            return await ab.handle(deps, client, req, parsed)
-        if parsed.sub == "scenario":
-            return await scenarios.handle(deps, client, req, parsed)
-        if parsed.sub == "stats":
-            return await stats_command.run(deps, client, req, parsed)
-        if parsed.sub == "export":
-            return await export_command.run(deps, client, req, parsed)
+        with_client = SLACK_SUBCOMMANDS.get(parsed.sub)
+        if with_client is not None:
+            return await with_client(deps, client, req, parsed)
         handler = SUBCOMMANDS.get(parsed.sub)
         if handler is None:
             shown = escape(truncate(parsed.sub, 40))

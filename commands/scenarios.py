@@ -17,7 +17,7 @@ from bot.deps import Deps
 from bot.errors import UserError
 from bot.roles import NOT_AN_EDITOR, is_editor
 from bot.scenario_form import validate
-from commands import scenario_run
+from commands import payload, scenario_run
 from commands.parse import Parsed
 from commands.replies import confirm_text, reply_with
 from commands.request import Reply, SlashRequest
@@ -90,7 +90,7 @@ async def handle(
         return Reply(f"Deleted scenario *{escape(scenario.name)}*. Past runs keep what they ran.")
     if action in {"rerun", "resume"}:
         number = rest.strip().lstrip("#")
-        if not number.isdigit() or len(number) > 18:
+        if not number.isdigit() or len(number) > payload.MAX_ID_DIGITS:
             raise UserError("Usage: `/bot scenario rerun <run id>`, e.g. `/bot scenario rerun 12`.")
         return await scenario_run.resume(
             deps, client, team_id=req.team_id, run_id=int(number), channel_id=req.channel_id
@@ -216,14 +216,11 @@ async def rerun_button(
     team_id: str,
 ) -> None:
     await ack()
-    value = str((body.get("actions") or [{}])[0].get("value", ""))
-    channel_id = str((body.get("channel") or {}).get("id", ""))
+    channel_id = payload.channel_id(body)
 
     async def work() -> Reply | None:
-        if not value.isdigit() or len(value) > 18:
-            raise UserError("This button is out of date.")
         return await scenario_run.resume(
-            deps, client, team_id=team_id, run_id=int(value), channel_id=channel_id
+            deps, client, team_id=team_id, run_id=payload.id_value(body), channel_id=channel_id
         )
 
     await reply_with(respond, work)
@@ -239,9 +236,9 @@ async def run_button(
     team_id: str,
 ) -> None:
     await ack()
-    value = str((body.get("actions") or [{}])[0].get("value", ""))
-    channel_id = str((body.get("channel") or {}).get("id", ""))
-    user_id = str((body.get("user") or {}).get("id", ""))
+    value = payload.value(body)
+    channel_id = payload.channel_id(body)
+    user_id = payload.user_id(body)
 
     async def work() -> Reply | None:
         if value == "all":

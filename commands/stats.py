@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from bot.charts import stats_chart
 from bot.deps import Deps
 from bot.errors import UserError
 from bot.stats import DEFAULT_DAYS, MAX_DAYS, MIN_DAYS, compare
+from commands import payload
 from commands.parse import Parsed
 from commands.profiles import resolve
 from commands.replies import reply_with
@@ -138,11 +138,11 @@ async def run(deps: Deps, client: AsyncWebClient, req: SlashRequest, parsed: Par
 
 
 def _chart_request(body: dict[str, Any]) -> tuple[int, int]:
+    value = payload.json_value(body)
     try:
-        value = json.loads(str((body.get("actions") or [{}])[0].get("value", "")))
         profile_id, days = int(value["p"]), int(value["d"])
     except (ValueError, KeyError, TypeError):
-        raise UserError("This button is out of date.") from None
+        raise UserError(payload.OUT_OF_DATE) from None
     return profile_id, parse_days(str(days))
 
 
@@ -160,9 +160,7 @@ async def chart_button(
     async def work() -> Reply:
         profile_id, days = _chart_request(body)
         profile = await profiles_repo.get_profile(deps.pool, team_id=team_id, profile_id=profile_id)
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-            "channel_id", ""
-        )
+        channel = payload.channel_id(body)
         return await post_chart(
             deps,
             client,
