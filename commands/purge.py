@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids, limits
-from bot.blocks.common import mrkdwn, plain
+from bot.blocks.common import metadata, mrkdwn, plain
 from bot.deps import Deps
 from bot.errors import UserError
 from bot.roles import is_admin
@@ -29,9 +29,7 @@ ADMINS_ONLY: Final = (
 
 
 def confirm_view(*, channel_id: str, response_url: str | None) -> dict[str, Any]:
-    meta = json.dumps({"c": channel_id, "r": response_url})
-    if len(meta) > limits.PRIVATE_METADATA:
-        meta = json.dumps({"c": channel_id})
+    meta = metadata({"c": channel_id, "r": response_url})
     return {
         "type": "modal",
         "callback_id": ids.PURGE_MODAL,

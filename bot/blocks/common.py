@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
+
+from bot import limits
 
 Block = dict[str, Any]
 
@@ -37,3 +40,12 @@ def slack_date(when: datetime) -> str:
 def bar(level: int, *, width: int = 10) -> str:
     filled = round(level * width / 100)
     return "█" * filled + "░" * (width - filled) + f" {level}"
+
+
+def metadata(data: dict[str, Any]) -> str:
+    """A modal's private_metadata. The response_url ("r") is only a nicety for confirming; if
+    the whole does not fit Slack's limit it goes, and what identifies the work survives."""
+    raw = json.dumps(data)
+    if len(raw) > limits.PRIVATE_METADATA:
+        raw = json.dumps({k: v for k, v in data.items() if k != "r"})
+    return raw

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import ids, limits
-from bot.blocks.common import Block, plain, truncate
+from bot.blocks.common import Block, metadata, plain, truncate
 from bot.validation import BOT_NAME_MAX, INSTRUCTIONS_MAX, MODEL_MAX
 from storage.models import TRAIT_LABELS, TRAITS, ProfileVersion, ResponseStyle
 
@@ -28,7 +28,7 @@ class ModalContext:
     response_url: str | None
 
     def dump(self) -> str:
-        raw = json.dumps(
+        return metadata(
             {
                 "p": self.profile_id,
                 "v": self.base_version,
@@ -36,10 +36,6 @@ class ModalContext:
                 "r": self.response_url,
             }
         )
-        if len(raw) > limits.PRIVATE_METADATA:
-            # a response_url is a nicety; the profile and channel are what must survive
-            raw = json.dumps({"p": self.profile_id, "v": self.base_version, "c": self.channel_id})
-        return raw
 
     @classmethod
     def load(cls, raw: str) -> ModalContext:

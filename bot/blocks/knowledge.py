@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import ids, limits
-from bot.blocks.common import Block, escape, mrkdwn, plain, truncate
+from bot.blocks.common import Block, escape, metadata, mrkdwn, plain, truncate
 from bot.knowledge import COMPANY_MAX, Knowledge, describe, faq_lines
 from storage.knowledge import KnowledgeItem
 
@@ -20,10 +20,7 @@ class FormContext:
     response_url: str | None
 
     def dump(self) -> str:
-        raw = json.dumps({"p": self.profile_id, "c": self.channel_id, "r": self.response_url})
-        if len(raw) > limits.PRIVATE_METADATA:
-            raw = json.dumps({"p": self.profile_id, "c": self.channel_id})
-        return raw
+        return metadata({"p": self.profile_id, "c": self.channel_id, "r": self.response_url})
 
     @classmethod
     def load(cls, raw: str) -> FormContext:

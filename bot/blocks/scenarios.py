@@ -9,7 +9,7 @@ from typing import Any
 
 from bot import ids, limits
 from bot.blocks.answer import seconds
-from bot.blocks.common import Block, escape, mrkdwn, plain, truncate
+from bot.blocks.common import Block, escape, metadata, mrkdwn, plain, truncate
 from bot.scenario_form import DESCRIPTION_MAX, MESSAGE_MAX, NAME_MAX
 from bot.scenario_summary import Figures
 from storage.models import Scenario, TestResult
@@ -84,10 +84,7 @@ class FormContext:
     response_url: str | None
 
     def dump(self) -> str:
-        raw = json.dumps({"id": self.scenario_id, "c": self.channel_id, "r": self.response_url})
-        if len(raw) > limits.PRIVATE_METADATA:
-            raw = json.dumps({"id": self.scenario_id, "c": self.channel_id})
-        return raw
+        return metadata({"id": self.scenario_id, "c": self.channel_id, "r": self.response_url})
 
     @classmethod
     def load(cls, raw: str) -> FormContext:
