@@ -8,7 +8,6 @@ chat.update, no more often than Slack's rate limits allow.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from enum import StrEnum
@@ -18,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import limits
+from bot.slack_text import Dialect, neutralise, settled_length
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +35,13 @@ class Mode(StrEnum):
     UPDATE = "update"
 
 
-def markdown_to_mrkdwn(text: str) -> str:
-    """Models write Markdown; the fallback path posts `text`, which Slack reads as mrkdwn."""
-    text = re.sub(r"\*\*(.+?)\*\*", r"*\1*", text)
-    text = re.sub(r"__(.+?)__", r"_\1_", text)
-    text = re.sub(r"^#{1,6}\s+(.+)$", r"*\1*", text, flags=re.MULTILINE)
-    return re.sub(r"\[([^\]]+)\]\((https?://[^)\s]+)\)", r"<\2|\1>", text)
+def _markdown(text: str) -> str:
+    return neutralise(text, dialect=Dialect.MARKDOWN)
+
+
+def _mrkdwn(text: str) -> str:
+    """The fallback path posts `text`, which Slack reads as mrkdwn."""
+    return _fit(neutralise(text, dialect=Dialect.MRKDWN))
 
 
 class AnswerStream:
@@ -81,17 +82,21 @@ class AnswerStream:
             await self._flush()
 
     async def _flush(self) -> None:
-        if not self._pending:
+        # the streamed pieces are rendered as one text: a link or `@here` still being written
+        # waits for the next piece, so that it is neutralised whole
+        settled = settled_length(self._pending)
+        if not settled:
             return
         if self.ts is None:
-            await self._start()
+            await self._start(settled)
         elif self.mode is Mode.STREAM and not self._stream_broken:
+            piece = self._pending[:settled]
             try:
                 await self._client.chat_appendStream(
-                    channel=self._channel, ts=self.ts, markdown_text=self._pending
+                    channel=self._channel, ts=self.ts, markdown_text=_markdown(piece)
                 )
-                self._shown += self._pending
-                self._pending = ""
+                self._shown += piece
+                self._pending = self._pending[settled:]
             except SlackApiError as exc:
                 # keep the text: it goes out with stopStream or a follow-up message at the end
                 log.warning("appendStream failed (%s); holding text until the end", _code(exc))
@@ -100,12 +105,12 @@ class AnswerStream:
             await self._update(self._shown + self._pending)
         self._last_flush = self._clock()
 
-    async def _start(self) -> None:
+    async def _start(self, settled: int) -> None:
         try:
             response = await self._client.chat_startStream(
                 channel=self._channel,
                 thread_ts=self._thread_ts,
-                markdown_text=self._pending,
+                markdown_text=_markdown(self._pending[:settled]),
                 recipient_team_id=self._team_id,
                 recipient_user_id=self._user_id,
                 username=self._username,
@@ -114,23 +119,25 @@ class AnswerStream:
             self.mode = Mode.STREAM
         except SlackApiError as exc:
             log.info("streaming refused (%s); posting and updating instead", _code(exc))
+            # edits replace the whole text, so nothing needs holding back
+            settled = len(self._pending)
             response = await self._client.chat_postMessage(
                 channel=self._channel,
                 thread_ts=self._thread_ts,
-                text=_fit(markdown_to_mrkdwn(self._pending)),
+                text=_mrkdwn(self._pending),
                 username=self._username,
                 icon_emoji=self._icon_emoji,
             )
             self.mode = Mode.UPDATE
         self.ts = str(response["ts"])
         self.first_visible_at = self._clock()
-        self._shown, self._pending = self._pending, ""
+        self._shown, self._pending = self._pending[:settled], self._pending[settled:]
 
     async def _update(self, full_text: str) -> None:
         assert self.ts is not None
         try:
             await self._client.chat_update(
-                channel=self._channel, ts=self.ts, text=_fit(markdown_to_mrkdwn(full_text))
+                channel=self._channel, ts=self.ts, text=_mrkdwn(full_text)
             )
             self._shown, self._pending = full_text, ""
         except SlackApiError as exc:
@@ -143,7 +150,7 @@ class AnswerStream:
         if self.ts is None:
             if not self._pending:
                 return None
-            await self._start()
+            await self._start(len(self._pending))
         if self.mode is Mode.UPDATE:
             if self._pending:
                 await self._update(self._shown + self._pending)
@@ -152,7 +159,7 @@ class AnswerStream:
             await self._client.chat_stopStream(
                 channel=self._channel,
                 ts=str(self.ts),
-                markdown_text=self._pending or None,
+                markdown_text=_markdown(self._pending) if self._pending else None,
             )
             self._shown += self._pending
             self._pending = ""
@@ -162,7 +169,7 @@ class AnswerStream:
                 await self._client.chat_postMessage(
                     channel=self._channel,
                     thread_ts=self._thread_ts,
-                    text=_fit(markdown_to_mrkdwn(self._pending)),
+                    text=_mrkdwn(self._pending),
                     username=self._username,
                     icon_emoji=self._icon_emoji,
                 )

@@ -9,7 +9,8 @@ from bot import ids, limits
 from bot.ab_stats import Ranked
 from bot.ab_verdict import AbVerdict, SideMetrics
 from bot.blocks.answer import seconds
-from bot.blocks.common import Block, escape, mrkdwn, plain, truncate
+from bot.blocks.common import Block, escape, mrkdwn, plain, split_text, truncate
+from bot.slack_text import Dialect, neutralise
 from storage.ab import Tally
 
 NEUTRAL_NAME = "ROMASHKA A/B"
@@ -79,12 +80,13 @@ def parent(
 
 
 def _reply_sections(label: str, text: str) -> list[Block]:
-    chunk = limits.SECTION_TEXT - 40
-    pieces = [text[i : i + chunk] for i in range(0, len(text), chunk)] or [""]
+    heading_room = 40
+    replied = neutralise(text, dialect=Dialect.MRKDWN)
+    pieces = split_text(replied, limits.SECTION_TEXT - heading_room)
     blocks: list[Block] = []
     for i, piece in enumerate(pieces[:REPLY_SECTIONS_MAX]):
-        heading = f"*{label}*\n" if i == 0 else ""
-        body = escape(piece) or "_(no reply: the model failed)_"
+        heading = f"*{escape(label)}*\n" if i == 0 else ""
+        body = piece if piece.strip() else "_(no reply: the model failed)_"
         blocks.append({"type": "section", "text": mrkdwn(heading + body, limits.SECTION_TEXT)})
     if len(pieces) > REPLY_SECTIONS_MAX:
         blocks.append({"type": "context", "elements": [mrkdwn("_(reply truncated)_", 100)]})

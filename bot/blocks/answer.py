@@ -9,6 +9,7 @@ from bot import ids, limits
 from bot.blocks.common import Block, escape, mrkdwn, plain, truncate
 from bot.judge import Analysis
 from bot.knowledge import describe
+from bot.slack_text import Dialect, neutralise
 from storage.knowledge import KnowledgeItem
 from storage.models import TRAIT_LABELS, FeedbackTally, TestResult
 
@@ -69,7 +70,8 @@ def metrics_line(result: TestResult) -> str:
     parts = [
         f"⏱ {seconds(result.total_ms)} total, first token {seconds(result.ttft_ms)}",
         tokens,
-        f"model {escape(result.model or 'n/a')}",
+        # the model's name as the endpoint reported it
+        f"model {neutralise(result.model or 'n/a', dialect=Dialect.MRKDWN)}",
         f"confidence {confidence}",
         alignment_summary(result),
     ]
@@ -132,6 +134,11 @@ def knowledge_lines(result: TestResult, items: Sequence[KnowledgeItem]) -> str |
     return f"*Knowledge given to the model:* {given}\n*Relied on:* {relied}"
 
 
+def _judged(text: str) -> str:
+    """The judge model's words, as safe as an answer's."""
+    return neutralise(text, dialect=Dialect.MRKDWN)
+
+
 def details_view(
     result: TestResult, *, label: str, knowledge: Sequence[KnowledgeItem] = ()
 ) -> dict[str, Any]:
@@ -160,18 +167,21 @@ def details_view(
                     "type": "section",
                     "text": mrkdwn(
                         f"*{TRAIT_LABELS.get(t.trait, t.trait)}*: target {t.target}, "
-                        f"came across as {t.perceived} ({sign})\n_{escape(t.reason)}_",
+                        f"came across as {t.perceived} ({sign})\n_{_judged(t.reason)}_",
                         limits.SECTION_TEXT,
                     ),
                 }
             )
         if analysis.suggestions:
-            tips = "\n".join(f"• {escape(s)}" for s in analysis.suggestions[:3])
+            tips = "\n".join(f"• {_judged(s)}" for s in analysis.suggestions[:3])
             blocks.append(
                 {"type": "section", "text": mrkdwn(f"*Suggestions*\n{tips}", limits.SECTION_TEXT)}
             )
         blocks.append(
-            {"type": "context", "elements": [mrkdwn(f"judged by {analysis.judge_model}", 200)]}
+            {
+                "type": "context",
+                "elements": [mrkdwn(f"judged by {_judged(analysis.judge_model)}", 200)],
+            }
         )
     sources = knowledge_lines(result, knowledge)
     if sources:

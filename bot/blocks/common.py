@@ -16,10 +16,34 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _entity_safe_cut(text: str, cut: int) -> int:
+    """`cut`, moved back before an `&amp;`/`&lt;`/`&gt;` it would split: half an entity would
+    show as stray characters."""
+    amp = text.rfind("&", max(0, cut - 4), cut)
+    if amp != -1 and ";" not in text[amp:cut] and text.startswith(("&amp;", "&lt;", "&gt;"), amp):
+        return amp
+    return cut
+
+
 def truncate(text: str, limit: int, *, marker: str = "…") -> str:
     if len(text) <= limit:
         return text
-    return text[: max(0, limit - len(marker))] + marker
+    return text[: _entity_safe_cut(text, max(0, limit - len(marker)))] + marker
+
+
+def split_text(text: str, size: int) -> list[str]:
+    """`text` in pieces of at most `size` characters, cut at a line break or space where one is
+    near, never inside an entity. At least one piece, possibly empty."""
+    pieces: list[str] = []
+    while len(text) > size:
+        cut = _entity_safe_cut(text, size)
+        soft = max(text.rfind("\n", 0, cut), text.rfind(" ", 0, cut))
+        if soft > cut - 200 and soft > 0:
+            cut = soft + 1
+        pieces.append(text[:cut])
+        text = text[cut:]
+    pieces.append(text)
+    return pieces
 
 
 def plain(text: str, limit: int) -> Block:

@@ -9,9 +9,10 @@ from typing import Any
 
 from bot import ids, limits
 from bot.blocks.answer import seconds
-from bot.blocks.common import Block, escape, metadata, mrkdwn, plain, truncate
+from bot.blocks.common import Block, escape, metadata, mrkdwn, plain, split_text, truncate
 from bot.scenario_form import DESCRIPTION_MAX, MESSAGE_MAX, NAME_MAX
 from bot.scenario_summary import Figures
+from bot.slack_text import Dialect, neutralise
 from storage.models import Scenario, TestResult
 from storage.scenarios import LastRun
 
@@ -292,12 +293,12 @@ def summary(
 
 
 def _verdict_line(v: dict[str, Any]) -> str:
+    # the reason is the judge model's words
+    reason = neutralise(str(v.get("reason", "")), dialect=Dialect.MRKDWN)
     if v.get("passed") is None:
-        return f"➖ {escape(str(v['behaviour']))}: {escape(str(v.get('reason', '')))}"
+        return f"➖ {escape(str(v['behaviour']))}: {reason}"
     mark = "✅" if v["passed"] else "❌"
-    return (
-        f"{mark} {escape(str(v['behaviour']))} ({v['score']}): {escape(str(v.get('reason', '')))}"
-    )
+    return f"{mark} {escape(str(v['behaviour']))} ({v['score']}): {reason}"
 
 
 def item_message(result: TestResult) -> tuple[str, list[Block]]:
@@ -309,10 +310,10 @@ def item_message(result: TestResult) -> tuple[str, list[Block]]:
             {"type": "section", "text": mrkdwn(f":warning: {escape(result.error or '')}", 3000)}
         )
         return f"Failed: {result.question}"[:3000], blocks
-    chunk = limits.SECTION_TEXT - 10
-    pieces = [result.answer[i : i + chunk] for i in range(0, len(result.answer), chunk)]
+    answer = neutralise(result.answer, dialect=Dialect.MRKDWN)
+    pieces = [p for p in split_text(answer, limits.SECTION_TEXT) if p.strip()]
     for piece in pieces[:ANSWER_SECTIONS_MAX]:
-        blocks.append({"type": "section", "text": mrkdwn(escape(piece), limits.SECTION_TEXT)})
+        blocks.append({"type": "section", "text": mrkdwn(piece, limits.SECTION_TEXT)})
     if len(pieces) > ANSWER_SECTIONS_MAX:
         blocks.append(
             {"type": "context", "elements": [mrkdwn("_(answer truncated to fit Slack)_", 100)]}
@@ -339,4 +340,4 @@ def item_message(result: TestResult) -> tuple[str, list[Block]]:
             ],
         }
     )
-    return truncate(result.answer, limits.READABLE_MESSAGE_TEXT), blocks
+    return truncate(answer, limits.READABLE_MESSAGE_TEXT), blocks
