@@ -5,6 +5,8 @@ someone an editor added."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 import asyncpg
 from slack_sdk.errors import SlackApiError
@@ -21,14 +23,30 @@ NOT_AN_EDITOR = (
 )
 
 
-async def is_admin(client: AsyncWebClient, user_id: str) -> bool:
+def counts_as_admin(
+    user: Mapping[str, Any], *, team_id: str, enterprise_id: str | None = None
+) -> bool:
+    """A users.info user's admin flags speak for that user's own workspace: in a Slack Connect
+    channel another organisation's admin is no admin here. Only a user of the request's own
+    workspace (or enterprise) counts; a user Slack does not place there does not."""
+    ours = {i for i in (team_id, enterprise_id) if i}
+    enterprise = user.get("enterprise_user") or {}
+    own = user.get("team_id") in ours or enterprise.get("enterprise_id") in ours
+    if not own or user.get("is_stranger"):
+        return False
+    return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+
+
+async def is_admin(
+    client: AsyncWebClient, user_id: str, *, team_id: str, enterprise_id: str | None = None
+) -> bool:
     try:
         response = await client.users_info(user=user_id)
     except SlackApiError as exc:
         log.warning("users.info failed: %s", exc.response.get("error"))
         return False
     user = response.get("user") or {}
-    return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+    return counts_as_admin(user, team_id=team_id, enterprise_id=enterprise_id)
 
 
 async def is_editor(
@@ -36,7 +54,7 @@ async def is_editor(
 ) -> bool:
     if await repo.is_editor(pool, team_id=team_id, user_id=user_id):
         return True
-    return await is_admin(client, user_id)
+    return await is_admin(client, user_id, team_id=team_id)
 
 
 async def require_editor(

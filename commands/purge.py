@@ -66,7 +66,7 @@ async def open_confirmation(
 ) -> Reply | None:
     if parsed.rest or parsed.profile:
         raise UserError("Usage: `/bot purge` (it asks for a confirmation first).")
-    if not await is_admin(client, req.user_id):
+    if not await is_admin(client, req.user_id, team_id=req.team_id):
         raise UserError(ADMINS_ONLY)
     try:
         await client.views_open(
@@ -99,7 +99,7 @@ async def handle_submit(
             errors={ids.PURGE_CONFIRM: f"Type {CONFIRM_WORD} in capitals to confirm."},
         )
         return
-    if not await is_admin(client, user_id):
+    if not await is_admin(client, user_id, team_id=team_id):
         await ack(response_action="errors", errors={ids.PURGE_CONFIRM: ADMINS_ONLY})
         return
     await ack()

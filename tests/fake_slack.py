@@ -59,8 +59,13 @@ class FakeSlack:
         self.responses: list[Call] = []  # posts to response_url
         self.injected: dict[str, list[Injected]] = {}
         self.thread_messages: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        # users.info: the default test user is a workspace admin, so an editor
-        self.users: dict[str, dict[str, Any]] = {"U0001": {"id": "U0001", "is_admin": True}}
+        # users.info: the default test user is an admin of the default workspace, so an editor
+        # there; U0002 is the same in the second workspace tests use. Admin flags count only
+        # in the user's own workspace (team_id).
+        self.users: dict[str, dict[str, Any]] = {
+            "U0001": {"id": "U0001", "team_id": team_id, "is_admin": True},
+            "U0002": {"id": "U0002", "team_id": "T0002", "is_admin": True},
+        }
         # files_upload_v2, by file id: the name asked for in files.getUploadURLExternal and the
         # bytes then POSTed to its upload_url (`files_posted` lists the completed uploads)
         self.uploaded: dict[str, bytes] = {}

@@ -25,6 +25,7 @@ SIGNING_SECRET = "test-signing-secret-0123456789"
 TEAM = "T0001"
 OTHER_TEAM = "T0002"
 USER = "U0001"
+OTHER_USER = "U0002"  # who types in OTHER_TEAM unless a test says otherwise
 CHANNEL = "C0001"
 
 
@@ -36,6 +37,11 @@ def signed_headers(body: str, *, content_type: str, secret: str = SIGNING_SECRET
         "x-slack-request-timestamp": [timestamp],
         "x-slack-signature": [signature],
     }
+
+
+def _user_in(team: str, user: str | None) -> str:
+    # a Slack user belongs to one workspace: the fake Slack's users.info says which
+    return user if user is not None else (OTHER_USER if team == OTHER_TEAM else USER)
 
 
 @dataclass
@@ -65,10 +71,11 @@ class SlackDriver:
         text: str,
         *,
         team: str = TEAM,
-        user: str = USER,
+        user: str | None = None,
         channel: str = CHANNEL,
         secret: str = SIGNING_SECRET,
     ) -> BoltResponse:
+        user = _user_in(team, user)
         n = next(self._n)
         body = urlencode(
             {
@@ -125,10 +132,11 @@ class SlackDriver:
         value: str,
         *,
         team: str = TEAM,
-        user: str = USER,
+        user: str | None = None,
         channel: str = CHANNEL,
         message: dict[str, Any] | None = None,
     ) -> BoltResponse:
+        user = _user_in(team, user)
         n = next(self._n)
         return await self.interact(
             {
@@ -148,8 +156,14 @@ class SlackDriver:
         )
 
     async def submit_view(
-        self, view: dict[str, Any], values: dict[str, Any], *, team: str = TEAM, user: str = USER
+        self,
+        view: dict[str, Any],
+        values: dict[str, Any],
+        *,
+        team: str = TEAM,
+        user: str | None = None,
     ) -> BoltResponse:
+        user = _user_in(team, user)
         return await self.interact(
             {
                 "type": "view_submission",
