@@ -101,6 +101,10 @@ async def slack() -> AsyncIterator[FakeSlack]:
         yield fake
     finally:
         await fake.stop()
+    # a payload Slack would refuse fails the test that sent it, even where the app coped
+    assert not fake.violations, "payloads Slack would refuse:\n" + "\n".join(
+        f"{v.method}: {p}" for v in fake.violations for p in v.problems
+    )
 
 
 @pytest.fixture

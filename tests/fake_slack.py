@@ -2,6 +2,11 @@
 
 slack_sdk talks to it exactly as to slack.com (base URL `.../api/`), so retries, rate-limit handling
 and JSON/form encodings are the SDK's own. `response_url`s point here too.
+
+Every `blocks`, `view`, message `text` and `markdown_text` is checked as Slack would
+(`tests/block_kit_rules.py`): a payload Slack refuses is answered with Slack's error and recorded
+in `violations`, which the `slack` fixture requires to be empty when the test ends, so an invalid
+payload fails the test that sent it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from tests.block_kit_rules import message_problems, stream_problems, view_problems
+
 BOT_USER_ID = "UBOT0001"
 BOT_ID = "BBOT0001"
 
@@ -28,6 +35,42 @@ class Call:
     args: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
     response: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Violation:
+    method: str
+    problems: list[str]
+
+
+MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
+STREAM_METHODS = frozenset({"chat.startStream", "chat.appendStream", "chat.stopStream"})
+VIEW_METHODS = frozenset({"views.open", "views.update", "views.push", "views.publish"})
+
+
+def payload_problems(method: str, args: dict[str, Any]) -> list[str]:
+    if method in MESSAGE_METHODS or method.startswith("response_url"):
+        if args.get("delete_original"):
+            return []
+        return message_problems(args)
+    if method in STREAM_METHODS:
+        problems = stream_problems(args)
+        if args.get("blocks") is not None:
+            problems += message_problems({"blocks": args["blocks"], "text": "-"})
+        return problems
+    if method in VIEW_METHODS:
+        return view_problems(args.get("view"))
+    return []
+
+
+def error_for(method: str, problems: list[str]) -> str:
+    """The error code Slack answers a refused payload with."""
+    if method in VIEW_METHODS:
+        return "invalid_arguments"
+    first = problems[0]
+    if first.startswith(("text:", "markdown_text:")):
+        return "no_text" if "no_text" in first else "msg_too_long"
+    return "invalid_blocks"
 
 
 @dataclass
@@ -56,6 +99,7 @@ class FakeSlack:
     def __init__(self, *, team_id: str = "T0001") -> None:
         self.team_id = team_id
         self.calls: list[Call] = []
+        self.violations: list[Violation] = []
         self.responses: list[Call] = []  # posts to response_url
         self.injected: dict[str, list[Injected]] = {}
         self.thread_messages: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -156,10 +200,26 @@ class FakeSlack:
         merged.update(dict(request.query))
         return _decode_form_values(merged)
 
+    def _refused(self, method: str, args: dict[str, Any]) -> dict[str, Any] | None:
+        problems = payload_problems(method, args)
+        if not problems:
+            return None
+        self.violations.append(Violation(method, problems))
+        return {
+            "ok": False,
+            "error": error_for(method, problems),
+            "response_metadata": {"messages": [f"[ERROR] {p}" for p in problems]},
+        }
+
     async def _response_url(self, request: web.Request) -> web.Response:
         body = await self._read(request)
-        self.responses.append(Call(f"response_url/{request.match_info['key']}", body))
+        call = Call(f"response_url/{request.match_info['key']}", body)
+        self.responses.append(call)
         self.changed.set()
+        refused = self._refused(call.method, body)
+        if refused is not None:
+            # response_url answers a bad payload with a plain-text error and status 400
+            return web.Response(status=400, text=str(refused["error"]))
         return web.json_response({"ok": True})
 
     async def _upload(self, request: web.Request) -> web.Response:
@@ -186,6 +246,10 @@ class FakeSlack:
         call = Call(method, args)
         self.calls.append(call)
         self.changed.set()
+        refused = self._refused(method, args)
+        if refused is not None:
+            call.response = refused
+            return web.json_response(refused)
         queue = self.injected.get(method)
         if queue and queue[0].skip > 0:
             queue[0].skip -= 1
