@@ -11,6 +11,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
+from bot.signature import StrictRequestVerification
 from commands import register_listeners
 from storage.installations import PostgresInstallationStore, PostgresOAuthStateStore
 
@@ -57,11 +58,16 @@ def build_app(deps: Deps) -> AsyncApp:
             install_path=INSTALL_PATH,
             redirect_uri_path=REDIRECT_PATH,
         )
+    signing_secret = settings.slack_signing_secret.get_secret_value()
+    logger = logging.getLogger("slack_bolt")
     app = AsyncApp(
-        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        signing_secret=signing_secret,
         client=build_web_client(deps),
         oauth_settings=oauth_settings,
-        logger=logging.getLogger("slack_bolt"),
+        logger=logger,
+        # Bolt's own check, in its place (before authorize), but refusing malformed headers
+        request_verification_enabled=False,
+        before_authorize=StrictRequestVerification(signing_secret, base_logger=logger),
     )
     if oauth_settings is not None:
         # a revoked token is deleted at once; app_uninstalled is handled with the listeners
