@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 
 from bot.app import build_app
 from bot.deps import Deps
+from bot.log_redaction import configure_logging
 from bot.maintenance import maintain
 from bot.runtime import build_llm, database
 from bot.scenario_cli import add_arguments, run_scenarios
@@ -58,10 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
-    logging.basicConfig(
-        level=settings.log_level if args.command != "scenarios" else "WARNING",
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+    configure_logging(
+        settings, level=settings.log_level if args.command != "scenarios" else "WARNING"
     )
     try:
         if args.command == "migrate":

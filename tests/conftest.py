@@ -14,9 +14,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from aiohttp import web
 from openai import AsyncOpenAI
 
+from bot.app import build_app
+from bot.deps import Deps
 from bot.llm import LLM
+from bot.server import http_app
 from bot.settings import Settings
 from storage.db import create_pool
 from storage.embedded import EmbeddedPostgres
@@ -116,6 +120,32 @@ def settings(db_dsn: str, slack: FakeSlack) -> Settings:
         slack_api_url=slack.api_url,  # type: ignore[arg-type]
         database_url=db_dsn,
     )
+
+
+OAUTH_CLIENT_SECRET = "client-SECRET-4f9a1c"
+
+
+@pytest.fixture
+async def oauth_server(pool: asyncpg.Pool, slack: FakeSlack, db_dsn: str) -> AsyncIterator[str]:
+    """The HTTP server of an app installed through OAuth (many workspaces); its base URL."""
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        slack_client_id="111.222",
+        slack_client_secret=OAUTH_CLIENT_SECRET,  # type: ignore[arg-type]
+        slack_signing_secret=SIGNING_SECRET,  # type: ignore[arg-type]
+        slack_api_url=slack.api_url,  # type: ignore[arg-type]
+        database_url=db_dsn,
+    )
+    deps = Deps(settings=settings, pool=pool)
+    runner = web.AppRunner(http_app(build_app(deps), deps), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
 
 
 @pytest.fixture
