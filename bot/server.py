@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import signal
+from typing import Final
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -12,6 +14,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 from bot.deps import Deps
+from bot.rate_limit import TokenBuckets
 from storage.migrate import pending
 
 log = logging.getLogger(__name__)
@@ -22,6 +25,11 @@ SHUTDOWN_GRACE_S = 30.0
 # tasks named so run for the life of the process; shutdown does not wait for them
 DAEMON_PREFIX = "romashka-daemon"
 HEALTH_PATH = "/healthz"
+# Each visit to the install page stores a one-time OAuth state: a client may open it this many
+# times at once, then once every INSTALL_REFILL_S seconds (per process).
+INSTALL_BURST: Final = 10
+INSTALL_REFILL_S: Final = 6.0
+TOO_MANY_INSTALLS: Final = "Too many install attempts from your address. Try again in a minute."
 
 
 def http_app(app: AsyncApp, deps: Deps) -> web.Application:
@@ -46,8 +54,16 @@ def http_app(app: AsyncApp, deps: Deps) -> web.Application:
     web_app.router.add_get(HEALTH_PATH, health)
     flow = app.oauth_flow
     if flow is not None:
+        installs = TokenBuckets(capacity=INSTALL_BURST, refill_per_s=1 / INSTALL_REFILL_S)
 
         async def install(request: web.Request) -> web.Response:
+            wait_s = installs.take(request.remote or "unknown")
+            if wait_s:
+                return web.Response(
+                    status=429,
+                    text=TOO_MANY_INSTALLS,
+                    headers={"Retry-After": str(math.ceil(wait_s))},
+                )
             return await to_aiohttp_response(
                 await flow.handle_installation(await to_bolt_request(request))
             )

@@ -188,5 +188,11 @@ class PostgresOAuthStateStore(AsyncOAuthStateStore):
             "DELETE FROM slack_oauth_states WHERE state = $1 AND expires_at > now() RETURNING true",
             state,
         )
-        await self._pool.execute("DELETE FROM slack_oauth_states WHERE expires_at <= now()")
+        await sweep_expired_states(self._pool)
         return bool(consumed)
+
+
+async def sweep_expired_states(pool: asyncpg.Pool) -> int:
+    """Delete the states nobody came back with; returns how many."""
+    status = await pool.execute("DELETE FROM slack_oauth_states WHERE expires_at <= now()")
+    return int(status.split()[-1])
