@@ -37,6 +37,11 @@ HELP: Final = """*ROMASHKA bot playground* — tune your customer-service bot's 
 Where a profile is optional, the channel's pinned profile is used, else the workspace default."""
 
 NO_PROFILE_YET: Final = "This workspace has no bot profile yet. Create one with `/bot new <name>`, e.g. `/bot new Support`."
+# PostgreSQL text cannot hold a NUL byte; Slack clients never type one, forged payloads might
+NUL_IN_TEXT: Final = (
+    "That text contains a NUL character (an invisible \\0 byte), which can't be saved. "
+    "Remove it and try again."
+)
 GENERIC_FAILURE: Final = (
     "Sorry, something went wrong on our side and nothing was changed. Please try again in a moment."
 )

@@ -19,6 +19,7 @@ from bot.diff import diff
 from bot.errors import UserError
 from bot.roles import NOT_AN_EDITOR, is_editor
 from bot.validation import fields_from_form
+from commands import payload
 from commands.parse import Parsed
 from commands.profiles import resolve
 from commands.replies import confirm_text
@@ -88,6 +89,10 @@ async def handle_submit(
 ) -> None:
     view: dict[str, Any] = body["view"]
     user_id = str(body["user"]["id"])
+    nul = payload.nul_errors(view)
+    if nul:
+        await ack(response_action="errors", errors=nul)
+        return
     try:
         context = ModalContext.load(view.get("private_metadata", ""))
     except (ValueError, KeyError, TypeError):

@@ -17,6 +17,7 @@ from bot.deps import Deps
 from bot.errors import UserError
 from bot.knowledge import ANSWER_MAX, LINE_MAX, QUESTION_MAX, Knowledge, validate
 from bot.roles import NOT_AN_EDITOR, is_editor
+from commands import payload
 from commands.ab import parse_messages
 from commands.parse import Parsed
 from commands.profiles import resolve
@@ -188,6 +189,10 @@ async def handle_submit(
 ) -> None:
     view: dict[str, Any] = body["view"]
     user_id = str(body["user"]["id"])
+    nul = payload.nul_errors(view)
+    if nul:
+        await ack(response_action="errors", errors=nul)
+        return
     try:
         context = FormContext.load(view.get("private_metadata", ""))
         version = await profiles_repo.current_version(

@@ -7,6 +7,7 @@ import json
 from typing import Any, Final
 
 from bot.errors import UserError
+from bot.messages import NUL_IN_TEXT
 
 OUT_OF_DATE: Final = "This button is out of date."
 # ids are bigint: a longer number cannot name anything
@@ -34,6 +35,17 @@ def id_value(body: dict[str, Any]) -> int:
     if not raw.isdigit() or len(raw) > MAX_ID_DIGITS:
         raise UserError(OUT_OF_DATE)
     return int(raw)
+
+
+def nul_errors(view: dict[str, Any]) -> dict[str, str]:
+    """A form's fields holding a NUL byte, as `response_action: errors` wants them: nothing
+    can store such text, so the form says where the problem is before anything happens."""
+    values: dict[str, Any] = (view.get("state") or {}).get("values") or {}
+    return {
+        block_id: NUL_IN_TEXT
+        for block_id, actions in values.items()
+        if any("\x00" in str((a or {}).get("value") or "") for a in (actions or {}).values())
+    }
 
 
 def json_value(body: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.common import escape, truncate
 from bot.deps import Deps
-from bot.messages import HELP
+from bot.errors import UserError
+from bot.messages import HELP, NUL_IN_TEXT
 from bot.roles import require_editor
 from commands import ab, config, editors, knowledge, profiles, purge, scenarios, test
 from commands import export as export_command
@@ -66,6 +67,8 @@ async def handle(
     parsed = parse(req.text)
 
     async def work() -> Reply | None:
+        if "\x00" in req.text:
+            raise UserError(NUL_IN_TEXT)
         if parsed.sub == "help":
             return Reply(HELP)
         doing = editing(parsed)

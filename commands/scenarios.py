@@ -136,6 +136,10 @@ async def handle_submit(
 ) -> None:
     view: dict[str, Any] = body["view"]
     user_id = str(body["user"]["id"])
+    nul = payload.nul_errors(view)
+    if nul:
+        await ack(response_action="errors", errors=nul)
+        return
     try:
         context = FormContext.load(view.get("private_metadata", ""))
     except (ValueError, KeyError, TypeError):

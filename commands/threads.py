@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import answering
 from bot.conversation import Turn
 from bot.deps import Deps
+from bot.messages import NUL_IN_TEXT
 from storage import profiles as repo
 from storage import results as results_repo
 from storage.models import TestResult
@@ -89,6 +90,11 @@ async def on_message(
         return
     if not await results_repo.claim_message(deps.pool, team_id=team_id, channel_id=channel, ts=ts):
         return  # already answered: a retry, or the same message as app_mention
+    if "\x00" in text:
+        await answering.post_notice(
+            client, channel=channel, thread_ts=thread_ts, text=f":warning: {NUL_IN_TEXT}"
+        )
+        return
     version = await repo.get_version_by_id(deps.pool, team_id=team_id, version_id=version_id)
     results = await results_repo.thread_results(
         deps.pool, team_id=team_id, channel_id=channel, thread_ts=thread_ts

@@ -66,6 +66,18 @@ def bar(level: int, *, width: int = 10) -> str:
     return "█" * filled + "░" * (width - filled) + f" {level}"
 
 
+# ids are PostgreSQL bigints
+BIGINT_MAX = 2**63 - 1
+
+
+def metadata_id(value: Any) -> int:
+    """An id read back from private_metadata. A forged or mangled one raises ValueError, as a
+    malformed one does, instead of reaching the database as a number no row can have."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= BIGINT_MAX:
+        raise ValueError("not an id")
+    return value
+
+
 def metadata(data: dict[str, Any]) -> str:
     """A modal's private_metadata. The response_url ("r") is only a nicety for confirming; if
     the whole does not fit Slack's limit it goes, and what identifies the work survives."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import ids, limits
-from bot.blocks.common import Block, escape, metadata, mrkdwn, plain, truncate
+from bot.blocks.common import Block, escape, metadata, metadata_id, mrkdwn, plain, truncate
 from bot.knowledge import COMPANY_MAX, Knowledge, describe, faq_lines
 from storage.knowledge import KnowledgeItem
 
@@ -25,7 +25,7 @@ class FormContext:
     @classmethod
     def load(cls, raw: str) -> FormContext:
         data = json.loads(raw)
-        return cls(int(data["p"]), str(data["c"]), data.get("r"))
+        return cls(metadata_id(data["p"]), str(data["c"]), data.get("r"))
 
 
 def _input(

@@ -9,7 +9,16 @@ from typing import Any
 
 from bot import ids, limits
 from bot.blocks.answer import seconds
-from bot.blocks.common import Block, escape, metadata, mrkdwn, plain, split_text, truncate
+from bot.blocks.common import (
+    Block,
+    escape,
+    metadata,
+    metadata_id,
+    mrkdwn,
+    plain,
+    split_text,
+    truncate,
+)
 from bot.scenario_form import DESCRIPTION_MAX, MESSAGE_MAX, NAME_MAX
 from bot.scenario_summary import Figures
 from bot.slack_text import Dialect, neutralise
@@ -91,7 +100,7 @@ class FormContext:
     def load(cls, raw: str) -> FormContext:
         data = json.loads(raw)
         sid = data.get("id")
-        return cls(None if sid is None else int(sid), str(data["c"]), data.get("r"))
+        return cls(None if sid is None else metadata_id(sid), str(data["c"]), data.get("r"))
 
 
 def _text_input(
