@@ -25,7 +25,7 @@ from typing import Any, Final
 import asyncpg
 
 from bench.harness import Harness, harness
-from bot.ab_stats import A_PREFERRED, B_PREFERRED, NO_DECISIVE_VOTES
+from bot.ab_stats import Outcome
 from commands import home
 from commands import stats as stats_command
 from commands.parse import parse
@@ -181,23 +181,20 @@ async def _load(con: asyncpg.Connection, rng: random.Random, *, results: int) ->
         a, b = rng.sample(rng.choice(pairs), 2)
         started = now - timedelta(days=rng.uniform(0, 60))
         closed = rng.random() < 0.9
-        verdict = (
-            {"per_person": {"recommendation": rng.choice([A_PREFERRED, B_PREFERRED,
-                                                           NO_DECISIVE_VOTES])}}
-            if closed else None
-        )  # fmt: skip
+        code = rng.choice(list(Outcome)).value if closed else None
+        verdict = {"per_person": {"outcome": code}} if closed else None
         ab_rows.append(
             (TEAM, a["id"], b["id"], USER, started, CHANNEL,
              "closed" if closed else "open", USER if closed else None,
              started + timedelta(hours=2) if closed else None,
-             json.dumps(verdict) if verdict else None)
+             json.dumps(verdict) if verdict else None, code)
         )  # fmt: skip
     await con.copy_records_to_table(
         "ab_tests",
         records=ab_rows,
         columns=[
             "team_id", "version_a_id", "version_b_id", "started_by", "started_at",
-            "channel_id", "status", "closed_by", "closed_at", "verdict",
+            "channel_id", "status", "closed_by", "closed_at", "verdict", "verdict_code",
         ],
     )  # fmt: skip
     await con.execute(

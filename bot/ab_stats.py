@@ -2,7 +2,9 @@
 
 Everything here is pure: counts in, numbers and plain-language verdicts out. Only decisive
 votes (A or B) count as evidence; ties and "both bad" are carried along for display but never
-folded into the proportion, because they say nothing about which side is preferred.
+folded into the proportion, because they say nothing about which side is preferred. Which side
+is preferred is decided by the anytime-valid test in `bot.anytime`; the Wilson interval, the
+sign test and P(B better) are descriptive figures next to it.
 """
 
 from __future__ import annotations
@@ -11,21 +13,22 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse, stats
 
+from bot import anytime
+
 Z_95: Final = 1.959963984540054
 CHOICES: Final = frozenset({"a", "b", "tie", "both_bad"})
 
 B_PREFERRED: Final = "B is preferred"
 A_PREFERRED: Final = "A is preferred"
-NOT_ENOUGH_PREFIX: Final = "Not enough votes to tell"
-NO_DECISIVE_VOTES: Final = f"{NOT_ENOUGH_PREFIX}: no decisive votes yet"
-EVENLY_SPLIT: Final = f"{NOT_ENOUGH_PREFIX}: the votes are evenly split"
-NEARLY_EVENLY_SPLIT: Final = f"{NOT_ENOUGH_PREFIX}: the votes are nearly evenly split"
+NOT_ENOUGH_PREFIX: Final = "Not enough votes to tell yet"
+NO_DECISIVE_VOTES: Final = "No decisive votes yet"
 
 _FloatArray = npt.NDArray[np.float64]
 
@@ -91,99 +94,88 @@ def prob_b_better(b_wins: int, a_wins: int) -> float:
     return float(stats.beta.sf(0.5, 1 + b_wins, 1 + a_wins))
 
 
-def projected_interval(
-    b_wins: int, a_wins: int, extra: int, z: float = Z_95
-) -> tuple[float, float]:
-    """Wilson interval for B's share if `extra` more decisive votes arrive in today's proportion.
+class Outcome(StrEnum):
+    """What a count of decisive votes supports; stored as this code, worded by `describe`."""
 
-    The extra votes are split fractionally (e.g. 0.75 of a vote for B), which is what "in the
-    same proportion" means when the split does not come out whole; with `extra == 0` this is
-    exactly `wilson_interval(b_wins, a_wins + b_wins)`.
-    """
-    _check_counts(b_wins=b_wins, a_wins=a_wins, extra=extra)
-    n = a_wins + b_wins
-    if n == 0:
-        return (0.0, 1.0)
-    share = b_wins / n
-    return _wilson(b_wins + share * extra, n + extra, z)
+    A_PREFERRED = "a_preferred"
+    B_PREFERRED = "b_preferred"
+    UNDECIDED = "undecided"
+    NO_DECISIVE_VOTES = "no_decisive_votes"
 
 
-def _excludes_half(interval: tuple[float, float]) -> bool:
-    low, high = interval
-    return low > 0.5 or high < 0.5
+OUTCOME_WORDS: Final = {
+    Outcome.A_PREFERRED: A_PREFERRED,
+    Outcome.B_PREFERRED: B_PREFERRED,
+    Outcome.UNDECIDED: NOT_ENOUGH_PREFIX,
+    Outcome.NO_DECISIVE_VOTES: NO_DECISIVE_VOTES,
+}
+WON: Final = {Outcome.A_PREFERRED: "a", Outcome.B_PREFERRED: "b"}
 
 
-def votes_needed(b_wins: int, a_wins: int, max_extra: int = 10_000) -> int | None:
-    """Roughly how many more decisive votes until the 95% Wilson interval excludes 0.5.
-
-    Assumption: future decisive votes split in exactly the currently observed proportion
-    (see `projected_interval`). The real split will wander, so treat the answer as an order of
-    magnitude for "keep voting", not a promise. Returns 0 if the interval already excludes 0.5,
-    and None ("cannot tell") when there are no decisive votes, when the split is exactly even
-    (more votes in the same proportion would never settle it), or when more than `max_extra`
-    votes would be needed.
-    """
-    _check_counts(b_wins=b_wins, a_wins=a_wins, max_extra=max_extra)
-    n = a_wins + b_wins
-    if n == 0 or 2 * b_wins == n:
-        return None
-    if _excludes_half(projected_interval(b_wins, a_wins, 0)):
-        return 0
-    if not _excludes_half(projected_interval(b_wins, a_wins, max_extra)):
-        return None
-    # Wilson is the inverted score test, so with a fixed share the interval excludes 0.5
-    # exactly when the total count passes a threshold: the predicate is monotone in `extra`,
-    # and bisection finds the first count that works.
-    lo, hi = 0, max_extra  # invariant: lo does not exclude 0.5, hi does
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if _excludes_half(projected_interval(b_wins, a_wins, mid)):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+def describe(outcome: Outcome, votes_to_tell: int | None) -> str:
+    """The one plain line of a verdict, built from its code and the power figure."""
+    if outcome in WON:
+        return OUTCOME_WORDS[outcome]
+    if votes_to_tell is None:
+        power = (
+            f"over {anytime.MAX_EXTRA_VOTES:,} more decisive votes would be needed to tell a "
+            "60/40 preference from a coin flip"
+        )
+    else:
+        power = (
+            f"about {votes_to_tell:,} more decisive votes to tell a 60/40 preference from a "
+            "coin flip"
+        )
+    return f"{OUTCOME_WORDS[outcome]}: {power}"
 
 
 @dataclass(frozen=True)
 class Verdict:
+    """A count of votes judged by the anytime-valid rule (`bot.anytime`). The Wilson interval,
+    the sign test and P(B better) describe the votes and are None without decisive votes;
+    they never decide the outcome, because read after every vote they are not valid."""
+
     a_wins: int
     b_wins: int
     ties: int
     both_bad: int
     decisive: int
     b_share: float | None
-    wilson_low: float
-    wilson_high: float
-    sign_test_p: float
-    prob_b_better: float
-    votes_needed: int | None
-    recommendation: str
+    log_e_value: float
+    outcome: Outcome
+    votes_to_tell: int | None
+    wilson_low: float | None
+    wilson_high: float | None
+    sign_test_p: float | None
+    prob_b_better: float | None
+
+    @property
+    def e_value(self) -> float:
+        return math.exp(min(self.log_e_value, _MAX_LOG_E))
+
+    @property
+    def recommendation(self) -> str:
+        return describe(self.outcome, self.votes_to_tell)
+
+
+# e^700 is still a finite float; beyond that "E" is shown as a power of ten from the log
+_MAX_LOG_E: Final = 700.0
 
 
 def verdict(*, a_wins: int, b_wins: int, ties: int, both_bad: int) -> Verdict:
-    """Summarise an A/B vote; the recommendation follows the 95% Wilson interval for B's share.
-
-    The recommendation is "B is preferred" / "A is preferred" when the interval lies wholly
-    above / below 0.5, and otherwise starts with "Not enough votes to tell: ". The sign test
-    and Bayesian probability are reported alongside but do not drive the wording, so the text
-    has one rule that a reader can check against the interval.
-    """
+    """Summarise an A/B vote. "B is preferred" / "A is preferred" only when the e-value of the
+    decisive votes against a coin flip reaches 1/α = 20 (valid whenever the test is closed),
+    with the side that leads; otherwise "not enough votes" with the power figure."""
     _check_counts(a_wins=a_wins, b_wins=b_wins, ties=ties, both_bad=both_bad)
     decisive = a_wins + b_wins
-    low, high = wilson_interval(b_wins, decisive)
-    needed = votes_needed(b_wins, a_wins)
-    if low > 0.5:
-        recommendation = B_PREFERRED
-    elif high < 0.5:
-        recommendation = A_PREFERRED
-    elif decisive == 0:
-        recommendation = NO_DECISIVE_VOTES
-    elif 2 * b_wins == decisive:
-        recommendation = EVENLY_SPLIT
-    elif needed is None:
-        recommendation = NEARLY_EVENLY_SPLIT
+    log_e = anytime.log_e_value(b_wins, a_wins)
+    if decisive == 0:
+        outcome = Outcome.NO_DECISIVE_VOTES
+    elif log_e >= anytime.LOG_THRESHOLD:
+        outcome = Outcome.B_PREFERRED if b_wins > a_wins else Outcome.A_PREFERRED
     else:
-        recommendation = f"{NOT_ENOUGH_PREFIX}: about {needed} more decisive votes needed"
+        outcome = Outcome.UNDECIDED
+    low, high = wilson_interval(b_wins, decisive) if decisive else (None, None)
     return Verdict(
         a_wins=a_wins,
         b_wins=b_wins,
@@ -191,12 +183,13 @@ def verdict(*, a_wins: int, b_wins: int, ties: int, both_bad: int) -> Verdict:
         both_bad=both_bad,
         decisive=decisive,
         b_share=b_wins / decisive if decisive else None,
+        log_e_value=log_e,
+        outcome=outcome,
+        votes_to_tell=anytime.votes_to_tell(b_wins, a_wins),
         wilson_low=low,
         wilson_high=high,
-        sign_test_p=sign_test_p(b_wins, decisive),
-        prob_b_better=prob_b_better(b_wins, a_wins),
-        votes_needed=needed,
-        recommendation=recommendation,
+        sign_test_p=sign_test_p(b_wins, decisive) if decisive else None,
+        prob_b_better=prob_b_better(b_wins, a_wins) if decisive else None,
     )
 
 

@@ -8,10 +8,15 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bot import ab_stats
+from bot.agreement import Kappa, cohen_kappa, fleiss_kappa
 from storage.ab import AbMessage, Vote
 from storage.models import TestResult
 
 JUDGE_OUTCOMES = ("a", "b", "tie", "inconsistent", "unavailable")
+# the categories voters choose from, as Fleiss' κ columns
+VOTE_CHOICES = ("a", "b", "tie", "both_bad")
+# where the judge and the people's majority are compared: the judge has no "both bad"
+COMPARABLE = frozenset({"a", "b", "tie"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,12 @@ class AbVerdict:
     judge_compared: int
     side_a: SideMetrics
     side_b: SideMetrics
+    voters_kappa: Kappa
+    judge_kappa: Kappa
+
+    @property
+    def outcome(self) -> ab_stats.Outcome:
+        return self.per_person.outcome
 
     @property
     def recommendation(self) -> str:
@@ -57,13 +68,21 @@ class AbVerdict:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "per_person": asdict(self.per_person),
-            "per_message": asdict(self.per_message),
+            "per_person": {
+                **asdict(self.per_person),
+                "recommendation": self.per_person.recommendation,
+            },
+            "per_message": {
+                **asdict(self.per_message),
+                "recommendation": self.per_message.recommendation,
+            },
             "judge": self.judge,
             "judge_agreed": self.judge_agreed,
             "judge_compared": self.judge_compared,
             "side_a": asdict(self.side_a),
             "side_b": asdict(self.side_b),
+            "voters_kappa": asdict(self.voters_kappa),
+            "judge_kappa": asdict(self.judge_kappa),
         }
 
 
@@ -82,15 +101,34 @@ def compute(
     judge = {k: 0 for k in JUDGE_OUTCOMES}
     for m in messages:
         judge[m.judge_verdict or "unavailable"] += 1
+    by_message: dict[int, list[str]] = {m.id: [] for m in messages}
+    for v in votes:
+        by_message.setdefault(v.ab_message_id, []).append(v.choice)
     agreed = compared = 0
+    judged: list[tuple[str, str]] = []
     for m in messages:
-        human = majority(v.choice for v in votes if v.ab_message_id == m.id)
+        human = majority(by_message[m.id])
         if m.judge_verdict in {"a", "b"} and human in {"a", "b"}:
             compared += 1
             agreed += m.judge_verdict == human
+        if m.judge_verdict in COMPARABLE and human in COMPARABLE:
+            judged.append((m.judge_verdict, human))
+    voters = fleiss_kappa(
+        [[choices.count(c) for c in VOTE_CHOICES] for choices in by_message.values()]
+    )
     side_a = side_metrics([results[m.result_a_id] for m in messages if m.result_a_id in results])
     side_b = side_metrics([results[m.result_b_id] for m in messages if m.result_b_id in results])
-    return AbVerdict(per_person, per_message, judge, agreed, compared, side_a, side_b)
+    return AbVerdict(
+        per_person=per_person,
+        per_message=per_message,
+        judge=judge,
+        judge_agreed=agreed,
+        judge_compared=compared,
+        side_a=side_a,
+        side_b=side_b,
+        voters_kappa=voters,
+        judge_kappa=cohen_kappa(judged),
+    )
 
 
 def majority(choices: Any) -> str | None:

@@ -41,6 +41,9 @@ AB_VOTE_TIE: Final = "ab_vote_tie"
 AB_VOTE_BOTH_BAD: Final = "ab_vote_both_bad"
 AB_VOTES: Final = (AB_VOTE_1, AB_VOTE_2, AB_VOTE_TIE, AB_VOTE_BOTH_BAD)
 AB_CLOSE: Final = "ab_close"
+AB_CANCEL: Final = "ab_cancel"
+AB_DETAILS: Final = "ab_details"
+AB_DETAILS_MODAL: Final = "ab_details_modal"
 
 KNOWLEDGE_MODAL: Final = "knowledge_form"
 KNOWLEDGE_COMPANY: Final = "knowledge_company"

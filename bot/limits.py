@@ -22,6 +22,10 @@ MESSAGE_TEXT: Final = 40_000
 # `msg_too_long` shows up well before 40k once blocks are involved.
 READABLE_MESSAGE_TEXT: Final = 3900
 SLASH_COMMAND_TEXT: Final = 4000
+# Not documented: Slack answers `msg_blocks_too_long` from about 13,000 characters of block text
+# in one message (slackapi/bolt-js#2509), well under the 50 blocks x 3,000 the per-block limits
+# allow. Builders of long messages keep their blocks' text under this.
+BLOCKS_TEXT_TOTAL: Final = 12_000
 
 # Slack gives three seconds to acknowledge; trigger_ids also expire after three seconds.
 ACK_DEADLINE_S: Final = 3.0

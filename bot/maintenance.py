@@ -1,6 +1,6 @@
-"""Background upkeep every process runs: interrupted scenario runs are marked as such, OAuth
-states nobody came back with are deleted, and the data of workspaces that uninstalled the app
-is deleted after the retention period."""
+"""Background upkeep every process runs: interrupted scenario runs and A/B tests are marked as
+such, OAuth states nobody came back with are deleted, and the data of workspaces that uninstalled
+the app is deleted after the retention period."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Final
 
 import asyncpg
 
+from storage import ab as ab_repo
 from storage import installations as installations_repo
 from storage import scenarios as scenarios_repo
 from storage import workspaces as workspaces_repo
@@ -26,6 +27,9 @@ async def run_once(pool: asyncpg.Pool, *, retention_days: int | None) -> None:
     expired = await installations_repo.sweep_expired_states(pool)
     if expired:
         log.info("deleted %d expired OAuth states", expired)
+    stuck = await ab_repo.mark_stale_tests_interrupted(pool)
+    if stuck:
+        log.info("marked %d A/B tests interrupted (their process stopped)", stuck)
     if retention_days is not None:
         purged = await workspaces_repo.sweep_uninstalled(pool, older_than_days=retention_days)
         if purged:

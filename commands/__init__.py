@@ -13,7 +13,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import ids
 from bot.deps import Deps
 from commands import (
-    ab,
+    ab_closing,
+    ab_voting,
     actions,
     answers,
     config,
@@ -200,12 +201,24 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
         client: AsyncWebClient,
         context: AsyncBoltContext,
     ) -> None:
-        await ab.vote(
+        await ab_voting.vote(
             deps, ack=ack, body=body, respond=respond, client=client, team_id=_team(context)
         )
 
     for action_id in ids.AB_VOTES:
         app.action(action_id)(ab_vote)
+
+    @app.action(ids.AB_DETAILS)
+    async def ab_details(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+    ) -> None:
+        await ab_voting.details(
+            deps, ack=ack, body=body, respond=respond, client=client, team_id=_team(context)
+        )
 
     @app.action(ids.AB_CLOSE)
     async def ab_close(
@@ -215,7 +228,19 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
         client: AsyncWebClient,
         context: AsyncBoltContext,
     ) -> None:
-        await ab.close_button(
+        await ab_closing.close_button(
+            deps, ack=ack, body=body, respond=respond, client=client, team_id=_team(context)
+        )
+
+    @app.action(ids.AB_CANCEL)
+    async def ab_cancel(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+    ) -> None:
+        await ab_closing.cancel_button(
             deps, ack=ack, body=body, respond=respond, client=client, team_id=_team(context)
         )
 

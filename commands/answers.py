@@ -42,6 +42,9 @@ async def details(
             )
         except ResultNotFound:
             raise UserError("That answer does not exist in this workspace.") from None
+        if result.kind == "ab":
+            # naming an A/B reply's version here would unblind its test
+            raise UserError("A/B replies have their own Details button under the pair.")
         version = await repo.get_version_by_id(
             deps.pool, team_id=team_id, version_id=result.profile_version_id
         )

@@ -1,5 +1,7 @@
 """`/bot export [profile] [--days N]`: every answer and every A/B vote of the period as two CSV
-files posted in the channel. Without a profile the whole workspace is exported."""
+files posted in the channel. Without a profile the whole workspace is exported. A/B tests still
+answering or open for votes are left out, for everyone, until voting ends: their votes, the
+judge's opinions and which version wrote which reply would unblind them."""
 
 from __future__ import annotations
 
@@ -31,6 +33,18 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
+def left_out(running: list[int]) -> str:
+    """The sentence saying which A/B tests an export leaves out, or nothing."""
+    if not running:
+        return ""
+    shown = ", ".join(f"#{i}" for i in running[:10]) + (" …" if len(running) > 10 else "")
+    return (
+        f" {_plural(len(running), 'A/B test')} still open ({shown}) "
+        f"{'is' if len(running) == 1 else 'are'} left out, answers and votes, until "
+        "voting closes: exported now, they would show which reply is which."
+    )
+
+
 async def run(deps: Deps, client: AsyncWebClient, req: SlashRequest, parsed: Parsed) -> Reply:
     args = parse_period_args(parsed, usage=EXPORT_USAGE, allow_chart=False)
     profile = (
@@ -45,10 +59,14 @@ async def run(deps: Deps, client: AsyncWebClient, req: SlashRequest, parsed: Par
     votes = await repo.export_votes(
         deps.pool, team_id=req.team_id, profile_id=profile_id, days=args.days
     )
+    running = await repo.running_ab_tests(deps.pool, team_id=req.team_id, profile_id=profile_id)
     scope = f"*{escape(profile.name)}*" if profile else "this workspace"
     period = period_text(args.days)
     if not results and not votes:
-        return Reply(f"Nothing to export: {scope} has no answers or A/B votes in {period}.")
+        return Reply(
+            f"Nothing to export: {scope} has no answers or A/B votes in {period}."
+            + left_out(running)
+        )
     # thousands of rows of CSV is CPU work: off the event loop
     results_bytes, votes_bytes = await asyncio.to_thread(
         lambda: (results_csv(results), votes_csv(votes))
@@ -73,5 +91,5 @@ async def run(deps: Deps, client: AsyncWebClient, req: SlashRequest, parsed: Par
         return Reply(error)
     return Reply(
         f"Posted `{results_name}` ({_plural(len(results), 'answer')}) and `{votes_name}` "
-        f"({_plural(len(votes), 'vote')}) in this channel."
+        f"({_plural(len(votes), 'vote')}) in this channel." + left_out(running)
     )

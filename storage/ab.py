@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import asyncpg
 
 from storage.errors import NotFound
 
 Choice = Literal["a", "b", "tie", "both_bad"]
+Status = Literal["answering", "open", "closed", "failed", "interrupted", "cancelled"]
+# voting has not ended: whatever depends on the hidden order stays out of sight
+RUNNING: Final = ("answering", "open")
+# a test in one of these can be cancelled by its starter or an editor
+CANCELLABLE: Final = ("answering", "open", "failed", "interrupted")
+# a test whose process stopped beating for this long is interrupted, not answering forever
+STALE_AFTER_S: Final = 60
+INTERRUPTED_REASON: Final = "the app stopped while writing the replies"
 
 
 class AbTestNotFound(NotFound):
@@ -33,6 +41,8 @@ class AbTest:
     closed_by: str | None
     closed_at: datetime | None
     verdict: dict[str, Any] | None
+    verdict_code: str | None
+    failure_reason: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +57,17 @@ class AbMessage:
     message_ts: str | None
     judge_verdict: str | None
     judge_detail: dict[str, Any] | None
+    failure: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Participation:
+    """Who took part, and nothing about what they chose: safe to show while voting is open."""
+
+    votes: int
+    voters: int
+    per_message: list[int]  # votes on each message, by position
+    unanswered: int  # pairs that could not be answered or posted
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +98,11 @@ class VoteOutcome:
 
 _TEST_COLUMNS = """
     id, team_id, version_a_id, version_b_id, started_by, started_at, channel_id, parent_ts,
-    status, closed_by, closed_at, verdict
+    status, closed_by, closed_at, verdict, verdict_code, failure_reason
 """
 _MESSAGE_COLUMNS = """
     id, ab_test_id, position, message, a_first, result_a_id, result_b_id, message_ts,
-    judge_verdict, judge_detail
+    judge_verdict, judge_detail, failure
 """
 
 
@@ -151,8 +172,8 @@ async def set_answers(
     *,
     team_id: str,
     message_id: int,
-    result_a_id: int,
-    result_b_id: int,
+    result_a_id: int | None,
+    result_b_id: int | None,
     judge_verdict: str,
     judge_detail: dict[str, Any],
 ) -> AbMessage:
@@ -181,8 +202,20 @@ async def set_message_ts(pool: asyncpg.Pool, *, team_id: str, message_id: int, t
     )
 
 
-async def open_voting(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> None:
+async def set_message_failure(
+    pool: asyncpg.Pool, *, team_id: str, message_id: int, reason: str
+) -> None:
     await pool.execute(
+        "UPDATE ab_messages SET failure = $3 WHERE team_id = $1 AND id = $2",
+        team_id,
+        message_id,
+        reason,
+    )
+
+
+async def open_voting(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> bool:
+    """False when the test stopped answering meanwhile (cancelled, or marked interrupted)."""
+    done = await pool.execute(
         """
         UPDATE ab_tests SET status = 'open'
         WHERE team_id = $1 AND id = $2 AND status = 'answering'
@@ -190,6 +223,75 @@ async def open_voting(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> None:
         team_id,
         ab_id,
     )
+    return str(done) == "UPDATE 1"
+
+
+async def heartbeat(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> None:
+    await pool.execute(
+        """
+        UPDATE ab_tests SET heartbeat_at = now()
+        WHERE team_id = $1 AND id = $2 AND status = 'answering'
+        """,
+        team_id,
+        ab_id,
+    )
+
+
+async def stop_answering(
+    pool: asyncpg.Pool,
+    *,
+    team_id: str,
+    ab_id: int,
+    status: Literal["failed", "interrupted"],
+    reason: str,
+) -> bool:
+    """Mark a test that is still answering as failed or interrupted, with the reason; False
+    when it was no longer answering (opened, cancelled, or already marked)."""
+    done = await pool.execute(
+        """
+        UPDATE ab_tests SET status = $3, failure_reason = $4
+        WHERE team_id = $1 AND id = $2 AND status = 'answering'
+        """,
+        team_id,
+        ab_id,
+        status,
+        reason,
+    )
+    return str(done) == "UPDATE 1"
+
+
+async def mark_stale_tests_interrupted(
+    pool: asyncpg.Pool, *, stale_after_s: int = STALE_AFTER_S
+) -> int:
+    """Tests whose process stopped beating while answering are interrupted, in every
+    workspace (the periodic sweep)."""
+    done = await pool.execute(
+        """
+        UPDATE ab_tests SET status = 'interrupted', failure_reason = $2
+        WHERE status = 'answering'
+          AND COALESCE(heartbeat_at, started_at) < now() - make_interval(secs => $1)
+        """,
+        stale_after_s,
+        INTERRUPTED_REASON,
+    )
+    return int(done.split()[-1])
+
+
+async def cancel(pool: asyncpg.Pool, *, team_id: str, ab_id: int, user_id: str) -> AbTest | None:
+    """End a test without a verdict; None when it had already ended (closed or cancelled).
+    Votes already cast are kept; none are taken afterwards (a vote locks the test row)."""
+    row = await pool.fetchrow(
+        f"""
+        UPDATE ab_tests SET status = 'cancelled', closed_by = $3, closed_at = now()
+        WHERE team_id = $1 AND id = $2 AND status = ANY($4::text[])
+        RETURNING {_TEST_COLUMNS}
+        """,
+        team_id,
+        ab_id,
+        user_id,
+        list(CANCELLABLE),
+    )
+    return None if row is None else _test(row)
 
 
 async def get(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> AbTest:
@@ -213,6 +315,17 @@ async def messages(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> list[AbMe
     return [_message(r) for r in rows]
 
 
+async def message(pool: asyncpg.Pool, *, team_id: str, message_id: int) -> AbMessage:
+    row = await pool.fetchrow(
+        f"SELECT {_MESSAGE_COLUMNS} FROM ab_messages WHERE team_id = $1 AND id = $2",
+        team_id,
+        message_id,
+    )
+    if row is None:
+        raise AbTestNotFound(message_id)
+    return _message(row)
+
+
 async def vote(
     pool: asyncpg.Pool, *, team_id: str, message_id: int, user_id: str, choice: Choice
 ) -> VoteOutcome:
@@ -234,7 +347,7 @@ async def vote(
                 message.ab_test_id,
             )
         )
-        if test.status != "open":
+        if test.status != "open" or message.failure is not None:
             return VoteOutcome(False, test.status, test, message)
         await con.execute(
             """
@@ -267,6 +380,36 @@ async def tally(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> Tally:
     return Tally(row["a"], row["b"], row["tie"], row["both_bad"], row["voters"])
 
 
+async def participation(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> Participation:
+    rows = await pool.fetch(
+        """
+        SELECT m.position, m.failure IS NOT NULL AS failed, count(v.user_id) AS votes
+        FROM ab_messages m
+        LEFT JOIN ab_votes v ON v.team_id = m.team_id AND v.ab_message_id = m.id
+        WHERE m.team_id = $1 AND m.ab_test_id = $2
+        GROUP BY m.id ORDER BY m.position
+        """,
+        team_id,
+        ab_id,
+    )
+    voters = await pool.fetchval(
+        """
+        SELECT count(DISTINCT v.user_id)
+        FROM ab_votes v JOIN ab_messages m ON m.team_id = v.team_id AND m.id = v.ab_message_id
+        WHERE v.team_id = $1 AND m.ab_test_id = $2
+        """,
+        team_id,
+        ab_id,
+    )
+    per_message = [int(r["votes"]) for r in rows]
+    return Participation(
+        votes=sum(per_message),
+        voters=int(voters),
+        per_message=per_message,
+        unanswered=sum(1 for r in rows if r["failed"]),
+    )
+
+
 async def votes(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> list[Vote]:
     rows = await pool.fetch(
         """
@@ -296,25 +439,31 @@ async def close(pool: asyncpg.Pool, *, team_id: str, ab_id: int, user_id: str) -
 
 
 async def set_verdict(
-    pool: asyncpg.Pool, *, team_id: str, ab_id: int, verdict: dict[str, Any]
+    pool: asyncpg.Pool, *, team_id: str, ab_id: int, code: str, verdict: dict[str, Any]
 ) -> None:
     await pool.execute(
-        "UPDATE ab_tests SET verdict = $3 WHERE team_id = $1 AND id = $2",
+        """
+        UPDATE ab_tests SET verdict_code = $3, verdict = $4
+        WHERE team_id = $1 AND id = $2 AND status = 'closed'
+        """,
         team_id,
         ab_id,
+        code,
         verdict,
     )
 
 
 async def all_votes_by_version(pool: asyncpg.Pool, *, team_id: str) -> list[tuple[int, int, str]]:
-    """Every vote in the workspace as (version A id, version B id, choice), for the leaderboard."""
+    """Every vote of the workspace's closed tests as (version A id, version B id, choice), for
+    the leaderboard. Votes of a test still open stay out until it closes: counted while open,
+    the ranking would move with each vote and tell voters which reply is which."""
     rows = await pool.fetch(
         """
         SELECT t.version_a_id, t.version_b_id, v.choice
         FROM ab_votes v
         JOIN ab_messages m ON m.team_id = v.team_id AND m.id = v.ab_message_id
         JOIN ab_tests t ON t.team_id = m.team_id AND t.id = m.ab_test_id
-        WHERE v.team_id = $1
+        WHERE v.team_id = $1 AND t.status = 'closed'
         """,
         team_id,
     )

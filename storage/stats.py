@@ -79,6 +79,16 @@ def _gap_columns() -> str:
     )
 
 
+# An A/B answer stays out of every figure and export while its test is answering or open for
+# votes: per-version numbers (failures, times, counts) would tell voters which reply is whose.
+# It is found by its thread, the test's parent message, from the moment it is stored.
+_NOT_BLIND_AB: Final = """
+    NOT (r.kind = 'ab' AND EXISTS (
+        SELECT 1 FROM ab_tests t
+        WHERE t.team_id = r.team_id AND t.channel_id = r.channel_id AND t.parent_ts = r.thread_ts
+          AND t.status IN ('answering', 'open')))
+"""
+
 _STATS_SQL: Final = f"""
 WITH versions AS (
     SELECT id, version, created_at, formality, enthusiasm, technical_depth, empathy
@@ -110,7 +120,7 @@ answers AS (
                FILTER (WHERE r.error_kind IS NULL) AS metered
     FROM test_results r
     JOIN versions v ON v.id = r.profile_version_id
-    WHERE r.team_id = $1 AND r.created_at >= (SELECT at FROM since)
+    WHERE r.team_id = $1 AND r.created_at >= (SELECT at FROM since) AND {_NOT_BLIND_AB}
     GROUP BY r.profile_version_id
 ),
 feedback AS (
@@ -145,16 +155,16 @@ ab AS (
     FROM ab_tests t
     CROSS JOIN LATERAL (
         VALUES
-            (t.version_a_id, CASE t.verdict #>> '{{per_person,recommendation}}'
-                                 WHEN 'A is preferred' THEN 'won'
-                                 WHEN 'B is preferred' THEN 'lost'
+            (t.version_a_id, CASE t.verdict_code
+                                 WHEN 'a_preferred' THEN 'won'
+                                 WHEN 'b_preferred' THEN 'lost'
                                  ELSE 'inconclusive' END),
-            (t.version_b_id, CASE t.verdict #>> '{{per_person,recommendation}}'
-                                 WHEN 'B is preferred' THEN 'won'
-                                 WHEN 'A is preferred' THEN 'lost'
+            (t.version_b_id, CASE t.verdict_code
+                                 WHEN 'b_preferred' THEN 'won'
+                                 WHEN 'a_preferred' THEN 'lost'
                                  ELSE 'inconclusive' END)
     ) AS side(vid, outcome)
-    WHERE t.team_id = $1 AND t.status = 'closed' AND t.verdict IS NOT NULL
+    WHERE t.team_id = $1 AND t.status = 'closed' AND t.verdict_code IS NOT NULL
       AND t.closed_at >= (SELECT at FROM since)
       AND side.vid IN (SELECT id FROM versions)
     GROUP BY side.vid
@@ -309,23 +319,46 @@ class AbSummary:
     status: str
     started_at: datetime
     closed_at: datetime | None
-    recommendation: str | None
+    verdict_code: str | None
+    failure_reason: str | None
     votes: int
+    # Fleiss' κ of the voters and Cohen's κ of the judge with them, from the stored verdict
+    voters_kappa: float | None = None
+    voters_kappa_items: int = 0
+    judge_kappa: float | None = None
+    judge_kappa_items: int = 0
+
+
+# tests that need someone: still running, or stuck until cancelled
+NOT_ENDED: Final = ("answering", "open", "failed", "interrupted")
+
+
+def _kappa(verdict: Any, key: str) -> tuple[float | None, int]:
+    found = (verdict or {}).get(key) if isinstance(verdict, dict) else None
+    if not isinstance(found, dict):
+        return None, 0
+    value = found.get("value")
+    items = found.get("items")
+    return (
+        float(value) if isinstance(value, int | float) else None,
+        int(items) if isinstance(items, int) else 0,
+    )
 
 
 async def recent_ab_tests(pool: Conn, *, team_id: str, limit: int) -> list[AbSummary]:
-    """Running tests first (answering, then open), then the most recently closed."""
+    """Tests that have not ended first (answering, open, then stuck), then the most recently
+    ended (closed or cancelled)."""
     rows = await pool.fetch(
         """
         WITH picked AS (
-            (SELECT * FROM ab_tests WHERE team_id = $1 AND status <> 'closed'
+            (SELECT * FROM ab_tests WHERE team_id = $1 AND status = ANY($3::text[])
              ORDER BY started_at DESC LIMIT $2)
             UNION ALL
-            (SELECT * FROM ab_tests WHERE team_id = $1 AND status = 'closed'
+            (SELECT * FROM ab_tests WHERE team_id = $1 AND NOT status = ANY($3::text[])
              ORDER BY closed_at DESC NULLS LAST LIMIT $2)
         )
-        SELECT t.id, t.status, t.started_at, t.closed_at,
-               t.verdict #>> '{per_person,recommendation}' AS recommendation,
+        SELECT t.id, t.status, t.started_at, t.closed_at, t.verdict_code, t.failure_reason,
+               t.verdict,
                pa.name || ' v' || va.version AS label_a,
                pb.name || ' v' || vb.version AS label_b,
                (SELECT count(*) FROM ab_messages m
@@ -336,35 +369,52 @@ async def recent_ab_tests(pool: Conn, *, team_id: str, limit: int) -> list[AbSum
         JOIN profiles pa ON pa.team_id = va.team_id AND pa.id = va.profile_id
         JOIN profile_versions vb ON vb.team_id = t.team_id AND vb.id = t.version_b_id
         JOIN profiles pb ON pb.team_id = vb.team_id AND pb.id = vb.profile_id
-        ORDER BY (t.status = 'closed'), (t.status = 'open'),
+        ORDER BY (NOT t.status = ANY($3::text[])), array_position($3::text[], t.status),
                  COALESCE(t.closed_at, t.started_at) DESC
         LIMIT $2
         """,
         team_id,
         limit,
+        list(NOT_ENDED),
     )
-    return [
-        AbSummary(
-            ab_id=r["id"],
-            label_a=r["label_a"],
-            label_b=r["label_b"],
-            status=r["status"],
-            started_at=r["started_at"],
-            closed_at=r["closed_at"],
-            recommendation=r["recommendation"],
-            votes=r["votes"],
+    out = []
+    for r in rows:
+        voters, voters_items = _kappa(r["verdict"], "voters_kappa")
+        judge, judge_items = _kappa(r["verdict"], "judge_kappa")
+        out.append(
+            AbSummary(
+                ab_id=r["id"],
+                label_a=r["label_a"],
+                label_b=r["label_b"],
+                status=r["status"],
+                started_at=r["started_at"],
+                closed_at=r["closed_at"],
+                verdict_code=r["verdict_code"],
+                failure_reason=r["failure_reason"],
+                votes=r["votes"],
+                voters_kappa=voters,
+                voters_kappa_items=voters_items,
+                judge_kappa=judge,
+                judge_kappa_items=judge_items,
+            )
         )
-        for r in rows
-    ]
+    return out
 
 
 NO_VOTES: Final = "0:-"
 
 
 async def votes_fingerprint(pool: Conn, *, team_id: str) -> str:
-    """Changes whenever a vote is cast or changed (a change moves `voted_at` forward)."""
+    """Changes whenever the votes the leaderboard counts change: those of closed tests, which
+    change only when a test closes (or is deleted)."""
     row = await pool.fetchrow(
-        "SELECT count(*) AS n, max(voted_at) AS latest FROM ab_votes WHERE team_id = $1",
+        """
+        SELECT count(*) AS n, max(t.closed_at) AS latest
+        FROM ab_votes v
+        JOIN ab_messages m ON m.team_id = v.team_id AND m.id = v.ab_message_id
+        JOIN ab_tests t ON t.team_id = m.team_id AND t.id = m.ab_test_id
+        WHERE v.team_id = $1 AND t.status = 'closed'
+        """,
         team_id,
     )
     if row["latest"] is None:
@@ -415,7 +465,8 @@ class ExportedResult:
 async def export_results(
     pool: Conn, *, team_id: str, profile_id: int | None, days: int
 ) -> list[ExportedResult]:
-    """Every answer of the last `days` days, oldest first; one profile's, or the workspace's."""
+    """Every answer of the last `days` days, oldest first; one profile's, or the workspace's.
+    A/B answers of tests still answering or open are left out until voting ends."""
     columns = ", ".join(f"r.{c}" for c in RESULT_COLUMNS)
     rows = await pool.fetch(
         f"""
@@ -424,7 +475,7 @@ async def export_results(
         JOIN profile_versions v ON v.team_id = r.team_id AND v.id = r.profile_version_id
         JOIN profiles p ON p.team_id = v.team_id AND p.id = v.profile_id
         WHERE r.team_id = $1 AND ($2::bigint IS NULL OR v.profile_id = $2)
-          AND r.created_at >= now() - make_interval(days => $3)
+          AND r.created_at >= now() - make_interval(days => $3) AND {_NOT_BLIND_AB}
         ORDER BY r.created_at, r.id
         """,
         team_id,
@@ -462,7 +513,8 @@ async def export_votes(
     pool: Conn, *, team_id: str, profile_id: int | None, days: int
 ) -> list[ExportedVote]:
     """Every A/B vote cast or changed in the last `days` days, in tests involving the profile
-    (either side) or any test of the workspace."""
+    (either side) or any test of the workspace, once voting has ended: votes of a test still
+    open (and its judge's opinions) would tell which reply is which."""
     rows = await pool.fetch(
         """
         SELECT t.id AS ab_test_id, t.status, t.started_at, t.closed_at,
@@ -479,6 +531,7 @@ async def export_votes(
         JOIN profiles pb ON pb.team_id = vb.team_id AND pb.id = vb.profile_id
         WHERE x.team_id = $1 AND x.voted_at >= now() - make_interval(days => $3)
           AND ($2::bigint IS NULL OR va.profile_id = $2 OR vb.profile_id = $2)
+          AND t.status NOT IN ('answering', 'open')
         ORDER BY t.id, m.position, x.user_id
         """,
         team_id,
@@ -486,3 +539,21 @@ async def export_votes(
         days,
     )
     return [ExportedVote(**dict(r)) for r in rows]
+
+
+async def running_ab_tests(pool: Conn, *, team_id: str, profile_id: int | None) -> list[int]:
+    """Ids of the tests (involving the profile, or any) whose answers and votes an export
+    leaves out because they are still answering or open for votes."""
+    rows = await pool.fetch(
+        """
+        SELECT t.id FROM ab_tests t
+        JOIN profile_versions va ON va.team_id = t.team_id AND va.id = t.version_a_id
+        JOIN profile_versions vb ON vb.team_id = t.team_id AND vb.id = t.version_b_id
+        WHERE t.team_id = $1 AND t.status IN ('answering', 'open')
+          AND ($2::bigint IS NULL OR va.profile_id = $2 OR vb.profile_id = $2)
+        ORDER BY t.id
+        """,
+        team_id,
+        profile_id,
+    )
+    return [int(r["id"]) for r in rows]

@@ -4,39 +4,36 @@ import math
 import re
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import pytest
+from scipy import stats
 
 from bot.ab_stats import (
-    A_PREFERRED,
-    B_PREFERRED,
-    EVENLY_SPLIT,
-    NEARLY_EVENLY_SPLIT,
-    NO_DECISIVE_VOTES,
+    OUTCOME_WORDS,
     Comparison,
+    Outcome,
     bootstrap_intervals,
     bradley_terry,
+    describe,
     leaderboard,
     per_message_majority,
     per_vote_counts,
     prob_b_better,
-    projected_interval,
     sign_test_p,
     verdict,
-    votes_needed,
     wilson_interval,
 )
+from bot.agreement import Kappa, cohen_kappa, fleiss_kappa
+from bot.anytime import ALPHA, LOG_THRESHOLD, log_e_value, votes_to_tell
 
 Z = 1.959963984540054
 RECOMMENDATION = re.compile(
     r"^(B is preferred|A is preferred"
-    r"|Not enough votes to tell: about [1-9][0-9]* more decisive votes needed"
-    r"|Not enough votes to tell: no decisive votes yet"
-    r"|Not enough votes to tell: the votes are (nearly )?evenly split)$"
+    r"|Not enough votes to tell yet: about [1-9][0-9,]* more decisive votes to tell a 60/40 "
+    r"preference from a coin flip"
+    r"|No decisive votes yet: about [1-9][0-9,]* more decisive votes to tell a 60/40 "
+    r"preference from a coin flip)$"
 )
-
-
-def _excludes_half(interval: tuple[float, float]) -> bool:
-    return interval[0] > 0.5 or interval[1] < 0.5
 
 
 # --- Wilson interval --------------------------------------------------------------------------
@@ -133,110 +130,202 @@ def test_prob_b_better_is_complementary_and_monotone() -> None:
             assert prob_b_better(b + 1, a) > prob_b_better(b, a)
 
 
-# --- Votes needed -----------------------------------------------------------------------------
+# --- Anytime-valid evidence -------------------------------------------------------------------
 
 
-def test_projected_interval_matches_wilson_on_whole_votes() -> None:
-    assert projected_interval(12, 8, 0) == wilson_interval(12, 20)
-    # 3:1 stays 3:1 when 4 more votes split 3 to 1.
-    assert projected_interval(3, 1, 4) == pytest.approx(wilson_interval(6, 8), abs=1e-12)
-    assert projected_interval(0, 0, 10) == (0.0, 1.0)
-
-
-@pytest.mark.parametrize(
-    ("b_wins", "a_wins"),
-    [(1, 0), (3, 0), (0, 3), (3, 1), (1, 3), (12, 8), (8, 12), (7, 3), (2, 5), (11, 9)],
-)
-def test_votes_needed_is_the_first_count_that_settles_it(b_wins: int, a_wins: int) -> None:
-    needed = votes_needed(b_wins, a_wins)
-    assert isinstance(needed, int)
-    assert needed > 0
-    assert _excludes_half(projected_interval(b_wins, a_wins, needed))
-    assert not _excludes_half(projected_interval(b_wins, a_wins, needed - 1))
-    # Oracle: Wilson inverts the score test, so with share p the interval excludes 0.5 exactly
-    # when the total count exceeds z^2 / (4 (p - 0.5)^2).
-    n = a_wins + b_wins
-    threshold = Z * Z / (4 * (b_wins / n - 0.5) ** 2)
-    assert n + needed - 1 <= threshold < n + needed
-
-
-@pytest.mark.parametrize(("b_wins", "extra"), [(1, 3), (3, 1)])
-def test_votes_needed_with_unanimous_votes_uses_whole_counts(b_wins: int, extra: int) -> None:
-    # A unanimous share projects to whole votes, so the public interval can check it directly.
-    assert votes_needed(b_wins, 0) == extra
-    assert _excludes_half(wilson_interval(b_wins + extra, b_wins + extra))
-    assert not _excludes_half(wilson_interval(b_wins + extra - 1, b_wins + extra - 1))
+def _log_e_oracle(s: int, f: int) -> float:
+    # Independent of scipy: B(1 + s, 1 + f) = s! f! / (s + f + 1)!, times 2^(s + f)
+    return math.lgamma(s + 1) + math.lgamma(f + 1) - math.lgamma(s + f + 2) + (s + f) * math.log(2)
 
 
 @pytest.mark.parametrize(
-    ("b_wins", "a_wins", "max_extra", "expected"),
+    ("successes", "failures", "expected"),
     [
-        (0, 0, 10_000, None),
-        (5, 5, 10_000, None),
-        (5001, 5000, 10_000, None),
-        (12, 8, 50, None),
-        (12, 8, 77, 77),
-        (15, 5, 10_000, 0),
-        (5, 15, 10_000, 0),
+        (0, 0, 1.0),
+        (1, 0, 1.0),  # one vote is no evidence: 2 x B(2, 1) = 1
+        (4, 0, 3.2),  # 2^4 / 5
+        (20, 2, 2**22 * 2 / (23 * 22 * 21)),  # B(21, 3) = 2! 20! / 23!
+        (5, 5, 2**10 / (11 * math.comb(10, 5))),
     ],
 )
-def test_votes_needed_edge_cases(
-    b_wins: int, a_wins: int, max_extra: int, expected: int | None
+def test_e_value_known_values(successes: int, failures: int, expected: float) -> None:
+    assert math.exp(log_e_value(successes, failures)) == pytest.approx(expected, rel=1e-12)
+    assert log_e_value(successes, failures) == pytest.approx(log_e_value(failures, successes))
+
+
+def test_e_value_matches_the_closed_form_and_never_overflows() -> None:
+    for s in range(0, 40):
+        for f in range(0, 40):
+            assert log_e_value(s, f) == pytest.approx(_log_e_oracle(s, f), abs=1e-9)
+    huge = log_e_value(100_000, 0)
+    assert math.isfinite(huge) and huge == pytest.approx(_log_e_oracle(100_000, 0))
+
+
+@pytest.mark.parametrize(
+    ("a_wins", "b_wins", "outcome", "e_value"),
+    [
+        # 4 of 4 for B: Wilson excludes 50% and the old rule said "B is preferred"; the exact
+        # sign test gives p = 0.125 and the evidence is only 3.2
+        (0, 4, Outcome.UNDECIDED, 3.2),
+        (2, 20, Outcome.B_PREFERRED, 789.44),
+        (20, 2, Outcome.A_PREFERRED, 789.44),
+        (0, 0, Outcome.NO_DECISIVE_VOTES, 1.0),
+        (5, 5, Outcome.UNDECIDED, 2**10 / (11 * math.comb(10, 5))),
+        (3, 12, Outcome.UNDECIDED, 4.5011),  # sign test p = 0.035, yet not enough when peeking
+    ],
+)
+def test_verdict_follows_the_evidence(
+    a_wins: int, b_wins: int, outcome: Outcome, e_value: float
 ) -> None:
-    assert votes_needed(b_wins, a_wins, max_extra=max_extra) == expected
-
-
-# --- Verdict ----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("a_wins", "b_wins", "expected"),
-    [
-        (2, 18, B_PREFERRED),
-        (5, 15, B_PREFERRED),
-        (18, 2, A_PREFERRED),
-        (15, 5, A_PREFERRED),
-        (8, 12, "Not enough votes to tell: about 77 more decisive votes needed"),
-        (12, 8, "Not enough votes to tell: about 77 more decisive votes needed"),
-        (0, 1, "Not enough votes to tell: about 3 more decisive votes needed"),
-        (0, 0, NO_DECISIVE_VOTES),
-        (5, 5, EVENLY_SPLIT),
-        (5000, 5001, NEARLY_EVENLY_SPLIT),
-    ],
-)
-def test_verdict_recommendation(a_wins: int, b_wins: int, expected: str) -> None:
     result = verdict(a_wins=a_wins, b_wins=b_wins, ties=3, both_bad=1)
-    assert result.recommendation == expected
-    assert RECOMMENDATION.match(result.recommendation)
+    assert result.outcome is outcome
+    assert result.e_value == pytest.approx(e_value, rel=1e-3)
+    assert RECOMMENDATION.match(result.recommendation), result.recommendation
 
 
-def test_verdict_carries_ties_and_both_bad_without_mixing_them_in() -> None:
+def test_a_fair_coin_watched_after_every_vote_is_rarely_called() -> None:
+    """2,000 tests of a 50/50 preference, each looked at after every one of 200 votes and
+    called the first time the rule says "preferred": the share wrongly called stays under 5%."""
+    rng = np.random.default_rng(20240611)
+    tests, votes = 2_000, 200
+    b = rng.integers(0, 2, size=(tests, votes)).cumsum(axis=1)
+    n = np.arange(1, votes + 1)
+    crossed = log_e_value(b, n - b) >= LOG_THRESHOLD
+    called = crossed.any(axis=1).mean()
+    assert called < ALPHA
+    # and the check has teeth: the exact sign test read the same way (two-sided, doubling the
+    # smaller binomial tail) calls a fair coin "preferred" several times more often
+    p_values = np.minimum(1.0, 2 * stats.binom.cdf(np.minimum(b, n - b), n, 0.5))
+    assert (p_values < ALPHA).any(axis=1).mean() > 2 * ALPHA
+
+
+def test_a_real_preference_is_found() -> None:
+    rng = np.random.default_rng(7)
+    b = (rng.random(size=(500, 200)) < 0.7).cumsum(axis=1)
+    n = np.arange(1, 201)
+    assert (log_e_value(b, n - b) >= LOG_THRESHOLD).any(axis=1).mean() > 0.9
+
+
+def _first_crossing(lead: int, trail: int) -> int:
+    extra = 0
+    while _log_e_oracle_frac(lead + 0.6 * extra, trail + 0.4 * extra) < math.log(20):
+        extra += 1
+    return extra
+
+
+def _log_e_oracle_frac(s: float, f: float) -> float:
+    return math.lgamma(s + 1) + math.lgamma(f + 1) - math.lgamma(s + f + 2) + (s + f) * math.log(2)
+
+
+@pytest.mark.parametrize(("b_wins", "a_wins"), [(0, 0), (4, 0), (0, 4), (3, 1), (12, 8), (15, 3)])
+def test_votes_to_tell_is_the_first_count_that_would_decide(b_wins: int, a_wins: int) -> None:
+    needed = votes_to_tell(b_wins, a_wins)
+    assert needed == _first_crossing(max(a_wins, b_wins), min(a_wins, b_wins))
+    assert needed is not None and needed > 0
+
+
+def test_votes_to_tell_comes_from_the_data() -> None:
+    assert votes_to_tell(0, 0) == 279
+    assert votes_to_tell(4, 0) < votes_to_tell(0, 0)
+    assert votes_to_tell(20, 2) == 0  # already decided
+    assert votes_to_tell(5000, 5000, max_extra=100) is None
+    with pytest.raises(ValueError):
+        votes_to_tell(-1, 0)
+
+
+def test_verdict_descriptive_figures_are_only_descriptive() -> None:
     plain = verdict(a_wins=5, b_wins=15, ties=0, both_bad=0)
     noisy = verdict(a_wins=5, b_wins=15, ties=40, both_bad=30)
     assert (noisy.ties, noisy.both_bad) == (40, 30)
     assert noisy.decisive == 20
     assert noisy.b_share == pytest.approx(0.75)
     assert (noisy.wilson_low, noisy.wilson_high) == (plain.wilson_low, plain.wilson_high)
-    assert noisy.wilson_low == pytest.approx(0.531, abs=1e-3)
-    assert noisy.wilson_high == pytest.approx(0.888, abs=1e-3)
-    assert noisy.sign_test_p == plain.sign_test_p == sign_test_p(15, 20)
+    assert noisy.wilson_low == pytest.approx(0.531, abs=1e-3)  # excludes 50%...
+    assert noisy.sign_test_p == plain.sign_test_p == sign_test_p(15, 20)  # p = 0.041...
     assert noisy.prob_b_better == plain.prob_b_better == prob_b_better(15, 5)
-    assert noisy.recommendation == plain.recommendation == B_PREFERRED
-    assert noisy.votes_needed == 0
+    # ...yet E = 2^20 B(16, 6) ≈ 3.2 < 20: not decided
+    assert noisy.outcome is plain.outcome is Outcome.UNDECIDED
+    assert noisy.recommendation.startswith("Not enough votes to tell yet: about ")
 
 
-def test_verdict_without_decisive_votes() -> None:
+def test_verdict_without_decisive_votes_shows_no_interval_or_p_value() -> None:
     result = verdict(a_wins=0, b_wins=0, ties=4, both_bad=2)
+    assert result.outcome is Outcome.NO_DECISIVE_VOTES
+    assert result.recommendation.startswith("No decisive votes yet")
     assert result.b_share is None
-    assert (result.wilson_low, result.wilson_high) == (0.0, 1.0)
-    assert result.sign_test_p == 1.0
-    assert result.prob_b_better == 0.5
-    assert result.votes_needed is None
+    assert (result.wilson_low, result.wilson_high) == (None, None)
+    assert result.sign_test_p is None
+    assert result.prob_b_better is None
 
 
 def test_verdict_rejects_negative_counts() -> None:
     with pytest.raises(ValueError):
         verdict(a_wins=1, b_wins=1, ties=-1, both_bad=0)
+
+
+@pytest.mark.parametrize("outcome", list(Outcome))
+def test_outcome_words_come_from_the_code(outcome: Outcome) -> None:
+    assert describe(outcome, 12).startswith(OUTCOME_WORDS[outcome])
+    assert Outcome(outcome.value) is outcome
+
+
+# --- Agreement (κ) ----------------------------------------------------------------------------
+
+
+def test_fleiss_kappa_textbook_example() -> None:
+    # Fleiss (1971) as worked on Wikipedia: 10 subjects, 14 raters, 5 categories;
+    # P-bar = 0.378, P_e = 0.213, kappa = 0.210
+    table = [
+        [0, 0, 0, 0, 14],
+        [0, 2, 6, 4, 2],
+        [0, 0, 3, 5, 6],
+        [0, 3, 9, 2, 0],
+        [2, 2, 8, 1, 1],
+        [7, 7, 0, 0, 0],
+        [3, 2, 6, 3, 0],
+        [2, 5, 3, 2, 2],
+        [6, 5, 2, 1, 0],
+        [0, 2, 2, 3, 7],
+    ]
+    k = fleiss_kappa(table)
+    assert k.value == pytest.approx(0.210, abs=5e-4)
+    assert k.items == 10 and k.low
+
+
+@pytest.mark.parametrize(
+    ("table", "value", "items"),
+    [
+        # a, b, tie, both bad per message
+        ([[2, 0, 0, 0], [0, 2, 0, 0]], 1.0, 2),  # P-bar 1, P_e 0.5
+        ([[1, 1, 0, 0], [1, 1, 0, 0]], -1.0, 2),  # P-bar 0, P_e 0.5
+        # varying raters: P1 = 2/6, P2 = 1, P-bar = 2/3; p = (2/5, 3/5), P_e = 13/25
+        ([[2, 1, 0, 0], [0, 2, 0, 0]], (2 / 3 - 13 / 25) / (12 / 25), 2),
+        ([[2, 1, 0, 0], [0, 2, 0, 0], [1, 0, 0, 0]], (2 / 3 - 13 / 25) / (12 / 25), 2),
+        ([[1, 0, 0, 0], [0, 1, 0, 0]], None, 0),  # no message with two votes
+        ([[3, 0, 0, 0], [2, 0, 0, 0]], None, 2),  # all alike: chance agreement is 1
+        ([], None, 0),
+    ],
+)
+def test_fleiss_kappa_by_hand(table: list[list[int]], value: float | None, items: int) -> None:
+    k = fleiss_kappa(table)
+    assert k.items == items
+    if value is None:
+        assert k.value is None and not k.low
+    else:
+        assert k.value == pytest.approx(value, abs=1e-12)
+
+
+def test_cohen_kappa_by_hand() -> None:
+    # 50 items: both yes 20, yes/no 5, no/yes 10, both no 15: p_o = 0.7, p_e = 0.5, kappa = 0.4
+    pairs = [("y", "y")] * 20 + [("y", "n")] * 5 + [("n", "y")] * 10 + [("n", "n")] * 15
+    k = cohen_kappa(pairs)
+    assert k.value == pytest.approx(0.4, abs=1e-12) and k.items == 50 and not k.low
+    assert cohen_kappa([("a", "b"), ("b", "a")]).value == pytest.approx(-1.0)
+    assert cohen_kappa([("a", "a"), ("b", "b"), ("a", "b")]).value == pytest.approx(
+        (2 / 3 - 4 / 9) / (5 / 9)
+    )
+    assert cohen_kappa([]) == Kappa(None, 0)
+    assert cohen_kappa([("a", "a"), ("a", "a")]) == Kappa(None, 2)
 
 
 # --- Aggregation ------------------------------------------------------------------------------

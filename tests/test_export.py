@@ -10,7 +10,7 @@ import asyncpg
 from bot.export import ENCODING, RESULT_HEADER, VOTE_HEADER, read_results_csv
 from storage.stats import RESULT_COLUMNS
 from tests.slack_driver import CHANNEL, OTHER_TEAM, TEAM, SlackDriver
-from tests.test_stats import add_result, seed_support, version_ids
+from tests.test_stats import OPEN_TEST_THREAD, add_result, seed_support, version_ids
 
 
 async def stored(pool: asyncpg.Pool, team: str = TEAM) -> list[dict[str, object]]:
@@ -22,9 +22,11 @@ async def stored(pool: asyncpg.Pool, team: str = TEAM) -> list[dict[str, object]
         JOIN profile_versions v ON v.id = r.profile_version_id
         JOIN profiles p ON p.id = v.profile_id
         WHERE r.team_id = $1 AND r.created_at >= now() - interval '30 days'
+          AND r.thread_ts IS DISTINCT FROM $2  -- an answer of a test still open: left out
         ORDER BY r.created_at, r.id
         """,
         team,
+        OPEN_TEST_THREAD,
     )
     return [dict(r) for r in rows]
 
@@ -33,15 +35,16 @@ def files(driver: SlackDriver) -> dict[str, bytes]:
     return {name: data for name, data, _ in driver.slack.files_posted()}
 
 
-async def add_votes(driver: SlackDriver, v: dict[int, int]) -> None:
-    ab_id = await driver.pool.fetchval(
+async def add_votes(driver: SlackDriver, v: dict[int, int], *, status: str = "closed") -> int:
+    ab_id: int = await driver.pool.fetchval(
         """
         INSERT INTO ab_tests (team_id, version_a_id, version_b_id, started_by, channel_id, status)
-        VALUES ($1, $2, $3, 'U0001', 'C0001', 'open') RETURNING id
+        VALUES ($1, $2, $3, 'U0001', 'C0001', $4) RETURNING id
         """,
         TEAM,
         v[1],
         v[2],
+        status,
     )
     message_id = await driver.pool.fetchval(
         """
@@ -60,6 +63,7 @@ async def add_votes(driver: SlackDriver, v: dict[int, int]) -> None:
             user,
             choice,
         )
+    return ab_id
 
 
 async def test_results_csv_round_trips(driver: SlackDriver) -> None:
@@ -115,6 +119,20 @@ async def test_votes_csv(driver: SlackDriver) -> None:
     ]
     assert {r["reply_1_was"] for r in rows} == {"B"}
     assert {r["message"] for r in rows} == {"'=cmd|' /C calc'!A0"}
+
+
+async def test_votes_of_a_test_still_open_are_left_out(driver: SlackDriver) -> None:
+    v = await seed_support(driver)
+    closed = await add_votes(driver, v)
+    still_open = await add_votes(driver, v, status="open")
+    text = await driver.reply_text("export Support")
+    assert "(3 votes)" in text
+    # seed_support leaves two tests open as well
+    assert "3 A/B tests still open (#" in text
+    assert f", #{still_open}) are left out, answers and votes, until voting closes" in text
+    [votes_name] = [n for n in files(driver) if n.startswith("romashka-ab-votes-")]
+    rows = list(csv.DictReader(io.StringIO(files(driver)[votes_name].decode(ENCODING))))
+    assert {r["ab_test_id"] for r in rows} == {str(closed)}
 
 
 async def test_a_profile_and_a_period(driver: SlackDriver) -> None:

@@ -3,15 +3,22 @@ leaderboard kept between openings, and Slack's 100-block limit with lots of data
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import asyncpg
 
 from bot import ids, limits
-from bot.ab_stats import B_PREFERRED
 from tests.slack_driver import OTHER_TEAM, TEAM, USER, SlackDriver
-from tests.test_stats import add_result, closed_ab, profile_id, seed_support, version_ids
+from tests.test_stats import (
+    B_PREFERRED,
+    add_result,
+    closed_ab,
+    profile_id,
+    seed_support,
+    version_ids,
+)
 
 
 def home_event(tab: str = "home", user: str = USER) -> dict[str, Any]:
@@ -40,15 +47,20 @@ def section_after(view: dict[str, Any], header: str) -> str:
     return str(blocks[i + 1]["text"]["text"])
 
 
-async def add_vote_test(pool: asyncpg.Pool, a: int, b: int, choices: list[str]) -> int:
+async def add_vote_test(
+    pool: asyncpg.Pool, a: int, b: int, choices: list[str], *, status: str = "closed"
+) -> int:
     ab_id: int = await pool.fetchval(
         """
-        INSERT INTO ab_tests (team_id, version_a_id, version_b_id, started_by, channel_id, status)
-        VALUES ($1, $2, $3, 'U0001', 'C0001', 'open') RETURNING id
+        INSERT INTO ab_tests (team_id, version_a_id, version_b_id, started_by, channel_id, status,
+                              closed_at)
+        VALUES ($1, $2, $3, 'U0001', 'C0001', $4, CASE WHEN $4 = 'closed' THEN now() END)
+        RETURNING id
         """,
         TEAM,
         a,
         b,
+        status,
     )
     message_id = await pool.fetchval(
         """
@@ -94,13 +106,14 @@ async def test_home_shows_profiles_tests_ab_and_definitions(driver: SlackDriver)
     assert "failed (timeout)" in section_after(view, "Last 10 tests")
     ab = section_after(view, "A/B tests: running and recent").split("\n")
     assert "open for votes, 0 votes" in ab[0]  # running tests come first
-    assert any("closed <!date^" in line and B_PREFERRED in line for line in ab)
+    assert any("closed <!date^" in line and "B is preferred" in line for line in ab)
     definitions = text_of(view).split("How are these numbers computed?")[1]
     for term in (
         "*Alignment*",
         "*Confidence*",
         "*Style proxies*",
-        "*Wilson interval*",
+        "*A/B verdict*",
+        "*κ*",
         "*Bradley–Terry*",
         "*Satisfaction*",
         "*Behaviour pass rate*",
@@ -132,12 +145,19 @@ async def test_leaderboard_is_fitted_once_and_kept_until_votes_change(driver: Sl
     await driver.slack.wait_calls("views.publish", 3)
     assert len(driver.slack.of("views.publish")) == 3
 
-    # a new vote: the old board at once, marked as updating, then the new one
+    # votes of a test still open change nothing: the board would move with each vote
+    await add_vote_test(driver.pool, v[1], v[2], ["a"] * 9, status="open")
+    unchanged = await open_home(driver, publishes=1)
+    assert section_after(unchanged, "Leaderboard") == board
+    await asyncio.sleep(0.2)
+    assert len(driver.slack.of("views.publish")) == 4
+
+    # a newly closed test: the old board at once, marked as updating, then the new one
     await add_vote_test(driver.pool, v[1], v[2], ["a", "a", "a", "a", "a", "a", "a"])
     stale = await open_home(driver, publishes=1)
     assert "_Updating with the latest votes…_" in section_after(stale, "Leaderboard")
-    calls = await driver.slack.wait_calls("views.publish", 5)
-    fresh = section_after(calls[4].args["view"], "Leaderboard")
+    calls = await driver.slack.wait_calls("views.publish", 6)
+    fresh = section_after(calls[5].args["view"], "Leaderboard")
     assert fresh.startswith("1. *Support v1* — ") and "12 votes" in fresh
 
 
@@ -179,7 +199,7 @@ async def test_home_of_an_empty_workspace(driver: SlackDriver) -> None:
     view = await open_home(driver)
     text = text_of(view)
     assert "No profiles yet" in text and "No tests yet" in text and "No A/B tests yet" in text
-    assert "No votes yet" in text
+    assert "No votes from closed A/B tests yet" in text
 
 
 async def test_home_shows_only_its_own_workspace(driver: SlackDriver) -> None:
@@ -242,5 +262,5 @@ async def test_versions_of_another_workspace_are_not_labelled(driver: SlackDrive
     await add_vote_test(driver.pool, v[1], v[2], ["b"])
     await driver.reply_text("new Theirs", team=OTHER_TEAM)
     board = section_after(await open_home(driver, team=OTHER_TEAM), "Leaderboard")
-    assert board.startswith("No votes yet")
+    assert board.startswith("No votes from closed A/B tests yet")
     assert await version_ids(driver.pool, "Theirs", team=OTHER_TEAM)

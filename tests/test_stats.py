@@ -15,8 +15,10 @@ from bot.stats import compare
 from storage import stats as repo
 from tests.slack_driver import OTHER_TEAM, TEAM, SlackDriver
 
-B_PREFERRED = "B is preferred"
-UNDECIDED = "Not enough votes to tell: about 12 more decisive votes needed"
+B_PREFERRED = "b_preferred"
+UNDECIDED = "undecided"
+# the thread of the A/B test `seed_support` leaves open, and of its one answer
+OPEN_TEST_THREAD = "1700000000.000001"
 
 
 async def version_ids(pool: asyncpg.Pool, name: str, team: str = TEAM) -> dict[int, int]:
@@ -55,6 +57,7 @@ async def add_result(
     behaviours: list[dict[str, Any]] | None = None,
     question: str = "How do I cancel?",
     answer: str = "Like this.",
+    thread_ts: str | None = None,
 ) -> int:
     analysis = (
         {"alignment": alignment, "traits": {t: {"perceived": v} for t, v in perceived.items()}}
@@ -66,9 +69,9 @@ async def add_result(
         INSERT INTO test_results (
             team_id, profile_version_id, kind, user_id, question, answer, total_ms, ttft_ms,
             alignment, analysis, prompt_tokens, completion_tokens, error_kind, behaviour_results,
-            channel_id, created_at
+            channel_id, created_at, thread_ts
         ) VALUES ($1, $2, $3, 'U0001', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'C0001',
-                  now() - make_interval(secs => $14))
+                  now() - make_interval(secs => $14), $15)
         RETURNING id
         """,
         team,
@@ -85,6 +88,7 @@ async def add_result(
         error_kind,
         behaviours,
         days_ago * 86400.0,
+        thread_ts,
     )
     return result_id
 
@@ -100,20 +104,33 @@ async def rate(pool: asyncpg.Pool, result_id: int, user: str, rating: int) -> No
 
 
 async def closed_ab(
-    pool: asyncpg.Pool, a: int, b: int, recommendation: str, *, status: str = "closed"
+    pool: asyncpg.Pool,
+    a: int,
+    b: int,
+    code: str,
+    *,
+    status: str = "closed",
+    parent_ts: str | None = None,
 ) -> int:
+    """A test with a stored verdict code. Its stored wording is deliberately not the current
+    one: the A/B record must count the code, never match display text."""
     ab_id: int = await pool.fetchval(
         """
         INSERT INTO ab_tests (team_id, version_a_id, version_b_id, started_by, channel_id, status,
-                              closed_at, verdict)
-        VALUES ($1, $2, $3, 'U0001', 'C0001', $4, CASE WHEN $4 = 'closed' THEN now() END, $5)
+                              closed_at, verdict, verdict_code, parent_ts)
+        VALUES ($1, $2, $3, 'U0001', 'C0001', $4, CASE WHEN $4 = 'closed' THEN now() END, $5,
+                CASE WHEN $4 = 'closed' THEN $6 END, $7)
         RETURNING id
         """,
         TEAM,
         a,
         b,
         status,
-        {"per_person": {"recommendation": recommendation}} if status == "closed" else None,
+        {"per_person": {"recommendation": f"(old wording of {code})"}}
+        if status == "closed"
+        else None,
+        code,
+        parent_ts,
     )
     return ab_id
 
@@ -157,6 +174,12 @@ async def seed_support(driver: SlackDriver) -> dict[int, int]:
     await closed_ab(pool, v[1], v[2], B_PREFERRED)
     await closed_ab(pool, v[2], v[1], UNDECIDED)
     await closed_ab(pool, v[1], v[2], B_PREFERRED, status="open")  # not closed: not counted
+    # an answer of a test still open for votes is counted nowhere until it closes: a version's
+    # figures would tell voters which reply is whose (here, which one failed)
+    await closed_ab(pool, v[1], v[2], B_PREFERRED, status="open", parent_ts=OPEN_TEST_THREAD)
+    await add_result(
+        pool, v[1], kind="ab", total_ms=1, error_kind="timeout", thread_ts=OPEN_TEST_THREAD
+    )
     return v
 
 

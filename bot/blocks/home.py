@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import Final
 
 from bot import ids, limits
-from bot.ab_stats import Ranked
+from bot.ab_stats import OUTCOME_WORDS, Outcome, Ranked
+from bot.agreement import LOW_KAPPA
 from bot.blocks.common import Block, bar, escape, mrkdwn, plain, slack_date, truncate
 from bot.blocks.stats import ms
 from storage.models import TRAIT_LABELS, TRAITS
@@ -41,11 +42,15 @@ DEFINITIONS: Final = (
         "*Satisfaction* = 👍 ÷ (👍 + 👎), one rating per person per answer, with the count.\n"
         "*Behaviour pass rate*: in scenario runs a judge scores each expected behaviour 0–100; "
         "it passes at 70 or more, decided in code; rate = passed ÷ judged.\n"
-        "*Wilson interval*: the 95% interval for B's share of decisive A/B votes (ties and "
-        "“both bad” apart). “B is preferred” / “A is preferred” when it lies wholly above / "
-        "below 50%, otherwise “not enough votes”. A version's A/B record counts closed tests it "
-        "won, lost, or that were inconclusive.\n"
-        "*Bradley–Terry*: the leaderboard's ratings, fitted on every vote (ties count half) on "
+        "*A/B verdict*: “B is preferred” / “A is preferred” only when the evidence of the "
+        "decisive votes (ties and “both bad” apart) against a coin flip, an anytime-valid "
+        "e-value, reaches 20: wrong at most 5% of the time however often the test is looked at "
+        "before closing. The Wilson interval, sign test and P(B better) shown with it are "
+        "descriptive. A version's A/B record counts closed tests it won, lost, or that were "
+        "inconclusive. *κ*: agreement of the voters (Fleiss) and of the judge with them "
+        "(Cohen); 1 = full, 0 = chance, under 0.4 is flagged ⚠️.\n"
+        "*Bradley–Terry*: the leaderboard's ratings, fitted on every vote of closed tests (ties "
+        "count half) on "
         "an Elo-like scale centred at 1000 (+400 ≈ 10:1 odds of being preferred), with "
         "bootstrap 95% intervals; under 10 votes is preliminary."
     ),
@@ -87,13 +92,36 @@ def _test_line(t: RecentTest) -> str:
     return f"• {slack_date(t.created_at)} *{escape(t.label)}* — “{question}” · {outcome}"
 
 
+def _kappa(what: str, value: float | None, items: int) -> str:
+    if value is None:
+        return f"{what} n/a"
+    warn = " ⚠️" if value < LOW_KAPPA else ""
+    return f"{what} {value:.2f} ({items}){warn}"
+
+
 def _ab_line(a: AbSummary) -> str:
     pair = f"#{a.ab_id} *{escape(a.label_a)}* vs *{escape(a.label_b)}*"
     votes = f"{a.votes} vote{'s' if a.votes != 1 else ''}"
     if a.status == "closed":
         closed = slack_date(a.closed_at) if a.closed_at else "closed"
-        outcome = escape(a.recommendation or "no verdict recorded")
-        return f"• {pair} — closed {closed}, {votes}: {outcome}"
+        outcome = (
+            OUTCOME_WORDS[Outcome(a.verdict_code)] if a.verdict_code else "no verdict recorded"
+        )
+        agreement = (
+            f" · κ {_kappa('voters', a.voters_kappa, a.voters_kappa_items)}, "
+            f"{_kappa('judge', a.judge_kappa, a.judge_kappa_items)}"
+        )
+        return f"• {pair} — closed {closed}, {votes}: {escape(outcome)}{agreement}"
+    if a.status == "cancelled":
+        ended = slack_date(a.closed_at) if a.closed_at else ""
+        return f"• {pair} — cancelled {ended}, {votes}, no verdict"
+    if a.status in {"failed", "interrupted"}:
+        reason = escape(truncate(a.failure_reason or "no reason recorded", 200))
+        return (
+            f"• {pair} — ⚠️ {a.status}: {reason} · `/bot ab cancel {a.ab_id}` ends it · "
+            f"started {slack_date(a.started_at)}"
+        )
+    # while it runs: participation only, never a verdict or a split
     state = "answering…" if a.status == "answering" else "open for votes"
     return f"• {pair} — {state}, {votes} · started {slack_date(a.started_at)}"
 
@@ -102,7 +130,10 @@ def _leader_lines(ranked: Sequence[Ranked] | None, labels: dict[str, str], stale
     if ranked is None:
         return "_Working out the leaderboard… it appears here in a moment._"
     if not ranked:
-        return "No votes yet: start an A/B test with `/bot ab Support@1 Support@2`."
+        return (
+            "No votes from closed A/B tests yet (votes count once their test is closed): start "
+            "one with `/bot ab Support@1 Support@2`."
+        )
     lines = []
     for i, r in enumerate(ranked[:LEADERS_SHOWN], start=1):
         flag = " · _preliminary_" if r.preliminary else ""

@@ -1,0 +1,247 @@
+"""Ending an A/B test: closing (votes frozen, replies revealed, the verdict posted) or cancelling
+(no verdict), by its starter or an editor, from a command or a button."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.ab_verdict import compute
+from bot.blocks import ab as blocks
+from bot.blocks.common import escape
+from bot.deps import Deps
+from bot.errors import UserError
+from bot.roles import is_editor
+from commands import payload
+from commands.ab_pairs import slack_error, update_pair
+from commands.ab_parent import labels, refresh
+from commands.replies import reply_with
+from commands.request import Reply, SlashRequest
+from storage import ab as repo
+from storage import results as results_repo
+from storage.ab import AbMessage, AbTest, AbTestNotFound, Vote
+from storage.models import TestResult
+
+log = logging.getLogger(__name__)
+
+
+async def _test_for(
+    deps: Deps, client: AsyncWebClient, *, team_id: str, user_id: str, ab_id: int, doing: str
+) -> AbTest:
+    # a test left answering by a process that died shows as interrupted before anyone decides
+    await repo.mark_stale_tests_interrupted(deps.pool)
+    try:
+        test = await repo.get(deps.pool, team_id=team_id, ab_id=ab_id)
+    except AbTestNotFound:
+        raise UserError(f"There is no A/B test #{ab_id} in this workspace.") from None
+    if test.started_by != user_id and not await is_editor(
+        deps.pool, client, team_id=team_id, user_id=user_id
+    ):
+        raise UserError(
+            f"Only <@{test.started_by}>, who started A/B test #{ab_id}, or an editor can "
+            f"{doing} it."
+        )
+    return test
+
+
+async def close(
+    deps: Deps, client: AsyncWebClient, *, team_id: str, user_id: str, ab_id: int
+) -> Reply:
+    test = await _test_for(
+        deps, client, team_id=team_id, user_id=user_id, ab_id=ab_id, doing="close"
+    )
+    if test.status == "closed":
+        if test.verdict_code is None:
+            # closed by a process that stopped before its verdict: the votes are frozen, so
+            # the verdict can be worked out now
+            return await _finish(deps, client, test)
+        return Reply(f"A/B test #{ab_id} is already closed.")
+    if test.status == "cancelled":
+        return Reply(f"A/B test #{ab_id} was cancelled, so it has no verdict to give.")
+    if test.status == "answering":
+        return Reply(
+            f"A/B test #{ab_id} is still writing its replies; voting opens when they are all "
+            f"in, and then it can be closed. To stop it now: `/bot ab cancel {ab_id}`."
+        )
+    if test.status in {"failed", "interrupted"}:
+        # nobody could vote on it, so there is no verdict: closing it ends it as cancelled
+        cancelled = await repo.cancel(deps.pool, team_id=team_id, ab_id=ab_id, user_id=user_id)
+        if cancelled is None:
+            return Reply(f"A/B test #{ab_id} has already ended.")
+        await refresh(deps, client, ab_id, team_id=team_id)
+        return Reply(
+            f"A/B test #{ab_id} never opened for voting ({test.status}: "
+            f"{escape(test.failure_reason or 'no reason recorded')}), so there is no verdict "
+            "to give; it is now cancelled."
+        )
+    # closing first freezes the votes: a vote holds a share lock on the test row while it
+    # checks that voting is open, so every vote either landed before this or sees "closed"
+    closed = await repo.close(deps.pool, team_id=team_id, ab_id=ab_id, user_id=user_id)
+    if closed is None:
+        return Reply(f"A/B test #{ab_id} has already ended.")
+    return await _finish(deps, client, closed)
+
+
+async def _finish(deps: Deps, client: AsyncWebClient, closed: AbTest) -> Reply:
+    team_id, ab_id = closed.team_id, closed.id
+    rows = await repo.messages(deps.pool, team_id=team_id, ab_id=ab_id)
+    votes = await repo.votes(deps.pool, team_id=team_id, ab_id=ab_id)
+    result_ids = [i for m in rows for i in (m.result_a_id, m.result_b_id) if i is not None]
+    results = await results_repo.results_by_ids(deps.pool, team_id=team_id, ids=result_ids)
+    verdict = compute(votes, rows, results)
+    await repo.set_verdict(
+        deps.pool,
+        team_id=team_id,
+        ab_id=ab_id,
+        code=verdict.outcome.value,
+        verdict=verdict.to_json(),
+    )
+    label_a, label_b = await labels(deps, closed)
+    await _reveal(deps, client, closed, rows, votes, results, label_a, label_b)
+    text, verdict_blocks = blocks.verdict_message(
+        ab_id=ab_id, label_a=label_a, label_b=label_b, v=verdict
+    )
+    if closed.parent_ts:
+        try:
+            await client.chat_postMessage(
+                channel=closed.channel_id,
+                thread_ts=closed.parent_ts,
+                text=text,
+                blocks=verdict_blocks,
+                reply_broadcast=True,
+            )
+        except SlackApiError as exc:
+            log.warning("could not post the A/B verdict: %s", slack_error(exc))
+    await refresh(deps, client, ab_id, team_id=team_id)
+    return Reply(f"Closed A/B test #{ab_id}: {verdict.recommendation}")
+
+
+def side_label(*, a_first: bool, reply: int, label_a: str, label_b: str) -> str:
+    is_a = a_first == (reply == 1)
+    return f"A: {label_a}" if is_a else f"B: {label_b}"
+
+
+async def _reveal(
+    deps: Deps,
+    client: AsyncWebClient,
+    test: AbTest,
+    rows: list[AbMessage],
+    votes: list[Vote],
+    results: dict[int, TestResult],
+    label_a: str,
+    label_b: str,
+) -> None:
+    for m in rows:
+        if m.message_ts is None or m.result_a_id is None or m.result_b_id is None:
+            continue
+        a, b = results[m.result_a_id], results[m.result_b_id]
+        first, second = (a, b) if m.a_first else (b, a)
+        counts = {c: 0 for c in ("a", "b", "tie", "both_bad")}
+        for v in votes:
+            if v.ab_message_id == m.id:
+                counts[v.choice] += 1
+        judge = {"a": f"A ({label_a})", "b": f"B ({label_b})"}.get(
+            m.judge_verdict or "unavailable", m.judge_verdict or "unavailable"
+        )
+
+        build = partial(
+            blocks.revealed_pair,
+            message_id=m.id,
+            position=m.position,
+            total=len(rows),
+            question=m.message,
+            reply_1=first.answer,
+            reply_2=second.answer,
+            label_1=side_label(a_first=m.a_first, reply=1, label_a=label_a, label_b=label_b),
+            label_2=side_label(a_first=m.a_first, reply=2, label_a=label_a, label_b=label_b),
+            votes=counts,
+            judge=judge,
+        )
+
+        try:
+            await update_pair(client, channel=test.channel_id, ts=m.message_ts, build=build)
+        except SlackApiError as exc:
+            log.warning("could not reveal an A/B pair: %s", slack_error(exc))
+
+
+async def cancel(
+    deps: Deps, client: AsyncWebClient, *, team_id: str, user_id: str, ab_id: int
+) -> Reply:
+    test = await _test_for(
+        deps, client, team_id=team_id, user_id=user_id, ab_id=ab_id, doing="cancel"
+    )
+    if test.status == "closed":
+        return Reply(f"A/B test #{ab_id} is already closed; its verdict stands.")
+    if test.status == "cancelled":
+        return Reply(f"A/B test #{ab_id} is already cancelled.")
+    cancelled = await repo.cancel(deps.pool, team_id=team_id, ab_id=ab_id, user_id=user_id)
+    if cancelled is None:
+        return Reply(f"A/B test #{ab_id} has already ended.")
+    await refresh(deps, client, ab_id, team_id=team_id)
+    return Reply(
+        f"Cancelled A/B test #{ab_id}: no verdict. Votes already cast are kept but not counted "
+        "anywhere, and no more are taken."
+    )
+
+
+def _id_from(raw: str, usage: str) -> int:
+    number = raw.strip().lstrip("#")
+    if not number.isdigit():
+        raise UserError(usage)
+    if len(number) > payload.MAX_ID_DIGITS:
+        raise UserError(f"There is no A/B test #{escape(number[:20])} in this workspace.")
+    return int(number)
+
+
+async def close_command(deps: Deps, client: AsyncWebClient, req: SlashRequest, raw: str) -> Reply:
+    ab_id = _id_from(raw, "Usage: `/bot ab close <id>`, e.g. `/bot ab close 12`.")
+    return await close(deps, client, team_id=req.team_id, user_id=req.user_id, ab_id=ab_id)
+
+
+async def cancel_command(deps: Deps, client: AsyncWebClient, req: SlashRequest, raw: str) -> Reply:
+    ab_id = _id_from(raw, "Usage: `/bot ab cancel <id>`, e.g. `/bot ab cancel 12`.")
+    return await cancel(deps, client, team_id=req.team_id, user_id=req.user_id, ab_id=ab_id)
+
+
+async def close_button(
+    deps: Deps,
+    *,
+    ack: AsyncAck,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    team_id: str,
+) -> None:
+    await ack()
+    user_id = payload.user_id(body)
+
+    async def work() -> Reply:
+        ab_id = payload.id_value(body)
+        return await close(deps, client, team_id=team_id, user_id=user_id, ab_id=ab_id)
+
+    await reply_with(respond, work)
+
+
+async def cancel_button(
+    deps: Deps,
+    *,
+    ack: AsyncAck,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    team_id: str,
+) -> None:
+    await ack()
+    user_id = payload.user_id(body)
+
+    async def work() -> Reply:
+        ab_id = payload.id_value(body)
+        return await cancel(deps, client, team_id=team_id, user_id=user_id, ab_id=ab_id)
+
+    await reply_with(respond, work)

@@ -1,0 +1,77 @@
+"""The A/B test's parent message, kept in step with the test: participation while it runs, the
+revealed counts and verdict once closed, the reason when it failed or was interrupted."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.ab_stats import Outcome, describe
+from bot.blocks import ab as blocks
+from bot.deps import Deps
+from storage import ab as repo
+from storage.ab import AbTest
+
+log = logging.getLogger(__name__)
+
+# a refresh re-reads after posting and repeats while votes keep arriving, so the last update
+# always shows the final count even when updates from several votes interleave
+REFRESH_ROUNDS: Final = 3
+
+
+async def labels(deps: Deps, test: AbTest) -> tuple[str, str]:
+    found = await repo.version_labels(
+        deps.pool, team_id=test.team_id, ids=[test.version_a_id, test.version_b_id]
+    )
+    return found[test.version_a_id], found[test.version_b_id]
+
+
+def recommendation(test: AbTest) -> str | None:
+    """The verdict's line, worded from its stored code."""
+    if test.verdict_code is None:
+        return None
+    stored = (test.verdict or {}).get("per_person") or {}
+    needed = stored.get("votes_to_tell")
+    return describe(Outcome(test.verdict_code), needed if isinstance(needed, int) else None)
+
+
+async def refresh(deps: Deps, client: AsyncWebClient, ab_id: int, *, team_id: str) -> None:
+    shown: object = None
+    for _ in range(REFRESH_ROUNDS):
+        test = await repo.get(deps.pool, team_id=team_id, ab_id=ab_id)
+        if test.parent_ts is None:
+            return
+        taking_part = await repo.participation(deps.pool, team_id=team_id, ab_id=ab_id)
+        # counts by side exist only once the order is revealed
+        revealed = (
+            await repo.tally(deps.pool, team_id=team_id, ab_id=ab_id)
+            if test.status == "closed"
+            else None
+        )
+        state = (taking_part, revealed, test.status, test.verdict_code)
+        if state == shown:
+            return
+        label_a, label_b = await labels(deps, test)
+        text, parent_blocks = blocks.parent(
+            ab_id=ab_id,
+            label_a=label_a,
+            label_b=label_b,
+            messages=len(taking_part.per_message),
+            status=test.status,
+            participation=taking_part,
+            revealed=revealed,
+            recommendation=recommendation(test),
+            reason=test.failure_reason,
+            ended_by=test.closed_by,
+        )
+        try:
+            await client.chat_update(
+                channel=test.channel_id, ts=test.parent_ts, text=text, blocks=parent_blocks
+            )
+        except SlackApiError as exc:
+            log.warning("could not update the A/B parent: %s", exc.response.get("error"))
+            return
+        shown = state

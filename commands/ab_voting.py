@@ -1,0 +1,141 @@
+"""The buttons under a blind pair: a vote, and Details with both replies in full. While voting is
+open neither answer says anything that depends on which reply is A."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.blocks import ab as blocks
+from bot.deps import Deps
+from bot.errors import UserError
+from commands import payload
+from commands.ab_closing import side_label
+from commands.ab_parent import labels, refresh
+from commands.replies import reply_with
+from commands.request import Reply
+from storage import ab as repo
+from storage import results as results_repo
+from storage.ab import AbMessage, AbTest, AbTestNotFound, Choice
+
+NOT_HERE = "That A/B test does not exist in this workspace."
+PICKED = {
+    "1": "your vote for Reply 1",
+    "2": "your vote for Reply 2",
+    "tie": "your vote (a tie)",
+    "both_bad": "your vote (both bad)",
+}
+
+
+def not_taking_votes(test: AbTest, message: AbMessage) -> str:
+    """Why a vote was not recorded, in words that do not depend on the hidden order."""
+    if message.failure is not None:
+        return f"Message {message.position + 1} {message.failure}, so it takes no votes."
+    again = "Start a new one with `/bot ab <A> <B>`."
+    reason = test.failure_reason or "no reason recorded"
+    return {
+        "closed": f"Voting has closed for A/B test #{test.id}.",
+        "cancelled": f"A/B test #{test.id} was cancelled, so it takes no more votes.",
+        "failed": f"A/B test #{test.id} failed ({reason}), so it takes no votes. {again}",
+        "interrupted": (
+            f"A/B test #{test.id} was interrupted ({reason}), so it takes no votes. {again}"
+        ),
+    }.get(test.status, "The replies are still being written; vote when they are all in.")
+
+
+async def vote(
+    deps: Deps,
+    *,
+    ack: AsyncAck,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    team_id: str,
+) -> None:
+    await ack()
+    user_id = payload.user_id(body)
+
+    async def work() -> Reply:
+        value = payload.json_value(body)
+        try:
+            message_id, picked = int(value["m"]), str(value["c"])
+        except (ValueError, KeyError, TypeError):
+            raise UserError(payload.OUT_OF_DATE) from None
+        if picked not in PICKED:
+            raise UserError(payload.OUT_OF_DATE)
+        try:
+            message = await repo.message(deps.pool, team_id=team_id, message_id=message_id)
+        except AbTestNotFound:
+            raise UserError(NOT_HERE) from None
+        choice: Choice
+        if picked in {"1", "2"}:
+            choice = "a" if (picked == "1") == message.a_first else "b"
+        else:
+            choice = "tie" if picked == "tie" else "both_bad"
+        outcome = await repo.vote(
+            deps.pool, team_id=team_id, message_id=message_id, user_id=user_id, choice=choice
+        )
+        if not outcome.recorded:
+            return Reply(not_taking_votes(outcome.test, outcome.message))
+        await refresh(deps, client, outcome.test.id, team_id=team_id)
+        return Reply(
+            f"Thanks: {PICKED[picked]} on message {message.position + 1} is recorded. "
+            "Click another button to change it."
+        )
+
+    await reply_with(respond, work)
+
+
+async def details(
+    deps: Deps,
+    *,
+    ack: AsyncAck,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    team_id: str,
+) -> None:
+    await ack()
+
+    async def work() -> Reply | None:
+        try:
+            message = await repo.message(
+                deps.pool, team_id=team_id, message_id=payload.id_value(body)
+            )
+            test = await repo.get(deps.pool, team_id=team_id, ab_id=message.ab_test_id)
+        except AbTestNotFound:
+            raise UserError(NOT_HERE) from None
+        if message.result_a_id is None or message.result_b_id is None:
+            raise UserError(f"The replies to message {message.position + 1} are not written yet.")
+        results = await results_repo.results_by_ids(
+            deps.pool, team_id=team_id, ids=[message.result_a_id, message.result_b_id]
+        )
+        a, b = results[message.result_a_id], results[message.result_b_id]
+        first, second = (a, b) if message.a_first else (b, a)
+        label_1 = label_2 = None
+        if test.status == "closed":
+            # revealed in the thread already; before that, Reply 1 and Reply 2 are all it says
+            label_a, label_b = await labels(deps, test)
+            label_1, label_2 = (
+                side_label(a_first=message.a_first, reply=r, label_a=label_a, label_b=label_b)
+                for r in (1, 2)
+            )
+        count = len(await repo.messages(deps.pool, team_id=team_id, ab_id=test.id))
+        await client.views_open(
+            trigger_id=str(body.get("trigger_id", "")),
+            view=blocks.pair_details(
+                position=message.position,
+                total=count,
+                question=message.message,
+                reply_1=first.answer,
+                reply_2=second.answer,
+                label_1=label_1,
+                label_2=label_2,
+            ),
+        )
+        return None
+
+    await reply_with(respond, work)
