@@ -59,6 +59,7 @@ def pairs(live: SlackDriver, parent_ts: str | None = None) -> list[Call]:
         for c in live.slack.of("chat.postMessage")
         if c.args.get("username") == NEUTRAL_NAME
         and c.response.get("ok")
+        and "which reply is better" in str(c.args.get("text"))
         and (parent_ts is None or c.args.get("thread_ts") == parent_ts)
     ]
     return sorted(found, key=lambda c: c.args["text"])
