@@ -174,13 +174,20 @@ def fit(text: str, limit: int, *, render: Callable[[str], str] = escape) -> tupl
     if len(whole) <= limit:
         return whole, False
     room = max(1, limit - len(SHORTENED))
-    cut = room - 1
-    while cut > 0:
-        shown = render(text[:cut].rstrip()) + "…"
-        if len(shown) <= room:
-            return shown + SHORTENED, True
-        cut -= max(1, len(shown) - room)
-    return "…" + SHORTENED, True
+
+    def shown(cut: int) -> str:
+        return render(text[:cut].rstrip()) + "…"
+
+    # the longest cut whose rendered form fits (rendering only lengthens, so this is monotone
+    # but for a Markdown link cut in half; every cut tried is checked, so the result fits)
+    lo, hi = 0, min(len(text), room)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if len(shown(mid)) <= room:
+            lo = mid
+        else:
+            hi = mid - 1
+    return shown(lo) + SHORTENED, True
 
 
 def _question(position: int, total: int, question: str, limit: int) -> tuple[Block, bool]:
