@@ -30,7 +30,7 @@ HELP: Final = """*ROMASHKA bot playground* — tune your customer-service bot's 
 
 *A/B tests*
 • `/bot ab Support@3 Support@4 [scenario | "message" "message" …]` — blind replies in a thread; the team votes
-• `/bot ab close 12` — reveal and give the verdict · `/bot leaderboard` — every version ranked by the votes
+• `/bot ab close 12` — reveal and give the verdict · `/bot ab cancel 12` — end it without one · `/bot leaderboard` — every version ranked by the votes of closed tests
 • `/bot stats [Support] [--days 30] [--chart]` — each version's answers, times, alignment, satisfaction, behaviours and A/B record, ▲/▼ against the previous version; `--chart` posts a chart
 • `/bot export [Support] [--days 30]` — every answer and A/B vote of the period as CSV files in the channel (no profile: the whole workspace)
 

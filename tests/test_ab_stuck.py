@@ -14,6 +14,7 @@ import pytest
 
 from bot import ids, limits
 from bot.maintenance import run_once
+from bot.pairwise import judge as pairwise_judge
 from commands import ab_pairs
 from storage.ab import INTERRUPTED_REASON
 from tests.fake_openai import FakeOpenAI
@@ -82,12 +83,11 @@ async def test_slack_refusing_the_parent_fails_the_test_with_its_reason(
 async def test_a_pair_that_breaks_fails_alone(
     live: SlackDriver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    judge = ab_pairs.pairwise_judge
 
     async def breaks_on_refunds(llm: Any, *, question: str, answer_a: str, answer_b: str) -> Any:
         if "refund" in question:
             raise RuntimeError("a bug in one pair")
-        return await judge(llm, question=question, answer_a=answer_a, answer_b=answer_b)
+        return await pairwise_judge(llm, question=question, answer_a=answer_a, answer_b=answer_b)
 
     monkeypatch.setattr(ab_pairs, "pairwise_judge", breaks_on_refunds)
     test = await open_test(live, 'ab Support@1 Support@2 "Where is my order?" "A refund?" "Hi"')

@@ -264,3 +264,33 @@ async def test_versions_of_another_workspace_are_not_labelled(driver: SlackDrive
     board = section_after(await open_home(driver, team=OTHER_TEAM), "Leaderboard")
     assert board.startswith("No votes from closed A/B tests yet")
     assert await version_ids(driver.pool, "Theirs", team=OTHER_TEAM)
+
+
+async def test_home_shows_agreement_and_tests_that_need_someone(driver: SlackDriver) -> None:
+    v = await seed_support(driver)
+    await driver.pool.execute(
+        """
+        INSERT INTO ab_tests (team_id, version_a_id, version_b_id, started_by, channel_id, status,
+                              closed_at, verdict_code, verdict, failure_reason)
+        VALUES ($1, $2, $3, 'U0001', 'C0001', 'closed', now(), 'a_preferred', $4, NULL),
+               ($1, $2, $3, 'U0001', 'C0001', 'interrupted', NULL, NULL, NULL,
+                'the app stopped while writing the replies'),
+               ($1, $2, $3, 'U0001', 'C0001', 'cancelled', now(), NULL, NULL, NULL)
+        """,
+        TEAM,
+        v[1],
+        v[2],
+        {
+            "voters_kappa": {"value": 0.3512, "items": 4},
+            "judge_kappa": {"value": None, "items": 0},
+        },
+    )
+    lines = section_after(await open_home(driver), "A/B tests: running and recent").split("\n")
+    stuck = next(line for line in lines if "interrupted" in line)
+    assert "⚠️ interrupted: the app stopped while writing the replies" in stuck
+    assert "`/bot ab cancel " in stuck
+    closed = next(line for line in lines if "A is preferred" in line)
+    assert closed.endswith("A is preferred · κ voters 0.35 (4) ⚠️, judge n/a")
+    assert any("cancelled" in line and "no verdict" in line for line in lines)
+    # what needs someone comes before what has ended
+    assert lines.index(stuck) < lines.index(closed)
