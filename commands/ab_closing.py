@@ -57,11 +57,14 @@ async def close(
         deps, client, team_id=team_id, user_id=user_id, ab_id=ab_id, doing="close"
     )
     if test.status == "closed":
-        if test.verdict_code is None:
-            # closed by a process that stopped before its verdict: the votes are frozen, so
-            # the verdict can be worked out now
-            return await _finish(deps, client, test)
-        return Reply(f"A/B test #{ab_id} is already closed.")
+        if test.verdict_code is not None:
+            return Reply(f"A/B test #{ab_id} is already closed.")
+        # closed by a process that stopped before its verdict: the votes are frozen, so the
+        # verdict can be worked out now, by one caller, once that close is clearly not running
+        unfinished = await repo.claim_unfinished_close(deps.pool, team_id=team_id, ab_id=ab_id)
+        if unfinished is None:
+            return Reply(_ended(test))
+        return await _finish(deps, client, unfinished)
     if test.status == "cancelled":
         return Reply(f"A/B test #{ab_id} was cancelled, so it has no verdict to give.")
     if test.status == "answering":
@@ -73,7 +76,7 @@ async def close(
         # nobody could vote on it, so there is no verdict: closing it ends it as cancelled
         cancelled = await repo.cancel(deps.pool, team_id=team_id, ab_id=ab_id, user_id=user_id)
         if cancelled is None:
-            return Reply(f"A/B test #{ab_id} has already ended.")
+            return Reply(_ended(await repo.get(deps.pool, team_id=team_id, ab_id=ab_id)))
         await refresh(deps, client, ab_id, team_id=team_id)
         return Reply(
             f"A/B test #{ab_id} never opened for voting ({test.status}: "
@@ -84,8 +87,17 @@ async def close(
     # checks that voting is open, so every vote either landed before this or sees "closed"
     closed = await repo.close(deps.pool, team_id=team_id, ab_id=ab_id, user_id=user_id)
     if closed is None:
-        return Reply(f"A/B test #{ab_id} has already ended.")
+        # someone else ended it a moment ago
+        return Reply(_ended(await repo.get(deps.pool, team_id=team_id, ab_id=ab_id)))
     return await _finish(deps, client, closed)
+
+
+def _ended(test: AbTest) -> str:
+    if test.status == "closed" and test.verdict_code is None:
+        return f"A/B test #{test.id} is being closed; its verdict follows in the thread."
+    if test.status == "closed":
+        return f"A/B test #{test.id} is already closed."
+    return f"A/B test #{test.id} was {test.status} a moment ago."
 
 
 async def _finish(deps: Deps, client: AsyncWebClient, closed: AbTest) -> Reply:
@@ -182,7 +194,7 @@ async def cancel(
         return Reply(f"A/B test #{ab_id} is already cancelled.")
     cancelled = await repo.cancel(deps.pool, team_id=team_id, ab_id=ab_id, user_id=user_id)
     if cancelled is None:
-        return Reply(f"A/B test #{ab_id} has already ended.")
+        return Reply(_ended(await repo.get(deps.pool, team_id=team_id, ab_id=ab_id)))
     await refresh(deps, client, ab_id, team_id=team_id)
     return Reply(
         f"Cancelled A/B test #{ab_id}: no verdict. Votes already cast are kept but not counted "

@@ -272,6 +272,7 @@ async def answer_all(
         with contextlib.suppress(asyncio.CancelledError):
             await beat
     posted = sum(1 for o in outcomes if o is None)
+    opened = False
     if posted == 0:
         failed = [(r, o) for r, o in zip(rows, outcomes, strict=True) if o not in (None, SKIPPED)]
         why = NOTHING_POSTED
@@ -281,10 +282,10 @@ async def answer_all(
             deps.pool, team_id=test.team_id, ab_id=test.id, status="failed", reason=why
         )
     else:
-        # a no-op when the test was cancelled meanwhile
-        await repo.open_voting(deps.pool, team_id=test.team_id, ab_id=test.id)
+        # false when the test was cancelled meanwhile
+        opened = await repo.open_voting(deps.pool, team_id=test.team_id, ab_id=test.id)
     await refresh(deps, client, test.id, team_id=test.team_id)
-    current = await repo.get(deps.pool, team_id=test.team_id, ab_id=test.id)
-    if current.status == "open":
+    if opened:
         return None
+    current = await repo.get(deps.pool, team_id=test.team_id, ab_id=test.id)
     return current.failure_reason or f"it was {current.status}"

@@ -438,6 +438,25 @@ async def close(pool: asyncpg.Pool, *, team_id: str, ab_id: int, user_id: str) -
     return None if row is None else _test(row)
 
 
+async def claim_unfinished_close(
+    pool: asyncpg.Pool, *, team_id: str, ab_id: int, stale_after_s: int = STALE_AFTER_S
+) -> AbTest | None:
+    """A closed test whose verdict never came (its process stopped in between), taken over by
+    one caller; None while the close may still be under way, so no verdict is posted twice."""
+    row = await pool.fetchrow(
+        f"""
+        UPDATE ab_tests SET closed_at = now()
+        WHERE team_id = $1 AND id = $2 AND status = 'closed' AND verdict_code IS NULL
+          AND closed_at < now() - make_interval(secs => $3)
+        RETURNING {_TEST_COLUMNS}
+        """,
+        team_id,
+        ab_id,
+        stale_after_s,
+    )
+    return None if row is None else _test(row)
+
+
 async def set_verdict(
     pool: asyncpg.Pool, *, team_id: str, ab_id: int, code: str, verdict: dict[str, Any]
 ) -> None:

@@ -313,3 +313,42 @@ async def test_a_pair_too_long_keeps_its_buttons_and_full_text_in_details(
     calls = await live.slack.wait_calls("views.open", 2)
     headers = list(under_headers(calls[1].args["view"]["blocks"]))
     assert headers[1].startswith("Reply 1 (") and "Support v" in headers[1]
+
+
+def verdicts_posted(live: SlackDriver) -> int:
+    return sum(
+        "Verdict of A/B" in str(c.args.get("text")) for c in live.slack.of("chat.postMessage")
+    )
+
+
+@pytest.mark.usefixtures("two_versions")
+async def test_a_verdict_is_posted_once_however_closing_goes(live: SlackDriver) -> None:
+    first = await open_test(live, 'ab Support@1 Support@2 "Where is my order?"')
+    before = len(live.slack.responses)
+    await asyncio.gather(*(live.click(ids.AB_CLOSE, str(first["id"])) for _ in range(3)))
+    replies = [r.args["text"] for r in (await live.slack.wait_responses(before + 3))[before:]]
+    live.replies_read = before + 3
+    assert sum(t.startswith("Closed A/B test") for t in replies) == 1, replies
+    assert verdicts_posted(live) == 1
+
+    # a process that stopped between closing and its verdict leaves a closed test without one
+    second = await open_test(live, 'ab Support@1 Support@2 "Hi"')
+    await live.pool.execute(
+        "UPDATE ab_tests SET status = 'closed', closed_at = now() WHERE id = $1", second["id"]
+    )
+    assert "is being closed; its verdict follows" in await live.reply_text(
+        f"ab close {second['id']}"
+    )
+    await live.pool.execute(
+        "UPDATE ab_tests SET closed_at = now() - interval '5 minutes' WHERE id = $1", second["id"]
+    )
+    before = len(live.slack.responses)
+    await asyncio.gather(*(live.command(f"ab close {second['id']}") for _ in range(2)))
+    replies = [r.args["text"] for r in (await live.slack.wait_responses(before + 2))[before:]]
+    live.replies_read = before + 2
+    assert sum(t.startswith("Closed A/B test") for t in replies) == 1, replies
+    assert verdicts_posted(live) == 2
+    assert (
+        await live.pool.fetchval("SELECT verdict_code FROM ab_tests WHERE id = $1", second["id"])
+        == "no_decisive_votes"
+    )
