@@ -178,3 +178,21 @@ def test_verdict_message(v: AbVerdict, shown: list[str], hidden: list[str]) -> N
     people = json.dumps(built[1:3], ensure_ascii=False)
     for fragment in hidden:
         assert fragment not in people
+
+
+HOSTILE = "Ask <!channel> or <@U0EVIL>, see [docs](https://evil.example/b) " * 200
+
+
+def test_model_text_is_inert_when_shortened_and_in_details() -> None:
+    _, pair = blocks.blind_pair(
+        message_id=1, position=0, total=1, question="<!here>?", reply_1=HOSTILE, reply_2=HOSTILE
+    )
+    view = blocks.pair_details(
+        position=0, total=1, question="<!here>?", reply_1=HOSTILE, reply_2=HOSTILE
+    )
+    for built in (pair, view["blocks"]):
+        text = json.dumps(built)
+        for control in ("<!channel>", "<!here>", "<@U0EVIL", "](https://evil"):
+            assert control not in text
+        assert "docs (https://evil.example/b)" in text
+    assert "(shortened; full text in Details)" in json.dumps(pair)
