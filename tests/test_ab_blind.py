@@ -10,6 +10,8 @@ able to see the order when it is shown."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -172,3 +174,15 @@ async def test_nothing_a_voter_sees_depends_on_the_hidden_order(
     assert normal(last_parent(live, a_first["parent_ts"])) != normal(
         last_parent(live, b_first["parent_ts"])
     )
+    # and the export now has the test: every answer, and every vote with which reply was A
+    exported = await reply(live, "export", team=TEAM, channel=CHANNEL)
+    assert "(6 answers)" in exported["text"] and "(7 votes)" in exported["text"]
+    assert "still open" not in exported["text"]
+    votes_csv = next(
+        data.decode("utf-8-sig")
+        for name, data, args in live.slack.files_posted()
+        if name.startswith("romashka-ab-votes-") and args.get("channel_id") == CHANNEL
+    )
+    rows = list(csv.DictReader(io.StringIO(votes_csv)))
+    assert {r["reply_1_was"] for r in rows} == {"A"} and {r["status"] for r in rows} == {"closed"}
+    assert [r["choice"] for r in rows if r["user_id"] == "U2"] == ["b", "a"]
