@@ -1,17 +1,18 @@
 """Who may change things. Anyone may test, run scenarios and vote; editing needs an editor:
-a workspace admin or owner (asked of Slack each time, so a demotion takes effect at once) or
-someone an editor added."""
+a workspace admin or owner (asked of Slack each time, so a demotion takes effect at once),
+someone an editor added, whoever installed the app through OAuth, or, with one workspace, the
+person who created its first profile. `EVERYONE_CAN_EDIT` makes every member an editor."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
-import asyncpg
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.deps import Deps
 from bot.errors import UserError
 from storage import editors as repo
 
@@ -20,6 +21,11 @@ log = logging.getLogger(__name__)
 NOT_AN_EDITOR = (
     "Only editors can save this: workspace admins and owners, and people an editor added with "
     "`/bot editors add @person`."
+)
+FIRST_EDITOR: Final = (
+    "You are this workspace's first editor: you can create and edit profiles, knowledge and "
+    "scenarios. Add the people who tune the bot with you with `/bot editors add @person` "
+    "(`/bot editors list` shows who edits)."
 )
 
 
@@ -49,19 +55,43 @@ async def is_admin(
     return counts_as_admin(user, team_id=team_id, enterprise_id=enterprise_id)
 
 
-async def is_editor(
-    pool: asyncpg.Pool, client: AsyncWebClient, *, team_id: str, user_id: str
-) -> bool:
-    if await repo.is_editor(pool, team_id=team_id, user_id=user_id):
+async def is_editor(deps: Deps, client: AsyncWebClient, *, team_id: str, user_id: str) -> bool:
+    if deps.settings.everyone_can_edit:
+        return True
+    if await repo.is_editor(deps.pool, team_id=team_id, user_id=user_id):
         return True
     return await is_admin(client, user_id, team_id=team_id)
 
 
+def refusal(doing: str) -> str:
+    return (
+        f"Only editors can {doing}: workspace admins and owners, and people an editor added "
+        "with `/bot editors add @person`. `/bot editors list` shows who they are."
+    )
+
+
 async def require_editor(
-    pool: asyncpg.Pool, client: AsyncWebClient, *, team_id: str, user_id: str, doing: str
+    deps: Deps, client: AsyncWebClient, *, team_id: str, user_id: str, doing: str
 ) -> None:
-    if not await is_editor(pool, client, team_id=team_id, user_id=user_id):
-        raise UserError(
-            f"Only editors can {doing}: workspace admins and owners, and people an editor added "
-            "with `/bot editors add @person`. `/bot editors list` shows who they are."
-        )
+    if not await is_editor(deps, client, team_id=team_id, user_id=user_id):
+        raise UserError(refusal(doing))
+
+
+async def require_editor_or_first(
+    deps: Deps, client: AsyncWebClient, *, team_id: str, user_id: str, doing: str
+) -> str | None:
+    """For creating a profile: like `require_editor`, except that with one workspace (no OAuth
+    installer to start from) whoever creates its first profile, admin or not, becomes its first
+    editor. Returns the notice telling them so, or None."""
+    if deps.settings.everyone_can_edit or await repo.is_editor(
+        deps.pool, team_id=team_id, user_id=user_id
+    ):
+        return None
+    if not deps.settings.oauth_enabled and await repo.claim_first(
+        deps.pool, team_id=team_id, user_id=user_id
+    ):
+        log.info("a workspace got its first editor with its first profile")
+        return FIRST_EDITOR
+    if await is_admin(client, user_id, team_id=team_id):
+        return None
+    raise UserError(refusal(doing))

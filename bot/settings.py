@@ -9,6 +9,9 @@ from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 README_SETTINGS_SECTION = "README.md, section 'Settings'"
+ENV_EXAMPLE = ".env.example"
+# what .env.example ships in place of a real value
+PLACEHOLDER_SUFFIX = "..."
 
 
 class CoreSettings(BaseSettings):
@@ -20,6 +23,8 @@ class CoreSettings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
+        # `OPENAI_BASE_URL=` in .env (as .env.example ships it) or the environment means "not set"
+        env_ignore_empty=True,
     )
 
     database_url: str | None = None
@@ -40,6 +45,11 @@ class CoreSettings(BaseSettings):
     uninstalled_retention_days: Annotated[int, Field(ge=0, le=3650)] | None = None
 
     log_level: str = "INFO"
+
+    @field_validator("openai_api_key")
+    @classmethod
+    def _key_given(cls, v: SecretStr | None) -> SecretStr | None:
+        return _real_secret(v)
 
     @field_validator("database_url")
     @classmethod
@@ -68,28 +78,31 @@ class Settings(CoreSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: AnyHttpUrl | None = None
     port: Annotated[int, Field(ge=1, le=65535)] = 3000
+    # true: every member of the workspace may edit, not only editors
+    everyone_can_edit: bool = False
 
     @field_validator("slack_bot_token")
     @classmethod
     def _bot_token_shape(cls, v: SecretStr | None) -> SecretStr | None:
-        if v is not None and not v.get_secret_value():
-            return None
+        v = _real_secret(v)
         if v is not None and not v.get_secret_value().startswith("xoxb-"):
             raise ValueError("must be a bot token starting with 'xoxb-'")
         return v
 
+    @field_validator("slack_client_secret")
+    @classmethod
+    def _client_secret_given(cls, v: SecretStr | None) -> SecretStr | None:
+        return _real_secret(v)
+
     @model_validator(mode="after")
     def _one_way_to_authorize(self) -> Settings:
-        oauth = self.slack_client_id is not None or self.slack_client_secret is not None
-        if oauth and (self.slack_client_id is None or self.slack_client_secret is None):
-            raise ValueError(
-                "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together (multi-workspace install)"
-            )
-        if not oauth and self.slack_bot_token is None:
-            raise ValueError(
-                "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
-                "(install in many workspaces)"
-            )
+        problem = authorization_problem(
+            bot_token=self.slack_bot_token is not None,
+            client_id=self.slack_client_id is not None,
+            client_secret=self.slack_client_secret is not None,
+        )
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     @property
@@ -99,8 +112,7 @@ class Settings(CoreSettings):
     @field_validator("slack_app_token")
     @classmethod
     def _app_token_shape(cls, v: SecretStr | None) -> SecretStr | None:
-        if v is not None and not v.get_secret_value():
-            return None
+        v = _real_secret(v)
         if v is not None and not v.get_secret_value().startswith("xapp-"):
             raise ValueError("must be an app-level token starting with 'xapp-'")
         return v
@@ -110,7 +122,7 @@ class Settings(CoreSettings):
     def _secret_not_blank(cls, v: SecretStr) -> SecretStr:
         if not v.get_secret_value().strip():
             raise ValueError("must not be empty")
-        return v
+        return _real_secret(v) or v
 
     @property
     def socket_mode(self) -> bool:
@@ -125,31 +137,104 @@ class Settings(CoreSettings):
         return url if url.endswith("/") else url + "/"
 
 
+def _real_secret(v: SecretStr | None) -> SecretStr | None:
+    """Blank means not set; the example file's placeholder is refused by name."""
+    if v is None or not v.get_secret_value().strip():
+        return None
+    if v.get_secret_value().strip().endswith(PLACEHOLDER_SUFFIX):
+        raise ValueError(f"still holds the placeholder from {ENV_EXAMPLE}: put in the real value")
+    return v
+
+
+_AUTHORIZATION_FIELDS = frozenset({"slack_bot_token", "slack_client_id", "slack_client_secret"})
+
+
+def authorization_problem(*, bot_token: bool, client_id: bool, client_secret: bool) -> str | None:
+    """One workspace needs a bot token; many need the OAuth client id and secret together."""
+    oauth = client_id or client_secret
+    if oauth and not (client_id and client_secret):
+        return "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together (multi-workspace install)"
+    if not oauth and not bot_token:
+        return (
+            "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
+            "(install in many workspaces)"
+        )
+    return None
+
+
+class _RawAuthorization(BaseSettings):
+    """The authorization settings unvalidated, so a start-up that fails on other settings can
+    still name a missing token in the same message (pydantic skips the cross-field check then)."""
+
+    model_config = CoreSettings.model_config
+
+    slack_bot_token: str | None = None
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = None
+
+
 class SettingsError(Exception):
     """Start-up configuration is unusable; the message names every problem and never a value."""
 
 
-def describe_errors(exc: ValidationError) -> str:
+def problems(exc: ValidationError) -> list[str]:
+    """One line per setting, named as in .env; err["msg"] describes the rule, never the value."""
     lines = []
     for err in exc.errors():
-        name = ".".join(str(p) for p in err["loc"]).upper() or "settings"
-        if err["type"] == "missing":
+        name = ".".join(str(p) for p in err["loc"]).upper()
+        message = err["msg"].removeprefix("Value error, ")
+        if not name:
+            lines.append(f"  - {message}")
+        elif err["type"] == "missing":
             lines.append(f"  - {name}: is required but not set")
         else:
-            # err["msg"] only ever describes the rule, never the rejected value
-            lines.append(f"  - {name}: {err['msg']}")
+            lines.append(f"  - {name}: {message}")
+    return lines
+
+
+def describe_problems(lines: list[str], *, env_file: Path | None = Path(".env")) -> str:
+    if env_file is not None and not env_file.exists():
+        fix = (
+            f"There is no {env_file} in {Path.cwd()}, so only the environment was read: copy "
+            f"{ENV_EXAMPLE} to .env and fill it in."
+        )
+    else:
+        fix = f"Set them in .env or the environment ({ENV_EXAMPLE} lists every setting)."
     return (
         "ROMASHKA cannot start: the configuration has problems.\n"
         + "\n".join(lines)
-        + f"\nSee {README_SETTINGS_SECTION}."
+        + f"\n{fix} {README_SETTINGS_SECTION} explains each."
     )
+
+
+def describe_errors(exc: ValidationError) -> str:
+    return describe_problems(problems(exc))
+
+
+def _authorization_line(exc: ValidationError) -> str | None:
+    """The missing-token problem pydantic did not get to, unless a token setting is already
+    named (a malformed token is set, just wrong)."""
+    named = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
+    if named & _AUTHORIZATION_FIELDS or any(not err["loc"] for err in exc.errors()):
+        return None
+    raw = _RawAuthorization()
+    problem = authorization_problem(
+        bot_token=bool(raw.slack_bot_token),
+        client_id=bool(raw.slack_client_id),
+        client_secret=bool(raw.slack_client_secret),
+    )
+    return None if problem is None else f"  - {problem}"
 
 
 def load_settings() -> Settings:
     try:
         return Settings()  # type: ignore[call-arg]  # values come from the environment
     except ValidationError as exc:
-        raise SettingsError(describe_errors(exc)) from None
+        lines = problems(exc)
+        missing_token = _authorization_line(exc)
+        if missing_token is not None:
+            lines.append(missing_token)
+        raise SettingsError(describe_problems(lines)) from None
 
 
 def load_core_settings() -> CoreSettings:

@@ -41,7 +41,7 @@ async def _test_for(
     except AbTestNotFound:
         raise UserError(f"There is no A/B test #{ab_id} in this workspace.") from None
     if test.started_by != user_id and not await is_editor(
-        deps.pool, client, team_id=team_id, user_id=user_id
+        deps, client, team_id=team_id, user_id=user_id
     ):
         raise UserError(
             f"Only <@{test.started_by}>, who started A/B test #{ab_id}, or an editor can "

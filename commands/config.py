@@ -102,7 +102,7 @@ async def handle_submit(
     if fields is None:
         await ack(response_action="errors", errors=errors)
         return
-    if not await is_editor(deps.pool, client, team_id=team_id, user_id=user_id):
+    if not await is_editor(deps, client, team_id=team_id, user_id=user_id):
         await ack(response_action="errors", errors=_form_error(NOT_AN_EDITOR))
         return
     try:

@@ -35,14 +35,25 @@ async def handle(deps: Deps, client: AsyncWebClient, req: SlashRequest, parsed: 
     action, _, rest = parsed.rest.partition(" ")
     action = action.lower()
     if action == "list" and not rest.strip():
+        if deps.settings.everyone_can_edit:
+            return Reply(
+                "*Editors*: everyone in this workspace (the app runs with EVERYONE_CAN_EDIT)."
+            )
         editors = await repo.list_editors(deps.pool, team_id=req.team_id)
-        added = "\n".join(f"• <@{u}> (added by <@{by}>)" for u, by in editors) or "_nobody yet_"
+        how = "installed the app" if deps.settings.oauth_enabled else "first editor"
+        added = (
+            "\n".join(
+                f"• <@{u}> ({how})" if by == u else f"• <@{u}> (added by <@{by}>)"
+                for u, by in editors
+            )
+            or "_nobody yet_"
+        )
         return Reply("*Editors*: every workspace admin and owner, plus:\n" + added)
     if action not in {"add", "remove"}:
         raise UserError(USAGE)
     user_id = mentioned_user(rest)
     await require_editor(
-        deps.pool, client, team_id=req.team_id, user_id=req.user_id, doing="change who edits"
+        deps, client, team_id=req.team_id, user_id=req.user_id, doing="change who edits"
     )
     if action == "add":
         if await repo.add(deps.pool, team_id=req.team_id, user_id=user_id, added_by=req.user_id):

@@ -204,7 +204,7 @@ async def handle_submit(
             errors={ids.KNOWLEDGE_COMPANY: "This profile no longer exists in this workspace."},
         )
         return
-    if not await is_editor(deps.pool, client, team_id=team_id, user_id=user_id):
+    if not await is_editor(deps, client, team_id=team_id, user_id=user_id):
         await ack(response_action="errors", errors={ids.KNOWLEDGE_COMPANY: NOT_AN_EDITOR})
         return
     current = Knowledge.of(await repo.items(deps.pool, team_id=team_id, version_id=version.id))

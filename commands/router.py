@@ -13,7 +13,7 @@ from bot.blocks.common import escape, truncate
 from bot.deps import Deps
 from bot.errors import UserError
 from bot.messages import HELP, NUL_IN_TEXT
-from bot.roles import require_editor
+from bot.roles import require_editor, require_editor_or_first
 from commands import ab, config, editors, knowledge, profiles, purge, scenarios, test
 from commands import export as export_command
 from commands import stats as stats_command
@@ -54,6 +54,15 @@ SLACK_SUBCOMMANDS: dict[str, SlackHandler] = {
 }
 
 
+async def _told(notice: str, reply: Awaitable[Reply]) -> Reply:
+    """The reply with the notice after it, whether the command worked or not."""
+    try:
+        done = await reply
+    except UserError as exc:
+        raise UserError(f"{exc}\n\n{notice}") from None
+    return Reply(f"{done.text}\n\n{notice}", done.blocks)
+
+
 async def handle(
     deps: Deps,
     *,
@@ -72,9 +81,15 @@ async def handle(
         if parsed.sub == "help":
             return Reply(HELP)
         doing = editing(parsed)
-        if doing is not None:
+        if parsed.sub == "new" and doing is not None:
+            notice = await require_editor_or_first(
+                deps, client, team_id=req.team_id, user_id=req.user_id, doing=doing
+            )
+            if notice is not None:
+                return await _told(notice, profiles.new(deps, req, parsed))
+        elif doing is not None:
             await require_editor(
-                deps.pool, client, team_id=req.team_id, user_id=req.user_id, doing=doing
+                deps, client, team_id=req.team_id, user_id=req.user_id, doing=doing
             )
         with_client = SLACK_SUBCOMMANDS.get(parsed.sub)
         if with_client is not None:

@@ -150,7 +150,7 @@ async def handle_submit(
         await ack(response_action="errors", errors=errors)
         return
     if context.scenario_id is not None and not await is_editor(
-        deps.pool, client, team_id=team_id, user_id=user_id
+        deps, client, team_id=team_id, user_id=user_id
     ):
         await ack(response_action="errors", errors={ids.SCENARIO_NAME: NOT_AN_EDITOR})
         return

@@ -18,6 +18,8 @@ from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
+from storage import editors
+
 log = logging.getLogger(__name__)
 
 STATE_TTL_S: Final = 600
@@ -62,6 +64,8 @@ class PostgresInstallationStore(AsyncInstallationStore):
             bot = installation.to_bot()
             if bot.bot_token is not None:
                 await self._save_bot(con, bot)
+            if t_id and installation.user_id:
+                await editors.add_installer(con, team_id=t_id, user_id=installation.user_id)
 
     async def async_save_bot(self, bot: Bot) -> None:
         async with self._pool.acquire() as con:

@@ -54,7 +54,7 @@ async def test_bad_configuration_exits_2_naming_every_problem(tmp_path: Path) ->
     }
     code, out = await run_cli(env=env, cwd=tmp_path)
     assert code == 2
-    assert "SLACK_BOT_TOKEN: Value error, must be a bot token starting with 'xoxb-'" in out
+    assert "SLACK_BOT_TOKEN: must be a bot token starting with 'xoxb-'" in out
     assert "SLACK_SIGNING_SECRET: is required but not set" in out
     assert "PORT:" in out and "OPENAI_TIMEOUT:" in out
     assert "README.md, section 'Settings'" in out
