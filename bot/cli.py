@@ -1,27 +1,86 @@
-"""The `romashka` command: run the app (default), apply migrations, or run scenarios for CI."""
+"""The `romashka` command: run the app (default), apply migrations, check the set-up (doctor),
+or run scenarios for CI. Only argparse is imported before the arguments are read, so `--help`
+and a mistyped command answer at once; each command imports what it needs."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import contextlib
 import sys
+from typing import TYPE_CHECKING
 
-from bot.app import build_app
-from bot.deps import Deps
-from bot.log_redaction import configure_logging
-from bot.maintenance import maintain
-from bot.runtime import build_llm, database
-from bot.scenario_cli import add_arguments, run_scenarios
-from bot.server import DAEMON_PREFIX, serve_http, serve_socket_mode
-from bot.settings import CoreSettings, Settings, SettingsError, load_core_settings, load_settings
-from storage.errors import MigrationError
+from bot.scenario_args import add_arguments
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from bot.settings import CoreSettings, Settings
 
 EXIT_CONFIG = 2
 
 
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="romashka",
+        description="ROMASHKA bot playground for Slack: run the app (the default), apply "
+        "migrations, check the set-up, or run scenarios in CI.",
+    )
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the Slack app (the default)")
+    sub.add_parser("migrate", help="apply database migrations and exit")
+    sub.add_parser(
+        "doctor",
+        help="check settings, database, Slack tokens and the model endpoint; exit 0 if all is well",
+    )
+    scenarios = sub.add_parser("scenarios", help="run test scenarios without Slack (for CI)")
+    scenarios_sub = scenarios.add_subparsers(dest="scenarios_command", required=True)
+    add_arguments(scenarios_sub.add_parser("run", help="run scenarios against a profile version"))
+    return parser
+
+
+class StartupError(Exception):
+    """Start-up cannot go on; the message is one line a person can act on."""
+
+
+async def open_database(
+    stack: contextlib.AsyncExitStack, settings: CoreSettings, *, applied: list[str] | None = None
+) -> asyncpg.Pool:
+    import asyncpg
+
+    from bot.runtime import database
+
+    try:
+        return await stack.enter_async_context(database(settings, applied_now=applied))
+    except (OSError, asyncpg.PostgresError) as exc:
+        # the DSN is never printed: it can hold a password
+        raise StartupError(
+            f"ROMASHKA cannot start: the database did not answer ({type(exc).__name__}). "
+            "Check DATABASE_URL, or run `romashka doctor`."
+        ) from None
+
+
 async def run(settings: Settings) -> None:
-    async with database(settings) as pool:
-        deps = Deps(settings=settings, pool=pool, llm=build_llm(settings))
+    import asyncio
+
+    from bot.app import build_app
+    from bot.deps import Deps
+    from bot.health import ExternalHealth
+    from bot.maintenance import maintain
+    from bot.runtime import build_llm, build_model_client
+    from bot.server import DAEMON_PREFIX, serve_http, serve_socket_mode
+    from bot.slack_check import BOT_TOKEN, check_tokens
+
+    # before the database starts: a token Slack refuses will not work later either
+    checks = await check_tokens(settings)
+    for check in checks:
+        if check.refused:
+            raise StartupError(f"ROMASHKA cannot start: {check.problem()}")
+        if not check.ok:
+            print(f"Warning: {check.problem()}; starting anyway.", file=sys.stderr)
+    model_client = build_model_client(settings)
+    async with contextlib.AsyncExitStack() as stack:
+        pool = await open_database(stack, settings)
+        deps = Deps(settings=settings, pool=pool, llm=build_llm(settings, client=model_client))
         app = build_app(deps)
         upkeep = asyncio.create_task(
             maintain(pool, retention_days=settings.uninstalled_retention_days),
@@ -31,26 +90,65 @@ async def run(settings: Settings) -> None:
             if settings.slack_app_token is not None:
                 await serve_socket_mode(app, app_token=settings.slack_app_token.get_secret_value())
             else:
-                await serve_http(app, deps, port=settings.port)
+                external = ExternalHealth(settings, model=model_client)
+                external.seed(next((c for c in checks if c.setting == BOT_TOKEN), None))
+                await serve_http(app, deps, port=settings.port, external=external)
         finally:
             upkeep.cancel()
 
 
 async def run_migrations(settings: CoreSettings) -> None:
-    async with database(settings):
-        pass
+    from storage.migrate import load_migrations
+
+    applied: list[str] = []
+    async with contextlib.AsyncExitStack() as stack:
+        await open_database(stack, settings, applied=applied)
+    if applied:
+        print(f"Applied {len(applied)} migration(s): {', '.join(applied)}.")
+    else:
+        print(f"Up to date: all {len(load_migrations())} migrations were already applied.")
+
+
+async def doctor() -> int:
+    import logging
+
+    from bot.doctor import diagnose
+    from bot.log_redaction import configure_logging
+    from bot.settings import (
+        SettingsError,
+        load_core_settings,
+        load_settings,
+    )
+
+    settings: Settings | None = None
+    core: CoreSettings | None = None
+    problems: list[str] = []
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        problems = exc.problems
+        try:
+            core = load_core_settings()
+        except SettingsError:
+            core = None
+    loaded = settings or core
+    if loaded is not None:
+        configure_logging(loaded, level="ERROR")
+    else:
+        logging.basicConfig(level="ERROR", stream=sys.stderr)
+    return await diagnose(settings=settings, core=core, problems=problems, out=sys.stdout)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="romashka", description=__doc__)
-    sub = parser.add_subparsers(dest="command")
-    sub.add_parser("run", help="run the Slack app (the default)")
-    sub.add_parser("migrate", help="apply database migrations and exit")
-    scenarios = sub.add_parser("scenarios", help="run test scenarios without Slack (for CI)")
-    scenarios_sub = scenarios.add_subparsers(dest="scenarios_command", required=True)
-    add_arguments(scenarios_sub.add_parser("run", help="run scenarios against a profile version"))
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    import asyncio
 
+    from bot.log_redaction import configure_logging
+    from bot.settings import Settings, SettingsError, load_core_settings, load_settings
+    from storage.errors import MigrationError
+
+    if args.command == "doctor":
+        return asyncio.run(doctor())
     try:
         settings: CoreSettings = (
             load_core_settings() if args.command in {"migrate", "scenarios"} else load_settings()
@@ -65,10 +163,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "migrate":
             asyncio.run(run_migrations(settings))
         elif args.command == "scenarios":
+            from bot.scenario_cli import run_scenarios
+
             return asyncio.run(run_scenarios(settings, args))
         else:
             assert isinstance(settings, Settings)
             asyncio.run(run(settings))
+    except StartupError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
     except MigrationError as exc:
         print(f"ROMASHKA cannot start: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -24,16 +24,6 @@ EXIT_OK, EXIT_BELOW, EXIT_USAGE = 0, 1, 2
 CLI_USER = "cli"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("scenario", help="a scenario's name (quote names with spaces) or 'all'")
-    parser.add_argument("--team", required=True, help="the Slack team id, e.g. T0123ABCD")
-    parser.add_argument("--profile", required=True, help="profile name, or name@version")
-    parser.add_argument("--format", choices=["table", "json", "junit"], default="table")
-    parser.add_argument("--min-pass-rate", type=float, help="e.g. 0.8: fail below 80%% passed")
-    parser.add_argument("--min-alignment", type=float, help="e.g. 70: fail below mean 70/100")
-    parser.add_argument("--concurrency", type=int, help="messages at once (default: setting)")
-
-
 class ProgressBar:
     """A one-line bar on a terminal; silent when stderr is a file or a CI log."""
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import math
 import signal
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -16,6 +16,9 @@ from slack_bolt.async_app import AsyncApp
 from bot.deps import Deps
 from bot.rate_limit import TokenBuckets
 from storage.migrate import pending
+
+if TYPE_CHECKING:
+    from bot.health import ExternalHealth
 
 log = logging.getLogger(__name__)
 
@@ -32,22 +35,33 @@ INSTALL_REFILL_S: Final = 6.0
 TOO_MANY_INSTALLS: Final = "Too many install attempts from your address. Try again in a minute."
 
 
-def http_app(app: AsyncApp, deps: Deps) -> web.Application:
+def http_app(
+    app: AsyncApp, deps: Deps, *, external: ExternalHealth | None = None
+) -> web.Application:
     async def events(request: web.Request) -> web.Response:
         bolt_request = await to_bolt_request(request)
         bolt_response = await app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 
     async def health(_: web.Request) -> web.Response:
+        """503 when this process cannot work: no database, migrations missing, or Slack refusing
+        the bot token. Slack or the model being unreachable is reported but stays 200: every
+        process shares it, and taking them all out of the load balancer would not help."""
+        body: dict[str, object] = {"ok": True, "database": "ok"}
         try:
             async with deps.pool.acquire() as con:
                 missing = await pending(con)
         except Exception:
             log.exception("health check failed")
-            return web.json_response({"ok": False, "database": "unreachable"}, status=503)
-        if missing:
-            return web.json_response({"ok": False, "pending_migrations": missing}, status=503)
-        return web.json_response({"ok": True})
+            body.update(ok=False, database="unreachable")
+        else:
+            if missing:
+                body.update(ok=False, database="migrations pending", pending_migrations=missing)
+        if external is not None:
+            body.update(await external.state())
+            if external.slack_refused:
+                body["ok"] = False
+        return web.json_response(body, status=200 if body["ok"] else 503)
 
     web_app = web.Application()
     web_app.router.add_post(EVENTS_PATH, events)
@@ -107,8 +121,15 @@ async def drain(*, grace_s: float = SHUTDOWN_GRACE_S) -> int:
     return len(still)
 
 
-async def serve_http(app: AsyncApp, deps: Deps, *, port: int, host: str = "0.0.0.0") -> None:
-    runner = web.AppRunner(http_app(app, deps), access_log=None)
+async def serve_http(
+    app: AsyncApp,
+    deps: Deps,
+    *,
+    port: int,
+    host: str = "0.0.0.0",
+    external: ExternalHealth | None = None,
+) -> None:
+    runner = web.AppRunner(http_app(app, deps, external=external), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -176,6 +176,10 @@ class _RawAuthorization(BaseSettings):
 class SettingsError(Exception):
     """Start-up configuration is unusable; the message names every problem and never a value."""
 
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
 
 def problems(exc: ValidationError) -> list[str]:
     """One line per setting, named as in .env; err["msg"] describes the rule, never the value."""
@@ -234,11 +238,11 @@ def load_settings() -> Settings:
         missing_token = _authorization_line(exc)
         if missing_token is not None:
             lines.append(missing_token)
-        raise SettingsError(describe_problems(lines)) from None
+        raise SettingsError(describe_problems(lines), lines) from None
 
 
 def load_core_settings() -> CoreSettings:
     try:
         return CoreSettings()
     except ValidationError as exc:
-        raise SettingsError(describe_errors(exc)) from None
+        raise SettingsError(describe_errors(exc), problems(exc)) from None

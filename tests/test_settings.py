@@ -91,4 +91,3 @@ def test_a_bad_token_and_a_missing_secret_come_together(
     message = str(caught.value)
     assert "SLACK_SIGNING_SECRET: is required" in message and "PORT:" in message
     assert "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together" in message
-
