@@ -123,7 +123,8 @@ def describe(outcome: Outcome, votes_to_tell: int | None) -> str:
         )
     else:
         power = (
-            f"about {votes_to_tell:,} more decisive votes to tell a 60/40 preference from a "
+            f"about {votes_to_tell:,} more decisive vote{'s' if votes_to_tell != 1 else ''} "
+            "to tell a 60/40 preference from a "
             "coin flip"
         )
     return f"{OUTCOME_WORDS[outcome]}: {power}"

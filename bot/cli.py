@@ -98,13 +98,14 @@ async def run(settings: Settings) -> None:
 
 
 async def run_migrations(settings: CoreSettings) -> None:
+    from bot.blocks.common import counted
     from storage.migrate import load_migrations
 
     applied: list[str] = []
     async with contextlib.AsyncExitStack() as stack:
         await open_database(stack, settings, applied=applied)
     if applied:
-        print(f"Applied {len(applied)} migration(s): {', '.join(applied)}.")
+        print(f"Applied {counted(len(applied), 'migration')}: {', '.join(applied)}.")
     else:
         print(f"Up to date: all {len(load_migrations())} migrations were already applied.")
 

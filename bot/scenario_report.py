@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.blocks.common import counted
 from bot.scenario_summary import Figures, overall, per_scenario
 from storage.models import TestResult
 
@@ -80,8 +81,9 @@ def table(label: str, results: Sequence[TestResult], problems: list[str]) -> str
 
 def _figures_line(f: Figures) -> str:
     return (
-        f"{f.name}: {f.messages} messages, {f.failed} failed, {f.passed}/{f.judged} behaviours "
-        f"passed, alignment {_cell(f.mean_alignment, '{:.1f}')}, median "
+        f"{f.name}: {counted(f.messages, 'message')}, {f.failed} failed, "
+        f"{f.passed}/{counted(f.judged, 'behaviour')} passed, "
+        f"alignment {_cell(f.mean_alignment, '{:.1f}')}, median "
         f"{_cell(None if f.median_ms is None else f.median_ms / 1000, '{:.1f} s')}, slowest "
         f"{_cell(None if f.slowest_ms is None else f.slowest_ms / 1000, '{:.1f} s')}, "
         f"tokens {_cell(f.tokens, '{:,.0f}')}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 from typing import Final
 
@@ -19,7 +18,7 @@ from bot.llm import LLMError, LLMErrorKind
 from commands.ab_closing import cancel_command, close_command
 from commands.ab_pairs import answer_all, slack_error
 from commands.home import leaderboard_now
-from commands.parse import Parsed
+from commands.parse import Parsed, quoted
 from commands.request import Reply, SlashRequest
 from commands.scenario_run import resolve_version
 from storage import ab as repo
@@ -37,7 +36,6 @@ USAGE: Final = (
     "Close voting with `/bot ab close <id>` (or end a test without a verdict with "
     "`/bot ab cancel <id>`); `/bot leaderboard` ranks every version tested."
 )
-_QUOTED = re.compile(r"[\"“”]([^\"“”]*)[\"“”]")
 
 
 def draw_a_first() -> bool:
@@ -47,17 +45,17 @@ def draw_a_first() -> bool:
 
 def parse_messages(raw: str) -> list[str] | None:
     """Quoted messages, or None when `raw` is not in quotes (then it names a scenario)."""
-    text = raw.strip()
-    if not text or text[0] not in '"“”':
+    usage = (
+        "Put each message in its own quotes, e.g. "
+        '`/bot ab Support@3 Support@4 "Where is my order?" "Can I get a refund?"`.'
+    )
+    parts = quoted(raw, usage=usage)
+    if parts is None:
         return None
-    found = [m.strip() for m in _QUOTED.findall(text)]
-    leftover = _QUOTED.sub("", text).strip()
-    if leftover or not all(found):
-        raise UserError(
-            "Put each message in its own quotes, e.g. "
-            '`/bot ab Support@3 Support@4 "Where is my order?" "Can I get a refund?"`.'
-        )
-    return found
+    messages, tail = parts
+    if tail:
+        raise UserError(usage)
+    return messages
 
 
 async def start(

@@ -18,8 +18,7 @@ from bot.errors import UserError
 from bot.knowledge import ANSWER_MAX, LINE_MAX, QUESTION_MAX, Knowledge, validate
 from bot.roles import NOT_AN_EDITOR, is_editor
 from commands import payload
-from commands.ab import parse_messages
-from commands.parse import Parsed
+from commands.parse import Parsed, quoted, trailing_profile
 from commands.profiles import resolve
 from commands.replies import confirm_text
 from commands.request import Reply, SlashRequest
@@ -32,9 +31,18 @@ log = logging.getLogger(__name__)
 
 USAGE: Final = (
     "Usage: `/bot knowledge [profile]` opens the form; `/bot knowledge show [profile]`; "
-    '`/bot knowledge add faq "question" "answer"`; `/bot knowledge add policy "text"`; '
-    "`/bot knowledge remove F3`. Name another profile first: `/bot knowledge @Sales show`."
+    '`/bot knowledge add faq "question" "answer" [profile]`; '
+    '`/bot knowledge add policy "text" [profile]`; `/bot knowledge remove F3 [profile]`. '
+    "The profile can also come first: `/bot knowledge @Sales show`."
 )
+FAQ_USAGE: Final = (
+    'Usage: `/bot knowledge add faq "question" "answer" [profile]`, each in its own quotes.'
+)
+POLICY_USAGE: Final = 'Usage: `/bot knowledge add policy "text" [profile]`, in quotes.'
+REMOVE_USAGE: Final = (
+    "Usage: `/bot knowledge remove F3 [profile]` (the ids are in `/bot knowledge show`)."
+)
+SHOW_USAGE: Final = "Usage: `/bot knowledge show [profile]`."
 
 
 async def handle(
@@ -43,7 +51,7 @@ async def handle(
     action, _, rest = parsed.rest.partition(" ")
     rest = rest.strip()
     if action.lower() == "show":
-        return await show(deps, req, parsed.profile or (rest or None))
+        return await show(deps, req, trailing_profile(parsed.profile, rest, usage=SHOW_USAGE))
     if action.lower() == "add":
         return await add(deps, req, parsed.profile, rest)
     if action.lower() == "remove":
@@ -54,8 +62,6 @@ async def handle(
 
 
 async def show(deps: Deps, req: SlashRequest, name: str | None) -> Reply:
-    if name is not None and " " in name:
-        raise UserError(USAGE)
     profile = await resolve(deps, req, name)
     version = await profiles_repo.current_version(
         deps.pool, team_id=req.team_id, profile_id=profile.id
@@ -81,18 +87,31 @@ async def _save(
     return saved.label
 
 
+def _quoted_values(
+    raw: str, *, leading: str | None, count: int, usage: str
+) -> tuple[list[str], str | None]:
+    """`"a" "b" [profile]`: exactly `count` quoted values, then the profile if named last."""
+    parts = quoted(raw, usage=usage)
+    if parts is None or len(parts[0]) != count:
+        raise UserError(usage)
+    values, tail = parts
+    return values, trailing_profile(leading, tail, usage=usage)
+
+
 async def add(deps: Deps, req: SlashRequest, name: str | None, raw: str) -> Reply:
     kind, _, rest = raw.partition(" ")
-    quoted = parse_messages(rest) if rest.strip() else None
+    kind = kind.lower()
+    if kind not in {"faq", "policy"}:
+        raise UserError(USAGE)
+    usage = FAQ_USAGE if kind == "faq" else POLICY_USAGE
+    values, name = _quoted_values(rest, leading=name, count=2 if kind == "faq" else 1, usage=usage)
     profile = await resolve(deps, req, name)
     version = await profiles_repo.current_version(
         deps.pool, team_id=req.team_id, profile_id=profile.id
     )
     current = Knowledge.of(await repo.items(deps.pool, team_id=req.team_id, version_id=version.id))
-    if kind.lower() == "faq":
-        if quoted is None or len(quoted) != 2:
-            raise UserError('Usage: `/bot knowledge add faq "question" "answer"`.')
-        question, answer = quoted
+    if kind == "faq":
+        question, answer = values
         if len(question) > QUESTION_MAX or len(answer) > ANSWER_MAX:
             raise UserError(
                 f"Questions are at most {QUESTION_MAX} characters and answers at most "
@@ -106,21 +125,17 @@ async def add(deps: Deps, req: SlashRequest, name: str | None, raw: str) -> Repl
             [*current.faqs, (question, answer)],
         )
         added = f"F{len(updated.faqs)}"
-    elif kind.lower() == "policy":
-        if quoted is None or len(quoted) != 1:
-            raise UserError('Usage: `/bot knowledge add policy "text"`.')
-        if len(quoted[0]) > LINE_MAX:
+    else:
+        if len(values[0]) > LINE_MAX:
             raise UserError(f"A policy is at most {LINE_MAX} characters.")
         updated = Knowledge(
             current.company,
             current.industry,
             current.products,
-            [*current.policies, quoted[0]],
+            [*current.policies, values[0]],
             current.faqs,
         )
         added = f"P{len(updated.policies)}"
-    else:
-        raise UserError(USAGE)
     label = await _save(
         deps,
         team_id=req.team_id,
@@ -133,9 +148,11 @@ async def add(deps: Deps, req: SlashRequest, name: str | None, raw: str) -> Repl
 
 
 async def remove(deps: Deps, req: SlashRequest, name: str | None, raw: str) -> Reply:
-    ref = raw.strip().strip("`[]").upper()
+    first, _, rest = raw.strip().partition(" ")
+    ref = first.strip("`[]").upper()
     if not ref:
-        raise UserError("Usage: `/bot knowledge remove F3` (the ids are in `/bot knowledge show`).")
+        raise UserError(REMOVE_USAGE)
+    name = trailing_profile(name, rest, usage=REMOVE_USAGE)
     profile = await resolve(deps, req, name)
     version = await profiles_repo.current_version(
         deps.pool, team_id=req.team_id, profile_id=profile.id

@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
-from bot.blocks.common import escape
+from bot.blocks.common import counted, escape
 from bot.blocks.scenarios import FormContext, read_form, scenario_form, scenario_list
 from bot.deps import Deps
 from bot.errors import UserError
@@ -203,8 +203,8 @@ async def handle_submit(
         channel_id=context.channel_id,
         user_id=user_id,
         text=(
-            f"{verb} scenario *{escape(saved.name)}*: {len(saved.messages)} messages, "
-            f"{len(saved.behaviours)} expected behaviours. Run it with "
+            f"{verb} scenario *{escape(saved.name)}*: {counted(len(saved.messages), 'message')}, "
+            f"{counted(len(saved.behaviours), 'expected behaviour')}. Run it with "
             f"`/bot scenario run {saved.name}`."
         ),
     )

@@ -20,7 +20,7 @@ from bot.ab_verdict import AbVerdict, SideMetrics
 from bot.agreement import Kappa
 from bot.anytime import LOG_THRESHOLD, THRESHOLD
 from bot.blocks.answer import seconds
-from bot.blocks.common import Block, escape, mrkdwn, plain
+from bot.blocks.common import Block, counted, escape, mrkdwn, plain
 from bot.slack_text import Dialect, neutralise
 from storage.ab import Participation, Tally
 
@@ -101,7 +101,8 @@ def parent(
 ) -> tuple[str, list[Block]]:
     """`revealed` and `recommendation` are shown for a closed test only."""
     head = (
-        f"{title(ab_id, label_a, label_b)}, {messages} messages, {STATE_WORDS.get(status, status)}"
+        f"{title(ab_id, label_a, label_b)}, {counted(messages, 'message')}, "
+        f"{STATE_WORDS.get(status, status)}"
     )
     lines = [f"*{escape(head)}*", participation_line(participation)]
     closed = status == "closed"
@@ -377,7 +378,7 @@ def _side(m: SideMetrics) -> str:
     tokens = "n/a" if m.tokens is None else f"{m.tokens:,}"
     failed = f" ({m.failed} failed)" if m.failed else ""
     return (
-        f"{m.answers} answers{failed} · mean time {seconds(m.mean_ms)} · "
+        f"{counted(m.answers, 'answer')}{failed} · mean time {seconds(m.mean_ms)} · "
         f"alignment {alignment} · {tokens} tokens"
     )
 
@@ -402,7 +403,7 @@ def verdict_message(
         "for the verdict to mean much on its own._"
     )
     agreed = (
-        f"agreed with the people on {v.judge_agreed} of {v.judge_compared} messages"
+        f"agreed with the people on {v.judge_agreed} of {counted(v.judge_compared, 'message')}"
         if v.judge_compared
         else "no message where both the judge and the people were decisive"
     )
@@ -438,7 +439,7 @@ def leaderboard(ranked: list[Ranked], labels: dict[str, str]) -> tuple[str, list
         flag = " · _preliminary_" if r.preliminary else ""
         lines.append(
             f"{i}. *{escape(labels.get(r.item, r.item))}* — {r.rating:.0f} "
-            f"(95% {r.low:.0f}–{r.high:.0f}) · {r.votes} votes{flag}"
+            f"(95% {r.low:.0f}–{r.high:.0f}) · {counted(r.votes, 'vote')}{flag}"
         )
     blocks: list[Block] = [
         {"type": "header", "text": plain("A/B leaderboard", limits.HEADER_TEXT)},

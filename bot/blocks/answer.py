@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot import ids, limits
-from bot.blocks.common import Block, escape, mrkdwn, plain, truncate
+from bot.blocks.common import Block, counted, escape, mrkdwn, plain, truncate
 from bot.judge import Analysis
 from bot.knowledge import describe
 from bot.slack_text import Dialect, neutralise
@@ -78,7 +78,7 @@ def metrics_line(result: TestResult) -> str:
     if result.interrupted:
         parts.insert(0, "⚠️ interrupted")
     if result.dropped_turns:
-        parts.append(f"{result.dropped_turns} oldest turns left out to fit the context")
+        parts.append(f"{counted(result.dropped_turns, 'oldest turn')} left out to fit the context")
     return " · ".join(parts)
 
 

@@ -16,6 +16,11 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """`1 bot profile`, `2 bot profiles`: a count with its noun in the right number."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def _entity_safe_cut(text: str, cut: int) -> int:
     """`cut`, moved back before an `&amp;`/`&lt;`/`&gt;` it would split: half an entity would
     show as stray characters."""

@@ -9,7 +9,7 @@ from typing import Final
 from bot import ids, limits
 from bot.ab_stats import OUTCOME_WORDS, Outcome, Ranked
 from bot.agreement import LOW_KAPPA
-from bot.blocks.common import Block, bar, escape, mrkdwn, plain, slack_date, truncate
+from bot.blocks.common import Block, bar, counted, escape, mrkdwn, plain, slack_date, truncate
 from bot.blocks.stats import ms
 from storage.models import TRAIT_LABELS, TRAITS
 from storage.stats import AbSummary, HomeProfile, RecentTest
@@ -140,7 +140,7 @@ def _leader_lines(ranked: Sequence[Ranked] | None, labels: dict[str, str], stale
         label = escape(labels.get(r.item, f"version {r.item}"))
         lines.append(
             f"{i}. *{label}* — {r.rating:.0f} (95% {r.low:.0f}–{r.high:.0f}) · "
-            f"{r.votes} votes{flag}"
+            f"{counted(r.votes, 'vote')}{flag}"
         )
     if stale:
         lines.append("_Updating with the latest votes…_")

@@ -8,7 +8,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import ids, limits
-from bot.blocks.common import Block, escape, metadata, metadata_id, mrkdwn, plain, truncate
+from bot.blocks.common import (
+    Block,
+    counted,
+    escape,
+    metadata,
+    metadata_id,
+    mrkdwn,
+    plain,
+    truncate,
+)
 from bot.knowledge import COMPANY_MAX, Knowledge, describe, faq_lines
 from storage.knowledge import KnowledgeItem
 
@@ -139,7 +148,10 @@ def listing(items: Sequence[KnowledgeItem], *, label: str) -> tuple[str, list[Bl
         )
         return text, [{"type": "section", "text": mrkdwn(text, limits.SECTION_TEXT)}]
     blocks: list[Block] = [
-        {"type": "header", "text": plain(f"Knowledge of {label} ({len(items)} items)", 150)}
+        {
+            "type": "header",
+            "text": plain(f"Knowledge of {label} ({counted(len(items), 'item')})", 150),
+        }
     ]
     if any(i.is_example for i in items):
         blocks.append(
@@ -172,4 +184,4 @@ def listing(items: Sequence[KnowledgeItem], *, label: str) -> tuple[str, list[Bl
         blocks.append(
             {"type": "context", "elements": [mrkdwn(f"…and {len(items) - shown} more", 100)]}
         )
-    return f"Knowledge of {label}: {len(items)} items", blocks
+    return f"Knowledge of {label}: {counted(len(items), 'item')}", blocks

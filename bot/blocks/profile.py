@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from bot import ids, limits
-from bot.blocks.common import Block, bar, escape, mrkdwn, plain, slack_date, truncate
+from bot.blocks.common import Block, bar, counted, escape, mrkdwn, plain, slack_date, truncate
 from bot.diff import Change
 from storage.models import TRAIT_LABELS, TRAITS, Profile, ProfileVersion
 
@@ -112,7 +112,7 @@ def profiles_list(profiles: list[Profile], *, pinned_id: int | None) -> tuple[st
             "elements": [mrkdwn("`/bot show <name>` for details · `/bot use <name>` to pin", 200)],
         }
     )
-    return f"{len(profiles)} bot profiles", blocks
+    return counted(len(profiles), "bot profile"), blocks
 
 
 def history_page(

@@ -11,6 +11,7 @@ from bot import ids, limits
 from bot.blocks.answer import seconds
 from bot.blocks.common import (
     Block,
+    counted,
     escape,
     metadata,
     metadata_id,
@@ -67,7 +68,9 @@ def scenario_list(
         blocks.append(
             {
                 "type": "context",
-                "elements": [mrkdwn(f"…and {len(scenarios) - room} more scenarios", 200)],
+                "elements": [
+                    mrkdwn(f"…and {counted(len(scenarios) - room, 'more scenario')}", 200)
+                ],
             }
         )
     blocks.append(
@@ -84,7 +87,7 @@ def scenario_list(
             ],
         }
     )
-    return f"{len(scenarios)} test scenarios", blocks
+    return counted(len(scenarios), "test scenario"), blocks
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,10 +232,15 @@ def _num(value: float | None, fmt: str = "{:.0f}") -> str:
 
 
 def figures_text(f: Figures) -> str:
-    behaviours = f"{f.passed}/{f.judged} behaviours passed" if f.judged else "no behaviours judged"
+    behaviours = (
+        f"{f.passed}/{counted(f.judged, 'behaviour')} passed"
+        if f.judged
+        else "no behaviours judged"
+    )
     failed = f" ({f.failed} failed)" if f.failed else ""
     return (
-        f"{f.messages} messages{failed} · {behaviours} · alignment {_num(f.mean_alignment)} · "
+        f"{counted(f.messages, 'message')}{failed} · {behaviours} · "
+        f"alignment {_num(f.mean_alignment)} · "
         f"median {seconds(f.median_ms)}, slowest {seconds(f.slowest_ms)} · "
         f"{_num(f.tokens, '{:,.0f}')} tokens"
     )

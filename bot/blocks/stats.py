@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from bot import ids, limits
-from bot.blocks.common import Block, escape, mrkdwn, plain, slack_date
+from bot.blocks.common import Block, counted, escape, mrkdwn, plain, slack_date
 from bot.stats import Compared
 from storage.models import TRAIT_LABELS, TRAITS
 
@@ -163,7 +163,7 @@ def stats_message(
                 "type": "context",
                 "elements": [
                     mrkdwn(
-                        f"…and {len(hidden)} older versions not shown "
+                        f"…and {counted(len(hidden), 'older version')} not shown "
                         f"(v{hidden[-1].stats.version}–v{hidden[0].stats.version}); "
                         "a shorter `--days` narrows the list.",
                         limits.SECTION_FIELD_TEXT,
@@ -184,5 +184,5 @@ def stats_message(
             ],
         }
     )
-    summary = f"Stats of {profile_name} over {period}: {len(compared)} versions used."
+    summary = f"Stats of {profile_name} over {period}: {counted(len(compared), 'version')} used."
     return summary, blocks
