@@ -54,13 +54,16 @@ class TokenCheck:
 
     @property
     def refused(self) -> bool:
-        return self.error is not None and self.error != UNREACHABLE
+        """Slack said this token will not work (not merely that it could not answer now)."""
+        return self.error in REFUSALS
 
     def problem(self) -> str:
         """One line: which token, what Slack said and why, and what to do."""
         if self.error == UNREACHABLE:
             return f"Slack could not be reached to check {self.setting} (network or SLACK_API_URL)"
-        why = REFUSALS.get(self.error or "", "Slack gave no reason beyond that")
+        if not self.refused:
+            return f"Slack answered {self.error} when asked about {self.setting}"
+        why = REFUSALS[self.error or ""]
         return (
             f"Slack refused {self.setting} ({self.error}: {why}). "
             f"Fix: {WHERE_FROM.get(self.setting, 'check the value')}."

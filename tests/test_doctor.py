@@ -20,6 +20,7 @@ from bot.health import HEALTH_CACHE_S, ExternalHealth
 from bot.runtime import build_model_client
 from bot.server import http_app
 from bot.settings import Settings
+from bot.slack_check import UNREACHABLE, TokenCheck
 from tests.fake_openai import FakeOpenAI
 from tests.fake_slack import FakeSlack
 from tests.test_cli import CLEAN_ENV, run_cli
@@ -224,3 +225,21 @@ async def test_healthz_stays_200_when_only_the_model_is_down(
     async for url in serve(complete, pool, external):
         status, body = await probe(url)
         assert status == 200 and body["model"] == "unreachable" and body["slack"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("error", "refused"),
+    [
+        ("invalid_auth", True),
+        ("token_revoked", True),
+        ("account_inactive", True),
+        ("internal_error", False),
+        ("ratelimited", False),
+        (UNREACHABLE, False),
+    ],
+)
+def test_only_a_refusal_stops_the_app(error: str, refused: bool) -> None:
+    check = TokenCheck("SLACK_BOT_TOKEN", error=error)
+    assert check.refused is refused
+    assert not check.ok and "SLACK_BOT_TOKEN" in check.problem()
+    assert ("Fix:" in check.problem()) is refused
