@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import Any, Final
+from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
@@ -13,25 +12,26 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import ids
 from bot.blocks.common import escape
 from bot.blocks.config_modal import ModalContext, config_modal, read_state
-from bot.blocks.profile import change_lines
+from bot.blocks.profile import applied_on_top, change_lines
 from bot.deps import Deps
 from bot.diff import diff
 from bot.errors import UserError
+from bot.merge import Merged, merge_fields
 from bot.roles import NOT_AN_EDITOR, is_editor
 from bot.validation import fields_from_form
 from commands import payload
+from commands.deadlines import ROLE_CHECK_S, ROLE_CHECK_TOO_SLOW, SAVE_TOO_SLOW, AckBudget
 from commands.parse import Parsed
 from commands.profiles import resolve
 from commands.replies import confirm_text
 from commands.request import Reply, SlashRequest
 from storage import profiles as repo
-from storage.errors import ProfileNotFound
+from storage.errors import ProfileNotFound, VersionNotFound
+from storage.knowledge import KnowledgeItem
+from storage.models import ProfileFields, ProfileVersion
+from storage.profiles import Edit, Edited
 
 log = logging.getLogger(__name__)
-
-# The save happens before the modal is acknowledged, so that a failed save can keep the form
-# open with the person's input; it must leave room inside Slack's three seconds.
-SAVE_DEADLINE_S: Final = 2.0
 
 
 async def open_modal(
@@ -79,6 +79,36 @@ def _form_error(message: str) -> dict[str, str]:
     return {ids.FIELD_BOT_NAME: message}
 
 
+async def _save(
+    deps: Deps, *, team_id: str, user_id: str, context: ModalContext, fields: ProfileFields
+) -> tuple[Edited, Merged]:
+    """Apply the form on top of the current version: what the person changed relative to the
+    version the form was opened on, keeping whatever someone else saved meanwhile."""
+    try:
+        opened = await repo.get_version(
+            deps.pool, team_id=team_id, profile_id=context.profile_id, version=context.base_version
+        )
+        base: ProfileFields | None = opened.fields
+    except VersionNotFound:
+        base = None  # a form from before versions were carried: its values replace the current
+    merged: Merged | None = None
+
+    def apply(current: ProfileVersion, _: list[KnowledgeItem]) -> Edit | None:
+        nonlocal merged
+        merged = (
+            Merged(fields, [])
+            if base is None
+            else merge_fields(base=base, ours=fields, current=current.fields)
+        )
+        return Edit(merged.fields) if merged.fields != current.fields else None
+
+    edited = await repo.edit_current(
+        deps.pool, team_id=team_id, profile_id=context.profile_id, user_id=user_id, change=apply
+    )
+    assert merged is not None
+    return edited, merged
+
+
 async def handle_submit(
     deps: Deps,
     *,
@@ -87,6 +117,7 @@ async def handle_submit(
     client: AsyncWebClient,
     team_id: str,
 ) -> None:
+    budget = AckBudget()
     view: dict[str, Any] = body["view"]
     user_id = str(body["user"]["id"])
     nul = payload.nul_errors(view)
@@ -102,31 +133,30 @@ async def handle_submit(
     if fields is None:
         await ack(response_action="errors", errors=errors)
         return
-    if not await is_editor(deps, client, team_id=team_id, user_id=user_id):
+    try:
+        allowed = await budget.run(
+            is_editor(deps, client, team_id=team_id, user_id=user_id), at_most=ROLE_CHECK_S
+        )
+    except TimeoutError:
+        log.warning("role check took too long; the config form stays open")
+        await ack(response_action="errors", errors=_form_error(ROLE_CHECK_TOO_SLOW))
+        return
+    if not allowed:
         await ack(response_action="errors", errors=_form_error(NOT_AN_EDITOR))
         return
     try:
-        current = await repo.current_version(
-            deps.pool, team_id=team_id, profile_id=context.profile_id
+        edited, merged = await budget.run(
+            _save(deps, team_id=team_id, user_id=user_id, context=context, fields=fields)
         )
-        changes = diff(current.fields, fields)
-        saved = None
-        if changes:
-            saved = await asyncio.wait_for(
-                repo.save_version(
-                    deps.pool,
-                    team_id=team_id,
-                    profile_id=context.profile_id,
-                    fields=fields,
-                    user_id=user_id,
-                ),
-                timeout=SAVE_DEADLINE_S,
-            )
     except ProfileNotFound:
         await ack(
             response_action="errors",
             errors=_form_error("This profile does not exist in this workspace any more."),
         )
+        return
+    except TimeoutError:
+        log.warning("saving the config modal took too long")
+        await ack(response_action="errors", errors=_form_error(SAVE_TOO_SLOW))
         return
     except Exception:
         log.exception("saving the config modal failed")
@@ -137,16 +167,18 @@ async def handle_submit(
         return
     await ack()
 
+    current, saved = edited.base, edited.saved
     name = escape(current.profile_name)
     if saved is None:
         text = f"No changes: *{name}* stays at v{current.version}."
     else:
-        text = f"Saved *{name}* v{saved.version}:\n{change_lines(changes)}"
-        if current.version != context.base_version:
-            text += (
-                f"\n_Heads-up: someone saved v{current.version} while you were editing; "
-                "your form's values replaced theirs (see `/bot history`)._"
-            )
+        text = (
+            f"Saved *{name}* v{saved.version}:\n{change_lines(diff(current.fields, saved.fields))}"
+        )
+    if saved is not None and current.version != context.base_version:
+        text += "\n" + applied_on_top(
+            profile_name=current.profile_name, version=current.version, replaced=merged.replaced
+        )
     await confirm(client, context=context, user_id=user_id, text=text)
 
 

@@ -4,6 +4,7 @@ Every change saves a new profile version, like any other edit."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any, Final
 
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -13,19 +14,24 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import ids
 from bot.blocks.common import escape
 from bot.blocks.knowledge import FormContext, form, listing, read_form
+from bot.blocks.profile import applied_on_top
 from bot.deps import Deps
 from bot.errors import UserError
 from bot.knowledge import ANSWER_MAX, LINE_MAX, QUESTION_MAX, Knowledge, validate
+from bot.merge import MergedKnowledge, merge_knowledge
 from bot.roles import NOT_AN_EDITOR, is_editor
 from commands import payload
+from commands.deadlines import ROLE_CHECK_S, ROLE_CHECK_TOO_SLOW, SAVE_TOO_SLOW, AckBudget
 from commands.parse import Parsed, quoted, trailing_profile
 from commands.profiles import resolve
 from commands.replies import confirm_text
 from commands.request import Reply, SlashRequest
 from storage import knowledge as repo
 from storage import profiles as profiles_repo
-from storage.errors import ProfileNotFound
+from storage.errors import ProfileNotFound, VersionNotFound
 from storage.knowledge import KnowledgeItem
+from storage.models import Profile, ProfileVersion
+from storage.profiles import Edit, Edited
 
 log = logging.getLogger(__name__)
 
@@ -71,20 +77,14 @@ async def show(deps: Deps, req: SlashRequest, name: str | None) -> Reply:
     return Reply(text, blocks)
 
 
-async def _save(
-    deps: Deps, *, team_id: str, profile_id: int, user_id: str, knowledge: Knowledge, note: str
-) -> str:
-    current = await profiles_repo.current_version(deps.pool, team_id=team_id, profile_id=profile_id)
-    saved = await profiles_repo.save_version(
-        deps.pool,
-        team_id=team_id,
-        profile_id=profile_id,
-        fields=current.fields,
-        user_id=user_id,
-        note=note,
-        knowledge=knowledge.items(),
-    )
-    return saved.label
+def _knowledge_edit(current: ProfileVersion, knowledge: Knowledge, *, note: str) -> Edit:
+    return Edit(current.fields, note=note, knowledge=knowledge.items())
+
+
+def _moved_on(seen: Profile, edited: Edited) -> str:
+    if edited.base.version == seen.current_version:
+        return ""
+    return " " + applied_on_top(profile_name=seen.name, version=edited.base.version, replaced=[])
 
 
 def _quoted_values(
@@ -105,11 +105,6 @@ async def add(deps: Deps, req: SlashRequest, name: str | None, raw: str) -> Repl
         raise UserError(USAGE)
     usage = FAQ_USAGE if kind == "faq" else POLICY_USAGE
     values, name = _quoted_values(rest, leading=name, count=2 if kind == "faq" else 1, usage=usage)
-    profile = await resolve(deps, req, name)
-    version = await profiles_repo.current_version(
-        deps.pool, team_id=req.team_id, profile_id=profile.id
-    )
-    current = Knowledge.of(await repo.items(deps.pool, team_id=req.team_id, version_id=version.id))
     if kind == "faq":
         question, answer = values
         if len(question) > QUESTION_MAX or len(answer) > ANSWER_MAX:
@@ -117,34 +112,34 @@ async def add(deps: Deps, req: SlashRequest, name: str | None, raw: str) -> Repl
                 f"Questions are at most {QUESTION_MAX} characters and answers at most "
                 f"{ANSWER_MAX:,}."
             )
-        updated = Knowledge(
-            current.company,
-            current.industry,
-            current.products,
-            current.policies,
-            [*current.faqs, (question, answer)],
-        )
-        added = f"F{len(updated.faqs)}"
-    else:
-        if len(values[0]) > LINE_MAX:
-            raise UserError(f"A policy is at most {LINE_MAX} characters.")
-        updated = Knowledge(
-            current.company,
-            current.industry,
-            current.products,
-            [*current.policies, values[0]],
-            current.faqs,
-        )
-        added = f"P{len(updated.policies)}"
-    label = await _save(
-        deps,
-        team_id=req.team_id,
-        profile_id=profile.id,
-        user_id=req.user_id,
-        knowledge=updated,
-        note=f"knowledge: added {added}",
+    elif len(values[0]) > LINE_MAX:
+        raise UserError(f"A policy is at most {LINE_MAX} characters.")
+    profile = await resolve(deps, req, name)
+
+    def added_ref(current: Knowledge) -> str:
+        if kind == "faq":
+            return f"F{len(current.faqs) + 1}"
+        return f"P{len(current.policies) + 1}"
+
+    def append(version: ProfileVersion, items: list[KnowledgeItem]) -> Edit:
+        # numbered on the current knowledge, read under the lock: four people adding at once
+        # get four items, P4 to P7, not four claims of P4 with one survivor
+        current = Knowledge.of(items)
+        if kind == "faq":
+            updated = replace(current, faqs=[*current.faqs, (values[0], values[1])])
+        else:
+            updated = replace(current, policies=[*current.policies, values[0]])
+        return _knowledge_edit(version, updated, note=f"knowledge: added {added_ref(current)}")
+
+    edited = await profiles_repo.edit_current(
+        deps.pool, team_id=req.team_id, profile_id=profile.id, user_id=req.user_id, change=append
     )
-    return Reply(f"Added `{added}` to the knowledge of *{escape(label)}*.")
+    assert edited.saved is not None
+    added = added_ref(Knowledge.of(edited.base_knowledge))
+    return Reply(
+        f"Added `{added}` to the knowledge of *{escape(edited.saved.label)}*."
+        + _moved_on(profile, edited)
+    )
 
 
 async def remove(deps: Deps, req: SlashRequest, name: str | None, raw: str) -> Reply:
@@ -157,25 +152,41 @@ async def remove(deps: Deps, req: SlashRequest, name: str | None, raw: str) -> R
     version = await profiles_repo.current_version(
         deps.pool, team_id=req.team_id, profile_id=profile.id
     )
-    items = await repo.items(deps.pool, team_id=req.team_id, version_id=version.id)
-    if ref not in {i.ref for i in items}:
+    seen = {
+        i.ref: i for i in await repo.items(deps.pool, team_id=req.team_id, version_id=version.id)
+    }
+    if ref not in seen:
         raise UserError(
             f"*{escape(version.label)}* has no knowledge item `{escape(ref)}`. "
             "`/bot knowledge show` lists them."
         )
-    kept: list[KnowledgeItem] = [i for i in items if i.ref != ref]
-    label = await _save(
-        deps,
-        team_id=req.team_id,
-        profile_id=profile.id,
-        user_id=req.user_id,
-        knowledge=Knowledge.of(kept),
-        note=f"knowledge: removed {ref}",
+    target = seen[ref]
+
+    def drop(current: ProfileVersion, items: list[KnowledgeItem]) -> Edit:
+        # the id names an item of the version read above; someone may have renumbered the
+        # items since, so the item is found again by what it says, not by its id
+        index = next((n for n, i in enumerate(items) if _same_item(i, target)), None)
+        if index is None:
+            raise UserError(
+                f"`{ref}` of {escape(version.label)} is no longer in *{escape(current.label)}*: "
+                "someone removed or changed it meanwhile. `/bot knowledge show` lists the items."
+            )
+        kept = [i for n, i in enumerate(items) if n != index]
+        return _knowledge_edit(current, Knowledge.of(kept), note=f"knowledge: removed {ref}")
+
+    edited = await profiles_repo.edit_current(
+        deps.pool, team_id=req.team_id, profile_id=profile.id, user_id=req.user_id, change=drop
     )
+    assert edited.saved is not None
+    seen_profile = replace(profile, current_version=version.version)
     return Reply(
-        f"Removed `{ref}` from the knowledge of *{escape(label)}*; the other items were "
-        "renumbered (`/bot knowledge show`)."
+        f"Removed `{ref}` from the knowledge of *{escape(edited.saved.label)}*; the other items "
+        "were renumbered (`/bot knowledge show`)." + _moved_on(seen_profile, edited)
     )
+
+
+def _same_item(a: KnowledgeItem, b: KnowledgeItem) -> bool:
+    return (a.kind, a.body, a.question) == (b.kind, b.body, b.question)
 
 
 async def open_form(
@@ -191,7 +202,7 @@ async def open_form(
     view = form(
         knowledge,
         profile_name=profile.name,
-        context=FormContext(profile.id, req.channel_id, req.response_url),
+        context=FormContext(profile.id, req.channel_id, req.response_url, version.version),
     )
     try:
         await client.views_open(trigger_id=req.trigger_id, view=view)
@@ -201,9 +212,61 @@ async def open_form(
     return None
 
 
+def _form_error(message: str) -> dict[str, str]:
+    return {ids.KNOWLEDGE_COMPANY: message}
+
+
+async def _opened_on(deps: Deps, *, team_id: str, context: FormContext) -> Knowledge | None:
+    """The knowledge the form showed, or None for a form that does not say which version."""
+    if context.base_version <= 0:
+        return None
+    try:
+        opened = await profiles_repo.get_version(
+            deps.pool, team_id=team_id, profile_id=context.profile_id, version=context.base_version
+        )
+    except VersionNotFound:
+        return None
+    return Knowledge.of(await repo.items(deps.pool, team_id=team_id, version_id=opened.id))
+
+
+async def _save_form(
+    deps: Deps, *, team_id: str, user_id: str, context: FormContext, view: dict[str, Any]
+) -> tuple[Edited | None, MergedKnowledge | None, dict[str, str]]:
+    """Validate the form against the knowledge it was opened on and apply what the person
+    changed on top of the current version. Returns the inline errors when it is invalid."""
+    opened = await _opened_on(deps, team_id=team_id, context=context)
+    if opened is None:
+        current_version = await profiles_repo.current_version(
+            deps.pool, team_id=team_id, profile_id=context.profile_id
+        )
+        opened = Knowledge.of(
+            await repo.items(deps.pool, team_id=team_id, version_id=current_version.id)
+        )
+    # fields left out of the form (too long for an input) are the opened version's, unchanged
+    ours, errors = validate(read_form(view), keep=opened)
+    if ours is None:
+        return None, None, errors
+    merged: MergedKnowledge | None = None
+
+    def apply(current: ProfileVersion, items: list[KnowledgeItem]) -> Edit | None:
+        nonlocal merged
+        assert ours is not None and opened is not None
+        now = Knowledge.of(items)
+        merged = merge_knowledge(base=opened, ours=ours, current=now)
+        if merged.knowledge == now:
+            return None
+        return Edit(current.fields, note="knowledge edited", knowledge=merged.knowledge.items())
+
+    edited = await profiles_repo.edit_current(
+        deps.pool, team_id=team_id, profile_id=context.profile_id, user_id=user_id, change=apply
+    )
+    return edited, merged, {}
+
+
 async def handle_submit(
     deps: Deps, *, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, team_id: str
 ) -> None:
+    budget = AckBudget()
     view: dict[str, Any] = body["view"]
     user_id = str(body["user"]["id"])
     nul = payload.nul_errors(view)
@@ -212,48 +275,63 @@ async def handle_submit(
         return
     try:
         context = FormContext.load(view.get("private_metadata", ""))
-        version = await profiles_repo.current_version(
-            deps.pool, team_id=team_id, profile_id=context.profile_id
+    except (ValueError, KeyError, TypeError):
+        await ack(response_action="errors", errors=_form_error("This form is out of date."))
+        return
+    try:
+        allowed = await budget.run(
+            is_editor(deps, client, team_id=team_id, user_id=user_id), at_most=ROLE_CHECK_S
         )
-    except (ValueError, KeyError, TypeError, ProfileNotFound):
+    except TimeoutError:
+        log.warning("role check took too long; the knowledge form stays open")
+        await ack(response_action="errors", errors=_form_error(ROLE_CHECK_TOO_SLOW))
+        return
+    if not allowed:
+        await ack(response_action="errors", errors=_form_error(NOT_AN_EDITOR))
+        return
+    try:
+        edited, merged, errors = await budget.run(
+            _save_form(deps, team_id=team_id, user_id=user_id, context=context, view=view)
+        )
+    except ProfileNotFound:
         await ack(
             response_action="errors",
-            errors={ids.KNOWLEDGE_COMPANY: "This profile no longer exists in this workspace."},
+            errors=_form_error("This profile no longer exists in this workspace."),
         )
         return
-    if not await is_editor(deps, client, team_id=team_id, user_id=user_id):
-        await ack(response_action="errors", errors={ids.KNOWLEDGE_COMPANY: NOT_AN_EDITOR})
+    except TimeoutError:
+        log.warning("saving the knowledge form took too long")
+        await ack(response_action="errors", errors=_form_error(SAVE_TOO_SLOW))
         return
-    current = Knowledge.of(await repo.items(deps.pool, team_id=team_id, version_id=version.id))
-    knowledge, errors = validate(read_form(view), keep=current)
-    if knowledge is None:
+    except Exception:
+        log.exception("saving knowledge failed")
+        await ack(
+            response_action="errors",
+            errors=_form_error("Saving failed; nothing was changed. Try again."),
+        )
+        return
+    if edited is None or merged is None:
         await ack(response_action="errors", errors=errors)
         return
-    if knowledge == current:
-        await ack()
-        text = f"No changes: *{escape(version.label)}* keeps its knowledge."
+    await ack()
+    base, saved = edited.base, edited.saved
+    if saved is None:
+        text = f"No changes: *{escape(base.label)}* keeps its knowledge."
     else:
-        try:
-            label = await _save(
-                deps,
-                team_id=team_id,
-                profile_id=context.profile_id,
-                user_id=user_id,
-                knowledge=knowledge,
-                note="knowledge edited",
-            )
-        except Exception:
-            log.exception("saving knowledge failed")
-            await ack(
-                response_action="errors",
-                errors={ids.KNOWLEDGE_COMPANY: "Saving failed; nothing was changed. Try again."},
-            )
-            return
-        await ack()
         text = (
-            f"Saved the knowledge as *{escape(label)}*: {len(knowledge.items())} items "
-            "(`/bot knowledge show` lists them)."
+            f"Saved the knowledge as *{escape(saved.label)}*: "
+            f"{len(merged.knowledge.items())} items (`/bot knowledge show` lists them)."
         )
+    if saved is not None and context.base_version and base.version != context.base_version:
+        text += "\n" + applied_on_top(
+            profile_name=base.profile_name, version=base.version, replaced=[]
+        )
+        if merged.both_changed:
+            text += (
+                f"\nYou and v{base.version} both changed: {', '.join(merged.both_changed)}. "
+                "Lines you added or removed were applied to its lines; a name you changed "
+                "replaced its."
+            )
     await confirm_text(
         client,
         response_url=context.response_url,

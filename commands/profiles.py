@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from bot import validation
 from bot.blocks.common import escape
-from bot.blocks.profile import change_lines, history_page, profile_card, profiles_list
+from bot.blocks.profile import (
+    applied_on_top,
+    change_lines,
+    history_page,
+    profile_card,
+    profiles_list,
+)
 from bot.deps import Deps
 from bot.diff import diff
 from bot.errors import UserError
@@ -14,7 +20,9 @@ from commands.request import Reply, SlashRequest
 from storage import knowledge as knowledge_repo
 from storage import profiles as repo
 from storage.errors import ProfileNotFound
-from storage.models import DEFAULT_FIELDS, Profile
+from storage.knowledge import KnowledgeItem
+from storage.models import DEFAULT_FIELDS, Profile, ProfileVersion
+from storage.profiles import Edit
 
 HISTORY_PAGE_SIZE = 10
 
@@ -135,35 +143,41 @@ async def rollback(deps: Deps, req: SlashRequest, parsed: Parsed) -> Reply:
             + usage("rollback <version> [profile]", "rollback 3 Support")
         )
     profile = await resolve(deps, req, parsed.profile or (words[1] if len(words) > 1 else None))
+    # versions never change, so the target can be read before taking the lock
     old = await repo.get_version(
         deps.pool, team_id=req.team_id, profile_id=profile.id, version=target
     )
-    current = await repo.current_version(deps.pool, team_id=req.team_id, profile_id=profile.id)
-    changes = diff(current.fields, old.fields)
     old_knowledge = await knowledge_repo.items(deps.pool, team_id=req.team_id, version_id=old.id)
-    knowledge_changed = old_knowledge != await knowledge_repo.items(
-        deps.pool, team_id=req.team_id, version_id=current.id
+
+    def restore(current: ProfileVersion, knowledge: list[KnowledgeItem]) -> Edit | None:
+        if not diff(current.fields, old.fields) and knowledge == old_knowledge:
+            return None
+        return Edit(old.fields, note=f"rollback to v{target}", knowledge=old_knowledge)
+
+    edited = await repo.edit_current(
+        deps.pool, team_id=req.team_id, profile_id=profile.id, user_id=req.user_id, change=restore
     )
-    if not changes and not knowledge_changed:
+    base, saved = edited.base, edited.saved
+    if saved is None:
         return Reply(
             f"v{target} of *{escape(profile.name)}* is identical to the current "
-            f"v{current.version}; nothing was saved."
+            f"v{base.version}; nothing was saved."
         )
-    saved = await repo.save_version(
-        deps.pool,
-        team_id=req.team_id,
-        profile_id=profile.id,
-        fields=old.fields,
-        user_id=req.user_id,
-        note=f"rollback to v{target}",
-        knowledge_from_version=target,
-    )
+    changes = diff(base.fields, old.fields)
     lines = change_lines(changes) if changes else ""
-    if knowledge_changed:
+    if edited.base_knowledge != old_knowledge:
         lines += ("\n" if lines else "") + f"• knowledge: as in v{target}"
-    return Reply(
+    text = (
         f"Rolled *{escape(profile.name)}* back to v{target}, saved as v{saved.version}:\n" + lines
     )
+    return Reply(text + _moved_on(profile, base))
+
+
+def _moved_on(seen: Profile, base: ProfileVersion) -> str:
+    """The notice for an edit applied on a newer version than the one the command read."""
+    if base.version == seen.current_version:
+        return ""
+    return "\n" + applied_on_top(profile_name=seen.name, version=base.version, replaced=[])
 
 
 def _split_set(parsed: Parsed) -> tuple[str, str, str | None]:
@@ -192,21 +206,23 @@ async def set_field(deps: Deps, req: SlashRequest, parsed: Parsed) -> Reply:
         raise UserError(usage(f"set {key} <value> [profile]", f"set {key} {_example(key)}"))
     validation.apply_field(DEFAULT_FIELDS, key, value)  # a bad value is reported before a bad name
     profile = await resolve(deps, req, name)
-    current = await repo.current_version(deps.pool, team_id=req.team_id, profile_id=profile.id)
-    updated = validation.apply_field(current.fields, key, value)
-    changes = diff(current.fields, updated)
-    if not changes:
-        return Reply(
-            f"Nothing changed: *{escape(profile.name)}* v{current.version} already has that."
-        )
-    saved = await repo.save_version(
-        deps.pool,
-        team_id=req.team_id,
-        profile_id=profile.id,
-        fields=updated,
-        user_id=req.user_id,
+
+    def apply(current: ProfileVersion, _: list[KnowledgeItem]) -> Edit | None:
+        updated = validation.apply_field(current.fields, key, value)
+        return Edit(updated) if updated != current.fields else None
+
+    edited = await repo.edit_current(
+        deps.pool, team_id=req.team_id, profile_id=profile.id, user_id=req.user_id, change=apply
     )
-    return Reply(f"Saved *{escape(profile.name)}* v{saved.version}:\n" + change_lines(changes))
+    base, saved = edited.base, edited.saved
+    if saved is None:
+        return Reply(f"Nothing changed: *{escape(profile.name)}* v{base.version} already has that.")
+    changes = diff(base.fields, saved.fields)
+    return Reply(
+        f"Saved *{escape(profile.name)}* v{saved.version}:\n"
+        + change_lines(changes)
+        + _moved_on(profile, base)
+    )
 
 
 def _example(key: str) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -201,6 +202,71 @@ async def save_version(
                     con, team_id=team_id, from_version_id=source, to_version_id=new_id
                 )
         return await _current(con, team_id=team_id, profile_id=profile_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """What a read-modify-write saves on top of the current version."""
+
+    fields: ProfileFields
+    note: str | None = None
+    # None carries the current version's knowledge over unchanged
+    knowledge: Sequence[KnowledgeItem] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Edited:
+    """The outcome of `edit_current`: the version the change was computed from (read under the
+    profile's row lock, so nobody saved in between) and the version saved, if any."""
+
+    base: ProfileVersion
+    base_knowledge: list[KnowledgeItem]
+    saved: ProfileVersion | None
+
+
+# Computes the new version from the current one and its knowledge; None saves nothing. It runs
+# while the profile's row is locked, so it must be quick and must not touch the database.
+Change: TypeAlias = Callable[[ProfileVersion, list[KnowledgeItem]], Edit | None]
+
+
+async def edit_current(
+    pool: asyncpg.Pool, *, team_id: str, profile_id: int, user_id: str, change: Change
+) -> Edited:
+    """Read the current version, apply `change` and save the result, all under the profile's
+    row lock: two edits at the same moment are applied one on top of the other, never side by
+    side from the same base (where the second would silently undo the first)."""
+    async with pool.acquire() as con, con.transaction():
+        locked = await con.fetchval(
+            "SELECT current_version FROM profiles WHERE team_id = $1 AND id = $2 FOR UPDATE",
+            team_id,
+            profile_id,
+        )
+        if locked is None:
+            raise ProfileNotFound(str(profile_id))
+        base = await _current(con, team_id=team_id, profile_id=profile_id)
+        base_knowledge = await knowledge_repo.items(con, team_id=team_id, version_id=base.id)
+        edit = change(base, base_knowledge)
+        if edit is None:
+            return Edited(base, base_knowledge, None)
+        new_id = await _insert_version(
+            con,
+            team_id=team_id,
+            profile_id=profile_id,
+            version=base.version + 1,
+            fields=edit.fields,
+            user_id=user_id,
+            note=edit.note,
+        )
+        if edit.knowledge is not None:
+            await knowledge_repo.insert_items(
+                con, team_id=team_id, version_id=new_id, items=edit.knowledge
+            )
+        else:
+            await knowledge_repo.copy_items(
+                con, team_id=team_id, from_version_id=base.id, to_version_id=new_id
+            )
+        saved = await _current(con, team_id=team_id, profile_id=profile_id)
+        return Edited(base, base_knowledge, saved)
 
 
 async def _current(con: Conn, *, team_id: str, profile_id: int) -> ProfileVersion:

@@ -134,13 +134,49 @@ async def test_unchanged_submission_saves_nothing(driver: SlackDriver) -> None:
     assert await driver.pool.fetchval("SELECT count(*) FROM profile_versions") == 1
 
 
-async def test_save_after_someone_else_saved_keeps_both_and_warns(driver: SlackDriver) -> None:
+async def test_save_after_someone_else_saved_applies_on_top_and_says_so(
+    driver: SlackDriver,
+) -> None:
     await driver.reply_text("new Support")
     view = await open_modal(driver)
-    await driver.reply_text("set empathy 10")  # someone else's save while the form is open
+    # someone else's saves while the form is open: one field the form leaves alone, one it changes
+    await driver.reply_text("set model gpt-4o-mini")
+    await driver.reply_text("set empathy 10")
     await driver.submit_view(view, form())
     text = (await driver.next_reply())["text"]
-    assert "Saved *Support* v3" in text and "someone saved v2 while you were editing" in text
+    assert "Saved *Support* v4" in text
+    assert "*Support* changed to v3 while you edited: your change was applied on top of it" in text
+    assert "Values of v3 you replaced:\n• empathy: `10` → `70`" in text
+    profile = await repo.find_profile(driver.pool, team_id=TEAM, name="Support")
+    current = await repo.current_version(driver.pool, team_id=TEAM, profile_id=profile.id)
+    # the other person's model is kept; the form's own changes are applied
+    assert current.fields.model == "gpt-4o-mini"
+    assert (current.fields.bot_name, current.fields.empathy, current.fields.formality) == (
+        "Ava",
+        70,
+        80,
+    )
+
+
+async def test_form_left_alone_keeps_what_others_saved(driver: SlackDriver) -> None:
+    await driver.reply_text("new Support")
+    view = await open_modal(driver)
+    await driver.reply_text("set formality 90")
+    unchanged = form(
+        bot_name="ROMASHKA Assistant",
+        avatar_emoji=":robot_face:",
+        formality="50",
+        enthusiasm="50",
+        technical_depth="50",
+        empathy="50",
+        response_style="conversational",
+        custom_instructions=None,
+        model=None,
+    )
+    await driver.submit_view(view, unchanged)
+    text = (await driver.next_reply())["text"]
+    assert "No changes: *Support* stays at v2" in text
+    assert await driver.pool.fetchval("SELECT count(*) FROM profile_versions") == 2
 
 
 async def test_submission_from_another_workspace_cannot_write(driver: SlackDriver) -> None:

@@ -83,6 +83,20 @@ def metadata_id(value: Any) -> int:
     return value
 
 
+# version numbers are PostgreSQL integers
+INT_MAX = 2**31 - 1
+
+
+def metadata_version(value: Any) -> int:
+    """A version number read back from private_metadata; 0 for a form that carried none. A
+    forged one raises ValueError, like a malformed id."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT_MAX:
+        raise ValueError("not a version")
+    return value
+
+
 def metadata(data: dict[str, Any]) -> str:
     """A modal's private_metadata. The response_url ("r") is only a nicety for confirming; if
     the whole does not fit Slack's limit it goes, and what identifies the work survives."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import ids, limits
-from bot.blocks.common import Block, metadata, metadata_id, plain, truncate
+from bot.blocks.common import Block, metadata, metadata_id, metadata_version, plain, truncate
 from bot.validation import BOT_NAME_MAX, INSTRUCTIONS_MAX, MODEL_MAX
 from storage.models import TRAIT_LABELS, TRAITS, ProfileVersion, ResponseStyle
 
@@ -40,7 +40,9 @@ class ModalContext:
     @classmethod
     def load(cls, raw: str) -> ModalContext:
         data = json.loads(raw)
-        return cls(metadata_id(data["p"]), int(data["v"]), str(data["c"]), data.get("r"))
+        return cls(
+            metadata_id(data["p"]), metadata_version(data["v"]), str(data["c"]), data.get("r")
+        )
 
 
 def _input(

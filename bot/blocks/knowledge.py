@@ -14,6 +14,7 @@ from bot.blocks.common import (
     escape,
     metadata,
     metadata_id,
+    metadata_version,
     mrkdwn,
     plain,
     truncate,
@@ -27,14 +28,25 @@ class FormContext:
     profile_id: int
     channel_id: str
     response_url: str | None
+    # the version the form was opened on; 0 for forms opened before it was carried
+    base_version: int = 0
 
     def dump(self) -> str:
-        return metadata({"p": self.profile_id, "c": self.channel_id, "r": self.response_url})
+        return metadata(
+            {
+                "p": self.profile_id,
+                "v": self.base_version,
+                "c": self.channel_id,
+                "r": self.response_url,
+            }
+        )
 
     @classmethod
     def load(cls, raw: str) -> FormContext:
         data = json.loads(raw)
-        return cls(metadata_id(data["p"]), str(data["c"]), data.get("r"))
+        return cls(
+            metadata_id(data["p"]), str(data["c"]), data.get("r"), metadata_version(data.get("v"))
+        )
 
 
 def _input(

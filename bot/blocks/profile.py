@@ -25,6 +25,19 @@ def change_lines(changes: list[Change]) -> str:
     return "\n".join(f"• {c.label}: {_value(c.old)} → {_value(c.new)}" for c in changes)
 
 
+def applied_on_top(*, profile_name: str, version: int, replaced: list[Change]) -> str:
+    """Said whenever an edit was based on an older version than the one it was saved on."""
+    text = (
+        f"*{escape(profile_name)}* changed to v{version} while you edited: your change was "
+        "applied on top of it."
+    )
+    if replaced:
+        text += f"\nValues of v{version} you replaced:\n" + "\n".join(
+            f"• {c.label}: {_value(c.old)} → {_value(c.new)}" for c in replaced
+        )
+    return text
+
+
 def profile_card(
     version: ProfileVersion, *, is_default: bool, pinned_here: bool
 ) -> tuple[str, list[Block]]:
