@@ -11,6 +11,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.deps import Deps
 from bot.errors import UserError
 from commands import config, payload, profiles
+from commands.deadlines import require_editor_in_time
+from commands.permissions import EDITING
 from commands.replies import deliver, reply_with, run_guarded
 from commands.request import Reply
 
@@ -65,6 +67,14 @@ async def card_edit(
 
     async def work() -> Reply | None:
         profile_id = payload.id_value(body)
+        # refused here, not only on Save: nobody fills in a form they cannot save
+        await require_editor_in_time(
+            deps,
+            client,
+            team_id=team_id,
+            user_id=payload.user_id(body),
+            doing=EDITING["config"],
+        )
         return await config.open_modal(
             deps,
             client,

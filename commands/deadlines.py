@@ -13,7 +13,12 @@ import time
 from collections.abc import Awaitable
 from typing import Final, TypeVar
 
+from slack_sdk.web.async_client import AsyncWebClient
+
 from bot import limits
+from bot.deps import Deps
+from bot.errors import UserError
+from bot.roles import require_editor
 
 T = TypeVar("T")
 
@@ -23,7 +28,10 @@ ACK_BUDGET_S: Final = limits.ACK_DEADLINE_S - 0.5
 ROLE_CHECK_S: Final = 1.0
 
 ROLE_CHECK_TOO_SLOW: Final = (
-    "Couldn't check your role with Slack just now, so nothing was saved. Press Save to try again."
+    "Couldn't check your role with Slack just now, so nothing was changed. Please submit again."
+)
+ROLE_CHECK_TOO_SLOW_REPLY: Final = (
+    "Couldn't check your role with Slack just now. Please try again in a moment."
 )
 SAVE_TOO_SLOW: Final = (
     "Saving took too long and may not have finished. Press Save again: a change that was "
@@ -45,3 +53,17 @@ class AckBudget:
         """`work`'s result, or TimeoutError once the budget (or `at_most`) is spent."""
         timeout = self.left if at_most is None else min(at_most, self.left)
         return await asyncio.wait_for(work, timeout=timeout)
+
+
+async def require_editor_in_time(
+    deps: Deps, client: AsyncWebClient, *, team_id: str, user_id: str, doing: str
+) -> None:
+    """Refuse non-editors before a form opens. A button's trigger_id expires three seconds
+    after the click, so the check may not wait for as long as Slack's Retry-After says."""
+    try:
+        await asyncio.wait_for(
+            require_editor(deps, client, team_id=team_id, user_id=user_id, doing=doing),
+            timeout=ROLE_CHECK_S,
+        )
+    except TimeoutError:
+        raise UserError(ROLE_CHECK_TOO_SLOW_REPLY) from None

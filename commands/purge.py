@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any, Final
@@ -15,6 +16,7 @@ from bot.blocks.common import metadata, mrkdwn, plain
 from bot.deps import Deps
 from bot.errors import UserError
 from bot.roles import is_admin
+from commands.deadlines import ROLE_CHECK_S, ROLE_CHECK_TOO_SLOW
 from commands.parse import Parsed
 from commands.replies import confirm_text
 from commands.request import Reply, SlashRequest
@@ -99,7 +101,15 @@ async def handle_submit(
             errors={ids.PURGE_CONFIRM: f"Type {CONFIRM_WORD} in capitals to confirm."},
         )
         return
-    if not await is_admin(client, user_id, team_id=team_id):
+    try:
+        admin = await asyncio.wait_for(
+            is_admin(client, user_id, team_id=team_id), timeout=ROLE_CHECK_S
+        )
+    except TimeoutError:
+        log.warning("role check took too long; the purge form stays open")
+        await ack(response_action="errors", errors={ids.PURGE_CONFIRM: ROLE_CHECK_TOO_SLOW})
+        return
+    if not admin:
         await ack(response_action="errors", errors={ids.PURGE_CONFIRM: ADMINS_ONLY})
         return
     await ack()

@@ -18,6 +18,7 @@ from bot.errors import UserError
 from bot.roles import NOT_AN_EDITOR, is_editor
 from bot.scenario_form import validate
 from commands import payload, scenario_run
+from commands.deadlines import ROLE_CHECK_S, ROLE_CHECK_TOO_SLOW, SAVE_TOO_SLOW, AckBudget
 from commands.parse import Parsed
 from commands.replies import confirm_text, reply_with
 from commands.request import Reply, SlashRequest
@@ -134,6 +135,7 @@ async def _open_form(
 async def handle_submit(
     deps: Deps, *, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, team_id: str
 ) -> None:
+    budget = AckBudget()
     view: dict[str, Any] = body["view"]
     user_id = str(body["user"]["id"])
     nul = payload.nul_errors(view)
@@ -149,32 +151,44 @@ async def handle_submit(
     if form is None:
         await ack(response_action="errors", errors=errors)
         return
-    if context.scenario_id is not None and not await is_editor(
-        deps, client, team_id=team_id, user_id=user_id
-    ):
-        await ack(response_action="errors", errors={ids.SCENARIO_NAME: NOT_AN_EDITOR})
-        return
+    if context.scenario_id is not None:
+        try:
+            allowed = await budget.run(
+                is_editor(deps, client, team_id=team_id, user_id=user_id),
+                at_most=ROLE_CHECK_S,
+            )
+        except TimeoutError:
+            log.warning("role check took too long; the scenario form stays open")
+            await ack(response_action="errors", errors={ids.SCENARIO_NAME: ROLE_CHECK_TOO_SLOW})
+            return
+        if not allowed:
+            await ack(response_action="errors", errors={ids.SCENARIO_NAME: NOT_AN_EDITOR})
+            return
     try:
         if context.scenario_id is None:
-            saved = await repo.create_scenario(
-                deps.pool,
-                team_id=team_id,
-                name=form.name,
-                description=form.description,
-                messages=form.messages,
-                behaviours=form.behaviours,
-                user_id=user_id,
+            saved = await budget.run(
+                repo.create_scenario(
+                    deps.pool,
+                    team_id=team_id,
+                    name=form.name,
+                    description=form.description,
+                    messages=form.messages,
+                    behaviours=form.behaviours,
+                    user_id=user_id,
+                )
             )
         else:
-            saved = await repo.update_scenario(
-                deps.pool,
-                team_id=team_id,
-                scenario_id=context.scenario_id,
-                name=form.name,
-                description=form.description,
-                messages=form.messages,
-                behaviours=form.behaviours,
-                user_id=user_id,
+            saved = await budget.run(
+                repo.update_scenario(
+                    deps.pool,
+                    team_id=team_id,
+                    scenario_id=context.scenario_id,
+                    name=form.name,
+                    description=form.description,
+                    messages=form.messages,
+                    behaviours=form.behaviours,
+                    user_id=user_id,
+                )
             )
     except ScenarioNameTaken:
         await ack(
@@ -187,6 +201,10 @@ async def handle_submit(
             response_action="errors",
             errors={ids.SCENARIO_NAME: "This scenario no longer exists in this workspace."},
         )
+        return
+    except TimeoutError:
+        log.warning("saving a scenario took too long")
+        await ack(response_action="errors", errors={ids.SCENARIO_NAME: SAVE_TOO_SLOW})
         return
     except Exception:
         log.exception("saving a scenario failed")
