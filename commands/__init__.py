@@ -27,6 +27,7 @@ from commands import (
     threads,
 )
 from commands import stats as stats_command
+from commands.activity import WorkspaceActivity
 
 
 def _team(context: AsyncBoltContext) -> str:
@@ -35,6 +36,9 @@ def _team(context: AsyncBoltContext) -> str:
 
 
 def register_listeners(app: AsyncApp, deps: Deps) -> None:
+    activity = WorkspaceActivity(deps.pool)
+    app.middleware(activity.middleware)
+
     @app.command(ids.SLASH_COMMAND)
     async def bot_command(
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
@@ -154,6 +158,7 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
     @app.event("app_uninstalled")
     async def app_uninstalled(context: AsyncBoltContext) -> None:
         await lifecycle.uninstalled(deps, store=app.installation_store, context=context)
+        activity.forget(_team(context))
 
     @app.view(ids.PURGE_MODAL)
     async def purge_confirmed(

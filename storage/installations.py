@@ -18,7 +18,7 @@ from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
-from storage import editors
+from storage import editors, workspaces
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,10 @@ class PostgresInstallationStore(AsyncInstallationStore):
                 await self._save_bot(con, bot)
             if t_id and installation.user_id:
                 await editors.add_installer(con, team_id=t_id, user_id=installation.user_id)
+            # installed again after an uninstall: the workspace's data is in use, not to be swept
+            await workspaces.mark_in_use(
+                con, team_id=installation.team_id or installation.enterprise_id or ""
+            )
 
     async def async_save_bot(self, bot: Bot) -> None:
         async with self._pool.acquire() as con:

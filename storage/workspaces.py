@@ -28,14 +28,30 @@ async def mark_uninstalled(pool: asyncpg.Pool, *, team_id: str) -> None:
     )
 
 
+async def mark_in_use(pool: asyncpg.Pool | asyncpg.Connection, *, team_id: str) -> bool:
+    """A reinstall, or any use of the app, cancels the retention sweep. True when it did."""
+    done: str = await pool.execute(
+        """
+        UPDATE workspaces SET uninstalled_at = NULL
+        WHERE team_id = $1 AND uninstalled_at IS NOT NULL
+        """,
+        team_id,
+    )
+    return done == "UPDATE 1"
+
+
 async def sweep_uninstalled(pool: asyncpg.Pool, *, older_than_days: int) -> list[str]:
-    """Purge workspaces that uninstalled the app more than `older_than_days` ago."""
+    """Purge workspaces that uninstalled the app more than `older_than_days` ago. One that has a
+    bot token again was reinstalled through OAuth, whatever its timestamp says, and is kept."""
     rows = await pool.fetch(
         """
-        DELETE FROM workspaces
-        WHERE uninstalled_at IS NOT NULL
-          AND uninstalled_at < now() - make_interval(days => $1)
-        RETURNING team_id
+        DELETE FROM workspaces w
+        WHERE w.uninstalled_at IS NOT NULL
+          AND w.uninstalled_at < now() - make_interval(days => $1)
+          AND NOT EXISTS (
+              SELECT 1 FROM slack_bots b WHERE w.team_id IN (b.team_id, b.enterprise_id)
+          )
+        RETURNING w.team_id
         """,
         older_than_days,
     )
