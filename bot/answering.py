@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Final
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -25,6 +26,13 @@ from storage.models import FeedbackTally, ProfileVersion, TestResult
 from storage.results import NewResult
 
 log = logging.getLogger(__name__)
+
+INTERNAL_KIND: Final = "internal"
+INTERNAL_FAILURE: Final = "I couldn't answer because of an error on our side. Please try again."
+INTERNAL_FAILURE_PARTIAL: Final = (
+    "The answer stopped because of an error on our side; what arrived is kept above. "
+    "Please try again."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +57,43 @@ async def post_notice(client: AsyncWebClient, *, channel: str, thread_ts: str, t
         log.exception("could not post a notice in the thread")
 
 
+@dataclass
+class _Progress:
+    """How far an answer got, so that a failure anywhere ends it properly."""
+
+    received: list[str] = field(default_factory=list)  # the model's text so far
+    base: NewResult | None = None
+    finished: bool = False  # the streamed message was closed
+    stored: bool = False  # its result row exists
+
+
 async def answer(deps: Deps, client: AsyncWebClient, job: AnswerJob) -> TestResult | None:
-    """Answer in the thread and store the result. Every failure ends in a message in the thread."""
+    """Answer in the thread and store the result. Every failure ends in a message in the thread:
+    one the model's client reports (a rate limit, a broken or malformed stream) as well as any
+    other, which ends the answer like a broken stream (text so far kept and marked interrupted,
+    the message closed, the result stored, the thread told)."""
+    fields = job.version.fields
+    stream = AnswerStream(
+        client,
+        channel=job.channel_id,
+        thread_ts=job.thread_ts,
+        team_id=job.team_id,
+        user_id=job.user_id,
+        username=fields.bot_name,
+        icon_emoji=fields.avatar_emoji,
+    )
+    progress = _Progress()
+    try:
+        return await _answer(deps, client, job, stream, progress)
+    except Exception:
+        log.exception("answering in a thread failed")
+        await _end_after_failure(deps, client, job, stream, progress)
+        return None
+
+
+async def _answer(
+    deps: Deps, client: AsyncWebClient, job: AnswerJob, stream: AnswerStream, progress: _Progress
+) -> TestResult | None:
     llm = deps.llm
     fields = job.version.fields
     sampling = sampling_for(fields)
@@ -67,15 +110,6 @@ async def answer(deps: Deps, client: AsyncWebClient, job: AnswerJob) -> TestResu
         context_budget_tokens=deps.settings.context_budget_tokens,
         reserve_for_answer=sampling.max_tokens,
     )
-    stream = AnswerStream(
-        client,
-        channel=job.channel_id,
-        thread_ts=job.thread_ts,
-        team_id=job.team_id,
-        user_id=job.user_id,
-        username=fields.bot_name,
-        icon_emoji=fields.avatar_emoji,
-    )
     base = NewResult(
         team_id=job.team_id,
         profile_version_id=job.version.id,
@@ -88,23 +122,29 @@ async def answer(deps: Deps, client: AsyncWebClient, job: AnswerJob) -> TestResu
         dropped_turns=built.dropped_turns,
         knowledge_given=[i.ref for i in knowledge],
     )
+    progress.base = base
     if llm is None or not llm.configured:
         err = LLMError(LLMErrorKind.NOT_CONFIGURED)
         await post_notice(
             client, channel=job.channel_id, thread_ts=job.thread_ts, text=f":warning: {err.message}"
         )
+        progress.finished = True
         await results_repo.insert_result(
             deps.pool, replace(base, error_kind=err.kind.value, error=err.message)
         )
+        progress.stored = True
         return None
+
+    async def on_text(delta: str) -> None:
+        progress.received.append(delta)
+        await stream.append(delta)
+
     try:
         completion = await llm.stream_answer(
-            messages=built.messages,
-            sampling=sampling,
-            model=fields.model,
-            on_text=stream.append,
+            messages=built.messages, sampling=sampling, model=fields.model, on_text=on_text
         )
     except LLMError as err:
+        progress.finished = True
         await stream.finish(interrupted=stream.ts is not None)
         await post_notice(
             client, channel=job.channel_id, thread_ts=job.thread_ts, text=f":warning: {err.message}"
@@ -112,10 +152,20 @@ async def answer(deps: Deps, client: AsyncWebClient, job: AnswerJob) -> TestResu
         await results_repo.insert_result(
             deps.pool, replace(base, error_kind=err.kind.value, error=err.message)
         )
+        progress.stored = True
         return None
 
+    progress.finished = True
     message_ts = await stream.finish(interrupted=completion.interrupted)
     error = completion.error
+    if completion.interrupted and error is not None:
+        # the thread is told before the result is stored: once the row exists, the person knows
+        await post_notice(
+            client,
+            channel=job.channel_id,
+            thread_ts=job.thread_ts,
+            text=f":warning: The answer was cut off: {error.message}",
+        )
     result = await results_repo.insert_result(
         deps.pool,
         replace(
@@ -134,17 +184,56 @@ async def answer(deps: Deps, client: AsyncWebClient, job: AnswerJob) -> TestResu
             error=error.message if error else None,
         ),
     )
-    if completion.interrupted and error is not None:
-        await post_notice(
-            client,
-            channel=job.channel_id,
-            thread_ts=job.thread_ts,
-            text=f":warning: The answer was cut off: {error.message}",
-        )
+    progress.stored = True
     footer_ts = await _post_footer(client, job, result)
     if not completion.text.strip():
         return result
     return await _analyse_and_update(deps, client, job, result, footer_ts, knowledge)
+
+
+async def _end_after_failure(
+    deps: Deps, client: AsyncWebClient, job: AnswerJob, stream: AnswerStream, progress: _Progress
+) -> None:
+    """Whatever broke, each remaining step is tried on its own: one failing (Slack or the
+    database may be what broke) does not stop the others."""
+    if progress.stored:
+        return  # the answer is complete and stored; what failed was the analysis afterwards
+    text = "".join(progress.received)
+    if not progress.finished:
+        try:
+            await stream.finish(interrupted=stream.ts is not None or bool(text))
+        except Exception:
+            log.exception("could not close the interrupted answer")
+    await post_notice(
+        client,
+        channel=job.channel_id,
+        thread_ts=job.thread_ts,
+        text=f":warning: {INTERNAL_FAILURE_PARTIAL if text else INTERNAL_FAILURE}",
+    )
+    base = progress.base or NewResult(
+        team_id=job.team_id,
+        profile_version_id=job.version.id,
+        kind=job.kind,
+        user_id=job.user_id,
+        question=job.question,
+        answer="",
+        channel_id=job.channel_id,
+        thread_ts=job.thread_ts,
+    )
+    try:
+        await results_repo.insert_result(
+            deps.pool,
+            replace(
+                base,
+                answer=text,
+                message_ts=stream.ts,
+                interrupted=bool(text),
+                error_kind=INTERNAL_KIND,
+                error=INTERNAL_FAILURE_PARTIAL if text else INTERNAL_FAILURE,
+            ),
+        )
+    except Exception:
+        log.exception("could not store the interrupted answer")
 
 
 async def _post_footer(client: AsyncWebClient, job: AnswerJob, result: TestResult) -> str | None:

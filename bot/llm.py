@@ -206,7 +206,7 @@ def translate_error(exc: BaseException, *, model: str | None = None) -> LLMError
         if status >= 500:
             return LLMError(LLMErrorKind.SERVER, status_code=status)
         return LLMError(LLMErrorKind.BAD_REQUEST, status_code=status)
-    if isinstance(exc, openai.APIResponseValidationError):
+    if isinstance(exc, openai.APIResponseValidationError | json.JSONDecodeError):
         return LLMError(LLMErrorKind.BAD_OUTPUT)
     # Anything else from the client (e.g. an error event inside a stream) is the service's.
     return LLMError(LLMErrorKind.SERVER)
@@ -473,7 +473,8 @@ class LLM:
                             first_text_at = time.perf_counter()
                         parts.append(delta)
                         await on_text(delta)
-        except (openai.OpenAIError, httpx2.HTTPError) as err:
+        except (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError) as err:
+            # a malformed chunk (`data: {not json`) breaks the stream like a dropped connection
             error = translate_error(err, model=model_name)
             if not parts:
                 raise error from err

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import Any, Final
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -20,6 +20,9 @@ from storage.models import TestResult
 
 log = logging.getLogger(__name__)
 
+FOLLOW_UP_FAILED: Final = (
+    "I couldn't answer that message because of an error on our side. Please send it again."
+)
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 THREAD_FETCH_LIMIT = 200
 
@@ -95,6 +98,38 @@ async def on_message(
             client, channel=channel, thread_ts=thread_ts, text=f":warning: {NUL_IN_TEXT}"
         )
         return
+    # claimed: from here on this message is answered, or the thread is told why not
+    try:
+        job = await _follow_up_job(
+            deps,
+            client,
+            team_id=team_id,
+            channel=channel,
+            thread_ts=thread_ts,
+            version_id=version_id,
+            user_id=str(event["user"]),
+            text=text,
+        )
+    except Exception:
+        log.exception("could not prepare a follow-up answer")
+        await answering.post_notice(
+            client, channel=channel, thread_ts=thread_ts, text=f":warning: {FOLLOW_UP_FAILED}"
+        )
+        return
+    await answering.answer(deps, client, job)
+
+
+async def _follow_up_job(
+    deps: Deps,
+    client: AsyncWebClient,
+    *,
+    team_id: str,
+    channel: str,
+    thread_ts: str,
+    version_id: int,
+    user_id: str,
+    text: str,
+) -> answering.AnswerJob:
     version = await repo.get_version_by_id(deps.pool, team_id=team_id, version_id=version_id)
     results = await results_repo.thread_results(
         deps.pool, team_id=team_id, channel_id=channel, thread_ts=thread_ts
@@ -109,18 +144,14 @@ async def on_message(
         turns = turns_from_results(results)
     if not turns or turns[-1].role != "user" or turns[-1].content != text:
         turns.append(Turn(role="user", content=text))
-    await answering.answer(
-        deps,
-        client,
-        answering.AnswerJob(
-            team_id=team_id,
-            channel_id=channel,
-            thread_ts=thread_ts,
-            user_id=str(event["user"]),
-            kind="followup",
-            version=version,
-            turns=turns,
-        ),
+    return answering.AnswerJob(
+        team_id=team_id,
+        channel_id=channel,
+        thread_ts=thread_ts,
+        user_id=user_id,
+        kind="followup",
+        version=version,
+        turns=turns,
     )
 
 

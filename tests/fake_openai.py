@@ -29,7 +29,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Final, Literal, Self
 
 from aiohttp import web
 
@@ -44,8 +44,18 @@ from bot.proxies import measure
 from storage.models import TRAITS, ResponseStyle
 
 FailureKind = Literal[
-    "rate_limit", "server_error", "auth", "context_length", "hang", "disconnect", "drop"
+    "rate_limit",
+    "server_error",
+    "auth",
+    "context_length",
+    "hang",
+    "disconnect",
+    "drop",
+    "malformed",
 ]
+# failures that happen inside a streamed body, after `after_chunks` good content chunks
+STREAM_FAILURES: Final = frozenset({"disconnect", "malformed"})
+MALFORMED_CHUNK: Final = b"data: {not json\n\n"
 
 
 @dataclass
@@ -61,7 +71,8 @@ class Timing:
 @dataclass(frozen=True)
 class Failure:
     kind: FailureKind
-    # disconnect: number of content chunks sent before the connection is cut.
+    # disconnect / malformed: content chunks sent before the connection is cut / before a chunk
+    # that is not JSON (`data: {not json`) is sent.
     after_chunks: int = 0
     # rate_limit: retry-after header values. The openai client ignores "retry-after: 0" and
     # backs off 0.5 s, but honours a positive retry-after-ms, so 10 ms keeps retries fast.
@@ -306,7 +317,7 @@ class FakeOpenAI:
         self.timings.append(timing)
         failure = self.failures.popleft() if self.failures else None
 
-        if failure is not None and failure.kind != "disconnect":
+        if failure is not None and failure.kind not in STREAM_FAILURES:
             return await self._fail(request, failure)
         for name in sorted(self.reject_params):
             if name in body:
@@ -336,8 +347,7 @@ class FakeOpenAI:
 
         text = self._judge_text(body) if self.is_judge_request(body) else self._answer(body)
         if body.get("stream"):
-            cut_after = failure.after_chunks if failure is not None else None
-            return await self._stream(request, body, text, cut_after, timing)
+            return await self._stream(request, body, text, failure, timing)
         return web.json_response(self._completion(body, text))
 
     async def _fail(self, request: web.Request, failure: Failure) -> web.StreamResponse:
@@ -528,7 +538,7 @@ class FakeOpenAI:
         request: web.Request,
         body: dict[str, Any],
         text: str,
-        cut_after: int | None,
+        failure: Failure | None,
         timing: Timing | None = None,
     ) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
@@ -555,7 +565,13 @@ class FakeOpenAI:
         if self.ttft_s:
             await asyncio.sleep(self.ttft_s)
         for index, piece in enumerate(pieces):
-            if cut_after is not None and index >= cut_after:
+            if failure is not None and index >= failure.after_chunks:
+                if failure.kind == "malformed":
+                    # a chunk a buggy proxy or server mangled; the stream then ends normally
+                    await response.write(MALFORMED_CHUNK)
+                    await response.write(b"data: [DONE]\n\n")
+                    await response.write_eof()
+                    return response
                 # Cut the TCP connection mid-body, as a crashed proxy or server would.
                 if request.transport is not None:
                     request.transport.abort()
