@@ -19,6 +19,7 @@ from storage import profiles as profiles_repo
 from storage import scenarios as repo
 from storage.errors import NotFound
 from storage.models import ProfileVersion, Scenario, TestResult
+from storage.scenarios import RunTakenOver
 
 EXIT_OK, EXIT_BELOW, EXIT_USAGE = 0, 1, 2
 CLI_USER = "cli"
@@ -98,13 +99,22 @@ async def run_scenarios(settings: CoreSettings, args: argparse.Namespace) -> int
             channel_id=None,
         )
         progress = ProgressBar(len(items), sys.stderr)
-        results = await execute(
-            RunContext(pool, llm, settings.context_budget_tokens, settings.knowledge_budget_tokens),
-            run=run,
-            version=version,
-            items=items,
-            on_result=progress.update,
-        )
+        try:
+            results = await execute(
+                RunContext(
+                    pool, llm, settings.context_budget_tokens, settings.knowledge_budget_tokens
+                ),
+                run=run,
+                version=version,
+                items=items,
+                on_result=progress.update,
+            )
+        except RunTakenOver:
+            # someone resumed the run from Slack while this process was too slow to beat
+            print(
+                f"romashka: run #{run.id} was resumed elsewhere; not judged here", file=sys.stderr
+            )
+            return EXIT_BELOW
     problems = Thresholds(args.min_pass_rate, args.min_alignment).failures(overall(results))
     if args.format == "json":
         print(as_json(run.id, version.label, results, problems))

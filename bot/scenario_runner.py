@@ -5,11 +5,10 @@ CLI; what to show while it runs is the caller's `on_result` callback."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import asyncpg
 
@@ -19,6 +18,9 @@ from storage import results as results_repo
 from storage import scenarios as scenarios_repo
 from storage.models import ProfileVersion, Scenario, ScenarioRun, TestResult
 from storage.results import NewResult
+from storage.scenarios import RunTakenOver
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -82,27 +84,69 @@ def _base(run: ScenarioRun, version: ProfileVersion, item: PlanItem) -> NewResul
         scenario_id=item.scenario_id,
         scenario_name=item.scenario_name,
         position=item.position,
+        run_attempt=run.attempt,
     )
 
 
-async def _mark_interrupted(pool: asyncpg.Pool, run: ScenarioRun) -> None:
-    # a few tries: right after a database restart the pool's first connections are dead ones
+async def _persistently(write: Callable[[], Awaitable[None]]) -> None:
+    """A few tries: right after a database restart the pool's first connections are dead ones,
+    and a run's end must not be lost to one of them."""
     for attempt in range(3):
         try:
-            await scenarios_repo.mark_interrupted(pool, team_id=run.team_id, run_id=run.id)
+            await write()
             return
+        except RunTakenOver:
+            raise
         except Exception:  # any driver state after a restart: broken pipe, reset, bad state
+            if attempt == 2:
+                raise
             await asyncio.sleep(0.2 * (attempt + 1))
-    log.warning("scenario run %d: could not mark it interrupted; the sweeper will", run.id)
+
+
+async def _mark_interrupted(pool: asyncpg.Pool, run: ScenarioRun) -> None:
+    try:
+        await _persistently(
+            lambda: scenarios_repo.mark_interrupted(
+                pool, team_id=run.team_id, run_id=run.id, attempt=run.attempt
+            )
+        )
+    except Exception:
+        log.warning("scenario run %d: could not mark it interrupted; the sweeper will", run.id)
 
 
 async def _keep_alive(pool: asyncpg.Pool, run: ScenarioRun) -> None:
+    """Beats until cancelled; ends with RunTakenOver when a resume took the run over."""
     while True:
         await asyncio.sleep(HEARTBEAT_S)
         try:
-            await scenarios_repo.heartbeat(pool, team_id=run.team_id, run_id=run.id)
+            await scenarios_repo.heartbeat(
+                pool, team_id=run.team_id, run_id=run.id, attempt=run.attempt
+            )
+        except RunTakenOver:
+            raise
         except Exception:
             log.warning("scenario run %d: heartbeat failed", run.id)
+
+
+async def _until_first_failure(
+    work: Sequence[asyncio.Task[T]], watch: asyncio.Task[None]
+) -> list[T]:
+    """Every task's result; on the first failure (or when `watch` ends with one) the others are
+    cancelled, so no message goes on being answered for a run that stopped."""
+    pending: set[asyncio.Task[Any]] = {*work, watch}
+    try:
+        while True:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                failure = None if task.cancelled() else task.exception()
+                if failure is not None:
+                    raise failure
+            if all(t.done() for t in work):
+                return [t.result() for t in work]
+    finally:
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
 
 async def execute(
@@ -113,7 +157,8 @@ async def execute(
     items: Sequence[PlanItem],
     on_result: OnResult | None = None,
 ) -> list[TestResult]:
-    """Run every item; one failing item is stored as failed and the others go on."""
+    """Run every item; one failing item is stored as failed and the others go on. Raises
+    RunTakenOver, having stopped every item, when a resume took the run over meanwhile."""
     limit = asyncio.Semaphore(run.concurrency)
     done = 0
 
@@ -125,6 +170,8 @@ async def execute(
                 result = await answer_and_judge(
                     ctx, version=version, base=base, behaviours=item.behaviours
                 )
+            except RunTakenOver:
+                raise
             except Exception:
                 log.exception("scenario run %d: message %r failed", run.id, item.message[:60])
                 result = await results_repo.insert_result(
@@ -140,7 +187,10 @@ async def execute(
 
     beat = asyncio.create_task(_keep_alive(ctx.pool, run))
     try:
-        results = list(await asyncio.gather(*(one(i) for i in items)))
+        results = await _until_first_failure([asyncio.create_task(one(i)) for i in items], beat)
+    except RunTakenOver:
+        log.info("scenario run %d was resumed elsewhere; this attempt stops", run.id)
+        raise
     except asyncio.CancelledError:
         # shutting down mid-run: say so now rather than waiting for the sweeper
         await asyncio.shield(_mark_interrupted(ctx.pool, run))
@@ -150,13 +200,20 @@ async def execute(
         log.exception("scenario run %d stopped", run.id)
         await _mark_interrupted(ctx.pool, run)
         raise
-    finally:
-        beat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beat
     totals = {
         "overall": overall(results).to_json(),
         "scenarios": {str(sid): f.to_json() for sid, f in per_scenario(results)},
     }
-    await scenarios_repo.finish_run(ctx.pool, team_id=run.team_id, run_id=run.id, totals=totals)
+    try:
+        await _persistently(
+            lambda: scenarios_repo.finish_run(
+                ctx.pool, team_id=run.team_id, run_id=run.id, totals=totals, attempt=run.attempt
+            )
+        )
+    except RunTakenOver:
+        raise
+    except Exception:
+        log.exception("scenario run %d: could not record its end", run.id)
+        await _mark_interrupted(ctx.pool, run)
+        raise
     return results

@@ -24,7 +24,7 @@ from storage import profiles as repo
 from storage import results as results_repo
 from storage import scenarios as scenarios_repo
 from storage.models import ProfileVersion, Scenario, ScenarioRun, TestResult
-from storage.scenarios import RunNotFound
+from storage.scenarios import RunNotFound, RunTakenOver
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +64,15 @@ async def start(
         parent = await client.chat_postMessage(channel=channel_id, text=text, blocks=blocks)
     except SlackApiError as exc:
         log.warning("could not post the run's parent message: %s", exc.response.get("error"))
-        await scenarios_repo.finish_run(deps.pool, team_id=team_id, run_id=run.id, totals={})
+        await scenarios_repo.finish_run(
+            deps.pool, team_id=team_id, run_id=run.id, totals={}, attempt=run.attempt
+        )
         return Reply(
             "I can't post in this conversation. Invite me with `/invite @ROMASHKA` and try again."
         )
     parent_ts = str(parent["ts"])
     await scenarios_repo.set_parent(deps.pool, team_id=team_id, run_id=run.id, parent_ts=parent_ts)
-    await _run_and_report(
+    return await _run_and_report(
         deps,
         client,
         run=run,
@@ -82,7 +84,6 @@ async def start(
         done_before=0,
         total=len(items),
     )
-    return None
 
 
 async def _run_and_report(
@@ -97,14 +98,17 @@ async def _run_and_report(
     parent_ts: str,
     done_before: int,
     total: int,
-) -> None:
+) -> Reply | None:
     """Answer `items`, posting each in the thread and the progress on the parent, then put the
-    summary of everything the run holds (earlier answers included) on the parent."""
+    summary of everything the run holds (earlier answers included) on the parent. A run that
+    stops half-way says how to resume it; one that a resume took over says nothing more."""
     assert deps.llm is not None
     last_progress = 0.0
+    answered = done_before
 
     async def on_result(item: PlanItem, result: TestResult, done: int, _: int) -> None:
-        nonlocal last_progress
+        nonlocal last_progress, answered
+        answered = done_before + done
         text, blocks = item_message(result)
         try:
             await post_message(
@@ -136,10 +140,56 @@ async def _run_and_report(
         deps.settings.context_budget_tokens,
         deps.settings.knowledge_budget_tokens,
     )
-    await execute(ctx, run=run, version=version, items=items, on_result=on_result)
+    try:
+        await execute(ctx, run=run, version=version, items=items, on_result=on_result)
+    except RunTakenOver:
+        return None  # the resume that took over answers the rest and posts the summary
+    except Exception:
+        log.exception("scenario run %d stopped", run.id)
+        return Reply(stopped_text(run.id, answered=answered, total=total))
     results = await results_repo.run_results(deps.pool, team_id=run.team_id, run_id=run.id)
     text, blocks = await summary_message(deps, run_id=run.id, version=version, results=results)
-    await client.chat_update(channel=channel_id, ts=parent_ts, text=text, blocks=blocks)
+    return await _show_summary(
+        client, run_id=run.id, channel_id=channel_id, parent_ts=parent_ts, text=text, blocks=blocks
+    )
+
+
+def stopped_text(run_id: int, *, answered: int, total: int) -> str:
+    return (
+        f"Scenario run #{run_id} stopped after {answered} of {total} answers because of an error "
+        f"on our side. `/bot scenario rerun {run_id}` (or Resume on its message) answers the rest."
+    )
+
+
+async def _show_summary(
+    client: AsyncWebClient,
+    *,
+    run_id: int,
+    channel_id: str,
+    parent_ts: str,
+    text: str,
+    blocks: list[dict[str, object]],
+) -> Reply | None:
+    """The summary replaces the progress on the parent; when Slack refuses that edit, it is
+    posted as a new message instead, so a completed run's summary is never lost."""
+    try:
+        await client.chat_update(channel=channel_id, ts=parent_ts, text=text, blocks=blocks)
+        return None
+    except SlackApiError as exc:
+        log.warning("could not update run %d's parent: %s", run_id, _code(exc))
+    try:
+        await post_message(client, channel=channel_id, text=text, blocks=blocks)
+        return None
+    except SlackApiError as exc:
+        log.warning("could not post run %d's summary: %s", run_id, _code(exc))
+    return Reply(
+        f"Scenario run #{run_id} is complete, but Slack did not take its summary. "
+        "`/bot scenarios` shows each scenario's last result."
+    )
+
+
+def _code(exc: SlackApiError) -> str:
+    return str(exc.response.get("error")) if exc.response is not None else "unknown"
 
 
 async def resume(
@@ -181,7 +231,7 @@ async def resume(
         await scenarios_repo.set_parent(
             deps.pool, team_id=team_id, run_id=run.id, parent_ts=parent_ts
         )
-    await _run_and_report(
+    stopped = await _run_and_report(
         deps,
         client,
         run=run,
@@ -193,6 +243,8 @@ async def resume(
         done_before=len(existing),
         total=len(planned),
     )
+    if stopped is not None:
+        return stopped
     return Reply(f"Resumed scenario run #{run_id}: answered the {len(missing)} missing messages.")
 
 

@@ -164,3 +164,5 @@ class ScenarioRun:
     totals: dict[str, object] | None
     channel_id: str | None
     parent_ts: str | None
+    # counted up by each resume: the process running this attempt owns the run's writes
+    attempt: int = 1

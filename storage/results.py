@@ -9,6 +9,7 @@ import asyncpg
 
 from storage.errors import NotFound
 from storage.models import FeedbackTally, TestResult
+from storage.scenarios import RunTakenOver
 
 _RESULT_COLUMNS = """
     id, team_id, profile_version_id, kind, channel_id, thread_ts, message_ts, user_id, question,
@@ -54,24 +55,27 @@ class NewResult:
     scenario_name: str | None = None
     position: int | None = None
     knowledge_given: list[str] | None = None
+    # a scenario run's result is written only by the attempt that owns the run (see run_id)
+    run_attempt: int | None = None
 
 
 def _result(row: Any) -> TestResult:
     return TestResult(**dict(row))
 
 
-async def insert_result(pool: asyncpg.Pool, result: NewResult) -> TestResult:
-    row = await pool.fetchrow(
-        f"""
-        INSERT INTO test_results (
-            team_id, profile_version_id, kind, channel_id, thread_ts, message_ts, user_id,
-            question, answer, model, total_ms, ttft_ms, prompt_tokens, completion_tokens,
-            confidence, proxies, interrupted, error_kind, error, dropped_turns, run_id,
-            scenario_id, scenario_name, position, knowledge_given
-        ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                  $18, $19, $20, $21, $22, $23, $24, $25)
-        RETURNING {_RESULT_COLUMNS}
-        """,
+_INSERT = """
+    INSERT INTO test_results (
+        team_id, profile_version_id, kind, channel_id, thread_ts, message_ts, user_id,
+        question, answer, model, total_ms, ttft_ms, prompt_tokens, completion_tokens,
+        confidence, proxies, interrupted, error_kind, error, dropped_turns, run_id,
+        scenario_id, scenario_name, position, knowledge_given
+    ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+              $18, $19, $20, $21, $22, $23, $24, $25)
+"""
+
+
+def _values(result: NewResult) -> tuple[Any, ...]:
+    return (
         result.team_id,
         result.profile_version_id,
         result.kind,
@@ -98,6 +102,50 @@ async def insert_result(pool: asyncpg.Pool, result: NewResult) -> TestResult:
         result.position,
         result.knowledge_given,
     )
+
+
+async def insert_result(pool: asyncpg.Pool, result: NewResult) -> TestResult:
+    if result.run_id is not None:
+        return await _insert_run_result(pool, result)
+    row = await pool.fetchrow(f"{_INSERT} RETURNING {_RESULT_COLUMNS}", *_values(result))
+    return _result(row)
+
+
+async def _insert_run_result(pool: asyncpg.Pool, result: NewResult) -> TestResult:
+    """Only the attempt that owns the run writes its results, and each message once. The share
+    lock on the run makes a resume's take-over wait for a write under way, so the resume then
+    sees that result and does not answer the message again."""
+    assert result.run_id is not None and result.run_attempt is not None
+    async with pool.acquire() as con, con.transaction():
+        owner = await con.fetchval(
+            "SELECT attempt FROM scenario_runs WHERE team_id = $1 AND id = $2 FOR SHARE",
+            result.team_id,
+            result.run_id,
+        )
+        if owner != result.run_attempt:
+            raise RunTakenOver(result.run_id)
+        row = await con.fetchrow(
+            f"""
+            {_INSERT}
+            ON CONFLICT (team_id, run_id, scenario_id, position) WHERE run_id IS NOT NULL
+            DO NOTHING
+            RETURNING {_RESULT_COLUMNS}
+            """,
+            *_values(result),
+        )
+        if row is None:
+            # this attempt stored the message already (e.g. its analysis failed afterwards and
+            # the failure is being recorded): that row stays the message's one result
+            row = await con.fetchrow(
+                f"""
+                SELECT {_RESULT_COLUMNS} FROM test_results
+                WHERE team_id = $1 AND run_id = $2 AND scenario_id = $3 AND position = $4
+                """,
+                result.team_id,
+                result.run_id,
+                result.scenario_id,
+                result.position,
+            )
     return _result(row)
 
 

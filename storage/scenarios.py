@@ -49,7 +49,7 @@ STALE_AFTER_S: Final = 60
 _SCENARIO_COLUMNS = "id, team_id, name, description, messages, behaviours, updated_at"
 _RUN_COLUMNS = """
     id, team_id, profile_version_id, started_by, started_at, finished_at, status, concurrency,
-    plan, totals, channel_id, parent_ts
+    plan, totals, channel_id, parent_ts, attempt
 """
 
 
@@ -63,6 +63,14 @@ class ScenarioNameTaken(StorageError):
     def __init__(self, name: str) -> None:
         super().__init__(f"a scenario named {name!r} already exists")
         self.name = name
+
+
+class RunTakenOver(StorageError):
+    """A resume took the run over: this attempt must stop writing to it."""
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__(f"scenario run {run_id} was taken over by a resume")
+        self.run_id = run_id
 
 
 class RunNotFound(NotFound):
@@ -281,37 +289,48 @@ async def set_parent(pool: asyncpg.Pool, *, team_id: str, run_id: int, parent_ts
     )
 
 
-async def heartbeat(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> None:
-    await pool.execute(
+async def heartbeat(pool: asyncpg.Pool, *, team_id: str, run_id: int, attempt: int) -> None:
+    """The run is alive. A run the sweeper thought dead while its process was only slow is
+    running again; one that a resume took over raises RunTakenOver."""
+    alive = await pool.fetchval(
         """
-        UPDATE scenario_runs SET heartbeat_at = now()
-        WHERE team_id = $1 AND id = $2 AND status = 'running'
+        UPDATE scenario_runs
+        SET heartbeat_at = now(), status = 'running', finished_at = NULL
+        WHERE team_id = $1 AND id = $2 AND attempt = $3 AND status <> 'completed'
+        RETURNING true
         """,
         team_id,
         run_id,
+        attempt,
     )
+    if not alive:
+        raise RunTakenOver(run_id)
 
 
 async def finish_run(
-    pool: asyncpg.Pool, *, team_id: str, run_id: int, totals: dict[str, Any]
+    pool: asyncpg.Pool, *, team_id: str, run_id: int, totals: dict[str, Any], attempt: int = 1
 ) -> None:
-    await pool.execute(
+    done = await pool.execute(
         """
         UPDATE scenario_runs SET status = 'completed', finished_at = now(), totals = $3
-        WHERE team_id = $1 AND id = $2
+        WHERE team_id = $1 AND id = $2 AND attempt = $4
         """,
         team_id,
         run_id,
         totals,
+        attempt,
     )
+    if done == "UPDATE 0":
+        raise RunTakenOver(run_id)
 
 
 async def claim_resume(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> ScenarioRun | None:
-    """Take an interrupted run back to running; only one of two racing resumes gets it."""
+    """Take an interrupted run over; only one of two racing resumes gets it. Its next attempt
+    number makes every write of the previous one (a process that was slow, not dead) fail."""
     row = await pool.fetchrow(
         f"""
         UPDATE scenario_runs
-        SET status = 'running', heartbeat_at = now(), finished_at = NULL
+        SET status = 'running', heartbeat_at = now(), finished_at = NULL, attempt = attempt + 1
         WHERE team_id = $1 AND id = $2 AND status = 'interrupted'
         RETURNING {_RUN_COLUMNS}
         """,
@@ -321,14 +340,15 @@ async def claim_resume(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> Scen
     return None if row is None else _run(row)
 
 
-async def mark_interrupted(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> None:
+async def mark_interrupted(pool: asyncpg.Pool, *, team_id: str, run_id: int, attempt: int) -> None:
     await pool.execute(
         """
         UPDATE scenario_runs SET status = 'interrupted', finished_at = now()
-        WHERE team_id = $1 AND id = $2 AND status = 'running'
+        WHERE team_id = $1 AND id = $2 AND status = 'running' AND attempt = $3
         """,
         team_id,
         run_id,
+        attempt,
     )
 
 

@@ -52,6 +52,8 @@ class SlackDriver:
     deps: Deps
     _n: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     replies_read: int = 0
+    # the response_url key of the last command sent, for `reply_to`
+    last_command_key: str = ""
 
     @classmethod
     def build(
@@ -77,6 +79,7 @@ class SlackDriver:
     ) -> BoltResponse:
         user = _user_in(team, user)
         n = next(self._n)
+        self.last_command_key = f"cmd{n}"
         body = urlencode(
             {
                 "token": "legacy-unused",
@@ -180,6 +183,21 @@ class SlackDriver:
         await self.slack.wait_responses(self.replies_read + 1, timeout=timeout)
         self.replies_read += 1
         return self.slack.responses[self.replies_read - 1].args
+
+    async def reply_for(self, key: str, *, timeout: float = 5.0) -> str:
+        """The text of the reply sent to one command's own response_url, whenever it came and
+        whatever else arrived meanwhile."""
+        method = f"response_url/{key}"
+        await self.slack.wait_for(
+            lambda s: any(c.method == method for c in s.responses), timeout=timeout
+        )
+        return str(next(c for c in self.slack.responses if c.method == method).args.get("text"))
+
+    async def reply_to(self, text: str, **kwargs: Any) -> str:
+        """Send a command and return the text of its own reply (see `reply_for`)."""
+        response = await self.command(text, **kwargs)
+        assert response.status == 200, response.body
+        return await self.reply_for(self.last_command_key)
 
     async def reply_text(self, text: str, **kwargs: Any) -> str:
         """Send a command and return the text of its ephemeral reply."""

@@ -207,6 +207,7 @@ async def test_database_connections_dropped_mid_run(live: SlackDriver, model: Fa
     await live.reply_text("new Support")
     model.ttft_s = 0.3
     await live.command("scenario run all")
+    run_command = live.last_command_key
     await live.slack.wait_calls("chat.postMessage")  # the run is under way
     await asyncio.sleep(0.4)
     admin = await asyncpg.connect(live.deps.settings.database_url)
@@ -232,9 +233,15 @@ async def test_database_connections_dropped_mid_run(live: SlackDriver, model: Fa
             break
         assert time.monotonic() < deadline, f"the run is stuck as {status!r}"
         await asyncio.sleep(0.1)
+    if status == "interrupted":
+        # whoever started it is told how far it got and how to finish it
+        assert "`/bot scenario rerun" in await live.reply_for(run_command, timeout=10)
     # the pool recovers: a request that meets a dead pooled connection fails cleanly (asyncpg
     # then drops that connection), and a retry gets a fresh one
-    # at most one failure per pooled connection (the test pool holds 5)
-    replies = [await live.reply_text("set formality 70") for _ in range(6)]
+    # at most one failure per pooled connection (the test pool holds 5). Each reply is read
+    # from its own command's response_url: the run's reply can arrive at any moment, and taken
+    # for the next command's it let two edits overlap (which before edits were made under the
+    # profile's lock also lost one of them)
+    replies = [await live.reply_to("set formality 70") for _ in range(6)]
     assert all(r == GENERIC_FAILURE or "Support* v2" in r for r in replies), replies
     assert any("Saved *Support* v2" in r for r in replies), replies
