@@ -6,7 +6,8 @@ import asyncio
 import logging
 import math
 import signal
-from typing import TYPE_CHECKING, Final
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -100,15 +101,25 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
-async def drain(*, grace_s: float = SHUTDOWN_GRACE_S) -> int:
+async def drain(
+    *, grace_s: float = SHUTDOWN_GRACE_S, ignore: Collection[asyncio.Task[Any]] = ()
+) -> int:
     """Let work already started (answers, runs) finish; what is still going after the grace
-    period is cancelled, and scenario runs mark themselves interrupted as they stop."""
+    period is cancelled, and scenario runs mark themselves interrupted as they stop. Tasks in
+    `ignore` (those that were there before serving began) are not work in flight."""
     current = asyncio.current_task()
     pending = {
         t
         for t in asyncio.all_tasks()
-        if t is not current and not t.done() and not t.get_name().startswith(DAEMON_PREFIX)
+        if t is not current
+        and t not in ignore
+        and not t.done()
+        and not t.get_name().startswith(DAEMON_PREFIX)
     }
+    if not pending:
+        return 0
+    # connections closed a moment ago end within a turn or two of the loop: they are not work
+    _, pending = await asyncio.wait(pending, timeout=0.05)
     if not pending:
         return 0
     log.info("waiting up to %.0f s for %d tasks in flight", grace_s, len(pending))
@@ -128,28 +139,51 @@ async def serve_http(
     port: int,
     host: str = "0.0.0.0",
     external: ExternalHealth | None = None,
+    stop: asyncio.Event | None = None,
+    grace_s: float = SHUTDOWN_GRACE_S,
 ) -> None:
+    """Serve until `stop` is set (by default: SIGINT or SIGTERM), then drain."""
+    before = asyncio.all_tasks()
+    # listening for signals before serving: a SIGTERM right after start-up also drains
+    stop = stop or _stop_event()
     runner = web.AppRunner(http_app(app, deps, external=external), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
     log.info("listening on http://%s:%d%s", host, port, EVENTS_PATH)
     try:
-        await _stop_event().wait()
+        await stop.wait()
     finally:
         log.info("shutting down: no new requests; finishing work in flight")
         # stop listening first, so a load balancer sends new work to the other processes
         await site.stop()
-        await drain()
+        # an idle keep-alive connection is not work: close those now (one in the middle of a
+        # request closes after its response), so the drain waits for answers and runs only
+        if runner.server is not None:
+            runner.server.pre_shutdown()
+        await drain(grace_s=grace_s, ignore=before)
         await runner.cleanup()
 
 
-async def serve_socket_mode(app: AsyncApp, *, app_token: str) -> None:
+async def serve_socket_mode(
+    app: AsyncApp,
+    *,
+    app_token: str,
+    stop: asyncio.Event | None = None,
+    grace_s: float = SHUTDOWN_GRACE_S,
+) -> None:
+    """Serve until `stop` is set (by default: SIGINT or SIGTERM), then drain like HTTP mode.
+    Returning only after the drain keeps the database pool open until every task is done or
+    cancelled, so a scenario run stopped mid-way can still mark itself interrupted."""
+    before = asyncio.all_tasks()
+    stop = stop or _stop_event()
     handler = AsyncSocketModeHandler(app, app_token)
     await handler.connect_async()  # type: ignore[no-untyped-call]
     log.info("connected to Slack in Socket Mode")
     try:
-        await _stop_event().wait()
+        await stop.wait()
     finally:
-        log.info("shutting down")
+        log.info("shutting down: no new requests; finishing work in flight")
+        # disconnect first: Slack then sends new events to the app's other connections
         await handler.close_async()  # type: ignore[no-untyped-call]
+        await drain(grace_s=grace_s, ignore=before)
