@@ -35,6 +35,8 @@ from storage.profiles import Edit, Edited
 
 log = logging.getLogger(__name__)
 
+PROFILE_GONE: Final = "This profile no longer exists in this workspace."
+
 USAGE: Final = (
     "Usage: `/bot knowledge [profile]` opens the form; `/bot knowledge show [profile]`; "
     '`/bot knowledge add faq "question" "answer" [profile]`; '
@@ -276,7 +278,7 @@ async def handle_submit(
     try:
         context = FormContext.load(view.get("private_metadata", ""))
     except (ValueError, KeyError, TypeError):
-        await ack(response_action="errors", errors=_form_error("This form is out of date."))
+        await ack(response_action="errors", errors=_form_error(PROFILE_GONE))
         return
     try:
         allowed = await budget.run(
@@ -296,7 +298,7 @@ async def handle_submit(
     except ProfileNotFound:
         await ack(
             response_action="errors",
-            errors=_form_error("This profile no longer exists in this workspace."),
+            errors=_form_error(PROFILE_GONE),
         )
         return
     except TimeoutError:

@@ -12,7 +12,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+import pytest
 
+from bot import ids
 from storage import knowledge as knowledge_repo
 from storage import profiles as repo
 from storage.models import ProfileVersion
@@ -208,3 +210,21 @@ async def test_knowledge_form_is_applied_on_top_of_a_quick_add(driver: SlackDriv
     items = await knowledge_repo.items(driver.pool, team_id=TEAM, version_id=latest.id)
     assert "Voice bot" in [i.body for i in items if i.kind == "product"]
     assert "Refunds within 14 days" in [i.body for i in items if i.kind == "policy"]
+
+
+@pytest.mark.parametrize("bad", [2**31, -1, "3", True, 1.5])
+async def test_a_forged_form_version_is_out_of_date(driver: SlackDriver, bad: Any) -> None:
+    await driver.reply_text("new Support")
+    view = await open_modal(driver)
+    meta = {**json.loads(view["private_metadata"]), "v": bad}
+    response = await driver.submit_view(
+        {**view, "private_metadata": json.dumps(meta)}, config_form(**DEFAULTS)
+    )
+    assert "out of date" in json.loads(response.body)["errors"][ids.FIELD_BOT_NAME]
+    knowledge = await open_knowledge_form(driver)
+    meta = {**json.loads(knowledge["private_metadata"]), "v": bad}
+    response = await driver.submit_view(
+        {**knowledge, "private_metadata": json.dumps(meta)}, knowledge_values(company="x")
+    )
+    assert json.loads(response.body)["response_action"] == "errors"
+    assert await driver.pool.fetchval("SELECT count(*) FROM profile_versions") == 1
