@@ -49,7 +49,7 @@ async def test_using_the_app_again_cancels_the_sweep(driver: SlackDriver) -> Non
     # the uninstall event itself is not use: it stays scheduled
     await asyncio.sleep(0.2)
     assert await uninstalled_at_set(driver.pool)
-    assert "1 bot profiles" in await driver.reply_text("profiles")  # in use again
+    assert "1 bot profile" in await driver.reply_text("profiles")  # in use again
     await until(driver.pool, False)
     await run_once(driver.pool, retention_days=30)
     assert await profiles(driver.pool) == 1
