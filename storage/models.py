@@ -115,7 +115,7 @@ class TestResult:
     prompt_tokens: int | None
     completion_tokens: int | None
     confidence: float | None
-    proxies: dict[str, float] | None
+    proxies: dict[str, float | None] | None
     analysis: dict[str, object] | None
     alignment: float | None
     analysis_error: str | None
@@ -131,6 +131,14 @@ class TestResult:
     behaviour_results: list[dict[str, object]] | None = None
     knowledge_given: list[str] | None = None
     knowledge_used: list[str] | None = None
+    finish_reason: str | None = None
+    token_limit: int | None = None
+    judge_outcomes: dict[str, str] | None = None
+
+    @property
+    def cut_off(self) -> bool:
+        """The answer stopped at its output limit rather than where the model ended it."""
+        return self.finish_reason == "length"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ _RESULT_COLUMNS = """
     answer, model, total_ms, ttft_ms, prompt_tokens, completion_tokens, confidence, proxies,
     analysis, alignment, analysis_error, interrupted, error_kind, error, dropped_turns, created_at,
     run_id, scenario_id, scenario_name, position, behaviour_results, knowledge_given,
-    knowledge_used
+    knowledge_used, finish_reason, token_limit, judge_outcomes
 """
 
 
@@ -45,7 +45,7 @@ class NewResult:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     confidence: float | None = None
-    proxies: dict[str, float] | None = None
+    proxies: dict[str, float | None] | None = None
     interrupted: bool = False
     error_kind: str | None = None
     error: str | None = None
@@ -57,6 +57,17 @@ class NewResult:
     knowledge_given: list[str] | None = None
     # a scenario run's result is written only by the attempt that owns the run (see run_id)
     run_attempt: int | None = None
+    finish_reason: str | None = None
+    token_limit: int | None = None
+
+
+# One judge's outcome merged into the others' (the two judges of an answer write separately);
+# a NULL outcome (the judge was not asked) leaves the column as it is.
+_WITH_OUTCOME = """
+    CASE WHEN {param}::text IS NULL THEN judge_outcomes
+         ELSE coalesce(judge_outcomes, '{{}}'::jsonb)
+              || jsonb_build_object('{judge}', {param}::text)
+    END"""
 
 
 def _result(row: Any) -> TestResult:
@@ -68,9 +79,9 @@ _INSERT = """
         team_id, profile_version_id, kind, channel_id, thread_ts, message_ts, user_id,
         question, answer, model, total_ms, ttft_ms, prompt_tokens, completion_tokens,
         confidence, proxies, interrupted, error_kind, error, dropped_turns, run_id,
-        scenario_id, scenario_name, position, knowledge_given
+        scenario_id, scenario_name, position, knowledge_given, finish_reason, token_limit
     ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-              $18, $19, $20, $21, $22, $23, $24, $25)
+              $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
 """
 
 
@@ -101,6 +112,8 @@ def _values(result: NewResult) -> tuple[Any, ...]:
         result.scenario_name,
         result.position,
         result.knowledge_given,
+        result.finish_reason,
+        result.token_limit,
     )
 
 
@@ -158,11 +171,14 @@ async def set_analysis(
     alignment: float | None,
     analysis_error: str | None,
     knowledge_used: list[str] | None = None,
+    outcome: str | None = None,
 ) -> TestResult:
+    """`outcome` is the trait judge's (see bot.judge_call.JudgeOutcome), kept under "traits"."""
     row = await pool.fetchrow(
         f"""
         UPDATE test_results
-        SET analysis = $3, alignment = $4, analysis_error = $5, knowledge_used = $6
+        SET analysis = $3, alignment = $4, analysis_error = $5, knowledge_used = $6,
+            judge_outcomes = {_WITH_OUTCOME.format(judge="traits", param="$7")}
         WHERE team_id = $1 AND id = $2
         RETURNING {_RESULT_COLUMNS}
         """,
@@ -172,6 +188,7 @@ async def set_analysis(
         alignment,
         analysis_error,
         knowledge_used,
+        outcome,
     )
     if row is None:
         raise ResultNotFound(result_id)
@@ -179,17 +196,26 @@ async def set_analysis(
 
 
 async def set_behaviours(
-    pool: asyncpg.Pool, *, team_id: str, result_id: int, verdicts: list[dict[str, Any]]
+    pool: asyncpg.Pool,
+    *,
+    team_id: str,
+    result_id: int,
+    verdicts: list[dict[str, Any]],
+    outcome: str | None = None,
 ) -> TestResult:
+    """`outcome` is the behaviour judge's, kept under "behaviours"; None when it was not asked."""
     row = await pool.fetchrow(
         f"""
-        UPDATE test_results SET behaviour_results = $3
+        UPDATE test_results
+        SET behaviour_results = $3,
+            judge_outcomes = {_WITH_OUTCOME.format(judge="behaviours", param="$4")}
         WHERE team_id = $1 AND id = $2
         RETURNING {_RESULT_COLUMNS}
         """,
         team_id,
         result_id,
         verdicts,
+        outcome,
     )
     if row is None:
         raise ResultNotFound(result_id)

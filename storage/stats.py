@@ -41,6 +41,8 @@ class VersionStats:
     ab_inconclusive: int
     tokens: int | None
     metered: int  # answers whose token usage is known
+    cut_off: int = 0  # answers that stopped at their output limit (finish_reason "length")
+    judge_unavailable: int = 0  # judge calls (traits, behaviours) that gave no verdict
 
     @property
     def total_answers(self) -> int:
@@ -117,7 +119,10 @@ answers AS (
            sum(r.prompt_tokens + r.completion_tokens)
                FILTER (WHERE r.error_kind IS NULL) AS tokens,
            count(r.prompt_tokens + r.completion_tokens)
-               FILTER (WHERE r.error_kind IS NULL) AS metered
+               FILTER (WHERE r.error_kind IS NULL) AS metered,
+           count(*) FILTER (WHERE r.finish_reason = 'length') AS cut_off,
+           sum((SELECT count(*) FROM jsonb_each_text(r.judge_outcomes) AS j(judge, outcome)
+                WHERE j.outcome <> 'ok')) AS judge_unavailable
     FROM test_results r
     JOIN versions v ON v.id = r.profile_version_id
     WHERE r.team_id = $1 AND r.created_at >= (SELECT at FROM since) AND {_NOT_BLIND_AB}
@@ -204,6 +209,8 @@ def _version_stats(row: Any) -> VersionStats:
         ab_inconclusive=row["inconclusive"] or 0,
         tokens=row["tokens"],
         metered=row["metered"] or 0,
+        cut_off=row["cut_off"] or 0,
+        judge_unavailable=row["judge_unavailable"] or 0,
     )
 
 
