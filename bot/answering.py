@@ -14,7 +14,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.blocks.answer import footer
 from bot.conversation import Turn, build_messages
 from bot.deps import Deps
-from bot.judge import Analysis, analyse
+from bot.judge import EMPTY_ANSWER, Analysis, AnalysisUnavailable, analyse
+from bot.judge_call import JudgeOutcome
 from bot.knowledge import for_prompt, knowledge_query
 from bot.llm import LLMError, LLMErrorKind
 from bot.personality import build_system_prompt, sampling_for
@@ -178,13 +179,17 @@ async def _answer(
             prompt_tokens=completion.prompt_tokens,
             completion_tokens=completion.completion_tokens,
             confidence=completion.confidence,
-            proxies={k: float(v) for k, v in measure(completion.text).as_dict().items()},
+            proxies=measure(completion.text, cut=completion.cut_off).stored(),
             interrupted=completion.interrupted,
             error_kind=error.kind.value if error else None,
             error=error.message if error else None,
+            finish_reason=completion.finish_reason,
+            token_limit=completion.token_limit,
         ),
     )
     progress.stored = True
+    if not completion.text.strip():
+        result = await _store_analysis(deps, result, EMPTY_ANSWER)
     footer_ts = await _post_footer(client, job, result)
     if not completion.text.strip():
         return result
@@ -264,28 +269,35 @@ async def _analyse_and_update(
         answer=result.answer,
         knowledge=knowledge,
     )
+    updated = await _store_analysis(deps, result, outcome)
+    if footer_ts is not None:
+        await refresh_footer(deps, client, updated, channel=job.channel_id, ts=footer_ts)
+    return updated
+
+
+async def _store_analysis(
+    deps: Deps, result: TestResult, outcome: Analysis | AnalysisUnavailable
+) -> TestResult:
     if isinstance(outcome, Analysis):
-        updated = await results_repo.set_analysis(
+        return await results_repo.set_analysis(
             deps.pool,
-            team_id=job.team_id,
+            team_id=result.team_id,
             result_id=result.id,
             analysis=outcome.to_json(),
             alignment=outcome.alignment,
             analysis_error=None,
             knowledge_used=list(outcome.knowledge_used),
+            outcome=JudgeOutcome.OK,
         )
-    else:
-        updated = await results_repo.set_analysis(
-            deps.pool,
-            team_id=job.team_id,
-            result_id=result.id,
-            analysis=None,
-            alignment=None,
-            analysis_error=outcome.reason,
-        )
-    if footer_ts is not None:
-        await refresh_footer(deps, client, updated, channel=job.channel_id, ts=footer_ts)
-    return updated
+    return await results_repo.set_analysis(
+        deps.pool,
+        team_id=result.team_id,
+        result_id=result.id,
+        analysis=None,
+        alignment=None,
+        analysis_error=outcome.reason,
+        outcome=outcome.outcome,
+    )
 
 
 async def refresh_footer(

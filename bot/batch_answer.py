@@ -11,7 +11,8 @@ import asyncpg
 
 from bot import behaviours as behaviour_judge
 from bot.conversation import Turn, build_messages
-from bot.judge import Analysis, analyse
+from bot.judge import EMPTY_ANSWER, Analysis, AnalysisUnavailable, analyse
+from bot.judge_call import JudgeOutcome
 from bot.knowledge import for_prompt
 from bot.llm import LLM, LLMError
 from bot.personality import build_system_prompt, sampling_for
@@ -74,44 +75,73 @@ async def answer_and_judge(
         "prompt_tokens": completion.prompt_tokens,
         "completion_tokens": completion.completion_tokens,
         "confidence": completion.confidence,
-        "proxies": {k: float(v) for k, v in measure(completion.text).as_dict().items()},
+        "proxies": measure(completion.text, cut=completion.cut_off).stored(),
         "interrupted": completion.interrupted,
         "error_kind": error.kind.value if error else None,
         "error": error.message if error else None,
+        "finish_reason": completion.finish_reason,
+        "token_limit": completion.token_limit,
     }
     result = await results_repo.insert_result(ctx.pool, replace(base, **changes))
+    judging = behaviour_judge.judge(
+        ctx.llm,
+        question=base.question,
+        answer=completion.text,
+        behaviours=behaviours,
+        knowledge=knowledge,
+        cut_off=completion.cut_off,
+        interrupted=completion.interrupted,
+        token_limit=completion.token_limit,
+    )
     if not completion.text.strip():
-        return result
-    analysis, verdicts = await asyncio.gather(
-        analyse(
-            ctx.llm,
-            fields=fields,
-            question=base.question,
-            answer=completion.text,
-            knowledge=knowledge,
-        ),
-        behaviour_judge.judge(
-            ctx.llm,
-            question=base.question,
-            answer=completion.text,
-            behaviours=behaviours,
-            knowledge=knowledge,
-        ),
-    )
-    result = await results_repo.set_analysis(
-        ctx.pool,
-        team_id=base.team_id,
-        result_id=result.id,
-        analysis=analysis.to_json() if isinstance(analysis, Analysis) else None,
-        alignment=analysis.alignment if isinstance(analysis, Analysis) else None,
-        analysis_error=None if isinstance(analysis, Analysis) else analysis.reason,
-        knowledge_used=list(analysis.knowledge_used) if isinstance(analysis, Analysis) else None,
-    )
+        # nothing to analyse; expected behaviours are still recorded, as not judged
+        judged = await judging
+        result = await _store_analysis(ctx, result, EMPTY_ANSWER)
+    else:
+        analysis, judged = await asyncio.gather(
+            analyse(
+                ctx.llm,
+                fields=fields,
+                question=base.question,
+                answer=completion.text,
+                knowledge=knowledge,
+                # scenario and A/B answers show alignment only, never reasons or suggestions
+                detail=False,
+            ),
+            judging,
+        )
+        result = await _store_analysis(ctx, result, analysis)
     if behaviours:
         result = await results_repo.set_behaviours(
             ctx.pool,
             team_id=base.team_id,
             result_id=result.id,
-            verdicts=[v.to_json() for v in verdicts],
+            verdicts=[v.to_json() for v in judged.verdicts],
+            outcome=judged.outcome,
         )
     return result
+
+
+async def _store_analysis(
+    ctx: RunContext, result: TestResult, analysis: Analysis | AnalysisUnavailable
+) -> TestResult:
+    if isinstance(analysis, Analysis):
+        return await results_repo.set_analysis(
+            ctx.pool,
+            team_id=result.team_id,
+            result_id=result.id,
+            analysis=analysis.to_json(),
+            alignment=analysis.alignment,
+            analysis_error=None,
+            knowledge_used=list(analysis.knowledge_used),
+            outcome=JudgeOutcome.OK,
+        )
+    return await results_repo.set_analysis(
+        ctx.pool,
+        team_id=result.team_id,
+        result_id=result.id,
+        analysis=None,
+        alignment=None,
+        analysis_error=analysis.reason,
+        outcome=analysis.outcome,
+    )

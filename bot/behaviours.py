@@ -1,50 +1,79 @@
 """Judging an answer against a scenario's expected behaviours ("empathetic", "policy-aware"...).
 
 The judge scores each behaviour 0-100 with a reason; whether it passed is decided here, in code,
-against one threshold, so the bar is the same for every model and every run.
+against one threshold, so the bar is the same for every model and every run. One behaviour is
+checked in code instead: "complete answer" fails when the answer was cut at its length limit.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from bot.judge_call import (
+    NUMBER_TOKENS,
+    REASON_TOKENS,
+    STRUCTURE_TOKENS,
+    JudgeFailed,
+    JudgeOutcome,
+    ask,
+    text_tokens,
+    unique,
+)
 from bot.knowledge import describe
-from bot.llm import LLM, LLMError
+from bot.llm import LLM
+from bot.truncation import cut_note
 from storage.knowledge import KnowledgeItem
-
-log = logging.getLogger(__name__)
 
 PASS_SCORE: Final = 70
 SCHEMA_NAME: Final = "behaviour_verdicts"
 BEHAVIOUR_JUDGE_MARKER: Final = (
     "You are a strict evaluator of whether a customer-service reply shows expected behaviours."
 )
+COMPLETE_ANSWER: Final = "complete answer"
 
-SCHEMA: Final[dict[str, Any]] = {
-    "type": "object",
-    "properties": {
-        "verdicts": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "behaviour": {"type": "string"},
-                    "score": {"type": "integer", "minimum": 0, "maximum": 100},
-                    "reason": {"type": "string"},
+# One verdict at most: its behaviour's name, a score and a one-sentence reason.
+VERDICT_TOKENS: Final = 4 * STRUCTURE_TOKENS + NUMBER_TOKENS + REASON_TOKENS
+
+
+def checked_in_code(behaviour: str) -> bool:
+    return behaviour.strip().lower() == COMPLETE_ANSWER
+
+
+def schema_for(behaviours: Sequence[str]) -> dict[str, Any]:
+    """Exactly one verdict per behaviour, naming only the behaviours asked about."""
+    names = unique(behaviours)
+    return {
+        "type": "object",
+        "properties": {
+            "verdicts": {
+                "type": "array",
+                "minItems": len(names),
+                "maxItems": len(names),
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "behaviour": {"type": "string", "enum": names},
+                        "score": {"type": "integer", "minimum": 0, "maximum": 100},
+                        "reason": {"type": "string"},
+                    },
+                    "required": ["behaviour", "score", "reason"],
+                    "additionalProperties": False,
                 },
-                "required": ["behaviour", "score", "reason"],
-                "additionalProperties": False,
-            },
-        }
-    },
-    "required": ["verdicts"],
-    "additionalProperties": False,
-}
+            }
+        },
+        "required": ["verdicts"],
+        "additionalProperties": False,
+    }
+
+
+def budget_for(behaviours: Sequence[str]) -> int:
+    """The largest reply `schema_for(behaviours)` allows, in tokens."""
+    names = unique(behaviours)
+    return 2 * STRUCTURE_TOKENS + sum(VERDICT_TOKENS + text_tokens(n) for n in names)
 
 
 class _Verdict(BaseModel):
@@ -96,9 +125,10 @@ def messages_for(
     listed = "\n".join(f"- {b}" for b in behaviours)
     system = (
         f"{BEHAVIOUR_JUDGE_MARKER} For each expected behaviour, score from 0 (not shown at all) "
-        "to 100 (shown clearly and consistently) how well the reply shows it, with a one-line "
-        "reason quoting or pointing at the reply. Judge only the reply, not the question. "
-        "Return one verdict per behaviour, using the behaviour names exactly as given."
+        "to 100 (shown clearly and consistently) how well the reply shows it, with a reason of "
+        "one sentence (at most 30 words) quoting or pointing at the reply. Judge only the "
+        "reply, not the question. Return exactly one verdict per behaviour, using the behaviour "
+        "names exactly as given, and nothing else."
     )
     user = (
         f"Expected behaviours:\n{listed}\n\nCustomer message:\n<question>\n{question}\n</question>"
@@ -117,7 +147,11 @@ def messages_for(
 
 
 def decide(behaviours: tuple[str, ...], output: _Output) -> list[BehaviourVerdict]:
-    by_name = {v.behaviour.strip().lower(): v for v in output.verdicts}
+    """A verdict per behaviour asked about; ratings of behaviours that were not asked about
+    (a judge without a schema can invent some) are ignored."""
+    by_name: dict[str, _Verdict] = {}
+    for v in output.verdicts:
+        by_name.setdefault(v.behaviour.strip().lower(), v)
     verdicts = []
     for behaviour in behaviours:
         found = by_name.get(behaviour.strip().lower())
@@ -134,6 +168,27 @@ def decide(behaviours: tuple[str, ...], output: _Output) -> list[BehaviourVerdic
     return verdicts
 
 
+def completeness(
+    behaviour: str, *, answer: str, cut_off: bool, interrupted: bool, token_limit: int | None
+) -> BehaviourVerdict:
+    """ "complete answer", decided from how the answer ended rather than by a judge."""
+    if interrupted:
+        return BehaviourVerdict(
+            behaviour, None, None, "not judged: the answer's stream broke before it ended"
+        )
+    if cut_off:
+        return BehaviourVerdict(behaviour, None, False, cut_note(token_limit))
+    if not answer.strip():
+        return BehaviourVerdict(behaviour, None, False, "the answer was empty")
+    return BehaviourVerdict(behaviour, None, True, "the answer ended on its own")
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    verdicts: list[BehaviourVerdict]  # one per behaviour, in the scenario's order
+    outcome: JudgeOutcome | None  # of the judge call; None when none was made
+
+
 async def judge(
     llm: LLM,
     *,
@@ -141,21 +196,45 @@ async def judge(
     answer: str,
     behaviours: tuple[str, ...],
     knowledge: Sequence[KnowledgeItem] = (),
-) -> list[BehaviourVerdict]:
-    if not behaviours:
-        return []
-    try:
-        raw = await llm.complete_json(
-            messages=messages_for(question, answer, behaviours, knowledge),
-            schema_name=SCHEMA_NAME,
-            schema=SCHEMA,
-            model=llm.judge_model,
+    cut_off: bool = False,
+    interrupted: bool = False,
+    token_limit: int | None = None,
+) -> Judged:
+    """The judge rates every behaviour but "complete answer", which is decided from how the
+    answer ended (`cut_off` at `token_limit`, or `interrupted`)."""
+    asked = tuple(b for b in behaviours if not checked_in_code(b))
+    outcome: JudgeOutcome | None = None
+    rated: dict[str, BehaviourVerdict] = {}
+    if asked and not answer.strip():
+        rated = {
+            b: BehaviourVerdict(b, None, None, "not judged: the answer was empty") for b in asked
+        }
+    elif asked:
+        output = await ask(
+            llm,
+            judge=SCHEMA_NAME,
+            messages=messages_for(question, answer, asked, knowledge),
+            schema=schema_for(asked),
+            max_tokens=budget_for(asked),
+            output=_Output,
         )
-        output = _Output.model_validate(raw)
-    except LLMError as err:
-        return [BehaviourVerdict(b, None, None, f"not judged: {err.message}") for b in behaviours]
-    except ValidationError as err:
-        log.warning("behaviour judge returned invalid output (%d errors)", err.error_count())
-        reason = "not judged: the judge's reply was not valid"
-        return [BehaviourVerdict(b, None, None, reason) for b in behaviours]
-    return decide(behaviours, output)
+        if isinstance(output, JudgeFailed):
+            outcome = output.outcome
+            reason = f"not judged: {output.reason}"
+            rated = {b: BehaviourVerdict(b, None, None, reason) for b in asked}
+        else:
+            outcome = JudgeOutcome.OK
+            rated = {v.behaviour: v for v in decide(asked, output)}
+    verdicts = [
+        completeness(
+            b,
+            answer=answer,
+            cut_off=cut_off,
+            interrupted=interrupted,
+            token_limit=token_limit,
+        )
+        if checked_in_code(b)
+        else rated[b]
+        for b in behaviours
+    ]
+    return Judged(verdicts, outcome)

@@ -8,6 +8,7 @@ some request parameters.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import logging
@@ -15,10 +16,10 @@ import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import httpx2
 import openai
@@ -48,6 +49,7 @@ class LLMErrorKind(StrEnum):
     BAD_REQUEST = "bad_request"
     CONNECTION = "connection"
     BAD_OUTPUT = "bad_output"
+    OUTPUT_CUT = "output_cut"
 
 
 # All texts a Slack user can see come from here. They are fixed templates: raw exception
@@ -78,6 +80,9 @@ USER_MESSAGES: Final[dict[LLMErrorKind, str]] = {
     ),
     LLMErrorKind.BAD_OUTPUT: (
         "The AI service returned a reply in an unexpected format. Please try again."
+    ),
+    LLMErrorKind.OUTPUT_CUT: (
+        "The AI service's reply reached its length limit before it was complete."
     ),
 }
 _RATE_LIMITED_RETRY_AFTER: Final = (
@@ -222,11 +227,19 @@ DROPPABLE_PARAMS: Final = frozenset(
         "max_completion_tokens",
         "max_tokens",
         "logprobs",
+        "top_logprobs",
         "stream_options",
     }
 )
+# Response formats, tried in this order until one is accepted: strict json_schema (OpenAI,
+# vLLM, llama-server), then json_object carrying the schema (llama-server and vLLM constrain
+# the output to it), then bare json_object, then nothing but the schema in the prompt.
 JSON_SCHEMA_REJECTED: Final = "response_format:json_schema"
+JSON_OBJECT_SCHEMA_REJECTED: Final = "response_format:json_object+schema"
 JSON_OBJECT_REJECTED: Final = "response_format:json_object"
+# Not a rejection: the model sent no logprobs when asked with top_logprobs=0 (llama-server only
+# reports a token's own probability next to at least one alternative), so it is asked for one.
+LOGPROBS_NEED_ALTERNATIVE: Final = "top_logprobs:1"
 
 _REJECTION_WORDS: Final = re.compile(
     r"unsupported|not supported|does not support|doesn't support|unrecognized|unknown|"
@@ -340,19 +353,52 @@ class Completion:
     interrupted: bool
     error: LLMError | None
     finish_reason: str | None = None
+    # the output limit the server was sent; None when it took neither max_completion_tokens
+    # nor max_tokens, so whatever cut the answer was the server's own limit
+    token_limit: int | None = None
+
+    @property
+    def cut_off(self) -> bool:
+        """The answer stopped because it reached the output limit, not because it was done."""
+        return self.finish_reason == "length"
 
 
 # Each retry drops at least one more parameter, so this bounds the loop with room to spare.
 _MAX_ATTEMPTS: Final = len(DROPPABLE_PARAMS) + 3
+# A judge call that timed out is asked once more for this share of its output budget.
+TIMEOUT_RETRY_BUDGET_SHARE: Final = 0.5
+# The openai client's own back-off for retries without a usable Retry-After.
+_BACKOFF_START_S: Final = 0.5
+_BACKOFF_MAX_S: Final = 8.0
+_RETRY_AFTER_MAX_S: Final = 60.0
+_TRANSIENT: Final = frozenset(
+    {LLMErrorKind.RATE_LIMITED, LLMErrorKind.SERVER, LLMErrorKind.CONNECTION}
+)
+
+
+def _backoff_s(err: LLMError, retry: int) -> float:
+    if err.retry_after_s is not None and err.retry_after_s <= _RETRY_AFTER_MAX_S:
+        return err.retry_after_s
+    return min(_BACKOFF_MAX_S, _BACKOFF_START_S * float(2**retry))
 
 
 class LLM:
     def __init__(
-        self, *, client: AsyncOpenAI | None, default_model: str, judge_model: str | None
+        self,
+        *,
+        client: AsyncOpenAI | None,
+        default_model: str,
+        judge_model: str | None,
+        judge_max_tokens: int | None = None,
     ) -> None:
         self._client = client
+        # Judge calls do their own retrying (see complete_json): the client's would repeat a
+        # timed-out request unchanged, each time waiting for the full timeout again.
+        self._judge_client = client.with_options(max_retries=0) if client is not None else None
+        self._judge_retries = client.max_retries if client is not None else 0
         self._default_model = default_model
         self._judge_model = judge_model
+        self._judge_max_tokens = judge_max_tokens
         self._dropped: dict[str, set[str]] = {}
 
     @property
@@ -369,8 +415,13 @@ class LLM:
 
     @property
     def dropped_params(self) -> Mapping[str, frozenset[str]]:
-        """Per model, the parameters (and response formats) it rejected so far."""
+        """Per model, what was learned about it so far: the parameters and response formats it
+        rejected, and LOGPROBS_NEED_ALTERNATIVE when it reports logprobs only with one."""
         return MappingProxyType({m: frozenset(p) for m, p in self._dropped.items()})
+
+    def judge_budget(self, tokens: int) -> int:
+        """A judge's output budget: its own, or JUDGE_MAX_TOKENS where that is larger."""
+        return max(tokens, self._judge_max_tokens or 0)
 
     def _require_client(self) -> AsyncOpenAI:
         if self._client is None:
@@ -380,6 +431,36 @@ class LLM:
     def _drop(self, model: str, name: str) -> None:
         log.warning("model %s rejected %s; not sending it to this model again", model, name)
         self._dropped.setdefault(model, set()).add(name)
+
+    def _learn(self, model: str, name: str) -> None:
+        log.info("model %s: %s from now on", model, name)
+        self._dropped.setdefault(model, set()).add(name)
+
+    def length_params(self, model: str, limit: int) -> dict[str, int]:
+        """How to send an output limit to `model`: max_completion_tokens, else the older
+        max_tokens, else (both rejected) nothing."""
+        dropped = self._dropped.get(model, set())
+        if "max_completion_tokens" not in dropped:
+            return {"max_completion_tokens": limit}
+        if "max_tokens" not in dropped:
+            return {"max_tokens": limit}
+        return {}
+
+    def response_format(
+        self, model: str, schema_name: str, schema: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The most constraining response format `model` has not rejected, None for none."""
+        dropped = self._dropped.get(model, set())
+        if JSON_SCHEMA_REJECTED not in dropped:
+            return {
+                "type": "json_schema",
+                "json_schema": {"name": schema_name, "schema": schema, "strict": True},
+            }
+        if JSON_OBJECT_SCHEMA_REJECTED not in dropped:
+            return {"type": "json_object", "schema": schema}
+        if JSON_OBJECT_REJECTED not in dropped:
+            return {"type": "json_object"}
+        return None
 
     async def stream_answer(
         self,
@@ -401,17 +482,17 @@ class LLM:
 
         for _ in range(_MAX_ATTEMPTS):
             dropped = self._dropped.get(model_name, set())
-            use_mct = "max_completion_tokens" not in dropped
-            use_mt = not use_mct and "max_tokens" not in dropped
+            length = self.length_params(model_name, sampling.max_tokens)
             sent = {
                 name
                 for name in ("temperature", "presence_penalty", "logprobs", "stream_options")
                 if name not in dropped
-            }
-            if use_mct:
-                sent.add("max_completion_tokens")
-            if use_mt:
-                sent.add("max_tokens")
+            } | set(length)
+            # Only the chosen token's probability is used, so no alternatives are asked for
+            # (llama-server sends 20 a token unless told otherwise).
+            alternatives = 1 if LOGPROBS_NEED_ALTERNATIVE in dropped else 0
+            if "logprobs" in sent and "top_logprobs" not in dropped:
+                sent.add("top_logprobs")
             started = time.perf_counter()
             try:
                 stream = await client.chat.completions.create(
@@ -422,9 +503,10 @@ class LLM:
                     presence_penalty=(
                         sampling.presence_penalty if "presence_penalty" in sent else omit
                     ),
-                    max_completion_tokens=sampling.max_tokens if use_mct else omit,
-                    max_tokens=sampling.max_tokens if use_mt else omit,
+                    max_completion_tokens=length.get("max_completion_tokens", omit),
+                    max_tokens=length.get("max_tokens", omit),
                     logprobs=True if "logprobs" in sent else omit,
+                    top_logprobs=alternatives if "top_logprobs" in sent else omit,
                     stream_options={"include_usage": True} if "stream_options" in sent else omit,
                 )
             except openai.BadRequestError as err:
@@ -435,7 +517,16 @@ class LLM:
                 continue
             except (openai.OpenAIError, httpx2.HTTPError) as err:
                 raise translate_error(err, model=model_name) from err
-            return await self._consume(stream, model_name, started, on_text)
+            completion = await self._consume(stream, model_name, started, on_text)
+            completion = replace(completion, token_limit=next(iter(length.values()), None))
+            if (
+                "top_logprobs" in sent
+                and alternatives == 0
+                and completion.confidence is None
+                and completion.text
+            ):
+                self._learn(model_name, LOGPROBS_NEED_ALTERNATIVE)
+            return completion
         raise LLMError(LLMErrorKind.BAD_REQUEST)
 
     async def _consume(
@@ -502,37 +593,49 @@ class LLM:
         schema_name: str,
         schema: dict[str, Any],
         model: str | None,
+        max_tokens: int,
     ) -> dict[str, Any]:
         """One non-streamed completion parsed as a JSON object, for judges.
 
-        Prefers strict json_schema; falls back to json_object with the schema in the prompt,
-        then to the prompt alone, remembering per model what the server rejected. Temperature
-        0 keeps repeated judgements of the same answer as stable as the model allows.
-        """
-        client = self._require_client()
-        model_name = model or self.judge_model
+        Prefers strict json_schema; falls back to json_object with the schema (in the request
+        where the server takes it, and in the prompt), then to the prompt alone, remembering per
+        model what the server rejected. Temperature 0 keeps repeated judgements of the same
+        answer as stable as the model allows. The output is always bounded by `max_tokens`
+        (raised to JUDGE_MAX_TOKENS where that is larger): a small model asked for JSON can
+        otherwise write until the timeout. A reply cut at that limit raises OUTPUT_CUT.
 
-        for _ in range(_MAX_ATTEMPTS):
+        Retries are done here, not by the client: a timed-out call is asked once more for half
+        the budget (the same temperature-0 request would only time out again), and rate limits,
+        5xx and connection failures are retried as the client would (OPENAI_MAX_RETRIES times).
+        """
+        self._require_client()
+        client = self._judge_client
+        assert client is not None
+        model_name = model or self.judge_model
+        budget = self.judge_budget(max_tokens)
+        retried_timeout = False
+        transient_retries = 0
+
+        for _ in range(_MAX_ATTEMPTS + 1 + self._judge_retries):
             dropped = self._dropped.get(model_name, set())
-            response_format: completion_create_params.ResponseFormat | None
-            if JSON_SCHEMA_REJECTED not in dropped:
-                response_format = {
-                    "type": "json_schema",
-                    "json_schema": {"name": schema_name, "schema": schema, "strict": True},
-                }
-                prompt = messages
-            else:
-                response_format = (
-                    {"type": "json_object"} if JSON_OBJECT_REJECTED not in dropped else None
-                )
+            response_format = self.response_format(model_name, schema_name, schema)
+            prompt = messages
+            if response_format is None or response_format["type"] != "json_schema":
                 prompt = _with_schema_instruction(messages, schema_name, schema)
-            sent = {"temperature"} - dropped
+            length = self.length_params(model_name, budget)
+            sent = ({"temperature"} - dropped) | set(length)
             try:
                 response = await client.chat.completions.create(
                     model=model_name,
                     messages=_message_params(prompt),
                     temperature=0.0 if "temperature" in sent else omit,
-                    response_format=response_format if response_format is not None else omit,
+                    max_completion_tokens=length.get("max_completion_tokens", omit),
+                    max_tokens=length.get("max_tokens", omit),
+                    response_format=(
+                        cast(completion_create_params.ResponseFormat, response_format)
+                        if response_format is not None
+                        else omit
+                    ),
                 )
             except openai.BadRequestError as err:
                 name = rejected_param(err, sent)
@@ -540,17 +643,41 @@ class LLM:
                     self._drop(model_name, name)
                     continue
                 if response_format is not None and _is_response_format_rejection(err):
-                    self._drop(
-                        model_name,
-                        JSON_SCHEMA_REJECTED
-                        if response_format["type"] == "json_schema"
-                        else JSON_OBJECT_REJECTED,
-                    )
+                    self._drop(model_name, _rejection_marker(response_format))
                     continue
                 raise translate_error(err, model=model_name) from err
             except (openai.OpenAIError, httpx2.HTTPError) as err:
-                raise translate_error(err, model=model_name) from err
+                error = translate_error(err, model=model_name)
+                if error.kind is LLMErrorKind.TIMEOUT and not retried_timeout:
+                    retried_timeout = True
+                    budget = max(1, int(budget * TIMEOUT_RETRY_BUDGET_SHARE))
+                    log.warning(
+                        "judge %s on model %s timed out; asking once more for %d tokens",
+                        schema_name,
+                        model_name,
+                        budget,
+                    )
+                    continue
+                if error.kind in _TRANSIENT and transient_retries < self._judge_retries:
+                    await asyncio.sleep(_backoff_s(error, transient_retries))
+                    transient_retries += 1
+                    continue
+                raise error from err
             if not response.choices:
                 raise LLMError(LLMErrorKind.BAD_OUTPUT)
-            return parse_json_object(response.choices[0].message.content)
+            choice = response.choices[0]
+            try:
+                return parse_json_object(choice.message.content)
+            except LLMError:
+                if choice.finish_reason == "length":
+                    raise LLMError(LLMErrorKind.OUTPUT_CUT) from None
+                raise
         raise LLMError(LLMErrorKind.BAD_REQUEST)
+
+
+def _rejection_marker(response_format: dict[str, Any]) -> str:
+    if response_format["type"] == "json_schema":
+        return JSON_SCHEMA_REJECTED
+    if "schema" in response_format:
+        return JSON_OBJECT_SCHEMA_REJECTED
+    return JSON_OBJECT_REJECTED

@@ -5,15 +5,13 @@ read first, and this cancels that bias instead of hiding it."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from bot.llm import LLM, LLMError
-
-log = logging.getLogger(__name__)
+from bot.judge_call import REASON_TOKENS, STRUCTURE_TOKENS, JudgeFailed, ask
+from bot.llm import LLM
 
 PAIRWISE_JUDGE_MARKER: Final = (
     "You compare two customer-service replies to the same customer message."
@@ -28,6 +26,8 @@ SCHEMA: Final[dict[str, Any]] = {
     "required": ["better", "reason"],
     "additionalProperties": False,
 }
+# "1", "2" or "tie", and a one-sentence reason.
+MAX_TOKENS: Final = 3 * STRUCTURE_TOKENS + REASON_TOKENS
 
 Verdict = Literal["a", "b", "tie", "inconsistent", "unavailable"]
 
@@ -47,7 +47,8 @@ class PairwiseResult:
 def messages_for(question: str, first: str, second: str) -> list[dict[str, str]]:
     system = (
         f"{PAIRWISE_JUDGE_MARKER} Decide which reply serves the customer better: correct, "
-        "helpful, clear and appropriately toned. Answer '1', '2' or 'tie', with a one-line reason."
+        "helpful, clear and appropriately toned. Answer '1', '2' or 'tie', with a reason of one "
+        "sentence (at most 30 words)."
     )
     user = (
         f"Customer message:\n<question>\n{question}\n</question>\n\n"
@@ -71,17 +72,15 @@ def combine(a_first: str | None, b_first: str | None) -> Verdict:
 
 
 async def _ask(llm: LLM, question: str, first: str, second: str) -> _Output | None:
-    try:
-        raw = await llm.complete_json(
-            messages=messages_for(question, first, second),
-            schema_name=SCHEMA_NAME,
-            schema=SCHEMA,
-            model=llm.judge_model,
-        )
-        return _Output.model_validate(raw)
-    except (LLMError, ValidationError) as err:
-        log.warning("pairwise judge failed: %s", type(err).__name__)
-        return None
+    output = await ask(
+        llm,
+        judge=SCHEMA_NAME,
+        messages=messages_for(question, first, second),
+        schema=SCHEMA,
+        max_tokens=MAX_TOKENS,
+        output=_Output,
+    )
+    return None if isinstance(output, JudgeFailed) else output
 
 
 async def judge(llm: LLM, *, question: str, answer_a: str, answer_b: str) -> PairwiseResult:

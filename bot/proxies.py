@@ -1,7 +1,9 @@
 """Cheap, deterministic style measurements of an answer.
 
 These proxies need no model, so they can be shown next to every answer and compared across
-profiles; they complement the LLM judge, which is slower and can fail.
+profiles; they complement the LLM judge, which is slower and can fail. A figure per sentence or
+per word is None ("n/a") when there is nothing to measure it on: an empty answer has no
+sentence length, and of an answer cut at its length limit only the complete sentences count.
 """
 
 from __future__ import annotations
@@ -56,17 +58,21 @@ _VOWEL_GROUPS: Final = re.compile(r"[aeiouy]+")
 
 @dataclass(frozen=True, slots=True)
 class StyleProxies:
-    exclamations_per_sentence: float
-    contractions_per_100_words: float
-    mean_sentence_length: float
-    reading_grade: float
+    exclamations_per_sentence: float | None
+    contractions_per_100_words: float | None
+    mean_sentence_length: float | None
+    reading_grade: float | None
     emoji_count: int
     question_count: int
     word_count: int
     sentence_count: int
 
-    def as_dict(self) -> dict[str, float | int]:
+    def as_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
+
+    def stored(self) -> dict[str, float | None]:
+        """As kept in a result's `proxies` column: numbers, null where nothing was measured."""
+        return {k: None if v is None else float(v) for k, v in self.as_dict().items()}
 
 
 def count_syllables(word: str) -> int:
@@ -89,39 +95,57 @@ def _is_contraction(word: str) -> bool:
     return bool(_CONTRACTION_SUFFIX.search(w)) or w in _S_CONTRACTIONS
 
 
-def measure(text: str) -> StyleProxies:
-    shortcodes = _SHORTCODE.findall(text)
+_ENDS_A_SENTENCE: Final = re.compile(r"[.!?…][\"')\]]*\s*$")
+
+
+def complete_sentences(text: str) -> str:
+    """`text` up to the end of its last complete sentence (for a text cut mid-sentence)."""
+    if _ENDS_A_SENTENCE.search(text):
+        return text
+    ends = [m.end() for m in _SENTENCE_SPLIT.finditer(text)]
+    return text[: ends[-1]] if ends else ""
+
+
+def _prose(text: str) -> str:
     without_codes = _SHORTCODE.sub(" ", text)
-    emoji = _EMOJI.findall(without_codes)
     # Emoji and URLs are not words, and a URL's dots must not end sentences.
-    prose = _URL.sub(" ", _EMOJI.sub(" ", without_codes))
+    return _URL.sub(" ", _EMOJI.sub(" ", without_codes))
 
-    sentences = [s for s in _SENTENCE_SPLIT.split(prose) if _WORD.search(s)]
+
+def measure(text: str, *, cut: bool = False) -> StyleProxies:
+    """Counts over the whole text; figures per sentence and per word over its complete
+    sentences when it was `cut` at a length limit (a fragment would skew them)."""
+    shortcodes = _SHORTCODE.findall(text)
+    emoji = _EMOJI.findall(_SHORTCODE.sub(" ", text))
+    prose = _prose(text)
     words = _WORD.findall(prose)
-    word_count = len(words)
-    sentence_count = len(sentences)
-
-    exclamations = len(_EXCLAMATION_RUN.findall(prose))
     questions = len(_QUESTION_RUN.findall(prose))
-    contractions = sum(1 for w in words if _is_contraction(w))
+    sentence_count = len([s for s in _SENTENCE_SPLIT.split(prose) if _WORD.search(s)])
 
-    if word_count and sentence_count:
-        words_per_sentence = word_count / sentence_count
-        syllables_per_word = sum(count_syllables(w) for w in words) / word_count
-        grade = 0.39 * words_per_sentence + 11.8 * syllables_per_word - 15.59
-    else:
-        words_per_sentence = 0.0
-        grade = 0.0
+    basis = _prose(complete_sentences(text)) if cut else prose
+    basis_sentences = [s for s in _SENTENCE_SPLIT.split(basis) if _WORD.search(s)]
+    basis_words = _WORD.findall(basis)
+    exclamations = len(_EXCLAMATION_RUN.findall(basis))
+    contractions = sum(1 for w in basis_words if _is_contraction(w))
+
+    per_sentence: float | None = None
+    grade: float | None = None
+    if basis_words and basis_sentences:
+        per_sentence = len(basis_words) / len(basis_sentences)
+        syllables_per_word = sum(count_syllables(w) for w in basis_words) / len(basis_words)
+        grade = round(0.39 * per_sentence + 11.8 * syllables_per_word - 15.59, 2)
 
     return StyleProxies(
-        exclamations_per_sentence=round(exclamations / sentence_count, 3)
-        if sentence_count
-        else 0.0,
-        contractions_per_100_words=round(100 * contractions / word_count, 2) if word_count else 0.0,
-        mean_sentence_length=round(words_per_sentence, 2),
-        reading_grade=round(grade, 2),
+        exclamations_per_sentence=round(exclamations / len(basis_sentences), 3)
+        if basis_sentences
+        else None,
+        contractions_per_100_words=round(100 * contractions / len(basis_words), 2)
+        if basis_words
+        else None,
+        mean_sentence_length=None if per_sentence is None else round(per_sentence, 2),
+        reading_grade=grade,
         emoji_count=len(shortcodes) + len(emoji),
         question_count=questions,
-        word_count=word_count,
+        word_count=len(words),
         sentence_count=sentence_count,
     )

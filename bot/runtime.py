@@ -68,4 +68,5 @@ def build_llm(settings: CoreSettings, *, client: AsyncOpenAI | None = None) -> L
         client=client if client is not None else build_model_client(settings),
         default_model=settings.openai_model,
         judge_model=settings.openai_judge_model,
+        judge_max_tokens=settings.judge_max_tokens,
     )

@@ -38,6 +38,8 @@ class CoreSettings(BaseSettings):
     openai_judge_model: str | None = None
     openai_timeout: Annotated[float, Field(gt=0, le=600)] = 60.0
     openai_max_retries: Annotated[int, Field(ge=0, le=10)] = 2
+    # raises every judge's output budget to at least this many tokens; unset = each judge's own
+    judge_max_tokens: Annotated[int, Field(ge=64, le=32_000)] | None = None
     context_budget_tokens: Annotated[int, Field(ge=512, le=2_000_000)] = 8000
     scenario_concurrency: Annotated[int, Field(ge=1, le=64)] = 4
     knowledge_budget_tokens: Annotated[int, Field(ge=100, le=100_000)] = 2000

@@ -15,6 +15,24 @@ Knobs (set as attributes; reset them per test by making a new server):
 - reject_params: parameters answered with an OpenAI-shaped 400 "unsupported_parameter"
 - reject_json_schema / reject_json_object: 400 for those response formats
 - judge_levels: override perceived levels in judge replies; judge_reply: raw judge text
+- output limits: every reply stops at the request's max_completion_tokens / max_tokens with
+  finish_reason "length" (answers count word pieces as tokens, JSON replies 3 characters)
+- ramble_answers: answers keep writing (repeating themselves) until their limit, as small
+  models often do
+- judge_mode "ramble": the judge writes what its response_format constrains it to, and no more
+  bounds than that: an array without maxItems keeps growing until the output limit (or
+  ramble_max_tokens when the request has none), a string without an enum is free (and an enum
+  is ignored when not constrained). json_schema constrains; json_object constrains only when it
+  carries a "schema" (llama-server, vLLM); bare json_object gives JSON that ignores the schema
+  quoted in the prompt. Verdicts come from the test's data (ramble_integer, ramble_sentence),
+  never from the product's judging.
+- judge_token_s: generation time per token of a judge reply (judges are not streamed)
+- response_formats: the response_format types accepted; any other is answered with
+  llama-server's 400 ("response_format type must be one of ...")
+- reject_format_extras: a response_format with keys beyond its type's (json_object with a
+  "schema") is answered with an OpenAI-shaped 400, as api.openai.com does
+- llama_logprobs: logprobs as llama-server sends them (20 alternatives a token unless
+  top_logprobs says otherwise; none at all for top_logprobs 0)
 Every request body is recorded in `requests`, and its timings (time.monotonic) in `timings`
 at the same index.
 """
@@ -22,11 +40,13 @@ at the same index.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import socket
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Literal, Self
@@ -155,6 +175,8 @@ def profile_answer(system_prompt: str) -> str:
 def heuristic_levels(answer: str) -> dict[str, int]:
     """Perceived levels a crude judge would give; good enough to tell profiles apart."""
     p = measure(answer)
+    exclamations = p.exclamations_per_sentence or 0.0
+    contractions = p.contractions_per_100_words or 0.0
     lowered = answer.lower()
     tech_hits = sum(1 for term in TECH_TERMS if term.lower() in lowered)
     empathy_hits = sum(1 for phrase in EMPATHY_PHRASES if phrase in lowered)
@@ -163,8 +185,8 @@ def heuristic_levels(answer: str) -> dict[str, int]:
         return max(0, min(100, round(value)))
 
     return {
-        "formality": clamp(80 - 12 * p.contractions_per_100_words),
-        "enthusiasm": clamp(20 + 60 * p.exclamations_per_sentence + 15 * p.emoji_count),
+        "formality": clamp(80 - 12 * contractions),
+        "enthusiasm": clamp(20 + 60 * exclamations + 15 * p.emoji_count),
         "technical_depth": clamp(15 + 12 * tech_hits),
         "empathy": clamp(15 + 20 * empathy_hits),
     }
@@ -177,6 +199,84 @@ def _error_body(message: str, type_: str, param: str | None, code: str | None) -
 def _words(text: str) -> list[str]:
     # Split into word-sized deltas keeping the spaces, like a tokenizer would.
     return re.findall(r"\S+\s*|\s+", text)
+
+
+# JSON is made of short tokens (quotes, braces, keys); small models' tokenizers average about
+# three characters a token on it.
+JSON_CHARS_PER_TOKEN = 3
+
+
+def _output_limit(body: dict[str, Any]) -> int | None:
+    limit = body.get("max_completion_tokens", body.get("max_tokens"))
+    return int(limit) if limit is not None else None
+
+
+def _bounded(fragments: Iterator[str], max_chars: int) -> tuple[str, bool]:
+    """The text of `fragments` up to `max_chars`, and whether it was cut there."""
+    out: list[str] = []
+    size = 0
+    for fragment in fragments:
+        if size + len(fragment) > max_chars:
+            out.append(fragment[: max_chars - size])
+            return "".join(out), True
+        out.append(fragment)
+        size += len(fragment)
+    return "".join(out), False
+
+
+def _prompt_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema quoted in a prompt after SCHEMA_INSTRUCTION, if any."""
+    for m in body.get("messages", []):
+        content = str(m.get("content", ""))
+        if SCHEMA_INSTRUCTION in content:
+            quoted = content.split(SCHEMA_INSTRUCTION, 1)[1].split(":\n", 1)[-1]
+            try:
+                found: dict[str, Any] = json.JSONDecoder().raw_decode(quoted)[0]
+            except ValueError:
+                return None
+            return found
+    return None
+
+
+class Rambler:
+    """Writes JSON in a schema's shape as a small model does under (or without) a grammar:
+    every bound the grammar enforces is kept, nothing else. Values come from the test's data."""
+
+    def __init__(self, *, constrained: bool, integer: int, sentence: str) -> None:
+        self.constrained = constrained
+        self.integer = integer
+        self.sentence = sentence
+
+    def value(self, schema: dict[str, Any], index: int = 0) -> Iterator[str]:
+        kind = schema.get("type")
+        if kind == "object":
+            yield "{"
+            for n, (key, sub) in enumerate(schema.get("properties", {}).items()):
+                yield ("" if n == 0 else ", ") + json.dumps(key) + ": "
+                yield from self.value(sub, index)
+            yield "}"
+        elif kind == "array":
+            bound = schema.get("maxItems") if self.constrained else None
+            yield "["
+            for n in itertools.count() if bound is None else range(int(bound)):
+                yield "" if n == 0 else ", "
+                yield from self.value(schema.get("items", {}), n)
+            yield "]"
+        elif kind in ("integer", "number"):
+            value = self.integer
+            if self.constrained:
+                value = max(schema.get("minimum", value), min(schema.get("maximum", value), value))
+            yield str(value)
+        elif kind == "boolean":
+            yield "true"
+        else:
+            enum = schema.get("enum")
+            if enum and self.constrained:
+                yield json.dumps(enum[index % len(enum)])
+            elif enum:
+                yield json.dumps(str(100 + index))  # a name of its own, as small models do
+            else:
+                yield json.dumps(self.sentence)
 
 
 def _knowledge_lines(text: str) -> list[tuple[str, str]]:
@@ -230,6 +330,19 @@ class FakeOpenAI:
         # pairwise judge: "longer" prefers the longer reply (consistent in both orders),
         # "first" always prefers reply 1 (pure position bias), "tie" calls it even
         self.pairwise_mode = "longer"
+        # small-model behaviours (see the module docstring)
+        self.ramble_answers = False
+        self.judge_mode: Literal["scripted", "ramble"] = "scripted"
+        self.ramble_integer = 80
+        self.ramble_sentence = "the reply addresses the customer's message"
+        # a server's own cap when a request has no output limit (llama-server: the context)
+        self.ramble_max_tokens = 4096
+        self.judge_token_s = 0.0
+        self.response_formats: set[str] = {"text", "json_object", "json_schema"}
+        # logprobs as llama-server sends them: 20 alternatives a token unless top_logprobs says
+        # otherwise, and none at all for top_logprobs 0
+        self.llama_logprobs = False
+        self.reject_format_extras = False
         # answer requests being served right now, and the most at once
         self.in_flight = 0
         self.max_in_flight = 0
@@ -330,7 +443,25 @@ class FakeOpenAI:
                     ),
                     status=400,
                 )
-        fmt = (body.get("response_format") or {}).get("type")
+        rejected = self._format_rejection(body.get("response_format") or {})
+        if rejected is not None:
+            return rejected
+
+        if self.is_judge_request(body):
+            text, finish = self._judge_reply(body)
+            tokens = -(-len(text) // JSON_CHARS_PER_TOKEN)
+            if self.judge_token_s:
+                await asyncio.sleep(tokens * self.judge_token_s)
+        else:
+            text, finish = self._limited_answer(body)
+        if body.get("stream"):
+            return await self._stream(request, body, text, failure, timing, finish)
+        return web.json_response(self._completion(body, text, finish))
+
+    def _format_rejection(self, response_format: dict[str, Any]) -> web.Response | None:
+        fmt = response_format.get("type")
+        if fmt is None:
+            return None
         if (fmt == "json_schema" and self.reject_json_schema) or (
             fmt == "json_object" and self.reject_json_object
         ):
@@ -344,11 +475,71 @@ class FakeOpenAI:
                 ),
                 status=400,
             )
+        if fmt not in self.response_formats:
+            # llama-server's words and body shape (tools/server/server-common.cpp)
+            message = 'response_format type must be one of "text" or "json_object", but got: ' + fmt
+            return web.json_response(
+                {"error": {"code": 400, "message": message, "type": "invalid_request_error"}},
+                status=400,
+            )
+        extras = set(response_format) - {"type", "json_schema"}
+        if self.reject_format_extras and extras:
+            name = sorted(extras)[0]
+            return web.json_response(
+                _error_body(
+                    f"Unknown parameter: 'response_format.{name}'.",
+                    "invalid_request_error",
+                    f"response_format.{name}",
+                    "unknown_parameter",
+                ),
+                status=400,
+            )
+        return None
 
-        text = self._judge_text(body) if self.is_judge_request(body) else self._answer(body)
-        if body.get("stream"):
-            return await self._stream(request, body, text, failure, timing)
-        return web.json_response(self._completion(body, text))
+    def _limited_answer(self, body: dict[str, Any]) -> tuple[str, str]:
+        """The answer, cut at the request's output limit (word pieces as tokens)."""
+        text = self._answer(body)
+        limit = _output_limit(body)
+        pieces = _words(text)
+        if self.ramble_answers and pieces:
+            cap = limit if limit is not None else self.ramble_max_tokens
+            # one space between repeats, so that the pieces stay the stream's pieces
+            again = _words(text.rstrip() + " ")
+            pieces = list(itertools.islice(itertools.cycle(again), cap + 1))
+        if limit is not None and len(pieces) > limit:
+            return "".join(pieces[:limit]), "length"
+        if self.ramble_answers:
+            return "".join(pieces[: self.ramble_max_tokens]), "length"
+        return "".join(pieces), "stop"
+
+    def _judge_reply(self, body: dict[str, Any]) -> tuple[str, str]:
+        limit = _output_limit(body)
+        max_chars = JSON_CHARS_PER_TOKEN * (limit if limit is not None else self.ramble_max_tokens)
+        if self.judge_mode == "ramble":
+            fragments = self._ramble(body)
+        else:
+            fragments = iter([self._judge_text(body)])
+        text, cut = _bounded(fragments, max_chars)
+        return text, "length" if cut else "stop"
+
+    def _ramble(self, body: dict[str, Any]) -> Iterator[str]:
+        response_format = body.get("response_format") or {}
+        fmt = response_format.get("type")
+        schema: dict[str, Any] | None = None
+        if fmt == "json_schema":
+            schema = response_format.get("json_schema", {}).get("schema")
+        elif fmt == "json_object" and "schema" in response_format:
+            schema = response_format["schema"]
+        constrained = schema is not None
+        if schema is None:
+            schema = _prompt_schema(body) or {
+                "type": "object",
+                "properties": {"notes": {"type": "array", "items": {"type": "string"}}},
+            }
+        rambler = Rambler(
+            constrained=constrained, integer=self.ramble_integer, sentence=self.ramble_sentence
+        )
+        return rambler.value(schema)
 
     async def _fail(self, request: web.Request, failure: Failure) -> web.StreamResponse:
         if failure.kind == "rate_limit":
@@ -497,24 +688,37 @@ class FakeOpenAI:
             "total_tokens": prompt_tokens + pieces,
         }
 
-    def _logprobs(self, pieces: list[str], start: int = 0) -> dict[str, Any]:
+    def _alternatives(self, body: dict[str, Any]) -> int | None:
+        """How many alternatives a token's logprobs carry; None for no logprobs at all."""
+        if not body.get("logprobs") or not self.logprobs_enabled:
+            return None
+        asked = body.get("top_logprobs")
+        if not self.llama_logprobs:
+            return int(asked or 0)
+        # llama-server: 20 unless told, and nothing at all when told 0
+        n = 20 if asked is None else int(asked)
+        return n or None
+
+    def _logprobs(self, pieces: list[str], start: int = 0, alternatives: int = 0) -> dict[str, Any]:
         values = self.token_logprobs
+
+        def entry(p: str, value: float) -> dict[str, Any]:
+            return {"token": p, "logprob": value, "bytes": list(p.encode())}
+
         return {
             "content": [
                 {
-                    "token": p,
-                    "logprob": values[(start + i) % len(values)],
-                    "bytes": list(p.encode()),
-                    "top_logprobs": [],
+                    **entry(p, values[(start + i) % len(values)]),
+                    "top_logprobs": [entry(p, -1.0 - k) for k in range(alternatives)],
                 }
                 for i, p in enumerate(pieces)
             ],
             "refusal": None,
         }
 
-    def _completion(self, body: dict[str, Any], text: str) -> dict[str, Any]:
+    def _completion(self, body: dict[str, Any], text: str, finish: str) -> dict[str, Any]:
         pieces = _words(text)
-        want_logprobs = bool(body.get("logprobs")) and self.logprobs_enabled
+        alternatives = self._alternatives(body)
         result: dict[str, Any] = {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
@@ -524,8 +728,10 @@ class FakeOpenAI:
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": text, "refusal": None},
-                    "logprobs": self._logprobs(pieces) if want_logprobs else None,
-                    "finish_reason": "stop",
+                    "logprobs": None
+                    if alternatives is None
+                    else self._logprobs(pieces, 0, alternatives),
+                    "finish_reason": finish,
                 }
             ],
         }
@@ -540,11 +746,12 @@ class FakeOpenAI:
         text: str,
         failure: Failure | None,
         timing: Timing | None = None,
+        finish: str = "stop",
     ) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         model = self._model(body)
-        want_logprobs = bool(body.get("logprobs")) and self.logprobs_enabled
+        alternatives = self._alternatives(body)
         pieces = _words(text)
 
         def chunk(
@@ -578,13 +785,15 @@ class FakeOpenAI:
                 return response
             if index and self.token_interval_s:
                 await asyncio.sleep(self.token_interval_s)
-            logprobs = self._logprobs([piece], index) if want_logprobs else None
+            logprobs = (
+                None if alternatives is None else self._logprobs([piece], index, alternatives)
+            )
             await response.write(chunk({"content": piece}, None, logprobs))
             if timing is not None:
                 timing.last_chunk_at = time.monotonic()
                 if index == 0:
                     timing.first_chunk_at = timing.last_chunk_at
-        await response.write(chunk({}, "stop", None))
+        await response.write(chunk({}, finish, None))
         options = body.get("stream_options") or {}
         if self.include_usage and options.get("include_usage"):
             usage_chunk = {

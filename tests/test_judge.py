@@ -11,18 +11,25 @@ from openai import AsyncOpenAI
 
 from bot.judge import (
     JUDGE_SCHEMA,
+    MAX_SOURCES,
+    MAX_SUGGESTIONS,
     SCHEMA_NAME,
+    TRAITS_MAX_TOKENS,
     Analysis,
     AnalysisUnavailable,
     JudgeOutput,
     alignment_score,
     analyse,
+    budget_for,
     build_analysis,
+    schema_for,
 )
+from bot.judge_call import JudgeOutcome
 from bot.llm import JSON_SCHEMA_REJECTED, LLM
 from bot.personality import build_system_prompt
+from storage.knowledge import KnowledgeItem
 from storage.models import DEFAULT_FIELDS, TRAITS, ProfileFields
-from tests.fake_openai import FakeOpenAI, profile_answer
+from tests.fake_openai import JSON_CHARS_PER_TOKEN, FakeOpenAI, profile_answer
 
 API_KEY = "sk-test-SECRET123"
 QUESTION = "I can't log in to my account."
@@ -169,7 +176,7 @@ async def test_judge_falls_back_when_json_schema_is_rejected(fake: FakeOpenAI, l
     result = await analyse(llm, fields=FIELDS, question=QUESTION, answer="Hello.")
     assert isinstance(result, Analysis)
     assert result.alignment == 92.5
-    assert fake.requests[-1]["response_format"] == {"type": "json_object"}
+    assert fake.requests[-1]["response_format"] == {"type": "json_object", "schema": JUDGE_SCHEMA}
     assert llm.dropped_params["judge-test"] == {JSON_SCHEMA_REJECTED}
 
 
@@ -214,3 +221,144 @@ def test_analysis_json_round_trip() -> None:
     }
     assert Analysis.from_json(stored) == analysis
     assert Analysis.from_json(as_text) == analysis
+
+
+# -- bounded judging ----------------------------------------------------------------------------
+
+KNOWLEDGE = [
+    KnowledgeItem("company", "C", "ROMASHKA"),
+    *(
+        KnowledgeItem("policy", f"P{i}", f"Refunds within {i} days of purchase.")
+        for i in range(1, 13)
+    ),
+]
+THIRTY_WORDS = " ".join(["reasonable"] * 30)
+TWENTY_WORDS = " ".join(["concrete"] * 20)
+
+
+def estimated_tokens(reply: Any) -> float:
+    """English prose runs about 4/3 tokens a word in BPE vocabularies (GPT-2's, SmolLM2's);
+    JSON punctuation and keys about 3 characters a token."""
+    words = 0
+
+    def skeleton(value: Any) -> Any:
+        nonlocal words
+        if isinstance(value, str):
+            words += len(value.split())
+            return ""
+        if isinstance(value, dict):
+            return {k: skeleton(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [skeleton(v) for v in value]
+        return value
+
+    bare = json.dumps(skeleton(reply))
+    return len(bare) / JSON_CHARS_PER_TOKEN + words * 4 / 3
+
+
+def test_schema_bounds_every_array_and_names_only_the_knowledge_given() -> None:
+    assert JUDGE_SCHEMA["properties"]["suggestions"]["maxItems"] == MAX_SUGGESTIONS
+    sources = schema_for(KNOWLEDGE)["properties"]["sources"]
+    assert sources["items"]["enum"] == ["C", *(f"P{i}" for i in range(1, 13))]
+    assert sources["maxItems"] == MAX_SOURCES
+    assert schema_for(KNOWLEDGE[:3])["properties"]["sources"]["maxItems"] == 3
+    assert "sources" not in schema_for([])["properties"]
+
+
+@pytest.mark.parametrize("knowledge", [[], KNOWLEDGE])
+def test_budget_holds_the_largest_reply_the_prompt_asks_for(
+    knowledge: list[KnowledgeItem],
+) -> None:
+    # every reason the full 30 words, every suggestion 20, every source slot used
+    largest: dict[str, Any] = {t: {"level": 100, "reason": THIRTY_WORDS} for t in TRAITS}
+    largest["suggestions"] = [TWENTY_WORDS] * MAX_SUGGESTIONS
+    if knowledge:
+        largest["sources"] = [f"P{i}" for i in range(10, 10 + MAX_SOURCES)]
+    tokens = estimated_tokens(largest)
+    assert tokens <= budget_for(knowledge)
+    # and not wildly more (the margin is for indented JSON): the budget stops a rambling model
+    assert budget_for(knowledge) < 2 * tokens
+    assert budget_for([]) == TRAITS_MAX_TOKENS
+
+
+async def test_rambling_judge_constrained_by_the_schema_finishes(
+    fake: FakeOpenAI, llm: LLM
+) -> None:
+    fake.judge_mode = "ramble"
+    fake.ramble_integer = 60
+    result = await analyse(
+        llm, fields=FIELDS, question=QUESTION, answer="Refunds within 3 days.", knowledge=KNOWLEDGE
+    )
+    assert isinstance(result, Analysis)
+    assert [t.perceived for t in result.traits] == [60, 60, 60, 60]
+    assert len(result.suggestions) == MAX_SUGGESTIONS
+    sent = fake.requests[-1]
+    assert sent["max_completion_tokens"] == budget_for(KNOWLEDGE)
+    assert sent["response_format"]["json_schema"]["schema"] == schema_for(KNOWLEDGE)
+
+
+@pytest.mark.parametrize(
+    ("setup", "outcome", "phrase"),
+    [
+        ({"judge_reply": "not JSON"}, JudgeOutcome.INVALID, "not valid"),
+        ({"judge_reply": json.dumps({"formality": 80})}, JudgeOutcome.INVALID, "not valid"),
+        ({"judge_reply": '{"formality": {"level": 8' + "0" * 3000}, JudgeOutcome.CUT, "limit"),
+        ({"failure": "server_error"}, JudgeOutcome.UNAVAILABLE, "internal problem"),
+    ],
+)
+async def test_judge_failures_are_named_and_logged_without_content(
+    fake: FakeOpenAI,
+    llm: LLM,
+    caplog: pytest.LogCaptureFixture,
+    setup: dict[str, str],
+    outcome: JudgeOutcome,
+    phrase: str,
+) -> None:
+    if "failure" in setup:
+        fake.fail_next(setup["failure"], setup["failure"], setup["failure"])  # type: ignore[arg-type]
+    else:
+        fake.judge_reply = setup["judge_reply"]
+    answer = "SECRET-ANSWER-TEXT please reset it"
+    with caplog.at_level("WARNING"):
+        result = await analyse(llm, fields=FIELDS, question="SECRET-QUESTION", answer=answer)
+    assert isinstance(result, AnalysisUnavailable)
+    assert result.outcome is outcome
+    assert phrase in result.reason
+    logged = [r for r in caplog.records if r.name == "bot.judge_call"]
+    assert logged, "a judge failure is logged"
+    text = " ".join(r.getMessage() for r in logged)
+    assert SCHEMA_NAME in text and "judge-test" in text and str(outcome) in text
+    for secret in ("SECRET-ANSWER-TEXT", "SECRET-QUESTION", "not JSON", API_KEY):
+        assert secret not in text
+
+
+async def test_judge_timeout_is_an_outcome_of_its_own(fake: FakeOpenAI) -> None:
+    client = AsyncOpenAI(api_key=API_KEY, base_url=fake.base_url, max_retries=2, timeout=0.3)
+    llm = LLM(client=client, default_model="gpt-test", judge_model="judge-test")
+    fake.fail_next("hang", "hang")
+    try:
+        result = await analyse(llm, fields=FIELDS, question=QUESTION, answer="Hello.")
+    finally:
+        await client.close()
+    assert isinstance(result, AnalysisUnavailable)
+    assert result.outcome is JudgeOutcome.TIMEOUT
+    assert len(fake.requests) == 2
+
+
+async def test_levels_only_when_reasons_would_be_shown_nowhere(fake: FakeOpenAI, llm: LLM) -> None:
+    fake.judge_mode = "ramble"
+    fake.ramble_integer = 40
+    result = await analyse(
+        llm, fields=FIELDS, question=QUESTION, answer="Hello.", knowledge=KNOWLEDGE, detail=False
+    )
+    assert isinstance(result, Analysis)
+    assert [t.perceived for t in result.traits] == [40, 40, 40, 40]
+    assert result.suggestions == () and {t.reason for t in result.traits} == {""}
+    sent = fake.requests[-1]
+    schema = sent["response_format"]["json_schema"]["schema"]
+    assert set(schema["properties"]) == {*TRAITS, "sources"}
+    assert all(set(schema["properties"][t]["properties"]) == {"level"} for t in TRAITS)
+    assert sent["max_completion_tokens"] == budget_for(KNOWLEDGE, detail=False)
+    assert budget_for([], detail=False) < budget_for([]) / 4
+    system = sent["messages"][0]["content"]
+    assert "suggestions" not in system and "reason" not in system

@@ -15,8 +15,10 @@ from openai import AsyncOpenAI
 
 from bot.llm import (
     JSON_OBJECT_REJECTED,
+    JSON_OBJECT_SCHEMA_REJECTED,
     JSON_SCHEMA_REJECTED,
     LLM,
+    LOGPROBS_NEED_ALTERNATIVE,
     Completion,
     LLMError,
     LLMErrorKind,
@@ -105,6 +107,8 @@ async def test_request_carries_streaming_and_sampling_parameters(
     assert sent["stream"] is True
     assert sent["stream_options"] == {"include_usage": True}
     assert sent["logprobs"] is True
+    # only the chosen token's probability is used: no alternatives asked for
+    assert sent["top_logprobs"] == 0
     assert sent["temperature"] == 0.42
     assert sent["presence_penalty"] == 0.17
     assert sent["max_completion_tokens"] == 321
@@ -285,7 +289,9 @@ async def test_not_configured() -> None:
     with pytest.raises(LLMError) as streamed:
         await llm.stream_answer(messages=MESSAGES, sampling=SAMPLING, model=None, on_text=ignore)
     with pytest.raises(LLMError) as judged:
-        await llm.complete_json(messages=MESSAGES, schema_name="x", schema=SCHEMA, model=None)
+        await llm.complete_json(
+            messages=MESSAGES, schema_name="x", schema=SCHEMA, model=None, max_tokens=50
+        )
     for err in (streamed.value, judged.value):
         assert err.kind is LLMErrorKind.NOT_CONFIGURED
         assert "OPENAI_API_KEY" in err.message
@@ -297,7 +303,14 @@ async def test_not_configured() -> None:
 
 @pytest.mark.parametrize(
     "param",
-    ["temperature", "presence_penalty", "max_completion_tokens", "logprobs", "stream_options"],
+    [
+        "temperature",
+        "presence_penalty",
+        "max_completion_tokens",
+        "logprobs",
+        "top_logprobs",
+        "stream_options",
+    ],
 )
 async def test_rejected_parameter_is_dropped_and_remembered(
     fake: FakeOpenAI, harness: Harness, param: str
@@ -324,6 +337,9 @@ async def test_rejected_parameter_is_dropped_and_remembered(
         assert fake.requests[2]["max_completion_tokens"] == SAMPLING.max_tokens
     if param == "logprobs":
         assert second.confidence is None
+        assert "top_logprobs" not in fake.requests[2]
+    if param == "top_logprobs":
+        assert second.confidence is not None
     if param == "stream_options":
         assert second.prompt_tokens is None
 
@@ -440,7 +456,7 @@ async def test_unrelated_bad_request_is_not_retried(fake: FakeOpenAI, harness: H
 async def test_complete_json_uses_strict_json_schema(fake: FakeOpenAI, harness: Harness) -> None:
     fake.judge_reply = '{"ok": true}'
     result = await harness.llm.complete_json(
-        messages=MESSAGES, schema_name="check", schema=SCHEMA, model=None
+        messages=MESSAGES, schema_name="check", schema=SCHEMA, model=None, max_tokens=50
     )
     assert result == {"ok": True}
     sent = fake.requests[-1]
@@ -450,6 +466,7 @@ async def test_complete_json_uses_strict_json_schema(fake: FakeOpenAI, harness: 
         "json_schema": {"name": "check", "schema": SCHEMA, "strict": True},
     }
     assert sent["temperature"] == 0
+    assert sent["max_completion_tokens"] == 50
 
 
 async def test_json_schema_rejection_falls_back_to_json_object(
@@ -458,21 +475,25 @@ async def test_json_schema_rejection_falls_back_to_json_object(
     fake.reject_json_schema = True
     fake.judge_reply = '{"ok": false}'
     result = await harness.llm.complete_json(
-        messages=MESSAGES, schema_name="check", schema=SCHEMA, model="local"
+        messages=MESSAGES, schema_name="check", schema=SCHEMA, model="local", max_tokens=50
     )
     assert result == {"ok": False}
     assert [r["response_format"]["type"] for r in fake.requests] == ["json_schema", "json_object"]
     fallback = fake.requests[-1]
+    # the schema goes in the request, where servers such as llama-server enforce it, and in
+    # the prompt, for the model to read
+    assert fallback["response_format"] == {"type": "json_object", "schema": SCHEMA}
     assert json.dumps(SCHEMA) in fallback["messages"][0]["content"]
     assert fallback["messages"][0]["role"] == "system"
     assert len(fallback["messages"]) == len(MESSAGES)
+    assert fallback["max_completion_tokens"] == 50
     assert harness.llm.dropped_params["local"] == {JSON_SCHEMA_REJECTED}
 
     await harness.llm.complete_json(
-        messages=MESSAGES, schema_name="check", schema=SCHEMA, model="local"
+        messages=MESSAGES, schema_name="check", schema=SCHEMA, model="local", max_tokens=50
     )
     assert len(fake.requests) == 3
-    assert fake.requests[-1]["response_format"] == {"type": "json_object"}
+    assert fake.requests[-1]["response_format"] == {"type": "json_object", "schema": SCHEMA}
 
 
 async def test_no_json_mode_at_all_still_works(fake: FakeOpenAI, harness: Harness) -> None:
@@ -480,19 +501,24 @@ async def test_no_json_mode_at_all_still_works(fake: FakeOpenAI, harness: Harnes
     fake.reject_json_object = True
     fake.judge_reply = '```json\n{"ok": true}\n```'
     result = await harness.llm.complete_json(
-        messages=MESSAGES, schema_name="check", schema=SCHEMA, model=None
+        messages=MESSAGES, schema_name="check", schema=SCHEMA, model=None, max_tokens=50
     )
     assert result == {"ok": True}
-    assert len(fake.requests) == 3
+    assert len(fake.requests) == 4
     assert "response_format" not in fake.requests[-1]
-    assert harness.llm.dropped_params["gpt-test"] == {JSON_SCHEMA_REJECTED, JSON_OBJECT_REJECTED}
+    assert fake.requests[-1]["max_completion_tokens"] == 50
+    assert harness.llm.dropped_params["gpt-test"] == {
+        JSON_SCHEMA_REJECTED,
+        JSON_OBJECT_SCHEMA_REJECTED,
+        JSON_OBJECT_REJECTED,
+    }
 
 
 async def test_complete_json_drops_rejected_temperature(fake: FakeOpenAI, harness: Harness) -> None:
     fake.reject_params = {"temperature"}
     fake.judge_reply = '{"ok": true}'
     assert await harness.llm.complete_json(
-        messages=MESSAGES, schema_name="check", schema=SCHEMA, model=None
+        messages=MESSAGES, schema_name="check", schema=SCHEMA, model=None, max_tokens=50
     ) == {"ok": True}
     assert "temperature" not in fake.requests[-1]
     assert fake.requests[-1]["response_format"]["type"] == "json_schema"
@@ -505,7 +531,7 @@ async def test_unparseable_json_is_bad_output(
     fake.judge_reply = reply
     with pytest.raises(LLMError) as caught:
         await harness.llm.complete_json(
-            messages=MESSAGES, schema_name="check", schema=SCHEMA, model=None
+            messages=MESSAGES, schema_name="check", schema=SCHEMA, model=None, max_tokens=50
         )
     assert caught.value.kind is LLMErrorKind.BAD_OUTPUT
 
@@ -514,7 +540,7 @@ async def test_complete_json_translates_server_errors(fake: FakeOpenAI, harness:
     fake.fail_next("auth")
     with pytest.raises(LLMError) as caught:
         await harness.llm.complete_json(
-            messages=MESSAGES, schema_name="check", schema=SCHEMA, model=None
+            messages=MESSAGES, schema_name="check", schema=SCHEMA, model=None, max_tokens=50
         )
     assert caught.value.kind is LLMErrorKind.AUTH
     assert API_KEY not in caught.value.message
@@ -524,3 +550,255 @@ def test_sampling_for_default_profile_is_what_the_fixture_expects() -> None:
     # Guards the fixture: SAMPLING must differ from the default so the request assertions
     # above prove the passed sampling is used, not a default.
     assert sampling_for(DEFAULT_FIELDS) != SAMPLING
+
+
+# -- what real small models and their servers do ----------------------------------------------
+
+RAMBLING: dict[str, Any] = {
+    "type": "object",
+    "properties": {"notes": {"type": "array", "items": {"type": "string"}}},
+    "required": ["notes"],
+    "additionalProperties": False,
+}
+
+
+async def ask(llm: LLM, *, schema: dict[str, Any] = SCHEMA, max_tokens: int = 50) -> Any:
+    return await llm.complete_json(
+        messages=MESSAGES, schema_name="check", schema=schema, model=None, max_tokens=max_tokens
+    )
+
+
+async def test_answer_cut_at_its_limit_says_so(fake: FakeOpenAI, harness: Harness) -> None:
+    fake.ramble_answers = True
+    completion = await harness.answer()
+    assert completion.finish_reason == "length"
+    assert completion.cut_off
+    assert completion.token_limit == SAMPLING.max_tokens
+    assert len(harness.deltas) == SAMPLING.max_tokens
+
+
+async def test_answer_that_ends_on_its_own_is_not_cut(fake: FakeOpenAI, harness: Harness) -> None:
+    completion = await harness.answer()
+    assert completion.finish_reason == "stop"
+    assert not completion.cut_off
+    assert completion.token_limit == SAMPLING.max_tokens
+
+
+@pytest.mark.parametrize(
+    ("rejected", "limit"),
+    [
+        ({"max_completion_tokens"}, SAMPLING.max_tokens),
+        ({"max_completion_tokens", "max_tokens"}, None),
+    ],
+)
+async def test_token_limit_is_the_one_the_server_took(
+    fake: FakeOpenAI, harness: Harness, rejected: set[str], limit: int | None
+) -> None:
+    fake.reject_params = rejected
+    completion = await harness.answer()
+    assert completion.token_limit == limit
+
+
+async def test_llama_logprobs_are_asked_with_one_alternative_after_none_came(
+    fake: FakeOpenAI, harness: Harness
+) -> None:
+    # llama-server sends 20 alternatives a token unless told, and nothing for top_logprobs 0
+    fake.llama_logprobs = True
+    first = await harness.answer()
+    assert fake.requests[-1]["top_logprobs"] == 0
+    assert first.confidence is None
+    assert harness.llm.dropped_params["gpt-test"] == {LOGPROBS_NEED_ALTERNATIVE}
+
+    second = await harness.answer()
+    assert fake.requests[-1]["top_logprobs"] == 1
+    assert second.confidence == pytest.approx(math.exp(-0.1), abs=1e-4)
+
+
+async def test_servers_that_send_logprobs_for_top_logprobs_0_keep_getting_0(
+    fake: FakeOpenAI, harness: Harness
+) -> None:
+    await harness.answer()
+    await harness.answer()
+    assert [r["top_logprobs"] for r in fake.requests] == [0, 0]
+    assert harness.llm.dropped_params == {}
+
+
+@pytest.mark.parametrize(
+    ("setup", "formats"),
+    [
+        ({}, ["json_schema"]),
+        ({"reject_json_schema": True}, ["json_schema", "json_object"]),
+        (
+            {"reject_json_schema": True, "reject_format_extras": True},
+            ["json_schema", "json_object", "json_object"],
+        ),
+        (
+            {"reject_json_schema": True, "reject_json_object": True},
+            ["json_schema", "json_object", "json_object", None],
+        ),
+    ],
+)
+async def test_every_json_mode_is_sent_with_a_budget(
+    fake: FakeOpenAI, harness: Harness, setup: dict[str, bool], formats: list[str | None]
+) -> None:
+    for name, value in setup.items():
+        setattr(fake, name, value)
+    fake.judge_reply = '{"ok": true}'
+    assert await ask(harness.llm, max_tokens=77) == {"ok": True}
+    assert [(r.get("response_format") or {}).get("type") for r in fake.requests] == formats
+    assert all(r["max_completion_tokens"] == 77 for r in fake.requests)
+
+
+async def test_openai_like_server_rejecting_a_schema_in_json_object_gets_bare_json_object(
+    fake: FakeOpenAI, harness: Harness
+) -> None:
+    fake.reject_json_schema = True
+    fake.reject_format_extras = True
+    fake.judge_reply = '{"ok": true}'
+    await ask(harness.llm)
+    assert fake.requests[-1]["response_format"] == {"type": "json_object"}
+    assert harness.llm.dropped_params["gpt-test"] == {
+        JSON_SCHEMA_REJECTED,
+        JSON_OBJECT_SCHEMA_REJECTED,
+    }
+
+
+BOUNDED: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "verdicts": {
+            "type": "array",
+            "maxItems": 2,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "behaviour": {"type": "string", "enum": ["empathetic", "concise"]},
+                    "score": {"type": "integer", "minimum": 0, "maximum": 100},
+                },
+                "required": ["behaviour", "score"],
+                "additionalProperties": False,
+            },
+        }
+    },
+    "required": ["verdicts"],
+    "additionalProperties": False,
+}
+
+
+async def test_llama_server_without_json_schema_constrains_json_object_with_the_schema(
+    fake: FakeOpenAI, harness: Harness
+) -> None:
+    # an older llama-server: json_schema is an unknown type there, answered with its 400
+    fake.response_formats = {"text", "json_object"}
+    fake.judge_mode = "ramble"
+    result = await ask(harness.llm, schema=BOUNDED, max_tokens=200)
+    assert result == {
+        "verdicts": [
+            {"behaviour": "empathetic", "score": 80},
+            {"behaviour": "concise", "score": 80},
+        ]
+    }
+    assert harness.llm.dropped_params["gpt-test"] == {JSON_SCHEMA_REJECTED}
+    assert fake.requests[-1]["response_format"] == {"type": "json_object", "schema": BOUNDED}
+
+
+async def test_rambling_judge_stops_at_its_budget_and_says_cut(
+    fake: FakeOpenAI, harness: Harness
+) -> None:
+    fake.judge_mode = "ramble"
+    with pytest.raises(LLMError) as caught:
+        await ask(harness.llm, schema=RAMBLING, max_tokens=120)
+    assert caught.value.kind is LLMErrorKind.OUTPUT_CUT
+    assert "length limit" in caught.value.message
+    assert len(fake.requests) == 1  # a temperature-0 request would only be cut again
+
+
+async def test_json_mode_without_the_schema_ignores_its_bounds(
+    fake: FakeOpenAI, harness: Harness
+) -> None:
+    # bare json_object: the model writes JSON but not the schema's bounds, until its budget
+    fake.reject_json_schema = True
+    fake.reject_format_extras = True
+    fake.judge_mode = "ramble"
+    with pytest.raises(LLMError) as caught:
+        await ask(harness.llm, schema=BOUNDED, max_tokens=200)
+    assert caught.value.kind is LLMErrorKind.OUTPUT_CUT
+    assert fake.requests[-1]["response_format"] == {"type": "json_object"}
+
+
+async def test_judge_budget_is_raised_to_judge_max_tokens(fake: FakeOpenAI) -> None:
+    client = AsyncOpenAI(api_key=API_KEY, base_url=fake.base_url, max_retries=0, timeout=5)
+    llm = LLM(client=client, default_model="gpt-test", judge_model=None, judge_max_tokens=800)
+    fake.judge_reply = '{"ok": true}'
+    try:
+        await ask(llm, max_tokens=50)
+        await ask(llm, max_tokens=900)
+    finally:
+        await client.close()
+    assert [r["max_completion_tokens"] for r in fake.requests] == [800, 900]
+
+
+async def test_judge_that_times_out_is_asked_once_more_for_half_the_budget(
+    fake: FakeOpenAI,
+) -> None:
+    # The client would retry twice itself; the judge's retry is its own and smaller. A model
+    # writing 10 ms a token needs 2 s for 200 tokens (past the 1.2 s timeout), 1 s for 100.
+    h = Harness(fake, max_retries=2, timeout=1.2)
+    fake.judge_mode = "ramble"
+    fake.judge_token_s = 0.01
+    try:
+        with pytest.raises(LLMError) as caught:
+            await ask(h.llm, schema=RAMBLING, max_tokens=200)
+    finally:
+        await h.client.close()
+    assert [r["max_completion_tokens"] for r in fake.requests] == [200, 100]
+    assert caught.value.kind is LLMErrorKind.OUTPUT_CUT
+
+
+async def test_judge_timing_out_twice_gives_up_after_two_requests(fake: FakeOpenAI) -> None:
+    h = Harness(fake, max_retries=2, timeout=0.3)
+    fake.fail_next("hang", "hang", "hang")
+    started = time.perf_counter()
+    try:
+        with pytest.raises(LLMError) as caught:
+            await ask(h.llm, max_tokens=60)
+    finally:
+        await h.client.close()
+    assert caught.value.kind is LLMErrorKind.TIMEOUT
+    assert [r["max_completion_tokens"] for r in fake.requests] == [60, 30]
+    assert time.perf_counter() - started < 3 * 0.3
+
+
+async def test_judge_retries_rate_limits_and_server_errors_itself(fake: FakeOpenAI) -> None:
+    h = Harness(fake, max_retries=2)
+    fake.fail_next("rate_limit", "server_error")
+    fake.judge_reply = '{"ok": true}'
+    try:
+        assert await ask(h.llm, max_tokens=60) == {"ok": True}
+    finally:
+        await h.client.close()
+    assert [r["max_completion_tokens"] for r in fake.requests] == [60, 60, 60]
+
+
+async def test_judge_retries_no_more_than_openai_max_retries(fake: FakeOpenAI) -> None:
+    h = Harness(fake, max_retries=1)
+    fake.fail_next("server_error", "server_error")
+    try:
+        with pytest.raises(LLMError) as caught:
+            await ask(h.llm)
+    finally:
+        await h.client.close()
+    assert caught.value.kind is LLMErrorKind.SERVER
+    assert len(fake.requests) == 2
+
+
+async def test_answers_keep_the_clients_own_retries(fake: FakeOpenAI) -> None:
+    # judges retry by themselves; the answer's stream is left to the client as before
+    h = Harness(fake, max_retries=2, timeout=0.3)
+    fake.fail_next("hang", "hang")
+    try:
+        completion = await h.answer()
+    finally:
+        await h.client.close()
+    assert completion.text == EXPECTED_ANSWER
+    assert len(fake.requests) == 3

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.proxies import StyleProxies, count_syllables, measure
+from bot.proxies import StyleProxies, complete_sentences, count_syllables, measure
 
 FORMAL_DETAILED_CALM = """\
 Thank you for contacting ROMASHKA support regarding the synchronisation of your calendar.
@@ -25,32 +25,77 @@ Your stuff'll show up in a few minutes. Let me know if it doesn't, okay? 🙌
 """
 
 
+def known(value: float | None) -> float:
+    """A proxy that must have been measured here."""
+    assert value is not None
+    return value
+
+
 def test_proxies_separate_formal_from_casual_answers() -> None:
     formal = measure(FORMAL_DETAILED_CALM)
     casual = measure(CASUAL_ENTHUSIASTIC)
 
     assert formal.exclamations_per_sentence == 0
-    assert casual.exclamations_per_sentence > 0.5
+    assert known(casual.exclamations_per_sentence) > 0.5
     assert formal.contractions_per_100_words == 0
-    assert casual.contractions_per_100_words > 10
+    assert known(casual.contractions_per_100_words) > 10
     assert formal.emoji_count == 0
     assert casual.emoji_count == 3
-    assert formal.mean_sentence_length > 2 * casual.mean_sentence_length
-    assert formal.reading_grade > casual.reading_grade + 5
+    assert known(formal.mean_sentence_length) > 2 * known(casual.mean_sentence_length)
+    assert known(formal.reading_grade) > known(casual.reading_grade) + 5
     assert formal.word_count > 2 * casual.word_count
     assert casual.question_count == 1
     assert formal.question_count == 0
 
 
 @pytest.mark.parametrize("text", ["", "   \n\t ", "🎉", ":tada:", "!!!", "..."])
-def test_texts_without_words_do_not_divide_by_zero(text: str) -> None:
+def test_texts_without_words_measure_nothing_per_sentence(text: str) -> None:
+    # counts are real zeros; a figure per sentence or per word has nothing to be measured on
     p = measure(text)
     assert p.word_count == 0
     assert p.sentence_count == 0
-    assert p.exclamations_per_sentence == 0
-    assert p.contractions_per_100_words == 0
-    assert p.mean_sentence_length == 0
-    assert p.reading_grade == 0
+    assert p.exclamations_per_sentence is None
+    assert p.contractions_per_100_words is None
+    assert p.mean_sentence_length is None
+    assert p.reading_grade is None
+    assert p.stored()["reading_grade"] is None
+
+
+@pytest.mark.parametrize(
+    ("text", "complete"),
+    [
+        ("Hello there. How are you? I am fine and I w", "Hello there. How are you? "),
+        ("Sure! Just click the", "Sure! "),
+        ("Steps:\n- Open Settings\n- Click Res", "Steps:\n- Open Settings\n"),
+        ("See https://example.com/a.b for it. Then", "See https://example.com/a.b for it. "),
+        ("It ended exactly here.", "It ended exactly here."),
+        ("No sentence ever finished", ""),
+        ("", ""),
+    ],
+)
+def test_complete_sentences_of_a_cut_text(text: str, complete: str) -> None:
+    assert complete_sentences(text) == complete
+
+
+def test_cut_answer_is_measured_on_its_complete_sentences() -> None:
+    text = "Click Reset now! It's quick. Then open the configuration dialogue and choose Sync"
+    whole, cut = measure(text), measure(text, cut=True)
+    # the fragment would lengthen the mean sentence and lower the share of exclamations
+    assert cut.mean_sentence_length == 2.5
+    assert known(whole.mean_sentence_length) > 4
+    assert cut.exclamations_per_sentence == 0.5
+    assert cut.contractions_per_100_words == 20.0
+    # counts stay those of everything the customer saw
+    assert cut.word_count == whole.word_count == 13
+    assert cut.sentence_count == 3
+
+
+def test_answer_cut_before_its_first_sentence_ended_measures_nothing_per_sentence() -> None:
+    p = measure("Thank you for contacting us about the", cut=True)
+    assert p.word_count == 7
+    assert p.reading_grade is None
+    assert p.mean_sentence_length is None
+    assert p.exclamations_per_sentence is None
 
 
 @pytest.mark.parametrize(

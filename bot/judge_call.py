@@ -1,0 +1,105 @@
+"""One judge call, the same way for every judge: a bounded output budget, the reply validated
+against the judge's pydantic model, and every failure logged (judge, model and kind of failure,
+never the reply or the prompt, which quote customer text) and named by an outcome that is stored
+with the answer and counted in `/bot stats`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from bot.llm import LLM, LLMError, LLMErrorKind, Messages
+
+log = logging.getLogger(__name__)
+
+# Token allowances for sizing the judges' output budgets from their schemas. They are upper
+# bounds for what the prompts ask for, with room for small models' tokenizers, which split JSON
+# punctuation and quoted keys into many tokens (about 3 characters a token).
+STRUCTURE_TOKENS: Final = 8  # one quoted key with its colon, comma and brackets
+NUMBER_TOKENS: Final = 4
+REASON_TOKENS: Final = 60  # "one sentence" (the prompts ask for at most 30 words)
+SUGGESTION_TOKENS: Final = 40  # "one short, concrete suggestion"
+REF_TOKENS: Final = 5  # a knowledge id such as "F12", quoted, with its comma
+
+
+def text_tokens(text: str) -> int:
+    """Tokens of a short known text (a behaviour name) written out in a reply."""
+    return len(text) // 3 + 2
+
+
+class JudgeOutcome(StrEnum):
+    OK = "ok"
+    TIMEOUT = "timeout"  # no reply in time, also after one retry with a smaller budget
+    CUT = "cut"  # the reply reached its output budget before the JSON was complete
+    INVALID = "invalid"  # not JSON, or JSON that does not match the schema
+    UNAVAILABLE = "unavailable"  # the service refused or failed (rate limit, 5xx, auth...)
+
+
+_BY_ERROR: Final = {
+    LLMErrorKind.TIMEOUT: JudgeOutcome.TIMEOUT,
+    LLMErrorKind.OUTPUT_CUT: JudgeOutcome.CUT,
+    LLMErrorKind.BAD_OUTPUT: JudgeOutcome.INVALID,
+}
+INVALID_REPLY: Final = "the judge model's reply was not valid."
+CUT_REPLY: Final = "the judge model's reply reached its length limit before it was complete."
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeFailed:
+    outcome: JudgeOutcome
+    reason: str  # safe to show: a fixed text, never the reply
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def ask(
+    llm: LLM,
+    *,
+    judge: str,
+    messages: Messages,
+    schema: dict[str, Any],
+    max_tokens: int,
+    output: type[M],
+) -> M | JudgeFailed:
+    """`judge` is the schema's name: it goes to the server and into the log."""
+    model = llm.judge_model
+    try:
+        raw = await llm.complete_json(
+            messages=messages, schema_name=judge, schema=schema, model=model, max_tokens=max_tokens
+        )
+    except LLMError as err:
+        outcome = _BY_ERROR.get(err.kind, JudgeOutcome.UNAVAILABLE)
+        log.warning("judge %s on model %s failed: %s (%s)", judge, model, outcome, err.kind)
+        reason = {JudgeOutcome.INVALID: INVALID_REPLY, JudgeOutcome.CUT: CUT_REPLY}.get(
+            outcome, err.message
+        )
+        return JudgeFailed(outcome, reason)
+    try:
+        return output.model_validate(raw)
+    except ValidationError as err:
+        log.warning(
+            "judge %s on model %s failed: %s (%d schema errors)",
+            judge,
+            model,
+            JudgeOutcome.INVALID,
+            err.error_count(),
+        )
+        return JudgeFailed(JudgeOutcome.INVALID, INVALID_REPLY)
+
+
+def unique(names: Sequence[str]) -> list[str]:
+    """Each name once (first spelling kept, case ignored), for an enum."""
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        key = name.strip().lower()
+        if key and key not in seen:
+            seen.add(key)
+            out.append(name.strip())
+    return out

@@ -1,0 +1,168 @@
+"""The behaviour judge: bounded to the scenario's own behaviours, "complete answer" decided in
+code, and every way of not judging said as such."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from openai import AsyncOpenAI
+
+from bot.behaviours import (
+    COMPLETE_ANSWER,
+    SCHEMA_NAME,
+    BehaviourVerdict,
+    budget_for,
+    completeness,
+    judge,
+    schema_for,
+)
+from bot.judge_call import JudgeOutcome
+from bot.llm import LLM
+from tests.fake_openai import JSON_CHARS_PER_TOKEN, FakeOpenAI
+
+QUESTION = "Can I get a refund?"
+ANSWER = "I am sorry about that. Refunds are possible within 30 days; open Billing to ask."
+BEHAVIOURS = ("empathetic", "policy-aware", "offers a next step")
+
+
+@pytest_asyncio.fixture
+async def fake() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as server:
+        yield server
+
+
+@pytest_asyncio.fixture
+async def llm(fake: FakeOpenAI) -> AsyncIterator[LLM]:
+    client = AsyncOpenAI(api_key="sk-test", base_url=fake.base_url, max_retries=0, timeout=5)
+    yield LLM(client=client, default_model="gpt-test", judge_model="judge-test")
+    await client.close()
+
+
+def test_schema_allows_exactly_one_verdict_per_behaviour_named_as_given() -> None:
+    verdicts = schema_for([*BEHAVIOURS, "Empathetic"])["properties"]["verdicts"]
+    assert verdicts["minItems"] == verdicts["maxItems"] == 3
+    assert verdicts["items"]["properties"]["behaviour"]["enum"] == list(BEHAVIOURS)
+
+
+def test_budget_holds_the_largest_reply_for_the_longest_behaviours() -> None:
+    # 10 behaviours of 60 characters, each with a reason of the full 30 words; names are written
+    # as they are (3 characters a token), prose runs about 4/3 tokens a word
+    names = [f"{i} " + "x" * 57 for i in range(10)]
+    skeleton = json.dumps(
+        {"verdicts": [{"behaviour": n, "score": 100, "reason": ""} for n in names]}
+    )
+    tokens = len(skeleton) / JSON_CHARS_PER_TOKEN + len(names) * 30 * 4 / 3
+    assert tokens <= budget_for(names) < 2 * tokens
+
+
+async def test_rambling_judge_bounded_by_the_schema_judges_every_behaviour(
+    fake: FakeOpenAI, llm: LLM
+) -> None:
+    fake.judge_mode = "ramble"
+    fake.ramble_integer = 75
+    judged = await judge(llm, question=QUESTION, answer=ANSWER, behaviours=BEHAVIOURS)
+    assert judged.outcome is JudgeOutcome.OK
+    assert [(v.behaviour, v.score, v.passed) for v in judged.verdicts] == [
+        (b, 75, True) for b in BEHAVIOURS
+    ]
+    sent = fake.requests[-1]
+    assert sent["max_completion_tokens"] == budget_for(BEHAVIOURS)
+    assert sent["response_format"]["json_schema"]["name"] == SCHEMA_NAME
+
+
+async def test_rambling_judge_without_the_schema_is_cut_and_not_judged(
+    fake: FakeOpenAI, llm: LLM
+) -> None:
+    # a server with bare JSON mode only: the model ignores the bounds it cannot see
+    fake.judge_mode = "ramble"
+    fake.reject_json_schema = True
+    fake.reject_format_extras = True
+    judged = await judge(llm, question=QUESTION, answer=ANSWER, behaviours=BEHAVIOURS)
+    assert judged.outcome is JudgeOutcome.CUT
+    assert all(v.passed is None and v.score is None for v in judged.verdicts)
+    assert all(v.reason.startswith("not judged: ") for v in judged.verdicts)
+
+
+async def test_names_the_judge_invents_are_ignored(fake: FakeOpenAI, llm: LLM) -> None:
+    fake.judge_reply = json.dumps(
+        {
+            "verdicts": [
+                {"behaviour": "100", "score": 0, "reason": "r"},
+                {"behaviour": "Empathetic", "score": 90, "reason": "kind"},
+                {"behaviour": "empathetic", "score": 10, "reason": "a second rating"},
+            ]
+        }
+    )
+    judged = await judge(llm, question=QUESTION, answer=ANSWER, behaviours=BEHAVIOURS)
+    assert [(v.behaviour, v.passed) for v in judged.verdicts] == [
+        ("empathetic", True),
+        ("policy-aware", None),
+        ("offers a next step", None),
+    ]
+    assert judged.verdicts[1].reason == "not judged: the judge gave no rating"
+
+
+@pytest.mark.parametrize(
+    ("cut_off", "interrupted", "answer", "passed", "reason"),
+    [
+        (False, False, ANSWER, True, "the answer ended on its own"),
+        (True, False, ANSWER, False, "cut at the concise style's 150-token limit"),
+        (False, False, "  ", False, "the answer was empty"),
+        (False, True, ANSWER, None, "not judged: the answer's stream broke before it ended"),
+    ],
+)
+def test_complete_answer_is_decided_by_how_the_answer_ended(
+    cut_off: bool, interrupted: bool, answer: str, passed: bool | None, reason: str
+) -> None:
+    verdict = completeness(
+        COMPLETE_ANSWER, answer=answer, cut_off=cut_off, interrupted=interrupted, token_limit=150
+    )
+    assert verdict == BehaviourVerdict(COMPLETE_ANSWER, None, passed, reason)
+
+
+async def test_complete_answer_is_not_sent_to_the_judge(fake: FakeOpenAI, llm: LLM) -> None:
+    judged = await judge(
+        llm,
+        question=QUESTION,
+        answer=ANSWER,
+        behaviours=("empathetic", "Complete answer"),
+        cut_off=True,
+        token_limit=300,
+    )
+    assert [(v.behaviour, v.passed) for v in judged.verdicts] == [
+        ("empathetic", True),
+        ("Complete answer", False),
+    ]
+    assert judged.verdicts[1].reason == "cut at the conversational style's 300-token limit"
+    schema: dict[str, Any] = fake.requests[-1]["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["verdicts"]["items"]["properties"]["behaviour"]["enum"] == [
+        "empathetic"
+    ]
+
+
+async def test_only_complete_answer_makes_no_judge_call(fake: FakeOpenAI, llm: LLM) -> None:
+    judged = await judge(llm, question=QUESTION, answer=ANSWER, behaviours=(COMPLETE_ANSWER,))
+    assert judged.outcome is None
+    assert [v.passed for v in judged.verdicts] == [True]
+    assert fake.requests == []
+
+
+async def test_empty_answer_is_not_judged_and_not_sent(fake: FakeOpenAI, llm: LLM) -> None:
+    judged = await judge(llm, question=QUESTION, answer="", behaviours=BEHAVIOURS)
+    assert judged.outcome is None
+    assert all(v.passed is None for v in judged.verdicts)
+    assert {v.reason for v in judged.verdicts} == {"not judged: the answer was empty"}
+    assert fake.requests == []
+
+
+async def test_judge_failure_leaves_every_behaviour_not_judged(fake: FakeOpenAI, llm: LLM) -> None:
+    fake.fail_next("server_error")
+    judged = await judge(
+        llm, question=QUESTION, answer=ANSWER, behaviours=(*BEHAVIOURS, COMPLETE_ANSWER)
+    )
+    assert judged.outcome is JudgeOutcome.UNAVAILABLE
+    assert [v.passed for v in judged.verdicts] == [None, None, None, True]
