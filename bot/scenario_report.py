@@ -19,8 +19,13 @@ class Thresholds:
     min_alignment: float | None
 
     def failures(self, total: Figures) -> list[str]:
-        """Why the run falls short; a figure that could not be measured cannot meet a bar."""
+        """Why the run falls short; a figure that could not be measured cannot meet a bar, and
+        a run in which nothing was judged does not pass, gates or none."""
         problems = []
+        if total.judged == 0 and total.unjudged:
+            problems.append(f"no expected behaviour was judged ({total.unjudged} not judged)")
+        elif total.judged == 0 and total.mean_alignment is None:
+            problems.append("nothing was judged (no behaviour verdict and no alignment)")
         if self.min_pass_rate is not None:
             rate = total.pass_rate
             if rate is None or rate < self.min_pass_rate:
@@ -38,12 +43,37 @@ def _verdicts(result: TestResult) -> list[dict[str, Any]]:
     return list(result.behaviour_results or [])
 
 
+NOT_JUDGED = "not judged"
+
+
 def _status(result: TestResult) -> str:
+    """error, fail, not judged (a behaviour without a verdict, or no behaviours and no
+    alignment), or pass."""
+    verdicts = _verdicts(result)
     if result.error_kind:
         return "error"
-    if any(v.get("passed") is False for v in _verdicts(result)):
+    if any(v.get("passed") is False for v in verdicts):
         return "fail"
+    if any(v.get("passed") is None for v in verdicts):
+        return NOT_JUDGED
+    if not verdicts and result.alignment is None:
+        return NOT_JUDGED
     return "pass"
+
+
+def _not_judged_reason(result: TestResult) -> str:
+    open_ = [v for v in _verdicts(result) if v.get("passed") is None]
+    if not open_:
+        return f"not judged: {result.analysis_error or 'no verdict'}"
+    reasons = dict.fromkeys(str(v.get("reason", "")).removeprefix("not judged: ") for v in open_)
+    names = ", ".join(str(v["behaviour"]) for v in open_)
+    return f"not judged ({names}): {'; '.join(reasons)}"
+
+
+def _verdict_text(v: dict[str, Any]) -> str:
+    # a behaviour checked in code ("complete answer") has no judge's score
+    score = "" if v.get("score") is None else f" ({v['score']})"
+    return f"{v['behaviour']}{score}: {v.get('reason', '')}"
 
 
 def _cell(value: float | None, fmt: str) -> str:
@@ -108,6 +138,8 @@ def as_json(run_id: int, label: str, results: Sequence[TestResult], problems: li
                     "status": _status(r),
                     "behaviours": _verdicts(r),
                     "alignment": r.alignment,
+                    "finish_reason": r.finish_reason,
+                    "judge_outcomes": r.judge_outcomes,
                     "total_ms": r.total_ms,
                     "ttft_ms": r.ttft_ms,
                     "prompt_tokens": r.prompt_tokens,
@@ -125,7 +157,9 @@ def as_json(run_id: int, label: str, results: Sequence[TestResult], problems: li
 
 def junit(label: str, results: Sequence[TestResult]) -> str:
     """One test suite per scenario, one test case per message; a failed behaviour is a
-    failure, a model error an error, so CI dashboards show which message regressed."""
+    failure, a model error an error and a message not judged is skipped (with why), so CI
+    dashboards show which message regressed and never count the unjudged as passed. A time
+    that was not measured is left out rather than written as 0."""
     root = ET.Element("testsuites", name=f"romashka scenarios: {label}")
     by_scenario: dict[str, list[TestResult]] = {}
     for r in results:
@@ -138,17 +172,16 @@ def junit(label: str, results: Sequence[TestResult]) -> str:
             tests=str(len(rows)),
             failures=str(sum(1 for r in rows if _status(r) == "fail")),
             errors=str(sum(1 for r in rows if _status(r) == "error")),
+            skipped=str(sum(1 for r in rows if _status(r) == NOT_JUDGED)),
         )
         for r in rows:
-            case = ET.SubElement(
-                suite,
-                "testcase",
-                classname=name,
-                name=r.question,
-                time=f"{(r.total_ms or 0) / 1000:.3f}",
-            )
+            case = ET.SubElement(suite, "testcase", classname=name, name=r.question)
+            if r.total_ms is not None:
+                case.set("time", f"{r.total_ms / 1000:.3f}")
             status = _status(r)
-            if status == "error":
+            if status == NOT_JUDGED:
+                ET.SubElement(case, "skipped", message=_not_judged_reason(r))
+            elif status == "error":
                 ET.SubElement(case, "error", message=r.error or "error")
             elif status == "fail":
                 failed = [v for v in _verdicts(r) if v.get("passed") is False]
@@ -157,9 +190,7 @@ def junit(label: str, results: Sequence[TestResult]) -> str:
                     "failure",
                     message=", ".join(str(v["behaviour"]) for v in failed) + " not shown",
                 )
-                element.text = "\n".join(
-                    f"{v['behaviour']} ({v['score']}): {v.get('reason', '')}" for v in failed
-                )
+                element.text = "\n".join(_verdict_text(v) for v in failed)
             out = ET.SubElement(case, "system-out")
             out.text = r.answer
     ET.indent(root)

@@ -22,6 +22,7 @@ class Figures:
     median_ms: float | None
     slowest_ms: float | None
     tokens: int | None
+    unjudged: int = 0  # expected behaviours the judge gave no verdict on
 
     @property
     def pass_rate(self) -> float | None:
@@ -34,7 +35,8 @@ class Figures:
 def figures(name: str, results: Iterable[TestResult]) -> Figures:
     rows = list(results)
     ok = [r for r in rows if not r.error_kind]
-    verdicts = [v for r in rows for v in (r.behaviour_results or []) if v.get("passed") is not None]
+    expected = [v for r in rows for v in (r.behaviour_results or [])]
+    verdicts = [v for v in expected if v.get("passed") is not None]
     alignments = [r.alignment for r in rows if r.alignment is not None]
     times = [r.total_ms for r in ok if r.total_ms is not None]
     token_rows = [
@@ -52,6 +54,7 @@ def figures(name: str, results: Iterable[TestResult]) -> Figures:
         median_ms=statistics.median(times) if times else None,
         slowest_ms=max(times) if times else None,
         tokens=sum(token_rows) if token_rows else None,
+        unjudged=len(expected) - len(verdicts),
     )
 
 

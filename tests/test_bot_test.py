@@ -20,6 +20,7 @@ from storage.results import _result
 from tests.fake_openai import Failure, FakeOpenAI
 from tests.fake_slack import BOT_ID, FakeSlack
 from tests.slack_driver import CHANNEL, TEAM, USER, SlackDriver
+from tests.test_proxies import known
 
 
 async def results(pool: asyncpg.Pool) -> list[TestResult]:
@@ -86,7 +87,7 @@ async def test_answer_streams_into_the_thread_under_the_profile(
     assert result.prompt_tokens and result.completion_tokens
     assert result.confidence == pytest.approx(0.905, abs=0.001)  # exp(-0.1) per token
     assert result.ttft_ms is not None and result.total_ms >= result.ttft_ms  # type: ignore[operator]
-    assert result.proxies and result.proxies["word_count"] > 0
+    assert result.proxies and known(result.proxies["word_count"]) > 0
     assert result.analysis and result.alignment is not None
 
     # footer first says "analysing", then is updated with the judged alignment
@@ -144,7 +145,9 @@ async def test_personality_reaches_the_model(live: SlackDriver, model: FakeOpenA
     assert hyper_req["max_completion_tokens"] == 150 and calm_req["max_completion_tokens"] == 300
     assert hyper.answer != calm.answer
     assert hyper.proxies and calm.proxies
-    assert hyper.proxies["exclamations_per_sentence"] > calm.proxies["exclamations_per_sentence"]
+    assert known(hyper.proxies["exclamations_per_sentence"]) > known(
+        calm.proxies["exclamations_per_sentence"]
+    )
 
 
 async def test_streaming_refused_falls_back_to_post_and_update(
@@ -173,6 +176,38 @@ async def test_judge_failure_shows_analysis_unavailable(
     assert result.analysis_error
     update = (await live.slack.wait_calls("chat.update"))[-1].args
     assert "alignment n/a (analysis unavailable)" in update["blocks"][0]["elements"][0]["text"]
+
+
+async def test_answer_cut_at_the_style_limit_is_marked_and_stored(
+    live: SlackDriver, model: FakeOpenAI
+) -> None:
+    model.ramble_answers = True  # a small model that writes until it is stopped
+    await start_test(live)
+    [result] = await settled(live.pool)
+    assert (result.finish_reason, result.token_limit) == ("length", 300)
+    assert result.judge_outcomes == {"traits": "ok"}
+    update = (await live.slack.wait_calls("chat.update"))[-1].args
+    line = update["blocks"][0]["elements"][0]["text"]
+    assert line.startswith("✂️ cut at the conversational style's 300-token limit · ")
+
+
+async def test_empty_answer_is_neither_analysed_nor_measured_as_zero(
+    live: SlackDriver, model: FakeOpenAI
+) -> None:
+    model.answer_text = ""
+    await start_test(live)
+    [result] = await settled(live.pool)
+    assert result.answer == ""
+    assert result.proxies is not None
+    assert result.proxies["reading_grade"] is None
+    assert result.proxies["mean_sentence_length"] is None
+    assert result.analysis_error == (
+        "The personality analysis is unavailable: the answer was empty."
+    )
+    assert result.judge_outcomes is None  # no judge was asked, so no judge failed
+    assert [r for r in model.requests if r.get("response_format")] == []
+    footer = [c.args for c in live.slack.of("chat.postMessage") if c.args.get("blocks")][-1]
+    assert "alignment n/a (analysis unavailable)" in footer["blocks"][0]["elements"][0]["text"]
 
 
 async def test_no_logprobs_means_confidence_na(live: SlackDriver, model: FakeOpenAI) -> None:

@@ -319,3 +319,66 @@ async def test_run_without_model_says_what_to_set(driver: SlackDriver) -> None:
     await driver.reply_text("new Support")
     assert "OPENAI_API_KEY" in await driver.reply_text("scenario run all")
     assert CHANNEL not in [c.args.get("channel") for c in driver.slack.of("chat.postMessage")]
+
+
+async def test_small_model_run_judges_every_behaviour_and_marks_cut_answers(
+    live: SlackDriver, model: FakeOpenAI
+) -> None:
+    # answers that run to their limit, a judge that writes as long as it is allowed to
+    model.ramble_answers = True
+    model.judge_mode = "ramble"
+    model.ramble_integer = 75
+    await live.reply_text("new Support")
+    await repo.create_scenario(
+        live.pool,
+        team_id=TEAM,
+        name="Refunds",
+        description="",
+        messages=["Can I get my money back?"],
+        behaviours=["empathetic", "complete answer"],
+        user_id="U1",
+    )
+    await live.command("scenario run Refunds")
+    [run] = await run_done(live.pool)
+    [row] = await live.pool.fetch("SELECT * FROM test_results WHERE run_id = $1", run["id"])
+    assert (row["finish_reason"], row["token_limit"]) == ("length", 300)
+    assert row["judge_outcomes"] == {"traits": "ok", "behaviours": "ok"}
+    assert [(v["behaviour"], v["passed"]) for v in row["behaviour_results"]] == [
+        ("empathetic", True),
+        ("complete answer", False),
+    ]
+    assert row["proxies"]["reading_grade"] is not None  # complete sentences were measured
+    [message] = [
+        c.args
+        for c in live.slack.of("chat.postMessage")
+        if c.args.get("thread_ts") == run["parent_ts"]
+    ]
+    shown = json.dumps(message["blocks"], ensure_ascii=False)
+    assert "❌ complete answer: cut at the conversational style's 300-token limit" in shown
+    assert "✂️ cut at the conversational style's 300-token limit" in shown
+    assert "1/2 behaviours passed" in await summary_of(live, run["parent_ts"])
+    # a run shows alignment only: the trait judge is asked for levels, not reasons
+    [traits] = [
+        r["response_format"]["json_schema"]["schema"]
+        for r in model.requests
+        if (r.get("response_format") or {}).get("json_schema", {}).get("name")
+        == "personality_analysis"
+    ]
+    assert "suggestions" not in traits["properties"]
+
+
+async def test_judge_that_gives_up_leaves_behaviours_not_judged_and_counted(
+    live: SlackDriver, model: FakeOpenAI
+) -> None:
+    model.judge_reply = "I think the reply is fine."  # not JSON, whatever the mode
+    await live.reply_text("new Support")
+    await live.command("scenario run Billing questions")
+    [run] = await run_done(live.pool)
+    rows = await live.pool.fetch("SELECT * FROM test_results WHERE run_id = $1", run["id"])
+    assert all(r["judge_outcomes"] == {"traits": "invalid", "behaviours": "invalid"} for r in rows)
+    assert all(v["passed"] is None for r in rows for v in r["behaviour_results"])
+    text = await summary_of(live, run["parent_ts"])
+    assert "no behaviours judged" in text
+    await live.command("stats Support")
+    stats = json.dumps(await live.next_reply(), ensure_ascii=False)
+    assert "judge unavailable 6 times" in stats

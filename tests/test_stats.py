@@ -369,3 +369,44 @@ async def test_options_in_any_order(driver: SlackDriver) -> None:
         assert reply.status == 200
         blocks = (await driver.next_reply())["blocks"]
         assert blocks[0]["text"]["text"] == "Stats: Support, the last 5 days"
+
+
+async def test_cut_answers_and_judge_failures_are_counted_per_version(
+    driver: SlackDriver,
+) -> None:
+    await driver.reply_text("new Support")
+    await driver.reply_text("set formality 80")
+    v = await version_ids(driver.pool, "Support")
+    rows: list[tuple[int, str | None, dict[str, str] | None]] = [
+        (v[1], "length", {"traits": "ok", "behaviours": "timeout"}),
+        (v[1], "length", {"traits": "cut"}),
+        (v[1], "stop", {"traits": "ok", "behaviours": "ok"}),
+        (v[1], None, None),  # an answer whose judging never ran
+        (v[2], "stop", {"traits": "ok"}),
+    ]
+    for version_id, finish, outcomes in rows:
+        await driver.pool.execute(
+            """
+            INSERT INTO test_results (team_id, profile_version_id, kind, user_id, question,
+                                      answer, finish_reason, judge_outcomes)
+            VALUES ($1, $2, 'scenario', 'U0001', 'q', 'a', $3, $4)
+            """,
+            TEAM,
+            version_id,
+            finish,
+            outcomes,
+        )
+    pid = await profile_id(driver.pool, "Support")
+    s2, s1 = await repo.version_stats(driver.pool, team_id=TEAM, profile_id=pid, days=30)
+    assert (s1.cut_off, s1.judge_unavailable) == (2, 2)
+    assert (s2.cut_off, s2.judge_unavailable) == (0, 0)
+
+    await driver.command("stats Support")
+    reply = await driver.next_reply()
+    v2_section, v1_section = [b for b in reply["blocks"] if b["type"] == "section"]
+    assert v1_section["fields"][0]["text"] == (
+        "*Answers*\n4\ntests 0 · follow-ups 0 · scenario 4 · A/B 0 · 2 cut at the length limit"
+        " · judge unavailable 2 times"
+    )
+    assert "cut" not in v2_section["fields"][0]["text"]
+    assert "judge unavailable" not in v2_section["fields"][0]["text"]

@@ -10,6 +10,7 @@ from bot.blocks.common import Block, counted, escape, mrkdwn, plain, truncate
 from bot.judge import Analysis
 from bot.knowledge import describe
 from bot.slack_text import Dialect, neutralise
+from bot.truncation import CUT_MARK, cut_note
 from storage.knowledge import KnowledgeItem
 from storage.models import TRAIT_LABELS, FeedbackTally, TestResult
 
@@ -23,6 +24,10 @@ PROXY_LABELS = {
     "question_count": ("Questions asked", "{:.0f}"),
     "word_count": ("Words", "{:.0f}"),
 }
+
+
+def proxy_value(value: float | None, fmt: str) -> str:
+    return "n/a" if value is None else fmt.format(value)
 
 
 def quote(text: str) -> str:
@@ -75,6 +80,8 @@ def metrics_line(result: TestResult) -> str:
         f"confidence {confidence}",
         alignment_summary(result),
     ]
+    if result.cut_off:
+        parts.insert(0, f"{CUT_MARK} {cut_note(result.token_limit)}")
     if result.interrupted:
         parts.insert(0, "⚠️ interrupted")
     if result.dropped_turns:
@@ -191,10 +198,12 @@ def details_view(
         ]
     if result.proxies:
         lines = [
-            f"{name}: {fmt.format(result.proxies[key])}"
+            f"{name}: {proxy_value(result.proxies[key], fmt)}"
             for key, (name, fmt) in PROXY_LABELS.items()
             if key in result.proxies
         ]
+        if result.cut_off:
+            lines.append("_Cut off: per-sentence figures count its complete sentences only._")
         blocks += [
             {"type": "divider"},
             {

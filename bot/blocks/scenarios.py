@@ -23,6 +23,7 @@ from bot.blocks.common import (
 from bot.scenario_form import DESCRIPTION_MAX, MESSAGE_MAX, NAME_MAX
 from bot.scenario_summary import Figures
 from bot.slack_text import Dialect, neutralise
+from bot.truncation import CUT_MARK, cut_note
 from storage.models import Scenario, TestResult
 from storage.scenarios import LastRun
 
@@ -237,6 +238,8 @@ def figures_text(f: Figures) -> str:
         if f.judged
         else "no behaviours judged"
     )
+    if f.judged and f.unjudged:
+        behaviours += f", {f.unjudged} not judged"
     failed = f" ({f.failed} failed)" if f.failed else ""
     return (
         f"{counted(f.messages, 'message')}{failed} · {behaviours} · "
@@ -311,11 +314,14 @@ def summary(
 
 def _verdict_line(v: dict[str, Any]) -> str:
     # the reason is the judge model's words
+    name = escape(str(v["behaviour"]))
     reason = neutralise(str(v.get("reason", "")), dialect=Dialect.MRKDWN)
     if v.get("passed") is None:
-        return f"➖ {escape(str(v['behaviour']))}: {reason}"
+        return f"➖ {name}: {reason}"
     mark = "✅" if v["passed"] else "❌"
-    return f"{mark} {escape(str(v['behaviour']))} ({v['score']}): {reason}"
+    # a behaviour checked in code ("complete answer") has no judge's score
+    score = "" if v.get("score") is None else f" ({v['score']})"
+    return f"{mark} {name}{score}: {reason}"
 
 
 def item_message(result: TestResult) -> tuple[str, list[Block]]:
@@ -342,9 +348,14 @@ def item_message(result: TestResult) -> tuple[str, list[Block]]:
         f"alignment {result.alignment:.0f}/100" if result.alignment is not None else "alignment n/a"
     )
     status = " · ⚠️ interrupted" if result.interrupted else ""
+    if result.cut_off:
+        status += f" · {CUT_MARK} {cut_note(result.token_limit)}"
     if result.knowledge_given:
-        used = ", ".join(result.knowledge_used or []) or "none"
-        status += f" · knowledge given {', '.join(result.knowledge_given)}; relied on {used}"
+        status += f" · knowledge given {', '.join(result.knowledge_given)}; relied on "
+        if result.knowledge_used is None:
+            status += "not judged"
+        else:
+            status += ", ".join(result.knowledge_used) or "none"
     blocks.append(
         {
             "type": "context",

@@ -49,6 +49,10 @@ def _mark(text: str, arrow: str | None) -> str:
     return f"{text} {arrow}" if arrow and text != NA else text
 
 
+def times(n: int) -> str:
+    return "once" if n == 1 else f"{n} times"
+
+
 def period_text(days: int) -> str:
     return "the last day" if days == 1 else f"the last {days} days"
 
@@ -62,6 +66,10 @@ def _fields(c: Compared) -> list[Block]:
     )
     if s.failed:
         kinds += f" · {s.failed} failed"
+    if s.cut_off:
+        kinds += f" · {s.cut_off} cut at the length limit"
+    if s.judge_unavailable:
+        kinds += f" · judge unavailable {times(s.judge_unavailable)}"
     alignment = (NA if s.alignment is None else _mark(f"{s.alignment:.1f}/100", a("alignment"))) + (
         f" ({s.aligned} judged)" if s.aligned else ""
     )
