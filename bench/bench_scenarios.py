@@ -97,12 +97,13 @@ def _summary_posted(slack: FakeSlack, first_call: int) -> bool:
     )
     if parent is None or "ts" not in parent.response:
         return False
-    # Progress edits carry only text; the summary is the one chat.update with blocks.
-    return any(
-        c.method == "chat.update"
-        and c.args.get("ts") == parent.response["ts"]
-        and c.args.get("blocks")
-        for c in calls
+    return any(c.args.get("ts") == parent.response["ts"] and _is_summary(c) for c in calls)
+
+
+def _is_summary(call: Any) -> bool:
+    # Progress edits carry blocks too (the Resume button); only the summary has a header.
+    return call.method == "chat.update" and any(
+        b.get("type") == "header" for b in call.args.get("blocks") or []
     )
 
 
@@ -115,9 +116,7 @@ async def run_slack(env: Env) -> Measured:
     if response.status != 200:
         raise RuntimeError(f"/bot scenario run all was refused: {response.status} {response.body}")
     await slack.wait_for(lambda s: _summary_posted(s, first_call), timeout=RUN_TIMEOUT_S)
-    done = [
-        c for c in slack.calls[first_call:] if c.method == "chat.update" and c.args.get("blocks")
-    ]
+    done = [c for c in slack.calls[first_call:] if _is_summary(c)]
     return Measured(done[-1].at - started, model.max_in_flight, len(model.requests) - first_request)
 
 
