@@ -86,6 +86,25 @@ def _scenario_rows(r: dict[str, Any]) -> list[Row]:
     return out
 
 
+def _judges_rows(r: dict[str, Any]) -> list[Row]:
+    s, f = r["settings"], r["figures"]
+    return [
+        Row(
+            f"{s['messages']}-message run vs answers alone, {r['model']}, "
+            f"{s['concurrency']} at once",
+            f"{r['run_s']:.1f} s vs {r['answers_alone_s']:.1f} s = {r['vs_answers']:.2f}×",
+            f"≤ {r['goal']:g}×",
+            r["vs_answers"] <= r["goal"],
+        ),
+        Row(
+            "expected behaviours judged (rambling judge)",
+            f"{f['judged']}/{s['expected_behaviours']}",
+            "all",
+            f["judged"] == s["expected_behaviours"],
+        ),
+    ]
+
+
 def _ack_rows(r: dict[str, Any]) -> list[Row]:
     ack, a, rss = r["ack"], r["answers"], r["rss_mib"]
     n = r["settings"]["requests"]
@@ -179,6 +198,7 @@ def _generic_rows(r: dict[str, Any]) -> list[Row]:
 BENCHES: Final = (
     Bench("bench_answer", (), ("--runs", "10"), _answer_rows),
     Bench("bench_scenarios", (), ("--repeats", "1"), _scenario_rows),
+    Bench("bench_judges", (), ("--token-ms", "10"), _judges_rows),
     Bench("bench_stats", (), (), _generic_rows, optional=True),
     Bench("bench_ack", (), (), _ack_rows),
     Bench("bench_db", (), ("--calls", "50", "--users", "50"), _db_rows),
