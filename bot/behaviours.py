@@ -35,7 +35,8 @@ BEHAVIOUR_JUDGE_MARKER: Final = (
 )
 COMPLETE_ANSWER: Final = "complete answer"
 
-# One verdict at most: its behaviour's name, a score and a one-sentence reason.
+# One verdict, its behaviour's name aside: an object of three keys, a score and a one-sentence
+# reason.
 VERDICT_TOKENS: Final = 4 * STRUCTURE_TOKENS + NUMBER_TOKENS + REASON_TOKENS
 
 
