@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from bot.judge_call import (
     NUMBER_TOKENS,
@@ -35,9 +35,9 @@ BEHAVIOUR_JUDGE_MARKER: Final = (
 )
 COMPLETE_ANSWER: Final = "complete answer"
 
-# One verdict, its behaviour's name aside: an object of three keys, a score and a one-sentence
+# One verdict, its behaviour's name aside: an object of two keys, a score and a one-sentence
 # reason.
-VERDICT_TOKENS: Final = 4 * STRUCTURE_TOKENS + NUMBER_TOKENS + REASON_TOKENS
+VERDICT_TOKENS: Final = 3 * STRUCTURE_TOKENS + NUMBER_TOKENS + REASON_TOKENS
 
 
 def checked_in_code(behaviour: str) -> bool:
@@ -45,28 +45,24 @@ def checked_in_code(behaviour: str) -> bool:
 
 
 def schema_for(behaviours: Sequence[str]) -> dict[str, Any]:
-    """Exactly one verdict per behaviour, naming only the behaviours asked about."""
+    """One entry per behaviour, keyed by its name: every behaviour is rated exactly once and
+    no other can be. (An array of verdicts whose names come from an enum bounds the names but
+    not their repetition: a 135M model under llama-server's grammar rated one behaviour twice
+    and skipped another.)"""
     names = unique(behaviours)
-    return {
+    verdict = {
         "type": "object",
         "properties": {
-            "verdicts": {
-                "type": "array",
-                "minItems": len(names),
-                "maxItems": len(names),
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "behaviour": {"type": "string", "enum": names},
-                        "score": {"type": "integer", "minimum": 0, "maximum": 100},
-                        "reason": {"type": "string"},
-                    },
-                    "required": ["behaviour", "score", "reason"],
-                    "additionalProperties": False,
-                },
-            }
+            "score": {"type": "integer", "minimum": 0, "maximum": 100},
+            "reason": {"type": "string"},
         },
-        "required": ["verdicts"],
+        "required": ["score", "reason"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {name: verdict for name in names},
+        "required": names,
         "additionalProperties": False,
     }
 
@@ -74,19 +70,17 @@ def schema_for(behaviours: Sequence[str]) -> dict[str, Any]:
 def budget_for(behaviours: Sequence[str]) -> int:
     """The largest reply `schema_for(behaviours)` allows, in tokens."""
     names = unique(behaviours)
-    return 2 * STRUCTURE_TOKENS + sum(VERDICT_TOKENS + text_tokens(n) for n in names)
+    return STRUCTURE_TOKENS + sum(VERDICT_TOKENS + text_tokens(n) for n in names)
 
 
 class _Verdict(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    behaviour: str
     score: int = Field(ge=0, le=100)
     reason: str
 
 
-class _Output(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    verdicts: list[_Verdict]
+class _Output(RootModel[dict[str, _Verdict]]):
+    """Verdicts by behaviour name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +122,8 @@ def messages_for(
         f"{BEHAVIOUR_JUDGE_MARKER} For each expected behaviour, score from 0 (not shown at all) "
         "to 100 (shown clearly and consistently) how well the reply shows it, with a reason of "
         "one sentence (at most 30 words) quoting or pointing at the reply. Judge only the "
-        "reply, not the question. Return exactly one verdict per behaviour, using the behaviour "
-        "names exactly as given, and nothing else."
+        "reply, not the question. Return one entry per behaviour, keyed by the behaviour's "
+        "name exactly as given, and nothing else."
     )
     user = (
         f"Expected behaviours:\n{listed}\n\nCustomer message:\n<question>\n{question}\n</question>"
@@ -151,8 +145,8 @@ def decide(behaviours: tuple[str, ...], output: _Output) -> list[BehaviourVerdic
     """A verdict per behaviour asked about; ratings of behaviours that were not asked about
     (a judge without a schema can invent some) are ignored."""
     by_name: dict[str, _Verdict] = {}
-    for v in output.verdicts:
-        by_name.setdefault(v.behaviour.strip().lower(), v)
+    for name, v in output.root.items():
+        by_name.setdefault(name.strip().lower(), v)
     verdicts = []
     for behaviour in behaviours:
         found = by_name.get(behaviour.strip().lower())

@@ -365,8 +365,10 @@ class Completion:
 
 # Each retry drops at least one more parameter, so this bounds the loop with room to spare.
 _MAX_ATTEMPTS: Final = len(DROPPABLE_PARAMS) + 3
-# A judge call that timed out is asked once more for this share of its output budget.
-TIMEOUT_RETRY_BUDGET_SHARE: Final = 0.5
+# A judge call that timed out is asked once more for this share of its output budget: judges'
+# budgets carry about 1.5 times the largest reply their prompt asks for, so what is left still
+# holds that reply, while a model writing up to its budget stops a third sooner.
+TIMEOUT_RETRY_BUDGET_SHARE: Final = 2 / 3
 # The openai client's own back-off for retries without a usable Retry-After.
 _BACKOFF_START_S: Final = 0.5
 _BACKOFF_MAX_S: Final = 8.0
@@ -604,9 +606,10 @@ class LLM:
         (raised to JUDGE_MAX_TOKENS where that is larger): a small model asked for JSON can
         otherwise write until the timeout. A reply cut at that limit raises OUTPUT_CUT.
 
-        Retries are done here, not by the client: a timed-out call is asked once more for half
-        the budget (the same temperature-0 request would only time out again), and rate limits,
-        5xx and connection failures are retried as the client would (OPENAI_MAX_RETRIES times).
+        Retries are done here, not by the client: a timed-out call is asked once more for two
+        thirds of the budget (the same temperature-0 request would only time out again), and
+        rate limits, 5xx and connection failures are retried as the client would
+        (OPENAI_MAX_RETRIES times).
         """
         self._require_client()
         client = self._judge_client

@@ -21,11 +21,11 @@ Knobs (set as attributes; reset them per test by making a new server):
   models often do
 - judge_mode "ramble": the judge writes what its response_format constrains it to, and no more
   bounds than that: an array without maxItems keeps growing until the output limit (or
-  ramble_max_tokens when the request has none), a string without an enum is free (and an enum
-  is ignored when not constrained). json_schema constrains; json_object constrains only when it
-  carries a "schema" (llama-server, vLLM); bare json_object gives JSON that ignores the schema
-  quoted in the prompt. Verdicts come from the test's data (ramble_integer, ramble_sentence),
-  never from the product's judging.
+  ramble_max_tokens when the request has none), a string without an enum is free; when not
+  constrained, enums, maxItems and "no other keys" are ignored (keys "100", "101"... follow).
+  json_schema constrains; json_object constrains only when it carries a "schema" (llama-server,
+  vLLM); bare json_object gives JSON that ignores the schema quoted in the prompt. Verdicts
+  come from the test's data (ramble_integer, ramble_sentence), never from the product's judging.
 - judge_token_s: generation time per token of a judge reply (judges are not streamed)
 - response_formats: the response_format types accepted; any other is answered with
   llama-server's 400 ("response_format type must be one of ...")
@@ -250,10 +250,17 @@ class Rambler:
     def value(self, schema: dict[str, Any], index: int = 0) -> Iterator[str]:
         kind = schema.get("type")
         if kind == "object":
+            properties = schema.get("properties", {})
             yield "{"
-            for n, (key, sub) in enumerate(schema.get("properties", {}).items()):
+            for n, (key, sub) in enumerate(properties.items()):
                 yield ("" if n == 0 else ", ") + json.dumps(key) + ": "
                 yield from self.value(sub, index)
+            if not self.constrained and properties:
+                # "no other keys" is a bound too: unconstrained, the model adds keys of its own
+                first = next(iter(properties.values()))
+                for n in itertools.count():
+                    yield f", {json.dumps(str(100 + n))}: "
+                    yield from self.value(first, n)
             yield "}"
         elif kind == "array":
             bound = schema.get("maxItems") if self.constrained else None
@@ -666,15 +673,15 @@ class FakeOpenAI:
         )
         listed = prompt.split("Expected behaviours:\n", 1)[-1].split("\n\n", 1)[0]
         names = [line[2:] for line in listed.splitlines() if line.startswith("- ")]
-        verdicts = [
-            {
-                "behaviour": name,
+        # one entry per behaviour, keyed by its name, as the judge's schema asks
+        verdicts = {
+            name: {
                 "score": self.behaviour_scores.get(name, 80),
                 "reason": f"the reply is {name} enough in tone and content",
             }
             for name in names
-        ]
-        return json.dumps({"verdicts": verdicts})
+        }
+        return json.dumps(verdicts)
 
     def _model(self, body: dict[str, Any]) -> str:
         return self.reported_model or str(body.get("model", "fake-model"))

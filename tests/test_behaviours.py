@@ -42,19 +42,21 @@ async def llm(fake: FakeOpenAI) -> AsyncIterator[LLM]:
     await client.close()
 
 
-def test_schema_allows_exactly_one_verdict_per_behaviour_named_as_given() -> None:
-    verdicts = schema_for([*BEHAVIOURS, "Empathetic"])["properties"]["verdicts"]
-    assert verdicts["minItems"] == verdicts["maxItems"] == 3
-    assert verdicts["items"]["properties"]["behaviour"]["enum"] == list(BEHAVIOURS)
+def test_schema_has_exactly_one_verdict_per_behaviour_keyed_by_its_name() -> None:
+    schema = schema_for([*BEHAVIOURS, "Empathetic"])
+    assert list(schema["properties"]) == list(BEHAVIOURS)
+    assert schema["required"] == list(BEHAVIOURS)
+    assert schema["additionalProperties"] is False
+    verdict = schema["properties"]["empathetic"]
+    assert verdict["required"] == ["score", "reason"]
+    assert verdict["additionalProperties"] is False
 
 
 def test_budget_holds_the_largest_reply_for_the_longest_behaviours() -> None:
     # 10 behaviours of 60 characters, each with a reason of the full 30 words; names are written
     # as they are (3 characters a token), prose runs about 4/3 tokens a word
     names = [f"{i} " + "x" * 57 for i in range(10)]
-    skeleton = json.dumps(
-        {"verdicts": [{"behaviour": n, "score": 100, "reason": ""} for n in names]}
-    )
+    skeleton = json.dumps({n: {"score": 100, "reason": ""} for n in names})
     tokens = len(skeleton) / JSON_CHARS_PER_TOKEN + len(names) * 30 * 4 / 3
     assert tokens <= budget_for(names) < 2 * tokens
 
@@ -88,13 +90,12 @@ async def test_rambling_judge_without_the_schema_is_cut_and_not_judged(
 
 
 async def test_names_the_judge_invents_are_ignored(fake: FakeOpenAI, llm: LLM) -> None:
+    # a judge without the schema (prompt only) may rename, add or leave out behaviours
     fake.judge_reply = json.dumps(
         {
-            "verdicts": [
-                {"behaviour": "100", "score": 0, "reason": "r"},
-                {"behaviour": "Empathetic", "score": 90, "reason": "kind"},
-                {"behaviour": "empathetic", "score": 10, "reason": "a second rating"},
-            ]
+            "100": {"score": 0, "reason": "r"},
+            "Empathetic": {"score": 90, "reason": "kind"},
+            " empathetic ": {"score": 10, "reason": "a second rating"},
         }
     )
     judged = await judge(llm, question=QUESTION, answer=ANSWER, behaviours=BEHAVIOURS)
@@ -139,9 +140,7 @@ async def test_complete_answer_is_not_sent_to_the_judge(fake: FakeOpenAI, llm: L
     ]
     assert judged.verdicts[1].reason == "cut at the conversational style's 300-token limit"
     schema: dict[str, Any] = fake.requests[-1]["response_format"]["json_schema"]["schema"]
-    assert schema["properties"]["verdicts"]["items"]["properties"]["behaviour"]["enum"] == [
-        "empathetic"
-    ]
+    assert list(schema["properties"]) == ["empathetic"]
 
 
 async def test_only_complete_answer_makes_no_judge_call(fake: FakeOpenAI, llm: LLM) -> None:

@@ -738,20 +738,20 @@ async def test_judge_budget_is_raised_to_judge_max_tokens(fake: FakeOpenAI) -> N
     assert [r["max_completion_tokens"] for r in fake.requests] == [800, 900]
 
 
-async def test_judge_that_times_out_is_asked_once_more_for_half_the_budget(
+async def test_judge_that_times_out_is_asked_once_more_for_a_smaller_budget(
     fake: FakeOpenAI,
 ) -> None:
     # The client would retry twice itself; the judge's retry is its own and smaller. A model
-    # writing 10 ms a token needs 2 s for 200 tokens (past the 1.2 s timeout), 1 s for 100.
+    # writing 7 ms a token needs 1.4 s for 200 tokens (past the 1.2 s timeout), 0.93 s for 133.
     h = Harness(fake, max_retries=2, timeout=1.2)
     fake.judge_mode = "ramble"
-    fake.judge_token_s = 0.01
+    fake.judge_token_s = 0.007
     try:
         with pytest.raises(LLMError) as caught:
             await ask(h.llm, schema=RAMBLING, max_tokens=200)
     finally:
         await h.client.close()
-    assert [r["max_completion_tokens"] for r in fake.requests] == [200, 100]
+    assert [r["max_completion_tokens"] for r in fake.requests] == [200, 133]
     assert caught.value.kind is LLMErrorKind.OUTPUT_CUT
 
 
@@ -765,7 +765,7 @@ async def test_judge_timing_out_twice_gives_up_after_two_requests(fake: FakeOpen
     finally:
         await h.client.close()
     assert caught.value.kind is LLMErrorKind.TIMEOUT
-    assert [r["max_completion_tokens"] for r in fake.requests] == [60, 30]
+    assert [r["max_completion_tokens"] for r in fake.requests] == [60, 40]
     assert time.perf_counter() - started < 3 * 0.3
 
 
