@@ -20,6 +20,7 @@ from bot.judge_call import (
     JudgeFailed,
     JudgeOutcome,
     ask,
+    reason_schema,
     text_tokens,
     unique,
 )
@@ -54,7 +55,7 @@ def schema_for(behaviours: Sequence[str]) -> dict[str, Any]:
         "type": "object",
         "properties": {
             "score": {"type": "integer", "minimum": 0, "maximum": 100},
-            "reason": {"type": "string"},
+            "reason": reason_schema(),
         },
         "required": ["score", "reason"],
         "additionalProperties": False,
@@ -121,7 +122,7 @@ def messages_for(
     system = (
         f"{BEHAVIOUR_JUDGE_MARKER} For each expected behaviour, score from 0 (not shown at all) "
         "to 100 (shown clearly and consistently) how well the reply shows it, with a reason of "
-        "one sentence (at most 30 words) quoting or pointing at the reply. Judge only the "
+        "one sentence (at most 20 words) quoting or pointing at the reply. Judge only the "
         "reply, not the question. Return one entry per behaviour, keyed by the behaviour's "
         "name exactly as given, and nothing else."
     )

@@ -17,19 +17,33 @@ from bot.llm import LLM, LLMError, LLMErrorKind, Messages
 
 log = logging.getLogger(__name__)
 
-# Token allowances for sizing the judges' output budgets from their schemas. They are upper
-# bounds for what the prompts ask for, with room for small models' tokenizers, which split JSON
-# punctuation and quoted keys into many tokens (about 3 characters a token).
+# Free text in a judge's reply is bounded by maxLength (servers that enforce schemas with a
+# grammar, like llama-server, stop a small model rambling inside a string; a server that refuses
+# the keyword gets the schema without it, see bot.llm). The prompts ask for less.
+REASON_MAX_CHARS: Final = 150  # "one sentence (at most 20 words)"
+SUGGESTION_MAX_CHARS: Final = 120
+
+# Token allowances for sizing the judges' output budgets from their schemas: upper bounds for
+# what the schemas allow, counted as small models' tokenizers write JSON (about 3 characters a
+# token; English prose runs nearer 4, which leaves room for the whitespace a grammar allows).
+CHARS_PER_TOKEN: Final = 3
 STRUCTURE_TOKENS: Final = 8  # one quoted key with its colon, comma and brackets
 NUMBER_TOKENS: Final = 4
-REASON_TOKENS: Final = 60  # "one sentence" (the prompts ask for at most 30 words)
-SUGGESTION_TOKENS: Final = 40  # "one short, concrete suggestion"
+REASON_TOKENS: Final = REASON_MAX_CHARS // CHARS_PER_TOKEN
+SUGGESTION_TOKENS: Final = SUGGESTION_MAX_CHARS // CHARS_PER_TOKEN
 REF_TOKENS: Final = 5  # a knowledge id such as "F12", quoted, with its comma
 
 
 def text_tokens(text: str) -> int:
     """Tokens of a short known text (a behaviour name) written out in a reply."""
-    return len(text) // 3 + 2
+    return len(text) // CHARS_PER_TOKEN + 2
+
+
+def reason_schema(description: str = "") -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string", "maxLength": REASON_MAX_CHARS}
+    if description:
+        schema["description"] = description
+    return schema
 
 
 class JudgeOutcome(StrEnum):

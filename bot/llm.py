@@ -237,6 +237,10 @@ DROPPABLE_PARAMS: Final = frozenset(
 JSON_SCHEMA_REJECTED: Final = "response_format:json_schema"
 JSON_OBJECT_SCHEMA_REJECTED: Final = "response_format:json_object+schema"
 JSON_OBJECT_REJECTED: Final = "response_format:json_object"
+# maxLength bounds judges' free text where a grammar enforces it (llama-server, vLLM); OpenAI's
+# strict mode has not always accepted it, so a model that refuses it gets schemas without.
+STRING_LENGTHS_REJECTED: Final = "json_schema:maxLength"
+_LENGTH_KEYWORDS: Final = frozenset({"maxLength", "minLength"})
 # Not a rejection: the model sent no logprobs when asked with top_logprobs=0 (llama-server only
 # reports a token's own probability next to at least one alternative), so it is asked for one.
 LOGPROBS_NEED_ALTERNATIVE: Final = "top_logprobs:1"
@@ -274,6 +278,23 @@ def rejected_param(err: openai.BadRequestError, sent: Collection[str]) -> str | 
         return None
     positions = [(pos, name) for name in sent if (pos := _mentions(message, name)) is not None]
     return min(positions)[1] if positions else None
+
+
+def _is_string_length_rejection(err: openai.BadRequestError) -> bool:
+    if _is_context_too_long(err):
+        return False
+    return any(_mentions(err.message, word) is not None for word in _LENGTH_KEYWORDS)
+
+
+def without_string_lengths(schema: Any) -> Any:
+    """`schema` with every maxLength/minLength left out."""
+    if isinstance(schema, dict):
+        return {
+            k: without_string_lengths(v) for k, v in schema.items() if k not in _LENGTH_KEYWORDS
+        }
+    if isinstance(schema, list):
+        return [without_string_lengths(v) for v in schema]
+    return schema
 
 
 def _is_response_format_rejection(err: openai.BadRequestError) -> bool:
@@ -453,6 +474,8 @@ class LLM:
     ) -> dict[str, Any] | None:
         """The most constraining response format `model` has not rejected, None for none."""
         dropped = self._dropped.get(model, set())
+        if STRING_LENGTHS_REJECTED in dropped:
+            schema = without_string_lengths(schema)
         if JSON_SCHEMA_REJECTED not in dropped:
             return {
                 "type": "json_schema",
@@ -601,10 +624,11 @@ class LLM:
 
         Prefers strict json_schema; falls back to json_object with the schema (in the request
         where the server takes it, and in the prompt), then to the prompt alone, remembering per
-        model what the server rejected. Temperature 0 keeps repeated judgements of the same
-        answer as stable as the model allows. The output is always bounded by `max_tokens`
-        (raised to JUDGE_MAX_TOKENS where that is larger): a small model asked for JSON can
-        otherwise write until the timeout. A reply cut at that limit raises OUTPUT_CUT.
+        model what the server rejected (string lengths in a schema included). Temperature 0
+        keeps repeated judgements of the same answer as stable as the model allows. The output
+        is always bounded by `max_tokens` (raised to JUDGE_MAX_TOKENS where that is larger): a
+        small model asked for JSON can otherwise write until the timeout. A reply cut at that
+        limit raises OUTPUT_CUT.
 
         Retries are done here, not by the client: a timed-out call is asked once more for two
         thirds of the budget (the same temperature-0 request would only time out again), and
@@ -644,6 +668,13 @@ class LLM:
                 name = rejected_param(err, sent)
                 if name is not None:
                     self._drop(model_name, name)
+                    continue
+                if (
+                    response_format is not None
+                    and STRING_LENGTHS_REJECTED not in dropped
+                    and _is_string_length_rejection(err)
+                ):
+                    self._drop(model_name, STRING_LENGTHS_REJECTED)
                     continue
                 if response_format is not None and _is_response_format_rejection(err):
                     self._drop(model_name, _rejection_marker(response_format))

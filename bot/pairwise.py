@@ -10,7 +10,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.judge_call import REASON_TOKENS, STRUCTURE_TOKENS, JudgeFailed, ask
+from bot.judge_call import REASON_TOKENS, STRUCTURE_TOKENS, JudgeFailed, ask, reason_schema
 from bot.llm import LLM
 
 PAIRWISE_JUDGE_MARKER: Final = (
@@ -21,7 +21,7 @@ SCHEMA: Final[dict[str, Any]] = {
     "type": "object",
     "properties": {
         "better": {"type": "string", "enum": ["1", "2", "tie"]},
-        "reason": {"type": "string"},
+        "reason": reason_schema(),
     },
     "required": ["better", "reason"],
     "additionalProperties": False,
@@ -48,7 +48,7 @@ def messages_for(question: str, first: str, second: str) -> list[dict[str, str]]
     system = (
         f"{PAIRWISE_JUDGE_MARKER} Decide which reply serves the customer better: correct, "
         "helpful, clear and appropriately toned. Answer '1', '2' or 'tie', with a reason of one "
-        "sentence (at most 30 words)."
+        "sentence (at most 20 words)."
     )
     user = (
         f"Customer message:\n<question>\n{question}\n</question>\n\n"

@@ -31,6 +31,7 @@ Knobs (set as attributes; reset them per test by making a new server):
   llama-server's 400 ("response_format type must be one of ...")
 - reject_format_extras: a response_format with keys beyond its type's (json_object with a
   "schema") is answered with an OpenAI-shaped 400, as api.openai.com does
+- reject_string_lengths: a schema with maxLength is answered with OpenAI's strict-mode 400
 - llama_logprobs: logprobs as llama-server sends them (20 alternatives a token unless
   top_logprobs says otherwise; none at all for top_logprobs 0)
 Every request body is recorded in `requests`, and its timings (time.monotonic) in `timings`
@@ -283,7 +284,20 @@ class Rambler:
             elif enum:
                 yield json.dumps(str(100 + index))  # a name of its own, as small models do
             else:
-                yield json.dumps(self.sentence)
+                yield from self.text(schema.get("maxLength") if self.constrained else None)
+
+    def text(self, max_length: int | None) -> Iterator[str]:
+        """Free text, written until its maxLength (or, without one, for ever)."""
+        words = itertools.cycle(f"{self.sentence}, and ".split(" "))
+        yield '"'
+        written = 0
+        for word in words:
+            piece = word if written == 0 else " " + word
+            if max_length is not None and written + len(piece) > max_length:
+                break
+            written += len(piece)
+            yield json.dumps(piece)[1:-1]
+        yield '"'
 
 
 def _knowledge_lines(text: str) -> list[tuple[str, str]]:
@@ -350,6 +364,8 @@ class FakeOpenAI:
         # otherwise, and none at all for top_logprobs 0
         self.llama_logprobs = False
         self.reject_format_extras = False
+        # OpenAI-shaped 400 for a schema holding maxLength/minLength (strict mode's refusal)
+        self.reject_string_lengths = False
         # answer requests being served right now, and the most at once
         self.in_flight = 0
         self.max_in_flight = 0
@@ -487,6 +503,20 @@ class FakeOpenAI:
             message = 'response_format type must be one of "text" or "json_object", but got: ' + fmt
             return web.json_response(
                 {"error": {"code": 400, "message": message, "type": "invalid_request_error"}},
+                status=400,
+            )
+        schema = response_format.get("schema") or response_format.get("json_schema", {}).get(
+            "schema"
+        )
+        if self.reject_string_lengths and "maxLength" in json.dumps(schema or {}):
+            return web.json_response(
+                _error_body(
+                    "Invalid schema for response_format 'judge': In context=('properties', "
+                    "'reason'), 'maxLength' is not permitted.",
+                    "invalid_request_error",
+                    "response_format",
+                    None,
+                ),
                 status=400,
             )
         extras = set(response_format) - {"type", "json_schema"}

@@ -20,7 +20,7 @@ from bot.behaviours import (
     judge,
     schema_for,
 )
-from bot.judge_call import JudgeOutcome
+from bot.judge_call import REASON_MAX_CHARS, JudgeOutcome
 from bot.llm import LLM
 from tests.fake_openai import JSON_CHARS_PER_TOKEN, FakeOpenAI
 
@@ -53,12 +53,14 @@ def test_schema_has_exactly_one_verdict_per_behaviour_keyed_by_its_name() -> Non
 
 
 def test_budget_holds_the_largest_reply_for_the_longest_behaviours() -> None:
-    # 10 behaviours of 60 characters, each with a reason of the full 30 words; names are written
-    # as they are (3 characters a token), prose runs about 4/3 tokens a word
+    # 10 behaviours of 60 characters, each reason at its maxLength, 3 characters a token
     names = [f"{i} " + "x" * 57 for i in range(10)]
-    skeleton = json.dumps({n: {"score": 100, "reason": ""} for n in names})
-    tokens = len(skeleton) / JSON_CHARS_PER_TOKEN + len(names) * 30 * 4 / 3
-    assert tokens <= budget_for(names) < 2 * tokens
+    largest = {n: {"score": 100, "reason": "x" * REASON_MAX_CHARS} for n in names}
+    tokens = len(json.dumps(largest)) / JSON_CHARS_PER_TOKEN
+    assert tokens <= budget_for(names) < 1.5 * tokens
+    assert schema_for(names)["properties"][names[0]]["properties"]["reason"]["maxLength"] == (
+        REASON_MAX_CHARS
+    )
 
 
 async def test_rambling_judge_bounded_by_the_schema_judges_every_behaviour(

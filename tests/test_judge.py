@@ -24,7 +24,7 @@ from bot.judge import (
     build_analysis,
     schema_for,
 )
-from bot.judge_call import JudgeOutcome
+from bot.judge_call import REASON_MAX_CHARS, SUGGESTION_MAX_CHARS, JudgeOutcome
 from bot.llm import JSON_SCHEMA_REJECTED, LLM
 from bot.personality import build_system_prompt
 from storage.knowledge import KnowledgeItem
@@ -232,28 +232,6 @@ KNOWLEDGE = [
         for i in range(1, 13)
     ),
 ]
-THIRTY_WORDS = " ".join(["reasonable"] * 30)
-TWENTY_WORDS = " ".join(["concrete"] * 20)
-
-
-def estimated_tokens(reply: Any) -> float:
-    """English prose runs about 4/3 tokens a word in BPE vocabularies (GPT-2's, SmolLM2's);
-    JSON punctuation and keys about 3 characters a token."""
-    words = 0
-
-    def skeleton(value: Any) -> Any:
-        nonlocal words
-        if isinstance(value, str):
-            words += len(value.split())
-            return ""
-        if isinstance(value, dict):
-            return {k: skeleton(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [skeleton(v) for v in value]
-        return value
-
-    bare = json.dumps(skeleton(reply))
-    return len(bare) / JSON_CHARS_PER_TOKEN + words * 4 / 3
 
 
 def test_schema_bounds_every_array_and_names_only_the_knowledge_given() -> None:
@@ -265,19 +243,26 @@ def test_schema_bounds_every_array_and_names_only_the_knowledge_given() -> None:
     assert "sources" not in schema_for([])["properties"]
 
 
+def test_schema_bounds_every_string() -> None:
+    schema = schema_for(KNOWLEDGE)
+    assert schema["properties"]["suggestions"]["items"]["maxLength"] == SUGGESTION_MAX_CHARS
+    for trait in TRAITS:
+        assert schema["properties"][trait]["properties"]["reason"]["maxLength"] == REASON_MAX_CHARS
+
+
 @pytest.mark.parametrize("knowledge", [[], KNOWLEDGE])
-def test_budget_holds_the_largest_reply_the_prompt_asks_for(
+def test_budget_holds_the_largest_reply_the_schema_allows(
     knowledge: list[KnowledgeItem],
 ) -> None:
-    # every reason the full 30 words, every suggestion 20, every source slot used
-    largest: dict[str, Any] = {t: {"level": 100, "reason": THIRTY_WORDS} for t in TRAITS}
-    largest["suggestions"] = [TWENTY_WORDS] * MAX_SUGGESTIONS
+    # every string at its maxLength, every array full, 3 characters a token throughout
+    largest: dict[str, Any] = {t: {"level": 100, "reason": "x" * REASON_MAX_CHARS} for t in TRAITS}
+    largest["suggestions"] = ["x" * SUGGESTION_MAX_CHARS] * MAX_SUGGESTIONS
     if knowledge:
-        largest["sources"] = [f"P{i}" for i in range(10, 10 + MAX_SOURCES)]
-    tokens = estimated_tokens(largest)
+        largest["sources"] = [f"P{i}" for i in range(3, 3 + MAX_SOURCES)]
+    tokens = len(json.dumps(largest)) / JSON_CHARS_PER_TOKEN
     assert tokens <= budget_for(knowledge)
-    # and not wildly more (the margin is for indented JSON): the budget stops a rambling model
-    assert budget_for(knowledge) < 2 * tokens
+    # and not wildly more: the budget is what stops a model writing whitespace for ever
+    assert budget_for(knowledge) < 1.5 * tokens
     assert budget_for([]) == TRAITS_MAX_TOKENS
 
 

@@ -19,10 +19,12 @@ from bot.llm import (
     JSON_SCHEMA_REJECTED,
     LLM,
     LOGPROBS_NEED_ALTERNATIVE,
+    STRING_LENGTHS_REJECTED,
     Completion,
     LLMError,
     LLMErrorKind,
     rejected_param,
+    without_string_lengths,
 )
 from bot.personality import Sampling, build_system_prompt, sampling_for
 from storage.models import DEFAULT_FIELDS
@@ -802,3 +804,38 @@ async def test_answers_keep_the_clients_own_retries(fake: FakeOpenAI) -> None:
         await h.client.close()
     assert completion.text == EXPECTED_ANSWER
     assert len(fake.requests) == 3
+
+
+LENGTHS: dict[str, Any] = {
+    "type": "object",
+    "properties": {"reason": {"type": "string", "maxLength": 40}},
+    "required": ["reason"],
+    "additionalProperties": False,
+}
+
+
+async def test_string_lengths_bound_a_rambling_judge_where_the_grammar_enforces_them(
+    fake: FakeOpenAI, harness: Harness
+) -> None:
+    fake.judge_mode = "ramble"
+    result = await ask(harness.llm, schema=LENGTHS, max_tokens=60)
+    assert len(result["reason"]) <= 40
+    # the same schema without the bound: the model writes inside the string until its budget
+    with pytest.raises(LLMError) as caught:
+        await ask(harness.llm, schema=without_string_lengths(LENGTHS), max_tokens=60)
+    assert caught.value.kind is LLMErrorKind.OUTPUT_CUT
+
+
+async def test_server_refusing_string_lengths_gets_schemas_without_them(
+    fake: FakeOpenAI, harness: Harness
+) -> None:
+    fake.reject_string_lengths = True  # as OpenAI's strict mode has
+    fake.judge_reply = '{"reason": "short"}'
+    assert await ask(harness.llm, schema=LENGTHS) == {"reason": "short"}
+    assert "maxLength" in json.dumps(fake.requests[0]["response_format"])
+    assert fake.requests[1]["response_format"]["json_schema"]["schema"] == (
+        without_string_lengths(LENGTHS)
+    )
+    assert harness.llm.dropped_params["gpt-test"] == {STRING_LENGTHS_REJECTED}
+    await ask(harness.llm, schema=LENGTHS)
+    assert len(fake.requests) == 3  # remembered: asked without them at once
