@@ -122,7 +122,7 @@ def messages_for(
     system = (
         f"{BEHAVIOUR_JUDGE_MARKER} For each expected behaviour, score from 0 (not shown at all) "
         "to 100 (shown clearly and consistently) how well the reply shows it, with a reason of "
-        "one sentence (at most 20 words) quoting or pointing at the reply. Judge only the "
+        "one sentence (at most 15 words) quoting or pointing at the reply. Judge only the "
         "reply, not the question. Return one entry per behaviour, keyed by the behaviour's "
         "name exactly as given, and nothing else."
     )

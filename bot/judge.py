@@ -105,7 +105,7 @@ def _trait_schema(trait: str, *, reason: bool = True) -> dict[str, Any]:
         }
     }
     if reason:
-        properties["reason"] = reason_schema("One sentence of at most 20 words citing the wording.")
+        properties["reason"] = reason_schema("One sentence of at most 15 words citing the wording.")
     return {
         "type": "object",
         "properties": properties,
@@ -170,7 +170,7 @@ def judge_messages(
 ) -> list[dict[str, str]]:
     scales = "\n".join(f"- {trait}: {_TRAIT_SCALES[trait]}" for trait in TRAITS)
     what = (
-        "an integer level from 0 to 100 and a reason of one sentence (at most 20 words)"
+        "an integer level from 0 to 100 and a reason of one sentence (at most 15 words)"
         if detail
         else "an integer level from 0 to 100"
     )

@@ -20,7 +20,11 @@ log = logging.getLogger(__name__)
 # Free text in a judge's reply is bounded by maxLength (servers that enforce schemas with a
 # grammar, like llama-server, stop a small model rambling inside a string; a server that refuses
 # the keyword gets the schema without it, see bot.llm). The prompts ask for less.
-REASON_MAX_CHARS: Final = 150  # "one sentence (at most 20 words)"
+# A reason is one line in Slack. Its bound also keeps judging cheap next to answering: at 100
+# characters the behaviour judge's whole reply for three behaviours (the seed scenarios') is
+# under 150 tokens, half of a conversational answer's 300, even from a model that fills every
+# string to its bound.
+REASON_MAX_CHARS: Final = 100  # "one sentence (at most 15 words)"
 SUGGESTION_MAX_CHARS: Final = 120
 
 # Token allowances for sizing the judges' output budgets from their schemas: upper bounds for

@@ -48,7 +48,7 @@ def messages_for(question: str, first: str, second: str) -> list[dict[str, str]]
     system = (
         f"{PAIRWISE_JUDGE_MARKER} Decide which reply serves the customer better: correct, "
         "helpful, clear and appropriately toned. Answer '1', '2' or 'tie', with a reason of one "
-        "sentence (at most 20 words)."
+        "sentence (at most 15 words)."
     )
     user = (
         f"Customer message:\n<question>\n{question}\n</question>\n\n"
