@@ -11,11 +11,11 @@ from typing import Final
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.batch_answer import store_analysis
 from bot.blocks.answer import footer
 from bot.conversation import Turn, build_messages
 from bot.deps import Deps
-from bot.judge import EMPTY_ANSWER, Analysis, AnalysisUnavailable, analyse
-from bot.judge_call import JudgeOutcome
+from bot.judge import EMPTY_ANSWER, analyse
 from bot.knowledge import for_prompt, knowledge_query
 from bot.llm import LLMError, LLMErrorKind
 from bot.personality import build_system_prompt, sampling_for
@@ -189,7 +189,7 @@ async def _answer(
     )
     progress.stored = True
     if not completion.text.strip():
-        result = await _store_analysis(deps, result, EMPTY_ANSWER)
+        result = await store_analysis(deps.pool, result, EMPTY_ANSWER)
     footer_ts = await _post_footer(client, job, result)
     if not completion.text.strip():
         return result
@@ -269,35 +269,10 @@ async def _analyse_and_update(
         answer=result.answer,
         knowledge=knowledge,
     )
-    updated = await _store_analysis(deps, result, outcome)
+    updated = await store_analysis(deps.pool, result, outcome)
     if footer_ts is not None:
         await refresh_footer(deps, client, updated, channel=job.channel_id, ts=footer_ts)
     return updated
-
-
-async def _store_analysis(
-    deps: Deps, result: TestResult, outcome: Analysis | AnalysisUnavailable
-) -> TestResult:
-    if isinstance(outcome, Analysis):
-        return await results_repo.set_analysis(
-            deps.pool,
-            team_id=result.team_id,
-            result_id=result.id,
-            analysis=outcome.to_json(),
-            alignment=outcome.alignment,
-            analysis_error=None,
-            knowledge_used=list(outcome.knowledge_used),
-            outcome=JudgeOutcome.OK,
-        )
-    return await results_repo.set_analysis(
-        deps.pool,
-        team_id=result.team_id,
-        result_id=result.id,
-        analysis=None,
-        alignment=None,
-        analysis_error=outcome.reason,
-        outcome=outcome.outcome,
-    )
 
 
 async def refresh_footer(

@@ -96,7 +96,7 @@ async def answer_and_judge(
     if not completion.text.strip():
         # nothing to analyse; expected behaviours are still recorded, as not judged
         judged = await judging
-        result = await _store_analysis(ctx, result, EMPTY_ANSWER)
+        result = await store_analysis(ctx.pool, result, EMPTY_ANSWER)
     else:
         analysis, judged = await asyncio.gather(
             analyse(
@@ -110,7 +110,7 @@ async def answer_and_judge(
             ),
             judging,
         )
-        result = await _store_analysis(ctx, result, analysis)
+        result = await store_analysis(ctx.pool, result, analysis)
     if behaviours:
         result = await results_repo.set_behaviours(
             ctx.pool,
@@ -122,12 +122,13 @@ async def answer_and_judge(
     return result
 
 
-async def _store_analysis(
-    ctx: RunContext, result: TestResult, analysis: Analysis | AnalysisUnavailable
+async def store_analysis(
+    pool: asyncpg.Pool, result: TestResult, analysis: Analysis | AnalysisUnavailable
 ) -> TestResult:
+    """The trait judge's analysis, or why there is none, with its outcome; for every answer."""
     if isinstance(analysis, Analysis):
         return await results_repo.set_analysis(
-            ctx.pool,
+            pool,
             team_id=result.team_id,
             result_id=result.id,
             analysis=analysis.to_json(),
@@ -137,7 +138,7 @@ async def _store_analysis(
             outcome=JudgeOutcome.OK,
         )
     return await results_repo.set_analysis(
-        ctx.pool,
+        pool,
         team_id=result.team_id,
         result_id=result.id,
         analysis=None,

@@ -20,6 +20,7 @@ from bot.judge_call import (
     JudgeFailed,
     JudgeOutcome,
     ask,
+    budget,
     reason_schema,
     text_tokens,
     unique,
@@ -69,9 +70,9 @@ def schema_for(behaviours: Sequence[str]) -> dict[str, Any]:
 
 
 def budget_for(behaviours: Sequence[str]) -> int:
-    """The largest reply `schema_for(behaviours)` allows, in tokens."""
+    """The output budget for `schema_for(behaviours)`: its largest reply, with the margin."""
     names = unique(behaviours)
-    return STRUCTURE_TOKENS + sum(VERDICT_TOKENS + text_tokens(n) for n in names)
+    return budget(STRUCTURE_TOKENS + sum(VERDICT_TOKENS + text_tokens(n) for n in names))
 
 
 class _Verdict(BaseModel):

@@ -24,6 +24,7 @@ from bot.judge_call import (
     JudgeFailed,
     JudgeOutcome,
     ask,
+    budget,
     reason_schema,
 )
 from bot.knowledge import describe, relied_on
@@ -161,8 +162,8 @@ def schema_for(knowledge: Sequence[KnowledgeItem], *, detail: bool = True) -> di
 
 
 def budget_for(knowledge: Sequence[KnowledgeItem], *, detail: bool = True) -> int:
-    own = TRAITS_MAX_TOKENS if detail else LEVELS_MAX_TOKENS
-    return own + (SOURCES_MAX_TOKENS if knowledge else 0)
+    largest = TRAITS_MAX_TOKENS if detail else LEVELS_MAX_TOKENS
+    return budget(largest + (SOURCES_MAX_TOKENS if knowledge else 0))
 
 
 def judge_messages(

@@ -6,6 +6,7 @@ with the answer and counted in `/bot stats`."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -13,7 +14,7 @@ from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from bot.llm import LLM, LLMError, LLMErrorKind, Messages
+from bot.llm import JUDGE_BUDGET_MARGIN, LLM, LLMError, LLMErrorKind, Messages
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +28,19 @@ log = logging.getLogger(__name__)
 REASON_MAX_CHARS: Final = 100  # "one sentence (at most 15 words)"
 SUGGESTION_MAX_CHARS: Final = 120
 
-# Token allowances for sizing the judges' output budgets from their schemas: upper bounds for
-# what the schemas allow, counted as small models' tokenizers write JSON (about 3 characters a
-# token; English prose runs nearer 4, which leaves room for the whitespace a grammar allows).
+# Token allowances for the largest reply a judge's schema allows, counted as small models'
+# tokenizers write JSON (about 3 characters a token). The budget adds JUDGE_BUDGET_MARGIN.
 CHARS_PER_TOKEN: Final = 3
 STRUCTURE_TOKENS: Final = 8  # one quoted key with its colon, comma and brackets
 NUMBER_TOKENS: Final = 4
 REASON_TOKENS: Final = REASON_MAX_CHARS // CHARS_PER_TOKEN
 SUGGESTION_TOKENS: Final = SUGGESTION_MAX_CHARS // CHARS_PER_TOKEN
 REF_TOKENS: Final = 5  # a knowledge id such as "F12", quoted, with its comma
+
+
+def budget(largest_reply_tokens: int) -> int:
+    """The output budget for a judge whose schema allows replies of up to this many tokens."""
+    return math.ceil(largest_reply_tokens * JUDGE_BUDGET_MARGIN)
 
 
 def text_tokens(text: str) -> int:

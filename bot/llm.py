@@ -386,10 +386,12 @@ class Completion:
 
 # Each retry drops at least one more parameter, so this bounds the loop with room to spare.
 _MAX_ATTEMPTS: Final = len(DROPPABLE_PARAMS) + 3
-# A judge call that timed out is asked once more for this share of its output budget: judges'
-# budgets carry about 1.5 times the largest reply their prompt asks for, so what is left still
-# holds that reply, while a model writing up to its budget stops a third sooner.
-TIMEOUT_RETRY_BUDGET_SHARE: Final = 2 / 3
+# Judges' budgets are the largest reply their schema allows and half as much again (grammars
+# allow whitespace between tokens; some tokenizers average under 3 characters a token on JSON).
+JUDGE_BUDGET_MARGIN: Final = 1.5
+# A judge call that timed out is asked once more for the largest reply alone: it still holds
+# every reply the schema allows, and a model writing up to its budget stops a third sooner.
+TIMEOUT_RETRY_BUDGET_SHARE: Final = 1 / JUDGE_BUDGET_MARGIN
 # The openai client's own back-off for retries without a usable Retry-After.
 _BACKOFF_START_S: Final = 0.5
 _BACKOFF_MAX_S: Final = 8.0

@@ -10,7 +10,14 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.judge_call import REASON_TOKENS, STRUCTURE_TOKENS, JudgeFailed, ask, reason_schema
+from bot.judge_call import (
+    REASON_TOKENS,
+    STRUCTURE_TOKENS,
+    JudgeFailed,
+    ask,
+    budget,
+    reason_schema,
+)
 from bot.llm import LLM
 
 PAIRWISE_JUDGE_MARKER: Final = (
@@ -27,7 +34,7 @@ SCHEMA: Final[dict[str, Any]] = {
     "additionalProperties": False,
 }
 # "1", "2" or "tie", and a one-sentence reason.
-MAX_TOKENS: Final = 3 * STRUCTURE_TOKENS + REASON_TOKENS
+LARGEST_REPLY_TOKENS: Final = 3 * STRUCTURE_TOKENS + REASON_TOKENS
 
 Verdict = Literal["a", "b", "tie", "inconsistent", "unavailable"]
 
@@ -77,7 +84,7 @@ async def _ask(llm: LLM, question: str, first: str, second: str) -> _Output | No
         judge=SCHEMA_NAME,
         messages=messages_for(question, first, second),
         schema=SCHEMA,
-        max_tokens=MAX_TOKENS,
+        max_tokens=budget(LARGEST_REPLY_TOKENS),
         output=_Output,
     )
     return None if isinstance(output, JudgeFailed) else output

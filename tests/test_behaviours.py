@@ -57,7 +57,8 @@ def test_budget_holds_the_largest_reply_for_the_longest_behaviours() -> None:
     names = [f"{i} " + "x" * 57 for i in range(10)]
     largest = {n: {"score": 100, "reason": "x" * REASON_MAX_CHARS} for n in names}
     tokens = len(json.dumps(largest)) / JSON_CHARS_PER_TOKEN
-    assert tokens <= budget_for(names) < 1.5 * tokens
+    assert tokens <= budget_for(names) * 2 / 3  # what a retry after a timeout gets
+    assert budget_for(names) < 2 * tokens
     assert schema_for(names)["properties"][names[0]]["properties"]["reason"]["maxLength"] == (
         REASON_MAX_CHARS
     )

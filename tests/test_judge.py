@@ -24,7 +24,7 @@ from bot.judge import (
     build_analysis,
     schema_for,
 )
-from bot.judge_call import REASON_MAX_CHARS, SUGGESTION_MAX_CHARS, JudgeOutcome
+from bot.judge_call import REASON_MAX_CHARS, SUGGESTION_MAX_CHARS, JudgeOutcome, budget
 from bot.llm import JSON_SCHEMA_REJECTED, LLM
 from bot.personality import build_system_prompt
 from storage.knowledge import KnowledgeItem
@@ -261,9 +261,11 @@ def test_budget_holds_the_largest_reply_the_schema_allows(
         largest["sources"] = [f"P{i}" for i in range(3, 3 + MAX_SOURCES)]
     tokens = len(json.dumps(largest)) / JSON_CHARS_PER_TOKEN
     assert tokens <= budget_for(knowledge)
+    # a retry after a timeout gets two thirds: still the largest reply
+    assert budget_for(knowledge) * 2 / 3 >= tokens
     # and not wildly more: the budget is what stops a model writing whitespace for ever
-    assert budget_for(knowledge) < 1.5 * tokens
-    assert budget_for([]) == TRAITS_MAX_TOKENS
+    assert budget_for(knowledge) < 2 * tokens
+    assert budget_for([]) == budget(TRAITS_MAX_TOKENS)
 
 
 async def test_rambling_judge_constrained_by_the_schema_finishes(
