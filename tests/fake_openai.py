@@ -16,7 +16,8 @@ Knobs (set as attributes; reset them per test by making a new server):
 - reject_json_schema / reject_json_object: 400 for those response formats
 - judge_levels: override perceived levels in judge replies; judge_reply: raw judge text
 - output limits: every reply stops at the request's max_completion_tokens / max_tokens with
-  finish_reason "length" (answers count word pieces as tokens, JSON replies 3 characters)
+  finish_reason "length" (answers count word pieces as tokens, JSON replies 3 characters);
+  output_limits = False lets a long answer_text through whole
 - ramble_answers: answers keep writing (repeating themselves) until their limit, as small
   models often do
 - judge_mode "ramble": the judge writes what its response_format constrains it to, and no more
@@ -352,6 +353,9 @@ class FakeOpenAI:
         # "first" always prefers reply 1 (pure position bias), "tie" calls it even
         self.pairwise_mode = "longer"
         # small-model behaviours (see the module docstring)
+        # answers stop at the request's output limit, as every server does; False hands a long
+        # answer_text over whole, for tests of what a very long answer does to Slack
+        self.output_limits = True
         self.ramble_answers = False
         self.judge_mode: Literal["scripted", "ramble"] = "scripted"
         self.ramble_integer = 80
@@ -536,7 +540,7 @@ class FakeOpenAI:
     def _limited_answer(self, body: dict[str, Any]) -> tuple[str, str]:
         """The answer, cut at the request's output limit (word pieces as tokens)."""
         text = self._answer(body)
-        limit = _output_limit(body)
+        limit = _output_limit(body) if self.output_limits else None
         pieces = _words(text)
         if self.ramble_answers and pieces:
             cap = limit if limit is not None else self.ramble_max_tokens

@@ -131,6 +131,7 @@ async def test_nothing_a_voter_sees_depends_on_the_hidden_order(
     live: SlackDriver, model: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     model.answer_text = ANSWER
+    model.output_limits = False  # the whole long answer, to be shortened for Slack
     a_first = await run_test(live, monkeypatch, team=TEAM, channel=CHANNEL, a_first=True)
     b_first = await run_test(
         live, monkeypatch, team=OTHER_TEAM, channel=OTHER_CHANNEL, a_first=False

@@ -277,6 +277,7 @@ async def test_a_pair_too_long_keeps_its_buttons_and_full_text_in_details(
     live: SlackDriver, model: FakeOpenAI
 ) -> None:
     model.answer_text = "Refunds <take> 5 days & arrive by card. " * 400  # 16,000 characters
+    model.output_limits = False  # all of it, past any style's token limit
     question = "Why?" * 750
     # Slack refuses the first pair as too long; the second try is shorter and keeps its buttons
     live.slack.fail_next("chat.postMessage", error="msg_blocks_too_long", after=1)

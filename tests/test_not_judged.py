@@ -141,7 +141,7 @@ def test_junit_skips_what_was_not_judged_with_the_reason_and_omits_unknown_times
 
 def test_summary_counts_the_unjudged() -> None:
     rows = [row(behaviour_results=[verdict("polite", True), *UNJUDGED])]
-    assert "1/1 behaviours passed, 2 not judged" in figures_text(overall(rows))
+    assert "1/1 behaviour passed, 2 not judged" in figures_text(overall(rows))
     assert "no behaviours judged" in figures_text(overall([row(behaviour_results=UNJUDGED)]))
 
 
