@@ -34,10 +34,10 @@ import asyncpg
 
 from bench.common import machine, machine_line, percentile
 from bench.harness import fresh_database
+from bot.domain.profile import DEFAULT_FIELDS, ResponseStyle
 from storage import ab as ab_repo
 from storage import profiles as profiles_repo
 from storage.db import create_pool
-from storage.models import DEFAULT_FIELDS, ResponseStyle
 from tests.slack_driver import CHANNEL, TEAM, USER
 
 PROFILE: Final = "Bench"

@@ -43,6 +43,8 @@ from bench.common import machine, machine_line
 from bench.harness import fresh_database
 from bot.batch_answer import RunContext
 from bot.conversation import Turn, build_messages
+from bot.domain.profile import DEFAULT_FIELDS, ProfileVersion
+from bot.domain.results import TestResult
 from bot.knowledge import for_prompt
 from bot.llm import LLM, LLMError
 from bot.personality import build_system_prompt, sampling_for
@@ -50,7 +52,6 @@ from bot.scenario_runner import DEFAULT_CONCURRENCY, PlanItem, execute, plan_for
 from storage import profiles as profiles_repo
 from storage import scenarios as scenarios_repo
 from storage.db import create_pool
-from storage.models import DEFAULT_FIELDS, ProfileVersion, TestResult
 from tests.fake_openai import FakeOpenAI
 
 GOAL: Final = 1.5

@@ -30,12 +30,12 @@ from typing import Any, Final
 
 from bench.harness import Harness, harness
 from bot.batch_answer import RunContext
+from bot.domain.profile import DEFAULT_FIELDS, ProfileVersion
 from bot.llm import LLM
 from bot.scenario_runner import DEFAULT_CONCURRENCY, PlanItem, execute, plan_for, plan_json
 from bot.settings import Settings
 from storage import profiles as profiles_repo
 from storage import scenarios as scenarios_repo
-from storage.models import DEFAULT_FIELDS, ProfileVersion
 from tests.fake_openai import FakeOpenAI
 from tests.fake_slack import FakeSlack
 from tests.slack_driver import TEAM, USER

@@ -25,13 +25,13 @@ from typing import Any, Final
 import asyncpg
 
 from bench.harness import Harness, harness
-from bot.ab_stats import Outcome
+from bot.domain.profile import TRAITS
+from bot.domain.verdict import Outcome
 from commands import home
 from commands import stats as stats_command
 from commands.parse import parse
 from commands.request import SlashRequest
 from storage import stats as stats_repo
-from storage.models import TRAITS
 from tests.slack_driver import CHANNEL, TEAM, USER
 
 PROFILES: Final = 20

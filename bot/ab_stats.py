@@ -12,8 +12,6 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Final
 
 import numpy as np
@@ -21,14 +19,10 @@ import numpy.typing as npt
 from scipy import sparse, stats
 
 from bot import anytime
+from bot.domain.verdict import CHOICES, LOG_THRESHOLD, Comparison, Outcome, Ranked, Verdict
 
 Z_95: Final = 1.959963984540054
-CHOICES: Final = frozenset({"a", "b", "tie", "both_bad"})
 
-B_PREFERRED: Final = "B is preferred"
-A_PREFERRED: Final = "A is preferred"
-NOT_ENOUGH_PREFIX: Final = "Not enough votes to tell yet"
-NO_DECISIVE_VOTES: Final = "No decisive votes yet"
 
 _FloatArray = npt.NDArray[np.float64]
 
@@ -94,75 +88,6 @@ def prob_b_better(b_wins: int, a_wins: int) -> float:
     return float(stats.beta.sf(0.5, 1 + b_wins, 1 + a_wins))
 
 
-class Outcome(StrEnum):
-    """What a count of decisive votes supports; stored as this code, worded by `describe`."""
-
-    A_PREFERRED = "a_preferred"
-    B_PREFERRED = "b_preferred"
-    UNDECIDED = "undecided"
-    NO_DECISIVE_VOTES = "no_decisive_votes"
-
-
-OUTCOME_WORDS: Final = {
-    Outcome.A_PREFERRED: A_PREFERRED,
-    Outcome.B_PREFERRED: B_PREFERRED,
-    Outcome.UNDECIDED: NOT_ENOUGH_PREFIX,
-    Outcome.NO_DECISIVE_VOTES: NO_DECISIVE_VOTES,
-}
-WON: Final = {Outcome.A_PREFERRED: "a", Outcome.B_PREFERRED: "b"}
-
-
-def describe(outcome: Outcome, votes_to_tell: int | None) -> str:
-    """The one plain line of a verdict, built from its code and the power figure."""
-    if outcome in WON:
-        return OUTCOME_WORDS[outcome]
-    if votes_to_tell is None:
-        power = (
-            f"over {anytime.MAX_EXTRA_VOTES:,} more decisive votes would be needed to tell a "
-            "60/40 preference from a coin flip"
-        )
-    else:
-        power = (
-            f"about {votes_to_tell:,} more decisive vote{'s' if votes_to_tell != 1 else ''} "
-            "to tell a 60/40 preference from a "
-            "coin flip"
-        )
-    return f"{OUTCOME_WORDS[outcome]}: {power}"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A count of votes judged by the anytime-valid rule (`bot.anytime`). The Wilson interval,
-    the sign test and P(B better) describe the votes and are None without decisive votes;
-    they never decide the outcome, because read after every vote they are not valid."""
-
-    a_wins: int
-    b_wins: int
-    ties: int
-    both_bad: int
-    decisive: int
-    b_share: float | None
-    log_e_value: float
-    outcome: Outcome
-    votes_to_tell: int | None
-    wilson_low: float | None
-    wilson_high: float | None
-    sign_test_p: float | None
-    prob_b_better: float | None
-
-    @property
-    def e_value(self) -> float:
-        return math.exp(min(self.log_e_value, _MAX_LOG_E))
-
-    @property
-    def recommendation(self) -> str:
-        return describe(self.outcome, self.votes_to_tell)
-
-
-# e^700 is still a finite float; beyond that "E" is shown as a power of ten from the log
-_MAX_LOG_E: Final = 700.0
-
-
 def verdict(*, a_wins: int, b_wins: int, ties: int, both_bad: int) -> Verdict:
     """Summarise an A/B vote. "B is preferred" / "A is preferred" only when the e-value of the
     decisive votes against a coin flip reaches 1/α = 20 (valid whenever the test is closed),
@@ -172,7 +97,7 @@ def verdict(*, a_wins: int, b_wins: int, ties: int, both_bad: int) -> Verdict:
     log_e = anytime.log_e_value(b_wins, a_wins)
     if decisive == 0:
         outcome = Outcome.NO_DECISIVE_VOTES
-    elif log_e >= anytime.LOG_THRESHOLD:
+    elif log_e >= LOG_THRESHOLD:
         outcome = Outcome.B_PREFERRED if b_wins > a_wins else Outcome.A_PREFERRED
     else:
         outcome = Outcome.UNDECIDED
@@ -232,25 +157,6 @@ def per_message_majority(votes: Sequence[tuple[str, str]]) -> tuple[int, int, in
             raise ValueError(f"unknown vote choice: {choice!r}")
         by_message[key].append(choice)
     return _tally(_message_outcome(choices) for choices in by_message.values())
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """One pairwise judgement; for a tie, `winner` and `loser` are simply the two items."""
-
-    winner: str
-    loser: str
-    tie: bool = False
-
-
-@dataclass(frozen=True)
-class Ranked:
-    item: str
-    rating: float
-    low: float
-    high: float
-    votes: int
-    preliminary: bool
 
 
 # Half a pseudo-win and half a pseudo-loss for every item against a virtual opponent of

@@ -4,28 +4,19 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from bot import ab_stats
-from bot.agreement import Kappa, cohen_kappa, fleiss_kappa
-from storage.ab import AbMessage, Vote
-from storage.models import TestResult
+from bot.agreement import cohen_kappa, fleiss_kappa
+from bot.domain.ab import AbMessage, Vote
+from bot.domain.results import TestResult
+from bot.domain.verdict import AbVerdict, SideMetrics
 
 JUDGE_OUTCOMES = ("a", "b", "tie", "inconsistent", "unavailable")
 # the categories voters choose from, as Fleiss' κ columns
 VOTE_CHOICES = ("a", "b", "tie", "both_bad")
 # where the judge and the people's majority are compared: the judge has no "both bad"
 COMPARABLE = frozenset({"a", "b", "tie"})
-
-
-@dataclass(frozen=True, slots=True)
-class SideMetrics:
-    answers: int
-    failed: int
-    mean_ms: float | None
-    mean_alignment: float | None
-    tokens: int | None
 
 
 def side_metrics(results: Sequence[TestResult]) -> SideMetrics:
@@ -44,46 +35,6 @@ def side_metrics(results: Sequence[TestResult]) -> SideMetrics:
         mean_alignment=round(statistics.fmean(alignments), 1) if alignments else None,
         tokens=sum(tokens) if tokens else None,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class AbVerdict:
-    per_person: ab_stats.Verdict
-    per_message: ab_stats.Verdict
-    judge: dict[str, int]
-    judge_agreed: int
-    judge_compared: int
-    side_a: SideMetrics
-    side_b: SideMetrics
-    voters_kappa: Kappa
-    judge_kappa: Kappa
-
-    @property
-    def outcome(self) -> ab_stats.Outcome:
-        return self.per_person.outcome
-
-    @property
-    def recommendation(self) -> str:
-        return self.per_person.recommendation
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "per_person": {
-                **asdict(self.per_person),
-                "recommendation": self.per_person.recommendation,
-            },
-            "per_message": {
-                **asdict(self.per_message),
-                "recommendation": self.per_message.recommendation,
-            },
-            "judge": self.judge,
-            "judge_agreed": self.judge_agreed,
-            "judge_compared": self.judge_compared,
-            "side_a": asdict(self.side_a),
-            "side_b": asdict(self.side_b),
-            "voters_kappa": asdict(self.voters_kappa),
-            "judge_kappa": asdict(self.judge_kappa),
-        }
 
 
 def compute(

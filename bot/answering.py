@@ -15,6 +15,9 @@ from bot.batch_answer import store_analysis
 from bot.blocks.answer import footer
 from bot.conversation import Turn, build_messages
 from bot.deps import Deps
+from bot.domain.knowledge import KnowledgeItem
+from bot.domain.profile import ProfileVersion
+from bot.domain.results import FeedbackTally, TestResult
 from bot.judge import EMPTY_ANSWER, analyse
 from bot.knowledge import for_prompt, knowledge_query
 from bot.llm import LLMError, LLMErrorKind
@@ -22,8 +25,6 @@ from bot.personality import build_system_prompt, sampling_for
 from bot.proxies import measure
 from bot.streaming import AnswerStream
 from storage import results as results_repo
-from storage.knowledge import KnowledgeItem
-from storage.models import FeedbackTally, ProfileVersion, TestResult
 from storage.results import NewResult
 
 log = logging.getLogger(__name__)

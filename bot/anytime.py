@@ -29,12 +29,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import betaln
 
-ALPHA: Final = 0.05
-THRESHOLD: Final = 1.0 / ALPHA
-LOG_THRESHOLD: Final = math.log(THRESHOLD)
-# "a 60/40 preference": the effect the power figure is about
-PLANNED_SHARE: Final = 0.6
-MAX_EXTRA_VOTES: Final = 10_000
+from bot.domain.verdict import LOG_THRESHOLD, MAX_EXTRA_VOTES, PLANNED_SHARE
+
 _LOG_2: Final = math.log(2.0)
 
 _Counts = npt.NDArray[np.float64] | npt.NDArray[np.int64]

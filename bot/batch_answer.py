@@ -11,14 +11,16 @@ import asyncpg
 
 from bot import behaviours as behaviour_judge
 from bot.conversation import Turn, build_messages
-from bot.judge import EMPTY_ANSWER, Analysis, AnalysisUnavailable, analyse
+from bot.domain.analysis import Analysis
+from bot.domain.profile import ProfileVersion
+from bot.domain.results import TestResult
+from bot.judge import EMPTY_ANSWER, AnalysisUnavailable, analyse
 from bot.judge_call import JudgeOutcome
 from bot.knowledge import for_prompt
 from bot.llm import LLM, LLMError
 from bot.personality import build_system_prompt, sampling_for
 from bot.proxies import measure
 from storage import results as results_repo
-from storage.models import ProfileVersion, TestResult
 from storage.results import NewResult
 
 

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from bot.domain.knowledge import KnowledgeItem, describe
 from bot.judge_call import (
     NUMBER_TOKENS,
     REASON_TOKENS,
@@ -25,10 +26,8 @@ from bot.judge_call import (
     text_tokens,
     unique,
 )
-from bot.knowledge import describe
 from bot.llm import LLM
 from bot.truncation import cut_note
-from storage.knowledge import KnowledgeItem
 
 PASS_SCORE: Final = 70
 SCHEMA_NAME: Final = "behaviour_verdicts"

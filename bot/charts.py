@@ -12,7 +12,7 @@ from typing import Final
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from storage.stats import VersionStats
+from bot.domain.stats import VersionStats
 
 WIDTH_PX: Final = 1200
 HEIGHT_PX: Final = 800

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.models import ProfileFields
+from bot.domain.profile import ProfileFields
 
 FIELD_LABELS = {
     "bot_name": "name",

@@ -15,8 +15,9 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Final
 
-from storage.models import TestResult
-from storage.stats import RESULT_COLUMNS, ExportedResult, ExportedVote
+from bot.domain.results import TestResult
+from bot.domain.stats import ExportedResult, ExportedVote
+from storage.stats import RESULT_COLUMNS
 
 # UTF-8 with a byte order mark: Excel otherwise opens UTF-8 files as the local code page
 ENCODING: Final = "utf-8-sig"

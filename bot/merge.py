@@ -12,8 +12,8 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar
 
 from bot.diff import Change
-from bot.knowledge import Knowledge
-from storage.models import ProfileFields, ResponseStyle
+from bot.domain.knowledge import Knowledge
+from bot.domain.profile import ProfileFields, ResponseStyle
 
 T = TypeVar("T")
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Final
 
+from bot.domain.knowledge import KnowledgeItem
+from bot.domain.profile import MAX_TOKENS_BY_STYLE, TRAITS, ProfileFields, ResponseStyle
 from bot.knowledge import prompt_section
-from storage.knowledge import KnowledgeItem
-from storage.models import TRAITS, ProfileFields, ResponseStyle
 
 BAND_RANGES: Final[tuple[tuple[int, int], ...]] = ((0, 20), (21, 40), (41, 60), (61, 80), (81, 100))
 
@@ -91,11 +91,6 @@ STYLE_INSTRUCTIONS: Final[dict[ResponseStyle, str]] = {
 CUSTOM_START: Final = "=== CUSTOM INSTRUCTIONS FROM THE TEAM ==="
 CUSTOM_END: Final = "=== END OF CUSTOM INSTRUCTIONS ==="
 
-MAX_TOKENS_BY_STYLE: Final[dict[ResponseStyle, int]] = {
-    ResponseStyle.CONCISE: 150,
-    ResponseStyle.CONVERSATIONAL: 300,
-    ResponseStyle.DETAILED: 500,
-}
 
 TEMPERATURE_MIN: Final = 0.1
 TEMPERATURE_MAX: Final = 1.0

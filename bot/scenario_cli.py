@@ -9,6 +9,9 @@ from typing import TextIO
 import asyncpg
 
 from bot.batch_answer import RunContext
+from bot.domain.profile import ProfileVersion
+from bot.domain.results import TestResult
+from bot.domain.scenarios import Scenario
 from bot.errors import UserError
 from bot.runtime import build_llm, database
 from bot.scenario_report import Thresholds, as_json, junit, table
@@ -18,7 +21,6 @@ from bot.settings import CoreSettings
 from storage import profiles as profiles_repo
 from storage import scenarios as repo
 from storage.errors import NotFound
-from storage.models import ProfileVersion, Scenario, TestResult
 from storage.scenarios import RunTakenOver
 
 EXIT_OK, EXIT_BELOW, EXIT_USAGE = 0, 1, 2

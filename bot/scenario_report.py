@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.blocks.common import counted
+from bot.domain.results import TestResult
 from bot.scenario_summary import Figures, overall, per_scenario
-from storage.models import TestResult
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,10 +13,12 @@ from typing import Any, Final, TypeVar
 import asyncpg
 
 from bot.batch_answer import RunContext, answer_and_judge
+from bot.domain.profile import ProfileVersion
+from bot.domain.results import TestResult
+from bot.domain.scenarios import Scenario, ScenarioRun
 from bot.scenario_summary import overall, per_scenario
 from storage import results as results_repo
 from storage import scenarios as scenarios_repo
-from storage.models import ProfileVersion, Scenario, ScenarioRun, TestResult
 from storage.results import NewResult
 from storage.scenarios import RunTakenOver
 

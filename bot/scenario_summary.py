@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from storage.models import TestResult
+from bot.domain.results import TestResult
 
 
 @dataclass(frozen=True, slots=True)

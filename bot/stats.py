@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from bot.ab_stats import Comparison
+from bot.domain.profile import TRAITS
+from bot.domain.stats import VersionStats
+from bot.domain.verdict import Comparison
 from bot.scenario_summary import arrow
-from storage.models import TRAITS
-from storage.stats import VersionStats
 
 DEFAULT_DAYS: Final = 30
 MIN_DAYS: Final = 1

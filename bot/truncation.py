@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from bot.personality import MAX_TOKENS_BY_STYLE
+from bot.domain.profile import MAX_TOKENS_BY_STYLE
 
 CUT_MARK: Final = "✂️"
 

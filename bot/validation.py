@@ -7,8 +7,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
+from bot.domain.profile import TRAITS, ProfileFields, ResponseStyle
 from bot.errors import UserError
-from storage.models import TRAITS, ProfileFields, ResponseStyle
 
 BOT_NAME_MAX: Final = 80
 INSTRUCTIONS_MAX: Final = 2000

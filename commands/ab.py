@@ -13,6 +13,7 @@ from bot.batch_answer import RunContext
 from bot.blocks import ab as blocks
 from bot.blocks.common import escape
 from bot.deps import Deps
+from bot.domain.ab import Participation
 from bot.errors import UserError
 from bot.llm import LLMError, LLMErrorKind
 from commands.ab_closing import cancel_command, close_command
@@ -23,7 +24,6 @@ from commands.request import Reply, SlashRequest
 from commands.scenario_run import resolve_version
 from storage import ab as repo
 from storage import scenarios as scenarios_repo
-from storage.ab import Participation
 from storage.scenarios import ScenarioNotFound
 
 log = logging.getLogger(__name__)

@@ -16,6 +16,8 @@ from bot.ab_verdict import compute
 from bot.blocks import ab as blocks
 from bot.blocks.common import escape
 from bot.deps import Deps
+from bot.domain.ab import AbMessage, AbTest, Vote
+from bot.domain.results import TestResult
 from bot.errors import UserError
 from bot.roles import is_editor
 from commands import payload
@@ -25,8 +27,7 @@ from commands.replies import reply_with
 from commands.request import Reply, SlashRequest
 from storage import ab as repo
 from storage import results as results_repo
-from storage.ab import AbMessage, AbTest, AbTestNotFound, Vote
-from storage.models import TestResult
+from storage.ab import AbTestNotFound
 
 log = logging.getLogger(__name__)
 

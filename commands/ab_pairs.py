@@ -17,12 +17,13 @@ from bot.batch_answer import RunContext, answer_and_judge
 from bot.blocks import ab as blocks
 from bot.blocks.common import Block
 from bot.deps import Deps
+from bot.domain.ab import AbMessage, AbTest
+from bot.domain.profile import ProfileVersion
 from bot.pairwise import judge as pairwise_judge
 from bot.slack_post import post_message
 from commands.ab_parent import refresh
 from storage import ab as repo
-from storage.ab import INTERRUPTED_REASON, AbMessage, AbTest
-from storage.models import ProfileVersion
+from storage.ab import INTERRUPTED_REASON
 from storage.results import NewResult
 
 log = logging.getLogger(__name__)

@@ -9,11 +9,11 @@ from typing import Final
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.ab_stats import Outcome, describe
 from bot.blocks import ab as blocks
 from bot.deps import Deps
+from bot.domain.ab import AbTest
+from bot.domain.verdict import Outcome, describe
 from storage import ab as repo
-from storage.ab import AbTest
 
 log = logging.getLogger(__name__)
 

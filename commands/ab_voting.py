@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import ab as blocks
 from bot.deps import Deps
+from bot.domain.ab import AbMessage, AbTest
 from bot.errors import UserError
 from commands import payload
 from commands.ab_closing import side_label
@@ -19,7 +20,7 @@ from commands.replies import reply_with
 from commands.request import Reply
 from storage import ab as repo
 from storage import results as results_repo
-from storage.ab import AbMessage, AbTest, AbTestNotFound, Choice
+from storage.ab import AbTestNotFound, Choice
 
 NOT_HERE = "That A/B test does not exist in this workspace."
 PICKED = {

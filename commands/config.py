@@ -15,6 +15,8 @@ from bot.blocks.config_modal import ModalContext, config_modal, read_state
 from bot.blocks.profile import applied_on_top, change_lines
 from bot.deps import Deps
 from bot.diff import diff
+from bot.domain.knowledge import KnowledgeItem
+from bot.domain.profile import ProfileFields, ProfileVersion
 from bot.errors import UserError
 from bot.merge import Merged, merge_fields
 from bot.roles import NOT_AN_EDITOR, is_editor
@@ -27,8 +29,6 @@ from commands.replies import confirm_text
 from commands.request import Reply, SlashRequest
 from storage import profiles as repo
 from storage.errors import ProfileNotFound, VersionNotFound
-from storage.knowledge import KnowledgeItem
-from storage.models import ProfileFields, ProfileVersion
 from storage.profiles import Edit, Edited
 
 log = logging.getLogger(__name__)

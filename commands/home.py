@@ -16,14 +16,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ab_stats
-from bot.ab_stats import Ranked
 from bot.blocks.common import Block
 from bot.blocks.home import AB_TESTS_SHOWN, LEADERS_SHOWN, PROFILES_SHOWN, RECENT_TESTS, home_view
 from bot.deps import Deps
+from bot.domain.stats import AbSummary, HomeProfile, RecentTest
+from bot.domain.verdict import Ranked
 from bot.stats import leaderboard_comparisons
 from storage import ab as ab_repo
 from storage import stats as repo
-from storage.stats import AbSummary, HomeProfile, RecentTest
 
 log = logging.getLogger(__name__)
 

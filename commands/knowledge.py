@@ -16,8 +16,16 @@ from bot.blocks.common import escape
 from bot.blocks.knowledge import FormContext, form, listing, read_form
 from bot.blocks.profile import applied_on_top
 from bot.deps import Deps
+from bot.domain.knowledge import (
+    ANSWER_MAX,
+    LINE_MAX,
+    QUESTION_MAX,
+    Knowledge,
+    KnowledgeItem,
+    validate,
+)
+from bot.domain.profile import Profile, ProfileVersion
 from bot.errors import UserError
-from bot.knowledge import ANSWER_MAX, LINE_MAX, QUESTION_MAX, Knowledge, validate
 from bot.merge import MergedKnowledge, merge_knowledge
 from bot.roles import NOT_AN_EDITOR, is_editor
 from commands import payload
@@ -29,8 +37,6 @@ from commands.request import Reply, SlashRequest
 from storage import knowledge as repo
 from storage import profiles as profiles_repo
 from storage.errors import ProfileNotFound, VersionNotFound
-from storage.knowledge import KnowledgeItem
-from storage.models import Profile, ProfileVersion
 from storage.profiles import Edit, Edited
 
 log = logging.getLogger(__name__)

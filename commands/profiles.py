@@ -13,6 +13,8 @@ from bot.blocks.profile import (
 )
 from bot.deps import Deps
 from bot.diff import diff
+from bot.domain.knowledge import KnowledgeItem
+from bot.domain.profile import DEFAULT_FIELDS, Profile, ProfileVersion
 from bot.errors import UserError
 from bot.messages import usage
 from commands.parse import Parsed, parse_version, split_words
@@ -20,8 +22,6 @@ from commands.request import Reply, SlashRequest
 from storage import knowledge as knowledge_repo
 from storage import profiles as repo
 from storage.errors import ProfileNotFound
-from storage.knowledge import KnowledgeItem
-from storage.models import DEFAULT_FIELDS, Profile, ProfileVersion
 from storage.profiles import Edit
 
 HISTORY_PAGE_SIZE = 10

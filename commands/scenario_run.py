@@ -14,6 +14,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.batch_answer import RunContext
 from bot.blocks.scenarios import Comparison, item_message, progress_message, summary
 from bot.deps import Deps
+from bot.domain.profile import ProfileVersion
+from bot.domain.results import TestResult
+from bot.domain.scenarios import Scenario, ScenarioRun
 from bot.errors import UserError
 from bot.llm import LLMError, LLMErrorKind
 from bot.scenario_runner import PlanItem, execute, plan_for, plan_from_json, plan_json
@@ -23,7 +26,6 @@ from commands.request import Reply
 from storage import profiles as repo
 from storage import results as results_repo
 from storage import scenarios as scenarios_repo
-from storage.models import ProfileVersion, Scenario, ScenarioRun, TestResult
 from storage.scenarios import RunNotFound, RunTakenOver
 
 log = logging.getLogger(__name__)

@@ -14,6 +14,7 @@ from bot import ids
 from bot.blocks.common import counted, escape
 from bot.blocks.scenarios import FormContext, read_form, scenario_form, scenario_list
 from bot.deps import Deps
+from bot.domain.scenarios import Scenario
 from bot.errors import UserError
 from bot.roles import NOT_AN_EDITOR, is_editor
 from bot.scenario_form import validate
@@ -23,7 +24,6 @@ from commands.parse import Parsed
 from commands.replies import confirm_text, reply_with
 from commands.request import Reply, SlashRequest
 from storage import scenarios as repo
-from storage.models import Scenario
 from storage.scenarios import ScenarioNameTaken, ScenarioNotFound
 
 log = logging.getLogger(__name__)

@@ -16,6 +16,7 @@ from bot.blocks.common import escape
 from bot.blocks.stats import period_text, stats_message
 from bot.charts import stats_chart
 from bot.deps import Deps
+from bot.domain.profile import Profile
 from bot.errors import UserError
 from bot.stats import DEFAULT_DAYS, MAX_DAYS, MIN_DAYS, compare
 from commands import payload
@@ -26,7 +27,6 @@ from commands.request import Reply, SlashRequest
 from commands.uploads import Upload, upload
 from storage import profiles as profiles_repo
 from storage import stats as repo
-from storage.models import Profile
 
 STATS_USAGE: Final = (
     "Usage: `/bot stats [profile] [--days N] [--chart]` — for example "

@@ -13,10 +13,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import answering
 from bot.conversation import Turn
 from bot.deps import Deps
+from bot.domain.results import TestResult
 from bot.messages import NUL_IN_TEXT
 from storage import profiles as repo
 from storage import results as results_repo
-from storage.models import TestResult
 
 log = logging.getLogger(__name__)
 

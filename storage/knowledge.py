@@ -3,56 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 import asyncpg
 
-KINDS: Final = ("company", "industry", "product", "policy", "faq")
-
-
-@dataclass(frozen=True, slots=True)
-class KnowledgeItem:
-    kind: str
-    ref: str
-    body: str
-    question: str | None = None
-    is_example: bool = False
-
-
-# The seed's example knowledge, given to a workspace's first profile and marked as an example.
-EXAMPLE: Final = (
-    KnowledgeItem("company", "C", "ROMASHKA", is_example=True),
-    KnowledgeItem("industry", "I", "Customer service technology", is_example=True),
-    KnowledgeItem("product", "S1", "AI chat support", is_example=True),
-    KnowledgeItem("product", "S2", "Customer service platform", is_example=True),
-    KnowledgeItem("product", "S3", "Knowledge base", is_example=True),
-    KnowledgeItem("policy", "P1", "30-day money-back guarantee", is_example=True),
-    KnowledgeItem("policy", "P2", "24/7 support", is_example=True),
-    KnowledgeItem("policy", "P3", "Data privacy protection", is_example=True),
-    KnowledgeItem(
-        "faq",
-        "F1",
-        "Sign up for a free trial, connect your support channels and import your existing "
-        "FAQs; the setup wizard walks you through each step.",
-        question="How do I get started?",
-        is_example=True,
-    ),
-    KnowledgeItem(
-        "faq",
-        "F2",
-        "Starter is $29/month, Professional is $99/month, and Enterprise pricing is custom.",
-        question="What are your pricing plans?",
-        is_example=True,
-    ),
-    KnowledgeItem(
-        "faq",
-        "F3",
-        "Our support team is available 24/7 by chat and email.",
-        question="How do I get technical support?",
-        is_example=True,
-    ),
-)
+from bot.domain.knowledge import KnowledgeItem
 
 _COLUMNS = "kind, ref, body, question, is_example"
 

@@ -8,6 +8,8 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
+from bot.domain.knowledge import EXAMPLE, KnowledgeItem
+from bot.domain.profile import Profile, ProfileFields, ProfileVersion, ResponseStyle
 from storage import knowledge as knowledge_repo
 from storage.errors import (
     NoProfileYet,
@@ -16,8 +18,6 @@ from storage.errors import (
     VersionIdNotFound,
     VersionNotFound,
 )
-from storage.knowledge import KnowledgeItem
-from storage.models import Profile, ProfileFields, ProfileVersion, ResponseStyle
 from storage.scenarios import seed_workspace
 
 Conn: TypeAlias = asyncpg.Pool | asyncpg.Connection
@@ -146,7 +146,7 @@ async def create_profile(
         if became_default == "UPDATE 1":
             # the workspace's first profile starts with the example knowledge, marked as such
             await knowledge_repo.insert_items(
-                con, team_id=team_id, version_id=version_id, items=knowledge_repo.EXAMPLE
+                con, team_id=team_id, version_id=version_id, items=EXAMPLE
             )
         return await _current(con, team_id=team_id, profile_id=profile_id)
 

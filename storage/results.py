@@ -7,8 +7,8 @@ from typing import Any
 
 import asyncpg
 
+from bot.domain.results import FeedbackTally, TestResult
 from storage.errors import NotFound
-from storage.models import FeedbackTally, TestResult
 from storage.scenarios import RunTakenOver
 
 _RESULT_COLUMNS = """

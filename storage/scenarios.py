@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Final
 
 import asyncpg
 
+from bot.domain.scenarios import LastRun, Scenario, ScenarioRun
 from storage.errors import NotFound, StorageError
-from storage.models import Scenario, ScenarioRun
 
 # The seed's three scenarios: every workspace starts with them and may edit or delete them.
 SEED_SCENARIOS: Final = (
@@ -77,15 +76,6 @@ class RunNotFound(NotFound):
     def __init__(self, run_id: int) -> None:
         super().__init__(f"no scenario run {run_id}")
         self.run_id = run_id
-
-
-@dataclass(frozen=True, slots=True)
-class LastRun:
-    run_id: int
-    version_label: str
-    passed: int
-    total: int
-    finished_at: Any
 
 
 def _scenario(row: Any) -> Scenario:

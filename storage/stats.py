@@ -3,74 +3,25 @@ and does its counting in SQL (one row per version), never by loading answers int
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from datetime import datetime
+from dataclasses import fields
 from typing import Any, Final, TypeAlias
 
 import asyncpg
 
-from storage.models import TRAITS, TestResult
+from bot.domain.profile import TRAITS
+from bot.domain.results import TestResult
+from bot.domain.stats import (
+    AbSummary,
+    ExportedResult,
+    ExportedVote,
+    HomeProfile,
+    RecentTest,
+    VersionStats,
+)
 
 Conn: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
 KINDS: Final = ("test", "followup", "scenario", "ab")
-
-
-@dataclass(frozen=True, slots=True)
-class VersionStats:
-    """One profile version's figures over a period; None wherever nothing was measured."""
-
-    version_id: int
-    version: int
-    created_at: datetime
-    answers: dict[str, int]  # by kind: test, followup, scenario, ab
-    failed: int
-    median_ms: float | None
-    p95_ms: float | None
-    median_ttft_ms: float | None
-    p95_ttft_ms: float | None
-    alignment: float | None
-    aligned: int
-    trait_gaps: dict[str, float | None]  # mean of perceived − target, in points
-    thumbs_up: int
-    thumbs_down: int
-    behaviours_passed: int
-    behaviours_judged: int
-    ab_won: int
-    ab_lost: int
-    ab_inconclusive: int
-    tokens: int | None
-    metered: int  # answers whose token usage is known
-    cut_off: int = 0  # answers that stopped at their output limit (finish_reason "length")
-    judge_unavailable: int = 0  # judge calls (traits, behaviours) that gave no verdict
-
-    @property
-    def total_answers(self) -> int:
-        return sum(self.answers.values())
-
-    @property
-    def rated(self) -> int:
-        return self.thumbs_up + self.thumbs_down
-
-    @property
-    def satisfaction(self) -> float | None:
-        return self.thumbs_up / self.rated if self.rated else None
-
-    @property
-    def pass_rate(self) -> float | None:
-        return self.behaviours_passed / self.behaviours_judged if self.behaviours_judged else None
-
-    @property
-    def ab_tests(self) -> int:
-        return self.ab_won + self.ab_lost + self.ab_inconclusive
-
-    @property
-    def ab_win_share(self) -> float | None:
-        return self.ab_won / self.ab_tests if self.ab_tests else None
-
-    @property
-    def tokens_per_answer(self) -> float | None:
-        return self.tokens / self.metered if self.tokens is not None and self.metered else None
 
 
 def _gap_columns() -> str:
@@ -226,18 +177,6 @@ async def version_stats(
 # ---- App Home ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class HomeProfile:
-    profile_id: int
-    name: str
-    version: int
-    bot_name: str
-    avatar_emoji: str
-    traits: dict[str, int]
-    response_style: str
-    is_default: bool
-
-
 async def home_profiles(pool: Conn, *, team_id: str, limit: int) -> tuple[list[HomeProfile], int]:
     """Up to `limit` profiles at their current version (the default first, then by name), and
     how many the workspace has in all."""
@@ -276,18 +215,6 @@ async def home_profiles(pool: Conn, *, team_id: str, limit: int) -> tuple[list[H
     return profiles, total
 
 
-@dataclass(frozen=True, slots=True)
-class RecentTest:
-    result_id: int
-    label: str
-    question: str
-    alignment: float | None
-    total_ms: float | None
-    error_kind: str | None
-    user_id: str
-    created_at: datetime
-
-
 async def recent_tests(pool: Conn, *, team_id: str, limit: int) -> list[RecentTest]:
     rows = await pool.fetch(
         """
@@ -316,24 +243,6 @@ async def recent_tests(pool: Conn, *, team_id: str, limit: int) -> list[RecentTe
         )
         for r in rows
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class AbSummary:
-    ab_id: int
-    label_a: str
-    label_b: str
-    status: str
-    started_at: datetime
-    closed_at: datetime | None
-    verdict_code: str | None
-    failure_reason: str | None
-    votes: int
-    # Fleiss' κ of the voters and Cohen's κ of the judge with them, from the stored verdict
-    voters_kappa: float | None = None
-    voters_kappa_items: int = 0
-    judge_kappa: float | None = None
-    judge_kappa_items: int = 0
 
 
 # tests that need someone: still running, or stuck until cancelled
@@ -462,13 +371,6 @@ async def store_leaderboard(
 RESULT_COLUMNS: Final = tuple(f.name for f in fields(TestResult))
 
 
-@dataclass(frozen=True, slots=True)
-class ExportedResult:
-    profile_name: str
-    version: int
-    result: TestResult
-
-
 async def export_results(
     pool: Conn, *, team_id: str, profile_id: int | None, days: int
 ) -> list[ExportedResult]:
@@ -497,23 +399,6 @@ async def export_results(
         )
         for r in rows
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class ExportedVote:
-    ab_test_id: int
-    status: str
-    started_at: datetime
-    closed_at: datetime | None
-    version_a: str
-    version_b: str
-    position: int
-    message: str
-    a_first: bool
-    judge_verdict: str | None
-    user_id: str
-    choice: str
-    voted_at: datetime
 
 
 async def export_votes(

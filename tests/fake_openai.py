@@ -56,6 +56,7 @@ from typing import Any, Final, Literal, Self
 from aiohttp import web
 
 from bot.behaviours import BEHAVIOUR_JUDGE_MARKER
+from bot.domain.profile import TRAITS, ResponseStyle
 from bot.judge import JUDGE_MARKER
 from bot.knowledge import PROMPT_HEADER as KNOWLEDGE_HEADER
 from bot.knowledge import key_terms
@@ -63,7 +64,6 @@ from bot.llm import SCHEMA_INSTRUCTION
 from bot.pairwise import PAIRWISE_JUDGE_MARKER
 from bot.personality import STYLE_INSTRUCTIONS, TRAIT_BANDS
 from bot.proxies import measure
-from storage.models import TRAITS, ResponseStyle
 
 FailureKind = Literal[
     "rate_limit",

@@ -10,10 +10,10 @@ import pytest
 
 from bot import ids, limits
 from bot.ab_stats import verdict
-from bot.ab_verdict import AbVerdict, SideMetrics
 from bot.agreement import Kappa
 from bot.blocks import ab as blocks
-from storage.ab import Participation, Tally
+from bot.domain.ab import Participation, Tally
+from bot.domain.verdict import AbVerdict, SideMetrics
 
 TAKING_PART = Participation(votes=5, voters=3, per_message=[3, 2, 0], unanswered=0)
 REVEALED = Tally(a=1, b=3, tie=1, both_bad=0, voters=3)

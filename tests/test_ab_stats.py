@@ -9,12 +9,8 @@ import pytest
 from scipy import stats
 
 from bot.ab_stats import (
-    OUTCOME_WORDS,
-    Comparison,
-    Outcome,
     bootstrap_intervals,
     bradley_terry,
-    describe,
     leaderboard,
     per_message_majority,
     per_vote_counts,
@@ -24,7 +20,8 @@ from bot.ab_stats import (
     wilson_interval,
 )
 from bot.agreement import Kappa, cohen_kappa, fleiss_kappa
-from bot.anytime import ALPHA, LOG_THRESHOLD, log_e_value, votes_to_tell
+from bot.anytime import log_e_value, votes_to_tell
+from bot.domain.verdict import ALPHA, LOG_THRESHOLD, OUTCOME_WORDS, Comparison, Outcome, describe
 
 Z = 1.959963984540054
 RECOMMENDATION = re.compile(

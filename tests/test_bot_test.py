@@ -12,10 +12,10 @@ import asyncpg
 import pytest
 
 from bot import ids
+from bot.domain.results import TestResult
 from bot.personality import build_system_prompt
 from storage import knowledge as knowledge_repo
 from storage import profiles as repo
-from storage.models import TestResult
 from storage.results import _result
 from tests.fake_openai import Failure, FakeOpenAI
 from tests.fake_slack import BOT_ID, FakeSlack

@@ -11,7 +11,7 @@ import pytest
 
 from bot import ids
 from bot.charts import HEIGHT_PX, WIDTH_PX, stats_chart
-from storage.stats import VersionStats
+from bot.domain.stats import VersionStats
 from tests.slack_driver import CHANNEL, SlackDriver
 from tests.test_stats import profile_id, seed_support
 

@@ -15,9 +15,9 @@ import asyncpg
 import pytest
 
 from bot import ids
+from bot.domain.profile import ProfileVersion
 from storage import knowledge as knowledge_repo
 from storage import profiles as repo
-from storage.models import ProfileVersion
 from tests.slack_driver import TEAM, SlackDriver
 from tests.test_config_modal import form as config_form
 from tests.test_config_modal import open_modal

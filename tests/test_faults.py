@@ -15,12 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import ids, validation
+from bot.domain.profile import DEFAULT_FIELDS
 from bot.errors import UserError
 from bot.messages import GENERIC_FAILURE
 from commands.ab import parse_messages
 from commands.parse import parse, parse_version
 from commands.scenarios import split_run_args
-from storage.models import DEFAULT_FIELDS
 from tests.fake_openai import Failure, FakeOpenAI
 from tests.slack_driver import SlackDriver
 from tests.test_ab import button, last_parent, open_test, pairs

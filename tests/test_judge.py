@@ -9,16 +9,17 @@ import pytest
 import pytest_asyncio
 from openai import AsyncOpenAI
 
+from bot.domain.analysis import Analysis, alignment_score
+from bot.domain.knowledge import KnowledgeItem
+from bot.domain.profile import DEFAULT_FIELDS, TRAITS, ProfileFields
 from bot.judge import (
     JUDGE_SCHEMA,
     MAX_SOURCES,
     MAX_SUGGESTIONS,
     SCHEMA_NAME,
     TRAITS_MAX_TOKENS,
-    Analysis,
     AnalysisUnavailable,
     JudgeOutput,
-    alignment_score,
     analyse,
     budget_for,
     build_analysis,
@@ -27,8 +28,6 @@ from bot.judge import (
 from bot.judge_call import REASON_MAX_CHARS, SUGGESTION_MAX_CHARS, JudgeOutcome, budget
 from bot.llm import JSON_SCHEMA_REJECTED, LLM
 from bot.personality import build_system_prompt
-from storage.knowledge import KnowledgeItem
-from storage.models import DEFAULT_FIELDS, TRAITS, ProfileFields
 from tests.fake_openai import JSON_CHARS_PER_TOKEN, FakeOpenAI, profile_answer
 
 API_KEY = "sk-test-SECRET123"

@@ -12,12 +12,12 @@ import asyncpg
 import pytest
 
 from bot import ids
-from bot.knowledge import Knowledge, for_prompt, prompt_section, relied_on
+from bot.domain.knowledge import EXAMPLE, Knowledge, KnowledgeItem
+from bot.domain.profile import DEFAULT_FIELDS
+from bot.knowledge import for_prompt, prompt_section, relied_on
 from bot.personality import build_system_prompt
 from storage import knowledge as repo
 from storage import profiles as profiles_repo
-from storage.knowledge import EXAMPLE, KnowledgeItem
-from storage.models import DEFAULT_FIELDS
 from tests.fake_openai import FakeOpenAI
 from tests.slack_driver import TEAM, SlackDriver
 

@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 from openai import AsyncOpenAI
 
+from bot.domain.profile import DEFAULT_FIELDS
 from bot.llm import (
     JSON_OBJECT_REJECTED,
     JSON_OBJECT_SCHEMA_REJECTED,
@@ -27,7 +28,6 @@ from bot.llm import (
     without_string_lengths,
 )
 from bot.personality import Sampling, build_system_prompt, sampling_for
-from storage.models import DEFAULT_FIELDS
 from tests.fake_openai import Failure, FailureKind, FakeOpenAI, profile_answer
 
 API_KEY = "sk-test-SECRET123"

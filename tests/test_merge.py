@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from bot.knowledge import Knowledge
+from bot.domain.knowledge import Knowledge
+from bot.domain.profile import DEFAULT_FIELDS, ResponseStyle
 from bot.merge import merge_fields, merge_knowledge
-from storage.models import DEFAULT_FIELDS, ResponseStyle
 
 BASE = DEFAULT_FIELDS
 

@@ -14,9 +14,9 @@ import pytest
 
 from bot.blocks.answer import details_view, metrics_line
 from bot.blocks.scenarios import figures_text, item_message
+from bot.domain.results import TestResult
 from bot.scenario_report import Thresholds, as_json, junit, table
 from bot.scenario_summary import overall
-from storage.models import TestResult
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
 

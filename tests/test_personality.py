@@ -8,6 +8,7 @@ import pytest
 import pytest_asyncio
 from openai import AsyncOpenAI
 
+from bot.domain.profile import DEFAULT_FIELDS, TRAITS, ProfileFields, ResponseStyle
 from bot.llm import LLM
 from bot.personality import (
     CUSTOM_END,
@@ -20,7 +21,6 @@ from bot.personality import (
     sampling_for,
 )
 from bot.proxies import measure
-from storage.models import DEFAULT_FIELDS, TRAITS, ProfileFields, ResponseStyle
 from tests.fake_openai import FakeOpenAI
 from tests.test_proxies import known
 

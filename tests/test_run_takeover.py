@@ -16,11 +16,11 @@ from typing import Any
 import asyncpg
 import pytest
 
+from bot.domain.profile import DEFAULT_FIELDS
 from storage import results as results_repo
 from storage import scenarios as repo
 from storage.db import create_pool
 from storage.migrate import load_migrations, migrate
-from storage.models import DEFAULT_FIELDS
 from storage.profiles import create_profile
 from storage.results import NewResult
 from storage.scenarios import RunTakenOver

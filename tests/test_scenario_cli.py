@@ -11,8 +11,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from bot.domain.profile import DEFAULT_FIELDS
 from storage import profiles as repo
-from storage.models import DEFAULT_FIELDS
 from tests.fake_openai import Failure, FakeOpenAI
 from tests.test_cli import CLEAN_ENV
 

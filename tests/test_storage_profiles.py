@@ -6,6 +6,7 @@ import dataclasses
 import asyncpg
 import pytest
 
+from bot.domain.profile import DEFAULT_FIELDS
 from storage import profiles as repo
 from storage.errors import (
     NoProfileYet,
@@ -14,7 +15,6 @@ from storage.errors import (
     VersionIdNotFound,
     VersionNotFound,
 )
-from storage.models import DEFAULT_FIELDS
 
 A, B = "TA", "TB"
 

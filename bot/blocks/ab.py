@@ -15,14 +15,12 @@ from dataclasses import dataclass
 from typing import Final
 
 from bot import ids, limits
-from bot.ab_stats import Ranked, Verdict
-from bot.ab_verdict import AbVerdict, SideMetrics
 from bot.agreement import Kappa
-from bot.anytime import LOG_THRESHOLD, THRESHOLD
 from bot.blocks.answer import seconds
 from bot.blocks.common import Block, counted, escape, mrkdwn, plain
+from bot.domain.ab import Participation, Tally
+from bot.domain.verdict import LOG_THRESHOLD, THRESHOLD, AbVerdict, Ranked, SideMetrics, Verdict
 from bot.slack_text import Dialect, neutralise
-from storage.ab import Participation, Tally
 
 NEUTRAL_NAME = "ROMASHKA A/B"
 NEUTRAL_ICON = ":scales:"

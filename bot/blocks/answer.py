@@ -7,12 +7,12 @@ from typing import Any
 
 from bot import ids, limits
 from bot.blocks.common import Block, counted, escape, mrkdwn, plain, truncate
-from bot.judge import Analysis
-from bot.knowledge import describe
+from bot.domain.analysis import Analysis
+from bot.domain.knowledge import KnowledgeItem, describe
+from bot.domain.profile import TRAIT_LABELS
+from bot.domain.results import FeedbackTally, TestResult
 from bot.slack_text import Dialect, neutralise
 from bot.truncation import CUT_MARK, cut_note
-from storage.knowledge import KnowledgeItem
-from storage.models import TRAIT_LABELS, FeedbackTally, TestResult
 
 QUESTION_PREVIEW = 2500
 PROXY_LABELS = {

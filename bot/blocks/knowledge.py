@@ -19,8 +19,7 @@ from bot.blocks.common import (
     plain,
     truncate,
 )
-from bot.knowledge import COMPANY_MAX, Knowledge, describe, faq_lines
-from storage.knowledge import KnowledgeItem
+from bot.domain.knowledge import COMPANY_MAX, Knowledge, KnowledgeItem, describe, faq_lines
 
 
 @dataclass(frozen=True, slots=True)

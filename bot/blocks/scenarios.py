@@ -20,12 +20,12 @@ from bot.blocks.common import (
     split_text,
     truncate,
 )
+from bot.domain.results import TestResult
+from bot.domain.scenarios import LastRun, Scenario
 from bot.scenario_form import DESCRIPTION_MAX, MESSAGE_MAX, NAME_MAX
 from bot.scenario_summary import Figures
 from bot.slack_text import Dialect, neutralise
 from bot.truncation import CUT_MARK, cut_note
-from storage.models import Scenario, TestResult
-from storage.scenarios import LastRun
 
 ANSWER_SECTIONS_MAX = 8
 MESSAGES_SHOWN = 5

@@ -8,8 +8,8 @@ from typing import Final
 
 from bot import ids, limits
 from bot.blocks.common import Block, counted, escape, mrkdwn, plain, slack_date
+from bot.domain.profile import TRAIT_LABELS, TRAITS
 from bot.stats import Compared
-from storage.models import TRAIT_LABELS, TRAITS
 
 NA: Final = "n/a"
 # A readable message long before Slack's 50 blocks; the rest are named in a note.

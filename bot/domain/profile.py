@@ -1,4 +1,4 @@
-"""Typed rows handed out by the repositories. Immutable: a saved version never changes."""
+"""A profile and its versions: the traits, the response styles and what they mean."""
 
 from __future__ import annotations
 
@@ -95,82 +95,8 @@ class ProfileVersion:
         return f"{self.profile_name} v{self.version}"
 
 
-@dataclass(frozen=True, slots=True)
-class TestResult:
-    __test__ = False  # a row type, not a pytest test class
-
-    id: int
-    team_id: str
-    profile_version_id: int
-    kind: str
-    channel_id: str | None
-    thread_ts: str | None
-    message_ts: str | None
-    user_id: str
-    question: str
-    answer: str
-    model: str | None
-    total_ms: float | None
-    ttft_ms: float | None
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    confidence: float | None
-    proxies: dict[str, float | None] | None
-    analysis: dict[str, object] | None
-    alignment: float | None
-    analysis_error: str | None
-    interrupted: bool
-    error_kind: str | None
-    error: str | None
-    dropped_turns: int
-    created_at: datetime
-    run_id: int | None = None
-    scenario_id: int | None = None
-    scenario_name: str | None = None
-    position: int | None = None
-    behaviour_results: list[dict[str, object]] | None = None
-    knowledge_given: list[str] | None = None
-    knowledge_used: list[str] | None = None
-    finish_reason: str | None = None
-    token_limit: int | None = None
-    judge_outcomes: dict[str, str] | None = None
-
-    @property
-    def cut_off(self) -> bool:
-        """The answer stopped at its output limit rather than where the model ended it."""
-        return self.finish_reason == "length"
-
-
-@dataclass(frozen=True, slots=True)
-class FeedbackTally:
-    up: int
-    down: int
-
-
-@dataclass(frozen=True, slots=True)
-class Scenario:
-    id: int
-    team_id: str
-    name: str
-    description: str
-    messages: tuple[str, ...]
-    behaviours: tuple[str, ...]
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ScenarioRun:
-    id: int
-    team_id: str
-    profile_version_id: int
-    started_by: str
-    started_at: datetime
-    finished_at: datetime | None
-    status: str
-    concurrency: int
-    plan: list[dict[str, object]]
-    totals: dict[str, object] | None
-    channel_id: str | None
-    parent_ts: str | None
-    # counted up by each resume: the process running this attempt owns the run's writes
-    attempt: int = 1
+MAX_TOKENS_BY_STYLE: Final[dict[ResponseStyle, int]] = {
+    ResponseStyle.CONCISE: 150,
+    ResponseStyle.CONVERSATIONAL: 300,
+    ResponseStyle.DETAILED: 500,
+}
