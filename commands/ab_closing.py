@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
-from typing import Any
 
-from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -23,7 +20,7 @@ from bot.roles import is_editor
 from commands import payload
 from commands.ab_pairs import slack_error, update_pair
 from commands.ab_parent import labels, refresh
-from commands.replies import reply_with
+from commands.listen import Click
 from commands.request import Reply, SlashRequest
 from storage import ab as repo
 from storage import results as results_repo
@@ -222,39 +219,13 @@ async def cancel_command(deps: Deps, client: AsyncWebClient, req: SlashRequest, 
     return await cancel(deps, client, team_id=req.team_id, user_id=req.user_id, ab_id=ab_id)
 
 
-async def close_button(
-    deps: Deps,
-    *,
-    ack: AsyncAck,
-    body: dict[str, Any],
-    respond: AsyncRespond,
-    client: AsyncWebClient,
-    team_id: str,
-) -> None:
-    await ack()
-    user_id = payload.user_id(body)
-
-    async def work() -> Reply:
-        ab_id = payload.id_value(body)
-        return await close(deps, client, team_id=team_id, user_id=user_id, ab_id=ab_id)
-
-    await reply_with(respond, work)
+async def close_button(deps: Deps, click: Click) -> Reply:
+    user_id = click.user_id
+    ab_id = click.id_value()
+    return await close(deps, click.client, team_id=click.team_id, user_id=user_id, ab_id=ab_id)
 
 
-async def cancel_button(
-    deps: Deps,
-    *,
-    ack: AsyncAck,
-    body: dict[str, Any],
-    respond: AsyncRespond,
-    client: AsyncWebClient,
-    team_id: str,
-) -> None:
-    await ack()
-    user_id = payload.user_id(body)
-
-    async def work() -> Reply:
-        ab_id = payload.id_value(body)
-        return await cancel(deps, client, team_id=team_id, user_id=user_id, ab_id=ab_id)
-
-    await reply_with(respond, work)
+async def cancel_button(deps: Deps, click: Click) -> Reply:
+    user_id = click.user_id
+    ab_id = click.id_value()
+    return await cancel(deps, click.client, team_id=click.team_id, user_id=user_id, ab_id=ab_id)

@@ -3,12 +3,6 @@ open neither answer says anything that depends on which reply is A."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.web.async_client import AsyncWebClient
-
 from bot.blocks import ab as blocks
 from bot.deps import Deps
 from bot.domain.ab import AbMessage, AbTest
@@ -16,7 +10,8 @@ from bot.errors import UserError
 from commands import payload
 from commands.ab_closing import side_label
 from commands.ab_parent import labels, refresh
-from commands.replies import reply_with
+from commands.listen import Click
+from commands.replies import open_view
 from commands.request import Reply
 from storage import ab as repo
 from storage import results as results_repo
@@ -47,96 +42,69 @@ def not_taking_votes(test: AbTest, message: AbMessage) -> str:
     }.get(test.status, "The replies are still being written; vote when they are all in.")
 
 
-async def vote(
-    deps: Deps,
-    *,
-    ack: AsyncAck,
-    body: dict[str, Any],
-    respond: AsyncRespond,
-    client: AsyncWebClient,
-    team_id: str,
-) -> None:
-    await ack()
-    user_id = payload.user_id(body)
+async def vote(deps: Deps, click: Click) -> Reply:
+    user_id = click.user_id
+    value = click.json_value()
+    try:
+        message_id, picked = int(value["m"]), str(value["c"])
+    except (ValueError, KeyError, TypeError):
+        raise UserError(payload.OUT_OF_DATE) from None
+    if picked not in PICKED:
+        raise UserError(payload.OUT_OF_DATE)
+    try:
+        message = await repo.message(deps.pool, team_id=click.team_id, message_id=message_id)
+    except AbTestNotFound:
+        raise UserError(NOT_HERE) from None
+    choice: Choice
+    if picked in {"1", "2"}:
+        choice = "a" if (picked == "1") == message.a_first else "b"
+    else:
+        choice = "tie" if picked == "tie" else "both_bad"
+    outcome = await repo.vote(
+        deps.pool, team_id=click.team_id, message_id=message_id, user_id=user_id, choice=choice
+    )
+    if not outcome.recorded:
+        return Reply(not_taking_votes(outcome.test, outcome.message))
+    await refresh(deps, click.client, outcome.test.id, team_id=click.team_id)
+    return Reply(
+        f"Thanks: {PICKED[picked]} on message {message.position + 1} is recorded. "
+        "Click another button to change it."
+    )
 
-    async def work() -> Reply:
-        value = payload.json_value(body)
-        try:
-            message_id, picked = int(value["m"]), str(value["c"])
-        except (ValueError, KeyError, TypeError):
-            raise UserError(payload.OUT_OF_DATE) from None
-        if picked not in PICKED:
-            raise UserError(payload.OUT_OF_DATE)
-        try:
-            message = await repo.message(deps.pool, team_id=team_id, message_id=message_id)
-        except AbTestNotFound:
-            raise UserError(NOT_HERE) from None
-        choice: Choice
-        if picked in {"1", "2"}:
-            choice = "a" if (picked == "1") == message.a_first else "b"
-        else:
-            choice = "tie" if picked == "tie" else "both_bad"
-        outcome = await repo.vote(
-            deps.pool, team_id=team_id, message_id=message_id, user_id=user_id, choice=choice
+
+async def details(deps: Deps, click: Click) -> Reply | None:
+    try:
+        message = await repo.message(deps.pool, team_id=click.team_id, message_id=click.id_value())
+        test = await repo.get(deps.pool, team_id=click.team_id, ab_id=message.ab_test_id)
+    except AbTestNotFound:
+        raise UserError(NOT_HERE) from None
+    if message.result_a_id is None or message.result_b_id is None:
+        raise UserError(f"The replies to message {message.position + 1} are not written yet.")
+    results = await results_repo.results_by_ids(
+        deps.pool, team_id=click.team_id, ids=[message.result_a_id, message.result_b_id]
+    )
+    a, b = results[message.result_a_id], results[message.result_b_id]
+    first, second = (a, b) if message.a_first else (b, a)
+    label_1 = label_2 = None
+    if test.status == "closed":
+        # revealed in the thread already; before that, Reply 1 and Reply 2 are all it says
+        label_a, label_b = await labels(deps, test)
+        label_1, label_2 = (
+            side_label(a_first=message.a_first, reply=r, label_a=label_a, label_b=label_b)
+            for r in (1, 2)
         )
-        if not outcome.recorded:
-            return Reply(not_taking_votes(outcome.test, outcome.message))
-        await refresh(deps, client, outcome.test.id, team_id=team_id)
-        return Reply(
-            f"Thanks: {PICKED[picked]} on message {message.position + 1} is recorded. "
-            "Click another button to change it."
-        )
-
-    await reply_with(respond, work)
-
-
-async def details(
-    deps: Deps,
-    *,
-    ack: AsyncAck,
-    body: dict[str, Any],
-    respond: AsyncRespond,
-    client: AsyncWebClient,
-    team_id: str,
-) -> None:
-    await ack()
-
-    async def work() -> Reply | None:
-        try:
-            message = await repo.message(
-                deps.pool, team_id=team_id, message_id=payload.id_value(body)
-            )
-            test = await repo.get(deps.pool, team_id=team_id, ab_id=message.ab_test_id)
-        except AbTestNotFound:
-            raise UserError(NOT_HERE) from None
-        if message.result_a_id is None or message.result_b_id is None:
-            raise UserError(f"The replies to message {message.position + 1} are not written yet.")
-        results = await results_repo.results_by_ids(
-            deps.pool, team_id=team_id, ids=[message.result_a_id, message.result_b_id]
-        )
-        a, b = results[message.result_a_id], results[message.result_b_id]
-        first, second = (a, b) if message.a_first else (b, a)
-        label_1 = label_2 = None
-        if test.status == "closed":
-            # revealed in the thread already; before that, Reply 1 and Reply 2 are all it says
-            label_a, label_b = await labels(deps, test)
-            label_1, label_2 = (
-                side_label(a_first=message.a_first, reply=r, label_a=label_a, label_b=label_b)
-                for r in (1, 2)
-            )
-        count = len(await repo.messages(deps.pool, team_id=team_id, ab_id=test.id))
-        await client.views_open(
-            trigger_id=str(body.get("trigger_id", "")),
-            view=blocks.pair_details(
-                position=message.position,
-                total=count,
-                question=message.message,
-                reply_1=first.answer,
-                reply_2=second.answer,
-                label_1=label_1,
-                label_2=label_2,
-            ),
-        )
-        return None
-
-    await reply_with(respond, work)
+    count = len(await repo.messages(deps.pool, team_id=click.team_id, ab_id=test.id))
+    return await open_view(
+        click.client,
+        trigger_id=click.trigger_id,
+        view=blocks.pair_details(
+            position=message.position,
+            total=count,
+            question=message.message,
+            reply_1=first.answer,
+            reply_2=second.answer,
+            label_1=label_1,
+            label_2=label_2,
+        ),
+        what="details",
+    )

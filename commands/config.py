@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
@@ -25,7 +24,7 @@ from commands import payload
 from commands.deadlines import ROLE_CHECK_S, ROLE_CHECK_TOO_SLOW, SAVE_TOO_SLOW, AckBudget
 from commands.parse import Parsed
 from commands.profiles import resolve
-from commands.replies import confirm_text
+from commands.replies import confirm_text, open_view
 from commands.request import Reply, SlashRequest
 from storage import profiles as repo
 from storage.errors import ProfileNotFound, VersionNotFound
@@ -46,15 +45,9 @@ async def open_modal(
 ) -> Reply | None:
     version = await repo.current_version(deps.pool, team_id=team_id, profile_id=profile_id)
     context = ModalContext(profile_id, version.version, channel_id, response_url)
-    try:
-        await client.views_open(trigger_id=trigger_id, view=config_modal(version, context=context))
-    except SlackApiError as exc:
-        error = exc.response.get("error") if exc.response is not None else None
-        log.warning("views.open failed: %s", error)
-        if error == "expired_trigger_id":
-            return Reply("The form took too long to open. Please run the command again.")
-        return Reply("Slack did not open the form. Please try again in a moment.")
-    return None
+    return await open_view(
+        client, trigger_id=trigger_id, view=config_modal(version, context=context)
+    )
 
 
 async def open_from_command(

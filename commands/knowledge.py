@@ -8,7 +8,6 @@ from dataclasses import replace
 from typing import Any, Final
 
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
@@ -32,7 +31,7 @@ from commands import payload
 from commands.deadlines import ROLE_CHECK_S, ROLE_CHECK_TOO_SLOW, SAVE_TOO_SLOW, AckBudget
 from commands.parse import Parsed, quoted, trailing_profile
 from commands.profiles import resolve
-from commands.replies import confirm_text
+from commands.replies import confirm_text, open_view
 from commands.request import Reply, SlashRequest
 from storage import knowledge as repo
 from storage import profiles as profiles_repo
@@ -212,12 +211,7 @@ async def open_form(
         profile_name=profile.name,
         context=FormContext(profile.id, req.channel_id, req.response_url, version.version),
     )
-    try:
-        await client.views_open(trigger_id=req.trigger_id, view=view)
-    except SlackApiError as exc:
-        log.warning("views.open failed: %s", exc.response.get("error"))
-        return Reply("Slack did not open the form in time. Please run the command again.")
-    return None
+    return await open_view(client, trigger_id=req.trigger_id, view=view)
 
 
 def _form_error(message: str) -> dict[str, str]:

@@ -8,7 +8,6 @@ import logging
 from typing import Any, Final
 
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids, limits
@@ -18,7 +17,7 @@ from bot.errors import UserError
 from bot.roles import is_admin
 from commands.deadlines import ROLE_CHECK_S, ROLE_CHECK_TOO_SLOW
 from commands.parse import Parsed
-from commands.replies import confirm_text
+from commands.replies import confirm_text, open_view
 from commands.request import Reply, SlashRequest
 from storage import workspaces as repo
 
@@ -70,15 +69,12 @@ async def open_confirmation(
         raise UserError("Usage: `/bot purge` (it asks for a confirmation first).")
     if not await is_admin(client, req.user_id, team_id=req.team_id):
         raise UserError(ADMINS_ONLY)
-    try:
-        await client.views_open(
-            trigger_id=req.trigger_id,
-            view=confirm_view(channel_id=req.channel_id, response_url=req.response_url),
-        )
-    except SlackApiError as exc:
-        log.warning("views.open failed: %s", exc.response.get("error"))
-        return Reply("Slack did not open the confirmation in time. Please run the command again.")
-    return None
+    return await open_view(
+        client,
+        trigger_id=req.trigger_id,
+        view=confirm_view(channel_id=req.channel_id, response_url=req.response_url),
+        what="confirmation",
+    )
 
 
 async def handle_submit(

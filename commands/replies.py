@@ -53,6 +53,22 @@ async def reply_with(respond: AsyncRespond, work: Callable[[], Awaitable[Reply |
         await send(respond, reply)
 
 
+async def open_view(
+    client: AsyncWebClient, *, trigger_id: str, view: dict[str, Any], what: str = "form"
+) -> Reply | None:
+    """Open a modal. When Slack refuses (most often a trigger older than its 3 seconds), the
+    reply says what to do, the same way for every form; the reason is logged."""
+    try:
+        await client.views_open(trigger_id=trigger_id, view=view)
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else None
+        log.warning("views.open failed: %s", error)
+        if error == "expired_trigger_id":
+            return Reply(f"The {what} took too long to open. Please run the command again.")
+        return Reply(f"Slack did not open the {what}. Please try again in a moment.")
+    return None
+
+
 async def send(respond: AsyncRespond, reply: Reply) -> None:
     try:
         await respond(

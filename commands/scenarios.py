@@ -6,8 +6,6 @@ import logging
 from typing import Any, Final
 
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
@@ -20,8 +18,9 @@ from bot.roles import NOT_AN_EDITOR, is_editor
 from bot.scenario_form import validate
 from commands import payload, scenario_run
 from commands.deadlines import ROLE_CHECK_S, ROLE_CHECK_TOO_SLOW, SAVE_TOO_SLOW, AckBudget
+from commands.listen import Click
 from commands.parse import Parsed
-from commands.replies import confirm_text, reply_with
+from commands.replies import confirm_text, open_view
 from commands.request import Reply, SlashRequest
 from storage import scenarios as repo
 from storage.scenarios import ScenarioNameTaken, ScenarioNotFound
@@ -122,14 +121,9 @@ async def _open_form(
     client: AsyncWebClient, req: SlashRequest, scenario: Scenario | None
 ) -> Reply | None:
     context = FormContext(scenario.id if scenario else None, req.channel_id, req.response_url)
-    try:
-        await client.views_open(
-            trigger_id=req.trigger_id, view=scenario_form(scenario, context=context)
-        )
-    except SlackApiError as exc:
-        log.warning("views.open failed: %s", exc.response.get("error"))
-        return Reply("Slack did not open the form in time. Please run the command again.")
-    return None
+    return await open_view(
+        client, trigger_id=req.trigger_id, view=scenario_form(scenario, context=context)
+    )
 
 
 async def handle_submit(
@@ -228,61 +222,35 @@ async def handle_submit(
     )
 
 
-async def rerun_button(
-    deps: Deps,
-    *,
-    ack: AsyncAck,
-    body: dict[str, Any],
-    respond: AsyncRespond,
-    client: AsyncWebClient,
-    team_id: str,
-) -> None:
-    await ack()
-    channel_id = payload.channel_id(body)
-
-    async def work() -> Reply | None:
-        return await scenario_run.resume(
-            deps, client, team_id=team_id, run_id=payload.id_value(body), channel_id=channel_id
-        )
-
-    await reply_with(respond, work)
+async def rerun_button(deps: Deps, click: Click) -> Reply | None:
+    channel_id = click.channel_id
+    return await scenario_run.resume(
+        deps, click.client, team_id=click.team_id, run_id=click.id_value(), channel_id=channel_id
+    )
 
 
-async def run_button(
-    deps: Deps,
-    *,
-    ack: AsyncAck,
-    body: dict[str, Any],
-    respond: AsyncRespond,
-    client: AsyncWebClient,
-    team_id: str,
-) -> None:
-    await ack()
-    value = payload.value(body)
-    channel_id = payload.channel_id(body)
-    user_id = payload.user_id(body)
-
-    async def work() -> Reply | None:
-        if value == "all":
-            chosen = await repo.list_scenarios(deps.pool, team_id=team_id)
-        else:
-            try:
-                chosen = [
-                    await repo.get_scenario(deps.pool, team_id=team_id, scenario_id=int(value))
-                ]
-            except (ValueError, ScenarioNotFound):
-                raise UserError("That scenario no longer exists in this workspace.") from None
-        version = await scenario_run.resolve_version(
-            deps, team_id=team_id, channel_id=channel_id, spec=None
-        )
-        return await scenario_run.start(
-            deps,
-            client,
-            team_id=team_id,
-            channel_id=channel_id,
-            user_id=user_id,
-            version=version,
-            scenarios=chosen,
-        )
-
-    await reply_with(respond, work)
+async def run_button(deps: Deps, click: Click) -> Reply | None:
+    value = click.value
+    channel_id = click.channel_id
+    user_id = click.user_id
+    if value == "all":
+        chosen = await repo.list_scenarios(deps.pool, team_id=click.team_id)
+    else:
+        try:
+            chosen = [
+                await repo.get_scenario(deps.pool, team_id=click.team_id, scenario_id=int(value))
+            ]
+        except (ValueError, ScenarioNotFound):
+            raise UserError("That scenario no longer exists in this workspace.") from None
+    version = await scenario_run.resolve_version(
+        deps, team_id=click.team_id, channel_id=channel_id, spec=None
+    )
+    return await scenario_run.start(
+        deps,
+        click.client,
+        team_id=click.team_id,
+        channel_id=channel_id,
+        user_id=user_id,
+        version=version,
+        scenarios=chosen,
+    )

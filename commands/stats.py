@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.common import escape
@@ -20,9 +18,9 @@ from bot.domain.profile import Profile
 from bot.errors import UserError
 from bot.stats import DEFAULT_DAYS, MAX_DAYS, MIN_DAYS, compare
 from commands import payload
+from commands.listen import Click
 from commands.parse import Parsed
 from commands.profiles import resolve
-from commands.replies import reply_with
 from commands.request import Reply, SlashRequest
 from commands.uploads import Upload, upload
 from storage import profiles as profiles_repo
@@ -146,28 +144,17 @@ def _chart_request(body: dict[str, Any]) -> tuple[int, int]:
     return profile_id, parse_days(str(days))
 
 
-async def chart_button(
-    deps: Deps,
-    *,
-    ack: AsyncAck,
-    body: dict[str, Any],
-    respond: AsyncRespond,
-    client: AsyncWebClient,
-    team_id: str,
-) -> None:
-    await ack()
-
-    async def work() -> Reply:
-        profile_id, days = _chart_request(body)
-        profile = await profiles_repo.get_profile(deps.pool, team_id=team_id, profile_id=profile_id)
-        channel = payload.channel_id(body)
-        return await post_chart(
-            deps,
-            client,
-            team_id=team_id,
-            channel_id=str(channel),
-            profile=profile,
-            days=days,
-        )
-
-    await reply_with(respond, work)
+async def chart_button(deps: Deps, click: Click) -> Reply:
+    profile_id, days = _chart_request(click.body)
+    profile = await profiles_repo.get_profile(
+        deps.pool, team_id=click.team_id, profile_id=profile_id
+    )
+    channel = click.channel_id
+    return await post_chart(
+        deps,
+        click.client,
+        team_id=click.team_id,
+        channel_id=str(channel),
+        profile=profile,
+        days=days,
+    )
