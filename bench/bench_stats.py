@@ -25,9 +25,10 @@ from typing import Any, Final
 import asyncpg
 
 from bench.harness import Harness, harness
+from bot import home
+from bot.ab import leaderboard
 from bot.domain.profile import TRAITS
 from bot.domain.verdict import Outcome
-from commands import home
 from commands import stats as stats_command
 from commands.parse import parse
 from commands.request import SlashRequest
@@ -274,12 +275,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         # the first Home opening after new votes fits the leaderboard; later ones reuse it
         fingerprint = await stats_repo.votes_fingerprint(h.pool, team_id=TEAM)
         started = time.perf_counter()
-        await home.refresh_leaderboard(deps, team_id=TEAM, fingerprint=fingerprint)
+        await leaderboard.refresh_leaderboard(deps.pool, team_id=TEAM, fingerprint=fingerprint)
         figures["leaderboard fit after new votes (once, off the loop)"] = [
             (time.perf_counter() - started) * 1000
         ]
         figures["Home view, assembly"] = await timed(
-            args.runs, lambda: home.build_view(deps, team_id=TEAM)
+            args.runs, lambda: home.build_view(deps.pool, team_id=TEAM)
         )
         figures["stats Support, signed command → reply"] = [
             await signed_stats(h, "stats Support") for _ in range(args.runs)

@@ -8,21 +8,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
 
+import asyncpg
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.batch_answer import store_analysis
 from bot.blocks.answer import footer
 from bot.conversation import Turn, build_messages
-from bot.deps import Deps
 from bot.domain.knowledge import KnowledgeItem
 from bot.domain.profile import ProfileVersion
 from bot.domain.results import FeedbackTally, TestResult
 from bot.judge import EMPTY_ANSWER, analyse
 from bot.knowledge import for_prompt, knowledge_query
-from bot.llm import LLMError, LLMErrorKind
+from bot.llm import LLM, LLMError, LLMErrorKind
 from bot.personality import build_system_prompt, sampling_for
 from bot.proxies import measure
+from bot.settings import CoreSettings
 from bot.streaming import AnswerStream
 from storage import results as results_repo
 from storage.results import NewResult
@@ -35,6 +36,21 @@ INTERNAL_FAILURE_PARTIAL: Final = (
     "The answer stopped because of an error on our side; what arrived is kept above. "
     "Please try again."
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Answering:
+    """What answering in a thread needs: the pool, the model client (None or unconfigured: the
+    thread is told so) and the prompt's budgets."""
+
+    pool: asyncpg.Pool
+    llm: LLM | None
+    context_budget_tokens: int
+    knowledge_budget_tokens: int
+
+    @classmethod
+    def of(cls, pool: asyncpg.Pool, llm: LLM | None, settings: CoreSettings) -> Answering:
+        return cls(pool, llm, settings.context_budget_tokens, settings.knowledge_budget_tokens)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +85,7 @@ class _Progress:
     stored: bool = False  # its result row exists
 
 
-async def answer(deps: Deps, client: AsyncWebClient, job: AnswerJob) -> TestResult | None:
+async def answer(ctx: Answering, client: AsyncWebClient, job: AnswerJob) -> TestResult | None:
     """Answer in the thread and store the result. Every failure ends in a message in the thread:
     one the model's client reports (a rate limit, a broken or malformed stream) as well as any
     other, which ends the answer like a broken stream (text so far kept and marked interrupted,
@@ -86,30 +102,34 @@ async def answer(deps: Deps, client: AsyncWebClient, job: AnswerJob) -> TestResu
     )
     progress = _Progress()
     try:
-        return await _answer(deps, client, job, stream, progress)
+        return await _answer(ctx, client, job, stream, progress)
     except Exception:
         log.exception("answering in a thread failed")
-        await _end_after_failure(deps, client, job, stream, progress)
+        await _end_after_failure(ctx, client, job, stream, progress)
         return None
 
 
 async def _answer(
-    deps: Deps, client: AsyncWebClient, job: AnswerJob, stream: AnswerStream, progress: _Progress
+    ctx: Answering,
+    client: AsyncWebClient,
+    job: AnswerJob,
+    stream: AnswerStream,
+    progress: _Progress,
 ) -> TestResult | None:
-    llm = deps.llm
+    llm = ctx.llm
     fields = job.version.fields
     sampling = sampling_for(fields)
     knowledge = await for_prompt(
-        deps.pool,
+        ctx.pool,
         team_id=job.team_id,
         version_id=job.version.id,
         query=knowledge_query(job.turns),
-        budget_tokens=deps.settings.knowledge_budget_tokens,
+        budget_tokens=ctx.knowledge_budget_tokens,
     )
     built = build_messages(
         system_prompt=build_system_prompt(fields, knowledge),
         turns=job.turns,
-        context_budget_tokens=deps.settings.context_budget_tokens,
+        context_budget_tokens=ctx.context_budget_tokens,
         reserve_for_answer=sampling.max_tokens,
     )
     base = NewResult(
@@ -132,7 +152,7 @@ async def _answer(
         )
         progress.finished = True
         await results_repo.insert_result(
-            deps.pool, replace(base, error_kind=err.kind.value, error=err.message)
+            ctx.pool, replace(base, error_kind=err.kind.value, error=err.message)
         )
         progress.stored = True
         return None
@@ -152,7 +172,7 @@ async def _answer(
             client, channel=job.channel_id, thread_ts=job.thread_ts, text=f":warning: {err.message}"
         )
         await results_repo.insert_result(
-            deps.pool, replace(base, error_kind=err.kind.value, error=err.message)
+            ctx.pool, replace(base, error_kind=err.kind.value, error=err.message)
         )
         progress.stored = True
         return None
@@ -169,7 +189,7 @@ async def _answer(
             text=f":warning: The answer was cut off: {error.message}",
         )
     result = await results_repo.insert_result(
-        deps.pool,
+        ctx.pool,
         replace(
             base,
             answer=completion.text,
@@ -190,15 +210,19 @@ async def _answer(
     )
     progress.stored = True
     if not completion.text.strip():
-        result = await store_analysis(deps.pool, result, EMPTY_ANSWER)
+        result = await store_analysis(ctx.pool, result, EMPTY_ANSWER)
     footer_ts = await _post_footer(client, job, result)
     if not completion.text.strip():
         return result
-    return await _analyse_and_update(deps, client, job, result, footer_ts, knowledge)
+    return await _analyse_and_update(ctx, client, job, result, footer_ts, knowledge)
 
 
 async def _end_after_failure(
-    deps: Deps, client: AsyncWebClient, job: AnswerJob, stream: AnswerStream, progress: _Progress
+    ctx: Answering,
+    client: AsyncWebClient,
+    job: AnswerJob,
+    stream: AnswerStream,
+    progress: _Progress,
 ) -> None:
     """Whatever broke, each remaining step is tried on its own: one failing (Slack or the
     database may be what broke) does not stop the others."""
@@ -228,7 +252,7 @@ async def _end_after_failure(
     )
     try:
         await results_repo.insert_result(
-            deps.pool,
+            ctx.pool,
             replace(
                 base,
                 answer=text,
@@ -255,33 +279,31 @@ async def _post_footer(client: AsyncWebClient, job: AnswerJob, result: TestResul
 
 
 async def _analyse_and_update(
-    deps: Deps,
+    ctx: Answering,
     client: AsyncWebClient,
     job: AnswerJob,
     result: TestResult,
     footer_ts: str | None,
     knowledge: Sequence[KnowledgeItem],
 ) -> TestResult:
-    assert deps.llm is not None
+    assert ctx.llm is not None
     outcome = await analyse(
-        deps.llm,
+        ctx.llm,
         fields=job.version.fields,
         question=job.question,
         answer=result.answer,
         knowledge=knowledge,
     )
-    updated = await store_analysis(deps.pool, result, outcome)
+    updated = await store_analysis(ctx.pool, result, outcome)
     if footer_ts is not None:
-        await refresh_footer(deps, client, updated, channel=job.channel_id, ts=footer_ts)
+        await refresh_footer(ctx.pool, client, updated, channel=job.channel_id, ts=footer_ts)
     return updated
 
 
 async def refresh_footer(
-    deps: Deps, client: AsyncWebClient, result: TestResult, *, channel: str, ts: str
+    pool: asyncpg.Pool, client: AsyncWebClient, result: TestResult, *, channel: str, ts: str
 ) -> None:
-    tally = await results_repo.feedback_tally(
-        deps.pool, team_id=result.team_id, result_id=result.id
-    )
+    tally = await results_repo.feedback_tally(pool, team_id=result.team_id, result_id=result.id)
     text, blocks = footer(result, tally)
     try:
         await client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)

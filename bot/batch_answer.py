@@ -20,6 +20,7 @@ from bot.knowledge import for_prompt
 from bot.llm import LLM, LLMError
 from bot.personality import build_system_prompt, sampling_for
 from bot.proxies import measure
+from bot.settings import CoreSettings
 from storage import results as results_repo
 from storage.results import NewResult
 
@@ -30,6 +31,11 @@ class RunContext:
     llm: LLM
     context_budget_tokens: int
     knowledge_budget_tokens: int = 2000
+
+    @classmethod
+    def of(cls, pool: asyncpg.Pool, llm: LLM, settings: CoreSettings) -> RunContext:
+        """The one way the app builds it: the budgets come from the settings."""
+        return cls(pool, llm, settings.context_budget_tokens, settings.knowledge_budget_tokens)
 
 
 async def _ignore(_: str) -> None:

@@ -18,7 +18,7 @@ from bot.scenario_report import Thresholds, as_json, junit, table
 from bot.scenario_runner import execute, plan_for, plan_json
 from bot.scenario_summary import overall
 from bot.settings import CoreSettings
-from storage import profiles as profiles_repo
+from bot.versions import NotAVersionNumber, resolve_version
 from storage import scenarios as repo
 from storage.errors import NotFound
 from storage.scenarios import RunTakenOver
@@ -48,16 +48,11 @@ class ProgressBar:
 
 
 async def _version(pool: asyncpg.Pool, team: str, spec: str) -> ProfileVersion:
-    name, _, raw = spec.partition("@")
-    profile = await profiles_repo.find_profile(pool, team_id=team, name=name)
-    if not raw:
-        return await profiles_repo.current_version(pool, team_id=team, profile_id=profile.id)
-    number = raw.lower().lstrip("v")
-    if not number.isdigit():
-        raise UserError(f"'{raw}' is not a version number; write {name}@3")
-    return await profiles_repo.get_version(
-        pool, team_id=team, profile_id=profile.id, version=int(number)
-    )
+    try:
+        return await resolve_version(pool, team_id=team, spec=spec)
+    except NotAVersionNumber as exc:
+        # a terminal shows the spec as typed, without Slack's code marks
+        raise UserError(f"'{exc.raw}' is not a version number; write {exc.name}@3") from None
 
 
 async def _scenarios(pool: asyncpg.Pool, team: str, name: str) -> list[Scenario]:

@@ -12,13 +12,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
 from bot.deps import Deps
+from bot.home import HomeTab
 from commands import (
-    ab_closing,
+    ab,
     ab_voting,
     actions,
     answers,
     config,
-    home,
     knowledge,
     lifecycle,
     purge,
@@ -33,6 +33,7 @@ from commands.listen import ClickHandler, button, submission, team_of
 
 def register_listeners(app: AsyncApp, deps: Deps) -> None:
     activity = WorkspaceActivity(deps.pool)
+    home_tab = HomeTab(deps.pool)
     app.middleware(activity.middleware)
 
     @app.command(ids.SLASH_COMMAND)
@@ -60,8 +61,8 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
         (ids.SCENARIO_RUN_ALL, scenarios.run_button),
         *((vote_id, ab_voting.vote) for vote_id in ids.AB_VOTES),
         (ids.AB_DETAILS, ab_voting.details),
-        (ids.AB_CLOSE, ab_closing.close_button),
-        (ids.AB_CANCEL, ab_closing.cancel_button),
+        (ids.AB_CLOSE, ab.close_button),
+        (ids.AB_CANCEL, ab.cancel_button),
         (ids.STATS_CHART, stats_command.chart_button),
     ]
     for action_id, on_click in buttons:
@@ -98,4 +99,4 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
     async def home_opened(
         event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
-        await home.opened(deps, client, event=event, team_id=team_of(context))
+        await home_tab.opened(client, event=event, team_id=team_of(context))

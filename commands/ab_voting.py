@@ -1,110 +1,35 @@
-"""The buttons under a blind pair: a vote, and Details with both replies in full. While voting is
-open neither answer says anything that depends on which reply is A."""
+"""The buttons under a blind pair: a vote, and Details with both replies in full."""
 
 from __future__ import annotations
 
-from bot.blocks import ab as blocks
+from bot.ab import voting
 from bot.deps import Deps
-from bot.domain.ab import AbMessage, AbTest
 from bot.errors import UserError
 from commands import payload
-from commands.ab_closing import side_label
-from commands.ab_parent import labels, refresh
 from commands.listen import Click
 from commands.replies import open_view
 from commands.request import Reply
-from storage import ab as repo
-from storage import results as results_repo
-from storage.ab import AbTestNotFound, Choice
-
-NOT_HERE = "That A/B test does not exist in this workspace."
-PICKED = {
-    "1": "your vote for Reply 1",
-    "2": "your vote for Reply 2",
-    "tie": "your vote (a tie)",
-    "both_bad": "your vote (both bad)",
-}
-
-
-def not_taking_votes(test: AbTest, message: AbMessage) -> str:
-    """Why a vote was not recorded, in words that do not depend on the hidden order."""
-    if message.failure is not None:
-        return f"Message {message.position + 1} {message.failure}, so it takes no votes."
-    again = "Start a new one with `/bot ab <A> <B>`."
-    reason = test.failure_reason or "no reason recorded"
-    return {
-        "closed": f"Voting has closed for A/B test #{test.id}.",
-        "cancelled": f"A/B test #{test.id} was cancelled, so it takes no more votes.",
-        "failed": f"A/B test #{test.id} failed ({reason}), so it takes no votes. {again}",
-        "interrupted": (
-            f"A/B test #{test.id} was interrupted ({reason}), so it takes no votes. {again}"
-        ),
-    }.get(test.status, "The replies are still being written; vote when they are all in.")
 
 
 async def vote(deps: Deps, click: Click) -> Reply:
-    user_id = click.user_id
     value = click.json_value()
     try:
         message_id, picked = int(value["m"]), str(value["c"])
     except (ValueError, KeyError, TypeError):
         raise UserError(payload.OUT_OF_DATE) from None
-    if picked not in PICKED:
+    if picked not in voting.PICKED:
         raise UserError(payload.OUT_OF_DATE)
-    try:
-        message = await repo.message(deps.pool, team_id=click.team_id, message_id=message_id)
-    except AbTestNotFound:
-        raise UserError(NOT_HERE) from None
-    choice: Choice
-    if picked in {"1", "2"}:
-        choice = "a" if (picked == "1") == message.a_first else "b"
-    else:
-        choice = "tie" if picked == "tie" else "both_bad"
-    outcome = await repo.vote(
-        deps.pool, team_id=click.team_id, message_id=message_id, user_id=user_id, choice=choice
+    told = await voting.vote(
+        deps.pool,
+        click.client,
+        team_id=click.team_id,
+        user_id=click.user_id,
+        message_id=message_id,
+        picked=picked,
     )
-    if not outcome.recorded:
-        return Reply(not_taking_votes(outcome.test, outcome.message))
-    await refresh(deps, click.client, outcome.test.id, team_id=click.team_id)
-    return Reply(
-        f"Thanks: {PICKED[picked]} on message {message.position + 1} is recorded. "
-        "Click another button to change it."
-    )
+    return Reply(told)
 
 
 async def details(deps: Deps, click: Click) -> Reply | None:
-    try:
-        message = await repo.message(deps.pool, team_id=click.team_id, message_id=click.id_value())
-        test = await repo.get(deps.pool, team_id=click.team_id, ab_id=message.ab_test_id)
-    except AbTestNotFound:
-        raise UserError(NOT_HERE) from None
-    if message.result_a_id is None or message.result_b_id is None:
-        raise UserError(f"The replies to message {message.position + 1} are not written yet.")
-    results = await results_repo.results_by_ids(
-        deps.pool, team_id=click.team_id, ids=[message.result_a_id, message.result_b_id]
-    )
-    a, b = results[message.result_a_id], results[message.result_b_id]
-    first, second = (a, b) if message.a_first else (b, a)
-    label_1 = label_2 = None
-    if test.status == "closed":
-        # revealed in the thread already; before that, Reply 1 and Reply 2 are all it says
-        label_a, label_b = await labels(deps, test)
-        label_1, label_2 = (
-            side_label(a_first=message.a_first, reply=r, label_a=label_a, label_b=label_b)
-            for r in (1, 2)
-        )
-    count = len(await repo.messages(deps.pool, team_id=click.team_id, ab_id=test.id))
-    return await open_view(
-        click.client,
-        trigger_id=click.trigger_id,
-        view=blocks.pair_details(
-            position=message.position,
-            total=count,
-            question=message.message,
-            reply_1=first.answer,
-            reply_2=second.answer,
-            label_1=label_1,
-            label_2=label_2,
-        ),
-        what="details",
-    )
+    view = await voting.details(deps.pool, team_id=click.team_id, message_id=click.id_value())
+    return await open_view(click.client, trigger_id=click.trigger_id, view=view, what="details")

@@ -64,6 +64,8 @@ async def feedback(deps: Deps, click: Click, *, rating: int) -> Reply:
     channel = (click.body.get("channel") or {}).get("id")
     message_ts = (click.body.get("message") or {}).get("ts")
     if channel and message_ts:
-        await refresh_footer(deps, click.client, result, channel=str(channel), ts=str(message_ts))
+        await refresh_footer(
+            deps.pool, click.client, result, channel=str(channel), ts=str(message_ts)
+        )
     mark, other = ("👍", "👎") if rating > 0 else ("👎", "👍")
     return Reply(f"Thanks, your {mark} is recorded. Changed your mind? Click {other}.")

@@ -12,7 +12,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.batch_answer import RunContext
+from bot.deps import Deps
 from bot.errors import UserError
+from bot.llm import LLMError, LLMErrorKind
 from bot.messages import GENERIC_FAILURE
 from commands import payload
 from commands.errors import storage_message
@@ -22,6 +25,18 @@ from storage.errors import StorageError
 log = logging.getLogger(__name__)
 
 OUT_OF_DATE = "That doesn't match anything in this workspace; the message may be out of date."
+
+
+def answering(deps: Deps) -> RunContext:
+    """What a use case that answers needs; a clear reply when no model is configured."""
+    if deps.llm is None or not deps.llm.configured:
+        raise UserError(LLMError(LLMErrorKind.NOT_CONFIGURED).message)
+    return RunContext.of(deps.pool, deps.llm, deps.settings)
+
+
+def said(text: str | None) -> Reply | None:
+    """A use case's answer for the person, if it has one, as an ephemeral reply."""
+    return None if text is None else Reply(text)
 
 
 async def run_guarded(work: Callable[[], Awaitable[Reply | None]]) -> Reply | None:

@@ -16,11 +16,13 @@ from bot.domain.scenarios import Scenario
 from bot.errors import UserError
 from bot.roles import NOT_AN_EDITOR, is_editor
 from bot.scenario_form import validate
-from commands import payload, scenario_run
+from bot.scenarios import run as scenario_run
+from bot.versions import resolve_version
+from commands import payload
 from commands.deadlines import ROLE_CHECK_S, ROLE_CHECK_TOO_SLOW, SAVE_TOO_SLOW, AckBudget
 from commands.listen import Click
 from commands.parse import Parsed
-from commands.replies import confirm_text, open_view
+from commands.replies import answering, confirm_text, open_view, said
 from commands.request import Reply, SlashRequest
 from storage import scenarios as repo
 from storage.scenarios import ScenarioNameTaken, ScenarioNotFound
@@ -92,9 +94,14 @@ async def handle(
         number = rest.strip().lstrip("#")
         if not number.isdigit() or len(number) > payload.MAX_ID_DIGITS:
             raise UserError("Usage: `/bot scenario rerun <run id>`, e.g. `/bot scenario rerun 12`.")
-        return await scenario_run.resume(
-            deps, client, team_id=req.team_id, run_id=int(number), channel_id=req.channel_id
+        stopped = await scenario_run.resume(
+            answering(deps),
+            client,
+            team_id=req.team_id,
+            run_id=int(number),
+            channel_id=req.channel_id,
         )
+        return said(stopped)
     if action == "run":
         await repo.ensure_seeded(deps.pool, team_id=req.team_id)
         scenarios = await repo.list_scenarios(deps.pool, team_id=req.team_id)
@@ -102,17 +109,20 @@ async def handle(
         if not name:
             raise UserError(USAGE)
         chosen = scenarios if name.lower() == "all" else [await _by_name(deps, req.team_id, name)]
-        version = await scenario_run.resolve_version(
-            deps, team_id=req.team_id, channel_id=req.channel_id, spec=spec
+        version = await resolve_version(
+            deps.pool, team_id=req.team_id, channel_id=req.channel_id, spec=spec
         )
-        return await scenario_run.start(
-            deps,
-            client,
-            team_id=req.team_id,
-            channel_id=req.channel_id,
-            user_id=req.user_id,
-            version=version,
-            scenarios=chosen,
+        return said(
+            await scenario_run.start(
+                answering(deps),
+                client,
+                concurrency=deps.settings.scenario_concurrency,
+                team_id=req.team_id,
+                channel_id=req.channel_id,
+                user_id=req.user_id,
+                version=version,
+                scenarios=chosen,
+            )
         )
     raise UserError(USAGE)
 
@@ -224,9 +234,14 @@ async def handle_submit(
 
 async def rerun_button(deps: Deps, click: Click) -> Reply | None:
     channel_id = click.channel_id
-    return await scenario_run.resume(
-        deps, click.client, team_id=click.team_id, run_id=click.id_value(), channel_id=channel_id
+    stopped = await scenario_run.resume(
+        answering(deps),
+        click.client,
+        team_id=click.team_id,
+        run_id=click.id_value(),
+        channel_id=channel_id,
     )
+    return said(stopped)
 
 
 async def run_button(deps: Deps, click: Click) -> Reply | None:
@@ -242,15 +257,17 @@ async def run_button(deps: Deps, click: Click) -> Reply | None:
             ]
         except (ValueError, ScenarioNotFound):
             raise UserError("That scenario no longer exists in this workspace.") from None
-    version = await scenario_run.resolve_version(
-        deps, team_id=click.team_id, channel_id=channel_id, spec=None
+    version = await resolve_version(
+        deps.pool, team_id=click.team_id, channel_id=channel_id, spec=None
     )
-    return await scenario_run.start(
-        deps,
+    stopped = await scenario_run.start(
+        answering(deps),
         click.client,
+        concurrency=deps.settings.scenario_concurrency,
         team_id=click.team_id,
         channel_id=channel_id,
         user_id=user_id,
         version=version,
         scenarios=chosen,
     )
+    return said(stopped)

@@ -116,7 +116,7 @@ async def on_message(
             client, channel=channel, thread_ts=thread_ts, text=f":warning: {FOLLOW_UP_FAILED}"
         )
         return
-    await answering.answer(deps, client, job)
+    await answering.answer(answering.Answering.of(deps.pool, deps.llm, deps.settings), client, job)
 
 
 async def _follow_up_job(

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from bot import ids
-from commands import ab as ab_command
+from bot.ab import start as ab_start
 from tests.fake_openai import FakeOpenAI
 from tests.fake_slack import Call
 from tests.slack_driver import CHANNEL, OTHER_TEAM, TEAM, SlackDriver
@@ -123,7 +123,7 @@ async def run_test(
     live: SlackDriver, monkeypatch: pytest.MonkeyPatch, *, team: str, channel: str, a_first: bool
 ) -> dict[str, Any]:
     await three_versions(live, team=team, channel=channel)
-    monkeypatch.setattr(ab_command, "draw_a_first", lambda: a_first)
+    monkeypatch.setattr(ab_start, "draw_a_first", lambda: a_first)
     return await open_test(live, f"ab Support@1 Support@3 {MESSAGES}", team=team, channel=channel)
 
 

@@ -4,43 +4,48 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from functools import partial
 
+import asyncpg
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.ab.pairs import slack_error, update_pair
+from bot.ab.parent import labels, refresh
 from bot.ab_verdict import compute
 from bot.blocks import ab as blocks
 from bot.blocks.common import escape
-from bot.deps import Deps
 from bot.domain.ab import AbMessage, AbTest, Vote
 from bot.domain.results import TestResult
 from bot.errors import UserError
-from bot.roles import is_editor
-from commands import payload
-from commands.ab_pairs import slack_error, update_pair
-from commands.ab_parent import labels, refresh
-from commands.listen import Click
-from commands.request import Reply, SlashRequest
 from storage import ab as repo
 from storage import results as results_repo
 from storage.ab import AbTestNotFound
 
 log = logging.getLogger(__name__)
 
+# Whether the person ending a test is an editor: asked only when they did not start it, since
+# the answer may take a call to Slack.
+EditorCheck = Callable[[], Awaitable[bool]]
+
 
 async def _test_for(
-    deps: Deps, client: AsyncWebClient, *, team_id: str, user_id: str, ab_id: int, doing: str
+    pool: asyncpg.Pool,
+    *,
+    team_id: str,
+    user_id: str,
+    ab_id: int,
+    is_editor: EditorCheck,
+    doing: str,
 ) -> AbTest:
     # a test left answering by a process that died shows as interrupted before anyone decides
-    await repo.mark_stale_tests_interrupted(deps.pool)
+    await repo.mark_stale_tests_interrupted(pool)
     try:
-        test = await repo.get(deps.pool, team_id=team_id, ab_id=ab_id)
+        test = await repo.get(pool, team_id=team_id, ab_id=ab_id)
     except AbTestNotFound:
         raise UserError(f"There is no A/B test #{ab_id} in this workspace.") from None
-    if test.started_by != user_id and not await is_editor(
-        deps, client, team_id=team_id, user_id=user_id
-    ):
+    if test.started_by != user_id and not await is_editor():
         raise UserError(
             f"Only <@{test.started_by}>, who started A/B test #{ab_id}, or an editor can "
             f"{doing} it."
@@ -49,45 +54,51 @@ async def _test_for(
 
 
 async def close(
-    deps: Deps, client: AsyncWebClient, *, team_id: str, user_id: str, ab_id: int
-) -> Reply:
+    pool: asyncpg.Pool,
+    client: AsyncWebClient,
+    *,
+    team_id: str,
+    user_id: str,
+    ab_id: int,
+    is_editor: EditorCheck,
+) -> str:
     test = await _test_for(
-        deps, client, team_id=team_id, user_id=user_id, ab_id=ab_id, doing="close"
+        pool, team_id=team_id, user_id=user_id, ab_id=ab_id, is_editor=is_editor, doing="close"
     )
     if test.status == "closed":
         if test.verdict_code is not None:
-            return Reply(f"A/B test #{ab_id} is already closed.")
+            return f"A/B test #{ab_id} is already closed."
         # closed by a process that stopped before its verdict: the votes are frozen, so the
         # verdict can be worked out now, by one caller, once that close is clearly not running
-        unfinished = await repo.claim_unfinished_close(deps.pool, team_id=team_id, ab_id=ab_id)
+        unfinished = await repo.claim_unfinished_close(pool, team_id=team_id, ab_id=ab_id)
         if unfinished is None:
-            return Reply(_ended(test))
-        return await _finish(deps, client, unfinished)
+            return _ended(test)
+        return await _finish(pool, client, unfinished)
     if test.status == "cancelled":
-        return Reply(f"A/B test #{ab_id} was cancelled, so it has no verdict to give.")
+        return f"A/B test #{ab_id} was cancelled, so it has no verdict to give."
     if test.status == "answering":
-        return Reply(
+        return (
             f"A/B test #{ab_id} is still writing its replies; voting opens when they are all "
             f"in, and then it can be closed. To stop it now: `/bot ab cancel {ab_id}`."
         )
     if test.status in {"failed", "interrupted"}:
         # nobody could vote on it, so there is no verdict: closing it ends it as cancelled
-        cancelled = await repo.cancel(deps.pool, team_id=team_id, ab_id=ab_id, user_id=user_id)
+        cancelled = await repo.cancel(pool, team_id=team_id, ab_id=ab_id, user_id=user_id)
         if cancelled is None:
-            return Reply(_ended(await repo.get(deps.pool, team_id=team_id, ab_id=ab_id)))
-        await refresh(deps, client, ab_id, team_id=team_id)
-        return Reply(
+            return _ended(await repo.get(pool, team_id=team_id, ab_id=ab_id))
+        await refresh(pool, client, ab_id, team_id=team_id)
+        return (
             f"A/B test #{ab_id} never opened for voting ({test.status}: "
             f"{escape(test.failure_reason or 'no reason recorded')}), so there is no verdict "
             "to give; it is now cancelled."
         )
     # closing first freezes the votes: a vote holds a share lock on the test row while it
     # checks that voting is open, so every vote either landed before this or sees "closed"
-    closed = await repo.close(deps.pool, team_id=team_id, ab_id=ab_id, user_id=user_id)
+    closed = await repo.close(pool, team_id=team_id, ab_id=ab_id, user_id=user_id)
     if closed is None:
         # someone else ended it a moment ago
-        return Reply(_ended(await repo.get(deps.pool, team_id=team_id, ab_id=ab_id)))
-    return await _finish(deps, client, closed)
+        return _ended(await repo.get(pool, team_id=team_id, ab_id=ab_id))
+    return await _finish(pool, client, closed)
 
 
 def _ended(test: AbTest) -> str:
@@ -98,22 +109,22 @@ def _ended(test: AbTest) -> str:
     return f"A/B test #{test.id} was {test.status} a moment ago."
 
 
-async def _finish(deps: Deps, client: AsyncWebClient, closed: AbTest) -> Reply:
+async def _finish(pool: asyncpg.Pool, client: AsyncWebClient, closed: AbTest) -> str:
     team_id, ab_id = closed.team_id, closed.id
-    rows = await repo.messages(deps.pool, team_id=team_id, ab_id=ab_id)
-    votes = await repo.votes(deps.pool, team_id=team_id, ab_id=ab_id)
+    rows = await repo.messages(pool, team_id=team_id, ab_id=ab_id)
+    votes = await repo.votes(pool, team_id=team_id, ab_id=ab_id)
     result_ids = [i for m in rows for i in (m.result_a_id, m.result_b_id) if i is not None]
-    results = await results_repo.results_by_ids(deps.pool, team_id=team_id, ids=result_ids)
+    results = await results_repo.results_by_ids(pool, team_id=team_id, ids=result_ids)
     verdict = compute(votes, rows, results)
     await repo.set_verdict(
-        deps.pool,
+        pool,
         team_id=team_id,
         ab_id=ab_id,
         code=verdict.outcome.value,
         verdict=verdict.to_json(),
     )
-    label_a, label_b = await labels(deps, closed)
-    await _reveal(deps, client, closed, rows, votes, results, label_a, label_b)
+    label_a, label_b = await labels(pool, closed)
+    await _reveal(pool, client, closed, rows, votes, results, label_a, label_b)
     text, verdict_blocks = blocks.verdict_message(
         ab_id=ab_id, label_a=label_a, label_b=label_b, v=verdict
     )
@@ -128,8 +139,8 @@ async def _finish(deps: Deps, client: AsyncWebClient, closed: AbTest) -> Reply:
             )
         except SlackApiError as exc:
             log.warning("could not post the A/B verdict: %s", slack_error(exc))
-    await refresh(deps, client, ab_id, team_id=team_id)
-    return Reply(f"Closed A/B test #{ab_id}: {verdict.recommendation}")
+    await refresh(pool, client, ab_id, team_id=team_id)
+    return f"Closed A/B test #{ab_id}: {verdict.recommendation}"
 
 
 def side_label(*, a_first: bool, reply: int, label_a: str, label_b: str) -> str:
@@ -138,7 +149,7 @@ def side_label(*, a_first: bool, reply: int, label_a: str, label_b: str) -> str:
 
 
 async def _reveal(
-    deps: Deps,
+    pool: asyncpg.Pool,
     client: AsyncWebClient,
     test: AbTest,
     rows: list[AbMessage],
@@ -181,51 +192,26 @@ async def _reveal(
 
 
 async def cancel(
-    deps: Deps, client: AsyncWebClient, *, team_id: str, user_id: str, ab_id: int
-) -> Reply:
+    pool: asyncpg.Pool,
+    client: AsyncWebClient,
+    *,
+    team_id: str,
+    user_id: str,
+    ab_id: int,
+    is_editor: EditorCheck,
+) -> str:
     test = await _test_for(
-        deps, client, team_id=team_id, user_id=user_id, ab_id=ab_id, doing="cancel"
+        pool, team_id=team_id, user_id=user_id, ab_id=ab_id, is_editor=is_editor, doing="cancel"
     )
     if test.status == "closed":
-        return Reply(f"A/B test #{ab_id} is already closed; its verdict stands.")
+        return f"A/B test #{ab_id} is already closed; its verdict stands."
     if test.status == "cancelled":
-        return Reply(f"A/B test #{ab_id} is already cancelled.")
-    cancelled = await repo.cancel(deps.pool, team_id=team_id, ab_id=ab_id, user_id=user_id)
+        return f"A/B test #{ab_id} is already cancelled."
+    cancelled = await repo.cancel(pool, team_id=team_id, ab_id=ab_id, user_id=user_id)
     if cancelled is None:
-        return Reply(_ended(await repo.get(deps.pool, team_id=team_id, ab_id=ab_id)))
-    await refresh(deps, client, ab_id, team_id=team_id)
-    return Reply(
+        return _ended(await repo.get(pool, team_id=team_id, ab_id=ab_id))
+    await refresh(pool, client, ab_id, team_id=team_id)
+    return (
         f"Cancelled A/B test #{ab_id}: no verdict. Votes already cast are kept but not counted "
         "anywhere, and no more are taken."
     )
-
-
-def _id_from(raw: str, usage: str) -> int:
-    number = raw.strip().lstrip("#")
-    if not number.isdigit():
-        raise UserError(usage)
-    if len(number) > payload.MAX_ID_DIGITS:
-        raise UserError(f"There is no A/B test #{escape(number[:20])} in this workspace.")
-    return int(number)
-
-
-async def close_command(deps: Deps, client: AsyncWebClient, req: SlashRequest, raw: str) -> Reply:
-    ab_id = _id_from(raw, "Usage: `/bot ab close <id>`, e.g. `/bot ab close 12`.")
-    return await close(deps, client, team_id=req.team_id, user_id=req.user_id, ab_id=ab_id)
-
-
-async def cancel_command(deps: Deps, client: AsyncWebClient, req: SlashRequest, raw: str) -> Reply:
-    ab_id = _id_from(raw, "Usage: `/bot ab cancel <id>`, e.g. `/bot ab cancel 12`.")
-    return await cancel(deps, client, team_id=req.team_id, user_id=req.user_id, ab_id=ab_id)
-
-
-async def close_button(deps: Deps, click: Click) -> Reply:
-    user_id = click.user_id
-    ab_id = click.id_value()
-    return await close(deps, click.client, team_id=click.team_id, user_id=user_id, ab_id=ab_id)
-
-
-async def cancel_button(deps: Deps, click: Click) -> Reply:
-    user_id = click.user_id
-    ab_id = click.id_value()
-    return await cancel(deps, click.client, team_id=click.team_id, user_id=user_id, ab_id=ab_id)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import logging
 from typing import Final
 
+import asyncpg
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import ab as blocks
-from bot.deps import Deps
 from bot.domain.ab import AbTest
 from bot.domain.verdict import Outcome, describe
 from storage import ab as repo
@@ -22,9 +22,9 @@ log = logging.getLogger(__name__)
 REFRESH_ROUNDS: Final = 3
 
 
-async def labels(deps: Deps, test: AbTest) -> tuple[str, str]:
+async def labels(pool: asyncpg.Pool, test: AbTest) -> tuple[str, str]:
     found = await repo.version_labels(
-        deps.pool, team_id=test.team_id, ids=[test.version_a_id, test.version_b_id]
+        pool, team_id=test.team_id, ids=[test.version_a_id, test.version_b_id]
     )
     return found[test.version_a_id], found[test.version_b_id]
 
@@ -38,23 +38,23 @@ def recommendation(test: AbTest) -> str | None:
     return describe(Outcome(test.verdict_code), needed if isinstance(needed, int) else None)
 
 
-async def refresh(deps: Deps, client: AsyncWebClient, ab_id: int, *, team_id: str) -> None:
+async def refresh(pool: asyncpg.Pool, client: AsyncWebClient, ab_id: int, *, team_id: str) -> None:
     shown: object = None
     for _ in range(REFRESH_ROUNDS):
-        test = await repo.get(deps.pool, team_id=team_id, ab_id=ab_id)
+        test = await repo.get(pool, team_id=team_id, ab_id=ab_id)
         if test.parent_ts is None:
             return
-        taking_part = await repo.participation(deps.pool, team_id=team_id, ab_id=ab_id)
+        taking_part = await repo.participation(pool, team_id=team_id, ab_id=ab_id)
         # counts by side exist only once the order is revealed
         revealed = (
-            await repo.tally(deps.pool, team_id=team_id, ab_id=ab_id)
+            await repo.tally(pool, team_id=team_id, ab_id=ab_id)
             if test.status == "closed"
             else None
         )
         state = (taking_part, revealed, test.status, test.verdict_code)
         if state == shown:
             return
-        label_a, label_b = await labels(deps, test)
+        label_a, label_b = await labels(pool, test)
         text, parent_blocks = blocks.parent(
             ab_id=ab_id,
             label_a=label_a,

@@ -8,21 +8,19 @@ import time
 from collections.abc import Sequence
 from typing import Final
 
+import asyncpg
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.batch_answer import RunContext
 from bot.blocks.scenarios import Comparison, item_message, progress_message, summary
-from bot.deps import Deps
 from bot.domain.profile import ProfileVersion
 from bot.domain.results import TestResult
 from bot.domain.scenarios import Scenario, ScenarioRun
 from bot.errors import UserError
-from bot.llm import LLMError, LLMErrorKind
 from bot.scenario_runner import PlanItem, execute, plan_for, plan_from_json, plan_json
 from bot.scenario_summary import changes, figures, overall, per_scenario
 from bot.slack_post import post_message
-from commands.request import Reply
 from storage import profiles as repo
 from storage import results as results_repo
 from storage import scenarios as scenarios_repo
@@ -35,26 +33,26 @@ PROGRESS_UPDATE_S: Final = 1.0
 
 
 async def start(
-    deps: Deps,
+    ctx: RunContext,
     client: AsyncWebClient,
     *,
+    concurrency: int,
     team_id: str,
     channel_id: str,
     user_id: str,
     version: ProfileVersion,
     scenarios: Sequence[Scenario],
-) -> Reply | None:
-    if deps.llm is None or not deps.llm.configured:
-        return Reply(LLMError(LLMErrorKind.NOT_CONFIGURED).message)
+) -> str | None:
+    pool = ctx.pool
     if not scenarios:
         raise UserError("There are no scenarios to run. Create one with `/bot scenario new`.")
     items = plan_for(scenarios)
     run = await scenarios_repo.create_run(
-        deps.pool,
+        pool,
         team_id=team_id,
         profile_version_id=version.id,
         user_id=user_id,
-        concurrency=deps.settings.scenario_concurrency,
+        concurrency=concurrency,
         plan=plan_json(scenarios),
         channel_id=channel_id,
     )
@@ -67,15 +65,15 @@ async def start(
     except SlackApiError as exc:
         log.warning("could not post the run's parent message: %s", exc.response.get("error"))
         await scenarios_repo.finish_run(
-            deps.pool, team_id=team_id, run_id=run.id, totals={}, attempt=run.attempt
+            pool, team_id=team_id, run_id=run.id, totals={}, attempt=run.attempt
         )
-        return Reply(
+        return (
             "I can't post in this conversation. Invite me with `/invite @ROMASHKA` and try again."
         )
     parent_ts = str(parent["ts"])
-    await scenarios_repo.set_parent(deps.pool, team_id=team_id, run_id=run.id, parent_ts=parent_ts)
+    await scenarios_repo.set_parent(pool, team_id=team_id, run_id=run.id, parent_ts=parent_ts)
     return await _run_and_report(
-        deps,
+        ctx,
         client,
         run=run,
         version=version,
@@ -89,7 +87,7 @@ async def start(
 
 
 async def _run_and_report(
-    deps: Deps,
+    ctx: RunContext,
     client: AsyncWebClient,
     *,
     run: ScenarioRun,
@@ -100,11 +98,10 @@ async def _run_and_report(
     parent_ts: str,
     done_before: int,
     total: int,
-) -> Reply | None:
+) -> str | None:
     """Answer `items`, posting each in the thread and the progress on the parent, then put the
     summary of everything the run holds (earlier answers included) on the parent. A run that
     stops half-way says how to resume it; one that a resume took over says nothing more."""
-    assert deps.llm is not None
     last_progress = 0.0
     answered = done_before
 
@@ -136,21 +133,15 @@ async def _run_and_report(
             )
             await client.chat_update(channel=channel_id, ts=parent_ts, text=text, blocks=blocks)
 
-    ctx = RunContext(
-        deps.pool,
-        deps.llm,
-        deps.settings.context_budget_tokens,
-        deps.settings.knowledge_budget_tokens,
-    )
     try:
         await execute(ctx, run=run, version=version, items=items, on_result=on_result)
     except RunTakenOver:
         return None  # the resume that took over answers the rest and posts the summary
     except Exception:
         log.exception("scenario run %d stopped", run.id)
-        return Reply(stopped_text(run.id, answered=answered, total=total))
-    results = await results_repo.run_results(deps.pool, team_id=run.team_id, run_id=run.id)
-    text, blocks = await summary_message(deps, run_id=run.id, version=version, results=results)
+        return stopped_text(run.id, answered=answered, total=total)
+    results = await results_repo.run_results(ctx.pool, team_id=run.team_id, run_id=run.id)
+    text, blocks = await summary_message(ctx.pool, run_id=run.id, version=version, results=results)
     return await _show_summary(
         client, run_id=run.id, channel_id=channel_id, parent_ts=parent_ts, text=text, blocks=blocks
     )
@@ -171,7 +162,7 @@ async def _show_summary(
     parent_ts: str,
     text: str,
     blocks: list[dict[str, object]],
-) -> Reply | None:
+) -> str | None:
     """The summary replaces the progress on the parent; when Slack refuses that edit, it is
     posted as a new message instead, so a completed run's summary is never lost."""
     try:
@@ -184,7 +175,7 @@ async def _show_summary(
         return None
     except SlackApiError as exc:
         log.warning("could not post run %d's summary: %s", run_id, _code(exc))
-    return Reply(
+    return (
         f"Scenario run #{run_id} is complete, but Slack did not take its summary. "
         "`/bot scenarios` shows each scenario's last result."
     )
@@ -195,26 +186,23 @@ def _code(exc: SlackApiError) -> str:
 
 
 async def resume(
-    deps: Deps, client: AsyncWebClient, *, team_id: str, run_id: int, channel_id: str
-) -> Reply | None:
+    ctx: RunContext, client: AsyncWebClient, *, team_id: str, run_id: int, channel_id: str
+) -> str | None:
     """Answer what an interrupted run is missing, on the same run, and post its summary."""
-    if deps.llm is None or not deps.llm.configured:
-        return Reply(LLMError(LLMErrorKind.NOT_CONFIGURED).message)
-    await scenarios_repo.mark_stale_runs_interrupted(deps.pool)
+    pool = ctx.pool
+    await scenarios_repo.mark_stale_runs_interrupted(pool)
     try:
-        current = await scenarios_repo.get_run(deps.pool, team_id=team_id, run_id=run_id)
+        current = await scenarios_repo.get_run(pool, team_id=team_id, run_id=run_id)
     except RunNotFound:
         raise UserError(f"There is no scenario run #{run_id} in this workspace.") from None
     if current.status == "completed":
-        return Reply(f"Scenario run #{run_id} is complete; nothing to resume.")
-    run = await scenarios_repo.claim_resume(deps.pool, team_id=team_id, run_id=run_id)
+        return f"Scenario run #{run_id} is complete; nothing to resume."
+    run = await scenarios_repo.claim_resume(pool, team_id=team_id, run_id=run_id)
     if run is None:
-        return Reply(f"Scenario run #{run_id} is still running.")
-    version = await repo.get_version_by_id(
-        deps.pool, team_id=team_id, version_id=run.profile_version_id
-    )
+        return f"Scenario run #{run_id} is still running."
+    version = await repo.get_version_by_id(pool, team_id=team_id, version_id=run.profile_version_id)
     planned = plan_from_json(run.plan)
-    existing = await results_repo.run_results(deps.pool, team_id=team_id, run_id=run_id)
+    existing = await results_repo.run_results(pool, team_id=team_id, run_id=run_id)
     answered = {(r.scenario_id, r.position) for r in existing}
     missing = [i for i in planned if (i.scenario_id, i.position) not in answered]
     names = [str(p["name"]) for p in run.plan]
@@ -230,11 +218,9 @@ async def resume(
         )
         parent = await client.chat_postMessage(channel=target, text=text, blocks=blocks)
         parent_ts = str(parent["ts"])
-        await scenarios_repo.set_parent(
-            deps.pool, team_id=team_id, run_id=run.id, parent_ts=parent_ts
-        )
+        await scenarios_repo.set_parent(pool, team_id=team_id, run_id=run.id, parent_ts=parent_ts)
     stopped = await _run_and_report(
-        deps,
+        ctx,
         client,
         run=run,
         version=version,
@@ -247,17 +233,17 @@ async def resume(
     )
     if stopped is not None:
         return stopped
-    return Reply(f"Resumed scenario run #{run_id}: answered the {len(missing)} missing messages.")
+    return f"Resumed scenario run #{run_id}: answered the {len(missing)} missing messages."
 
 
 async def summary_message(
-    deps: Deps, *, run_id: int, version: ProfileVersion, results: list[TestResult]
+    pool: asyncpg.Pool, *, run_id: int, version: ProfileVersion, results: list[TestResult]
 ) -> tuple[str, list[dict[str, object]]]:
     scenarios = per_scenario(results)
     comparisons: dict[int, Comparison] = {}
     for sid, now in scenarios:
         previous = await scenarios_repo.previous_run_id(
-            deps.pool,
+            pool,
             team_id=version.team_id,
             profile_id=version.profile_id,
             scenario_id=sid,
@@ -268,9 +254,7 @@ async def summary_message(
         prev_run, prev_version = previous
         before_rows = [
             r
-            for r in await results_repo.run_results(
-                deps.pool, team_id=version.team_id, run_id=prev_run
-            )
+            for r in await results_repo.run_results(pool, team_id=version.team_id, run_id=prev_run)
             if r.scenario_id == sid
         ]
         before = figures(now.name, before_rows)
@@ -286,25 +270,4 @@ async def summary_message(
         scenarios=scenarios,
         total=overall(results),
         comparisons=comparisons,
-    )
-
-
-async def resolve_version(
-    deps: Deps, *, team_id: str, channel_id: str, spec: str | None
-) -> ProfileVersion:
-    """`profile`, `profile@version`, or nothing for the channel's profile, current version."""
-    if spec is None:
-        profile = await repo.resolve_profile(
-            deps.pool, team_id=team_id, channel_id=channel_id, name=None
-        )
-        return await repo.current_version(deps.pool, team_id=team_id, profile_id=profile.id)
-    name, _, raw_version = spec.lstrip("@").partition("@")
-    profile = await repo.find_profile(deps.pool, team_id=team_id, name=name)
-    if not raw_version:
-        return await repo.current_version(deps.pool, team_id=team_id, profile_id=profile.id)
-    number = raw_version.lower().lstrip("v")
-    if not number.isdigit():
-        raise UserError(f"`{raw_version}` is not a version number; write `{name}@3`.")
-    return await repo.get_version(
-        deps.pool, team_id=team_id, profile_id=profile.id, version=int(number)
     )

@@ -10,18 +10,18 @@ import logging
 from functools import partial
 from typing import Any, Final, Protocol
 
+import asyncpg
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.ab.parent import refresh
 from bot.batch_answer import RunContext, answer_and_judge
 from bot.blocks import ab as blocks
 from bot.blocks.common import Block
-from bot.deps import Deps
 from bot.domain.ab import AbMessage, AbTest
 from bot.domain.profile import ProfileVersion
 from bot.pairwise import judge as pairwise_judge
 from bot.slack_post import post_message
-from commands.ab_parent import refresh
 from storage import ab as repo
 from storage.ab import INTERRUPTED_REASON
 from storage.results import NewResult
@@ -79,7 +79,7 @@ async def update_pair(client: AsyncWebClient, *, channel: str, ts: str, build: B
 
 
 async def _pair_failed(
-    deps: Deps,
+    pool: asyncpg.Pool,
     client: AsyncWebClient,
     *,
     test: AbTest,
@@ -91,9 +91,7 @@ async def _pair_failed(
     """Record why a pair takes no votes and say so in the thread; both are best effort, since
     this runs when something already went wrong."""
     try:
-        await repo.set_message_failure(
-            deps.pool, team_id=test.team_id, message_id=row.id, reason=reason
-        )
+        await repo.set_message_failure(pool, team_id=test.team_id, message_id=row.id, reason=reason)
     except Exception:
         log.exception("A/B test %d: could not record a failed pair", test.id)
     text, note = blocks.failed_pair(
@@ -114,7 +112,7 @@ async def _pair_failed(
 
 
 async def _answer_pair(
-    deps: Deps,
+    pool: asyncpg.Pool,
     client: AsyncWebClient,
     ctx: RunContext,
     *,
@@ -126,7 +124,7 @@ async def _answer_pair(
     parent_ts: str,
 ) -> str | None:
     """None when the pair was posted, else why not."""
-    current = await repo.get(deps.pool, team_id=test.team_id, ab_id=test.id)
+    current = await repo.get(pool, team_id=test.team_id, ab_id=test.id)
     if current.status != "answering":
         return SKIPPED
 
@@ -154,7 +152,7 @@ async def _answer_pair(
     else:
         verdict, detail = "unavailable", {"reason": "a side produced no answer"}
     await repo.set_answers(
-        deps.pool,
+        pool,
         team_id=test.team_id,
         message_id=row.id,
         result_a_id=result_a.id,
@@ -180,29 +178,29 @@ async def _answer_pair(
         reason = f"could not be posted (Slack said `{slack_error(exc)}`)"
         log.warning("A/B test %d: %s", test.id, reason)
         await _pair_failed(
-            deps, client, test=test, row=row, total=total, parent_ts=parent_ts, reason=reason
+            pool, client, test=test, row=row, total=total, parent_ts=parent_ts, reason=reason
         )
         return reason
-    await repo.set_message_ts(deps.pool, team_id=test.team_id, message_id=row.id, ts=ts)
+    await repo.set_message_ts(pool, team_id=test.team_id, message_id=row.id, ts=ts)
     return None
 
 
-async def _keep_alive(deps: Deps, test: AbTest) -> None:
+async def _keep_alive(pool: asyncpg.Pool, test: AbTest) -> None:
     while True:
         await asyncio.sleep(HEARTBEAT_S)
         try:
-            await repo.heartbeat(deps.pool, team_id=test.team_id, ab_id=test.id)
+            await repo.heartbeat(pool, team_id=test.team_id, ab_id=test.id)
         except Exception:
             log.warning("A/B test %d: heartbeat failed", test.id)
 
 
-async def _interrupted(deps: Deps, client: AsyncWebClient, test: AbTest) -> None:
+async def _interrupted(pool: asyncpg.Pool, client: AsyncWebClient, test: AbTest) -> None:
     # a few tries: right after a database restart the pool's first connections are dead ones;
     # what this cannot mark, the sweep does once the heartbeat is stale
     for attempt in range(3):
         try:
             await repo.stop_answering(
-                deps.pool,
+                pool,
                 team_id=test.team_id,
                 ab_id=test.id,
                 status="interrupted",
@@ -215,14 +213,15 @@ async def _interrupted(deps: Deps, client: AsyncWebClient, test: AbTest) -> None
         log.warning("A/B test %d: could not mark it interrupted; the sweep will", test.id)
         return
     with contextlib.suppress(Exception):
-        await refresh(deps, client, test.id, team_id=test.team_id)
+        await refresh(pool, client, test.id, team_id=test.team_id)
 
 
 async def answer_all(
-    deps: Deps,
+    pool: asyncpg.Pool,
     client: AsyncWebClient,
     *,
     ctx: RunContext,
+    concurrency: int,
     test: AbTest,
     rows: list[AbMessage],
     version_a: ProfileVersion,
@@ -231,13 +230,13 @@ async def answer_all(
 ) -> str | None:
     """Write and post every pair, then open voting. None when voting opened; otherwise why the
     test did not open (it is then failed, or was cancelled meanwhile)."""
-    limit = asyncio.Semaphore(deps.settings.scenario_concurrency)
+    limit = asyncio.Semaphore(concurrency)
 
     async def one(row: AbMessage) -> str | None:
         async with limit:
             try:
                 return await _answer_pair(
-                    deps,
+                    pool,
                     client,
                     ctx,
                     test=test,
@@ -251,7 +250,7 @@ async def answer_all(
                 # a bug or an outage on one pair fails that pair, not the others
                 log.exception("A/B test %d: message %d failed", test.id, row.position + 1)
                 await _pair_failed(
-                    deps,
+                    pool,
                     client,
                     test=test,
                     row=row,
@@ -261,12 +260,12 @@ async def answer_all(
                 )
                 return INTERNAL_ERROR
 
-    beat = asyncio.create_task(_keep_alive(deps, test))
+    beat = asyncio.create_task(_keep_alive(pool, test))
     try:
         outcomes = await asyncio.gather(*(one(r) for r in rows))
     except asyncio.CancelledError:
         # shutting down mid-test: say so now rather than waiting for the sweep
-        await asyncio.shield(_interrupted(deps, client, test))
+        await asyncio.shield(_interrupted(pool, client, test))
         raise
     finally:
         beat.cancel()
@@ -280,13 +279,13 @@ async def answer_all(
         if failed:
             why += f": message {failed[0][0].position + 1} {failed[0][1]}"
         await repo.stop_answering(
-            deps.pool, team_id=test.team_id, ab_id=test.id, status="failed", reason=why
+            pool, team_id=test.team_id, ab_id=test.id, status="failed", reason=why
         )
     else:
         # false when the test was cancelled meanwhile
-        opened = await repo.open_voting(deps.pool, team_id=test.team_id, ab_id=test.id)
-    await refresh(deps, client, test.id, team_id=test.team_id)
+        opened = await repo.open_voting(pool, team_id=test.team_id, ab_id=test.id)
+    await refresh(pool, client, test.id, team_id=test.team_id)
     if opened:
         return None
-    current = await repo.get(deps.pool, team_id=test.team_id, ab_id=test.id)
+    current = await repo.get(pool, team_id=test.team_id, ab_id=test.id)
     return current.failure_reason or f"it was {current.status}"

@@ -1,0 +1,121 @@
+"""Starting a blind A/B test: the test and its messages stored with a random order per message,
+the parent message posted, both sides answering every message and voting opened."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Final
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.ab.pairs import answer_all, slack_error
+from bot.batch_answer import RunContext
+from bot.blocks import ab as blocks
+from bot.blocks.common import escape
+from bot.domain.ab import Participation
+from bot.errors import UserError
+from bot.versions import resolve_version
+from storage import ab as repo
+from storage import scenarios as scenarios_repo
+from storage.scenarios import ScenarioNotFound
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGES: Final = 20
+DEFAULT_SCENARIO: Final = "Product inquiry"
+
+
+def draw_a_first() -> bool:
+    """The blind order of one message, from the OS's randomness: True when Reply 1 is A."""
+    return secrets.randbelow(2) == 0
+
+
+async def start(
+    ctx: RunContext,
+    client: AsyncWebClient,
+    *,
+    concurrency: int,
+    team_id: str,
+    channel_id: str,
+    user_id: str,
+    spec_a: str,
+    spec_b: str,
+    messages: list[str] | None,
+    scenario: str,
+) -> str | None:
+    """Run a test of `spec_a` against `spec_b` on `messages`, or on the named scenario's when
+    None. None once voting opened; otherwise what the person should be told."""
+    pool = ctx.pool
+    version_a = await resolve_version(pool, team_id=team_id, channel_id=channel_id, spec=spec_a)
+    version_b = await resolve_version(pool, team_id=team_id, channel_id=channel_id, spec=spec_b)
+    if version_a.id == version_b.id:
+        raise UserError(
+            f"A and B are the same version ({escape(version_a.label)}). Compare two versions, "
+            "e.g. `Support@3 Support@4`, or two profiles."
+        )
+    if messages is None:
+        await scenarios_repo.ensure_seeded(pool, team_id=team_id)
+        name = scenario or DEFAULT_SCENARIO
+        try:
+            found = await scenarios_repo.find_scenario(pool, team_id=team_id, name=name)
+        except ScenarioNotFound:
+            raise UserError(
+                f"There is no scenario named *{escape(name)}*. Name one from `/bot scenarios`, "
+                "or give the messages in quotes."
+            ) from None
+        messages = list(found.messages)
+    if len(messages) > MAX_MESSAGES:
+        raise UserError(f"An A/B test takes at most {MAX_MESSAGES} messages (got {len(messages)}).")
+    test, rows = await repo.create(
+        pool,
+        team_id=team_id,
+        version_a_id=version_a.id,
+        version_b_id=version_b.id,
+        user_id=user_id,
+        channel_id=channel_id,
+        messages=[(m, draw_a_first()) for m in messages],
+    )
+    text, parent_blocks = blocks.parent(
+        ab_id=test.id,
+        label_a=version_a.label,
+        label_b=version_b.label,
+        messages=len(rows),
+        status="answering",
+        participation=Participation(0, 0, [0] * len(rows), 0),
+    )
+    try:
+        parent = await client.chat_postMessage(channel=channel_id, text=text, blocks=parent_blocks)
+    except SlackApiError as exc:
+        code = slack_error(exc)
+        log.warning("could not post the A/B parent: %s", code)
+        # kept, failed with its reason, rather than left answering with nowhere to answer
+        await repo.stop_answering(
+            pool,
+            team_id=team_id,
+            ab_id=test.id,
+            status="failed",
+            reason=f"Slack refused its first message (`{code}`)",
+        )
+        return (
+            f"A/B test #{test.id} failed before it started: Slack refused my message in this "
+            f"conversation (`{code}`). Invite me with `/invite @ROMASHKA` (or start it in a "
+            "channel I am in) and start it again."
+        )
+    parent_ts = str(parent["ts"])
+    await repo.set_parent(pool, team_id=team_id, ab_id=test.id, parent_ts=parent_ts)
+    why = await answer_all(
+        pool,
+        client,
+        ctx=ctx,
+        concurrency=concurrency,
+        test=test,
+        rows=rows,
+        version_a=version_a,
+        version_b=version_b,
+        parent_ts=parent_ts,
+    )
+    if why is not None:
+        return f"A/B test #{test.id} did not open for voting: {why}."
+    return None
