@@ -108,6 +108,8 @@ async def answer_only(ctx: RunContext, version: ProfileVersion, item: PlanItem) 
         context_budget_tokens=ctx.context_budget_tokens,
         reserve_for_answer=sampling.max_tokens,
     )
+    if ctx.llm is None:
+        raise RuntimeError("the benchmark built no model client")
     try:
         await ctx.llm.stream_answer(
             messages=built.messages, sampling=sampling, model=fields.model, on_text=_ignore

@@ -136,9 +136,7 @@ async def _setup(h: Harness) -> Env:
         raise RuntimeError("the Slack path is meant to run at the product's default concurrency")
     return Env(
         h=h,
-        ctx=RunContext(
-            h.pool, llm, settings.context_budget_tokens, settings.knowledge_budget_tokens
-        ),
+        ctx=RunContext.of(h.pool, llm, settings),
         version=version,
         items=items,
         plan=plan_json(scenarios),

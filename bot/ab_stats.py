@@ -132,15 +132,21 @@ def per_vote_counts(votes: Sequence[tuple[str, str]]) -> tuple[int, int, int, in
     return _tally(choice for _, choice in votes)
 
 
-def _message_outcome(choices: list[str]) -> str:
+def majority(choices: Iterable[str]) -> str | None:
+    """A message's one most common choice; None when nobody voted or several share the top.
+    The one definition for the per-message verdict and the judge's agreement with people."""
     counts = Counter(choices)
+    if not counts:
+        return None
     top = max(counts.values())
     leaders = [choice for choice, count in counts.items() if count == top]
-    if len(leaders) == 1:
-        return leaders[0]
+    return leaders[0] if len(leaders) == 1 else None
+
+
+def _message_outcome(choices: list[str]) -> str:
     # A message whose voters split evenly between options is no evidence for either side, so
     # it must never become a decisive win; "tie" is the neutral outcome for any such split.
-    return "tie"
+    return majority(choices) or "tie"
 
 
 def per_message_majority(votes: Sequence[tuple[str, str]]) -> tuple[int, int, int, int]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from typing import Any
 
 from bot import ab_stats
 from bot.agreement import cohen_kappa, fleiss_kappa
@@ -58,7 +57,7 @@ def compute(
     agreed = compared = 0
     judged: list[tuple[str, str]] = []
     for m in messages:
-        human = majority(by_message[m.id])
+        human = ab_stats.majority(by_message[m.id])
         if m.judge_verdict in {"a", "b"} and human in {"a", "b"}:
             compared += 1
             agreed += m.judge_verdict == human
@@ -80,15 +79,3 @@ def compute(
         voters_kappa=voters,
         judge_kappa=cohen_kappa(judged),
     )
-
-
-def majority(choices: Any) -> str | None:
-    """The one most common choice for a message, or None when nobody voted or it is a draw."""
-    counts: dict[str, int] = {}
-    for c in choices:
-        counts[c] = counts.get(c, 0) + 1
-    if not counts:
-        return None
-    top = max(counts.values())
-    leaders = [c for c, n in counts.items() if n == top]
-    return leaders[0] if len(leaders) == 1 else None

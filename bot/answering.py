@@ -12,18 +12,12 @@ import asyncpg
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.batch_answer import store_analysis
+from bot.batch_answer import RunContext, answer_and_judge
 from bot.blocks.answer import footer
-from bot.conversation import Turn, build_messages
-from bot.domain.knowledge import KnowledgeItem
+from bot.conversation import Turn
 from bot.domain.profile import ProfileVersion
 from bot.domain.results import FeedbackTally, TestResult
-from bot.judge import EMPTY_ANSWER, analyse
-from bot.knowledge import for_prompt, knowledge_query
-from bot.llm import LLM, LLMError, LLMErrorKind
-from bot.personality import build_system_prompt, sampling_for
-from bot.proxies import measure
-from bot.settings import CoreSettings
+from bot.llm import Completion, LLMError, LLMErrorKind
 from bot.streaming import AnswerStream
 from storage import results as results_repo
 from storage.results import NewResult
@@ -36,21 +30,6 @@ INTERNAL_FAILURE_PARTIAL: Final = (
     "The answer stopped because of an error on our side; what arrived is kept above. "
     "Please try again."
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Answering:
-    """What answering in a thread needs: the pool, the model client (None or unconfigured: the
-    thread is told so) and the prompt's budgets."""
-
-    pool: asyncpg.Pool
-    llm: LLM | None
-    context_budget_tokens: int
-    knowledge_budget_tokens: int
-
-    @classmethod
-    def of(cls, pool: asyncpg.Pool, llm: LLM | None, settings: CoreSettings) -> Answering:
-        return cls(pool, llm, settings.context_budget_tokens, settings.knowledge_budget_tokens)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +64,73 @@ class _Progress:
     stored: bool = False  # its result row exists
 
 
-async def answer(ctx: Answering, client: AsyncWebClient, job: AnswerJob) -> TestResult | None:
+class _ThreadSink:
+    """The pipeline's answer going into a Slack thread: streamed as it is written, closed, the
+    metrics footer under it, the footer updated once judged. It keeps how far the answer got
+    (`progress`), so that a failure anywhere ends it properly."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        client: AsyncWebClient,
+        job: AnswerJob,
+        stream: AnswerStream,
+        progress: _Progress,
+    ) -> None:
+        self._pool = pool
+        self._client = client
+        self._job = job
+        self._stream = stream
+        self._progress = progress
+        self._footer_ts: str | None = None
+
+    async def _notice(self, text: str) -> None:
+        await post_notice(
+            self._client, channel=self._job.channel_id, thread_ts=self._job.thread_ts, text=text
+        )
+
+    async def prepared(self, base: NewResult) -> None:
+        self._progress.base = base
+
+    async def text(self, delta: str) -> None:
+        self._progress.received.append(delta)
+        await self._stream.append(delta)
+
+    async def failed(self, error: LLMError) -> None:
+        if error.kind is not LLMErrorKind.NOT_CONFIGURED:
+            # not configured: nothing was asked, so there is no streamed message to close
+            self._progress.finished = True
+            await self._stream.finish(interrupted=self._stream.ts is not None)
+        await self._notice(f":warning: {error.message}")
+        self._progress.finished = True
+
+    async def finished(self, completion: Completion) -> str | None:
+        self._progress.finished = True
+        message_ts = await self._stream.finish(interrupted=completion.interrupted)
+        error = completion.error
+        if completion.interrupted and error is not None:
+            # the thread is told before the result is stored: once the row exists, the person knows
+            await self._notice(f":warning: The answer was cut off: {error.message}")
+        return message_ts
+
+    async def stored(self, result: TestResult) -> None:
+        self._progress.stored = True
+
+    async def shown(self, result: TestResult) -> None:
+        self._footer_ts = await _post_footer(self._client, self._job, result)
+
+    async def judged(self, result: TestResult) -> None:
+        if self._footer_ts is not None:
+            await refresh_footer(
+                self._pool,
+                self._client,
+                result,
+                channel=self._job.channel_id,
+                ts=self._footer_ts,
+            )
+
+
+async def answer(ctx: RunContext, client: AsyncWebClient, job: AnswerJob) -> TestResult | None:
     """Answer in the thread and store the result. Every failure ends in a message in the thread:
     one the model's client reports (a rate limit, a broken or malformed stream) as well as any
     other, which ends the answer like a broken stream (text so far kept and marked interrupted,
@@ -102,37 +147,22 @@ async def answer(ctx: Answering, client: AsyncWebClient, job: AnswerJob) -> Test
     )
     progress = _Progress()
     try:
-        return await _answer(ctx, client, job, stream, progress)
+        return await answer_and_judge(
+            ctx,
+            version=job.version,
+            base=_base(job),
+            turns=job.turns,
+            sink=_ThreadSink(ctx.pool, client, job, stream, progress),
+            detail=True,
+        )
     except Exception:
         log.exception("answering in a thread failed")
         await _end_after_failure(ctx, client, job, stream, progress)
         return None
 
 
-async def _answer(
-    ctx: Answering,
-    client: AsyncWebClient,
-    job: AnswerJob,
-    stream: AnswerStream,
-    progress: _Progress,
-) -> TestResult | None:
-    llm = ctx.llm
-    fields = job.version.fields
-    sampling = sampling_for(fields)
-    knowledge = await for_prompt(
-        ctx.pool,
-        team_id=job.team_id,
-        version_id=job.version.id,
-        query=knowledge_query(job.turns),
-        budget_tokens=ctx.knowledge_budget_tokens,
-    )
-    built = build_messages(
-        system_prompt=build_system_prompt(fields, knowledge),
-        turns=job.turns,
-        context_budget_tokens=ctx.context_budget_tokens,
-        reserve_for_answer=sampling.max_tokens,
-    )
-    base = NewResult(
+def _base(job: AnswerJob) -> NewResult:
+    return NewResult(
         team_id=job.team_id,
         profile_version_id=job.version.id,
         kind=job.kind,
@@ -141,84 +171,11 @@ async def _answer(
         answer="",
         channel_id=job.channel_id,
         thread_ts=job.thread_ts,
-        dropped_turns=built.dropped_turns,
-        knowledge_given=[i.ref for i in knowledge],
     )
-    progress.base = base
-    if llm is None or not llm.configured:
-        err = LLMError(LLMErrorKind.NOT_CONFIGURED)
-        await post_notice(
-            client, channel=job.channel_id, thread_ts=job.thread_ts, text=f":warning: {err.message}"
-        )
-        progress.finished = True
-        await results_repo.insert_result(
-            ctx.pool, replace(base, error_kind=err.kind.value, error=err.message)
-        )
-        progress.stored = True
-        return None
-
-    async def on_text(delta: str) -> None:
-        progress.received.append(delta)
-        await stream.append(delta)
-
-    try:
-        completion = await llm.stream_answer(
-            messages=built.messages, sampling=sampling, model=fields.model, on_text=on_text
-        )
-    except LLMError as err:
-        progress.finished = True
-        await stream.finish(interrupted=stream.ts is not None)
-        await post_notice(
-            client, channel=job.channel_id, thread_ts=job.thread_ts, text=f":warning: {err.message}"
-        )
-        await results_repo.insert_result(
-            ctx.pool, replace(base, error_kind=err.kind.value, error=err.message)
-        )
-        progress.stored = True
-        return None
-
-    progress.finished = True
-    message_ts = await stream.finish(interrupted=completion.interrupted)
-    error = completion.error
-    if completion.interrupted and error is not None:
-        # the thread is told before the result is stored: once the row exists, the person knows
-        await post_notice(
-            client,
-            channel=job.channel_id,
-            thread_ts=job.thread_ts,
-            text=f":warning: The answer was cut off: {error.message}",
-        )
-    result = await results_repo.insert_result(
-        ctx.pool,
-        replace(
-            base,
-            answer=completion.text,
-            message_ts=message_ts,
-            model=completion.model,
-            total_ms=completion.total_ms,
-            ttft_ms=completion.ttft_ms,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            confidence=completion.confidence,
-            proxies=measure(completion.text, cut=completion.cut_off).stored(),
-            interrupted=completion.interrupted,
-            error_kind=error.kind.value if error else None,
-            error=error.message if error else None,
-            finish_reason=completion.finish_reason,
-            token_limit=completion.token_limit,
-        ),
-    )
-    progress.stored = True
-    if not completion.text.strip():
-        result = await store_analysis(ctx.pool, result, EMPTY_ANSWER)
-    footer_ts = await _post_footer(client, job, result)
-    if not completion.text.strip():
-        return result
-    return await _analyse_and_update(ctx, client, job, result, footer_ts, knowledge)
 
 
 async def _end_after_failure(
-    ctx: Answering,
+    ctx: RunContext,
     client: AsyncWebClient,
     job: AnswerJob,
     stream: AnswerStream,
@@ -240,16 +197,7 @@ async def _end_after_failure(
         thread_ts=job.thread_ts,
         text=f":warning: {INTERNAL_FAILURE_PARTIAL if text else INTERNAL_FAILURE}",
     )
-    base = progress.base or NewResult(
-        team_id=job.team_id,
-        profile_version_id=job.version.id,
-        kind=job.kind,
-        user_id=job.user_id,
-        question=job.question,
-        answer="",
-        channel_id=job.channel_id,
-        thread_ts=job.thread_ts,
-    )
+    base = progress.base or _base(job)
     try:
         await results_repo.insert_result(
             ctx.pool,
@@ -276,28 +224,6 @@ async def _post_footer(client: AsyncWebClient, job: AnswerJob, result: TestResul
     except SlackApiError:
         log.exception("could not post the metrics footer")
         return None
-
-
-async def _analyse_and_update(
-    ctx: Answering,
-    client: AsyncWebClient,
-    job: AnswerJob,
-    result: TestResult,
-    footer_ts: str | None,
-    knowledge: Sequence[KnowledgeItem],
-) -> TestResult:
-    assert ctx.llm is not None
-    outcome = await analyse(
-        ctx.llm,
-        fields=job.version.fields,
-        question=job.question,
-        answer=result.answer,
-        knowledge=knowledge,
-    )
-    updated = await store_analysis(ctx.pool, result, outcome)
-    if footer_ts is not None:
-        await refresh_footer(ctx.pool, client, updated, channel=job.channel_id, ts=footer_ts)
-    return updated
 
 
 async def refresh_footer(

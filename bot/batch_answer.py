@@ -4,8 +4,9 @@ style proxies, then the trait analysis and any behaviour verdicts, all stored on
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Final, Protocol
 
 import asyncpg
 
@@ -16,8 +17,8 @@ from bot.domain.profile import ProfileVersion
 from bot.domain.results import TestResult
 from bot.judge import EMPTY_ANSWER, AnalysisUnavailable, analyse
 from bot.judge_call import JudgeOutcome
-from bot.knowledge import for_prompt
-from bot.llm import LLM, LLMError
+from bot.knowledge import for_prompt, knowledge_query
+from bot.llm import LLM, Completion, LLMError, LLMErrorKind
 from bot.personality import build_system_prompt, sampling_for
 from bot.proxies import measure
 from bot.settings import CoreSettings
@@ -27,19 +28,71 @@ from storage.results import NewResult
 
 @dataclass(frozen=True, slots=True)
 class RunContext:
+    """What answering needs: the pool, the model client (None or unconfigured: the answer
+    says so and is stored as failed) and the prompt's budgets. Built by `of`, from settings."""
+
     pool: asyncpg.Pool
-    llm: LLM
+    llm: LLM | None
     context_budget_tokens: int
     knowledge_budget_tokens: int = 2000
 
     @classmethod
-    def of(cls, pool: asyncpg.Pool, llm: LLM, settings: CoreSettings) -> RunContext:
+    def of(cls, pool: asyncpg.Pool, llm: LLM | None, settings: CoreSettings) -> RunContext:
         """The one way the app builds it: the budgets come from the settings."""
         return cls(pool, llm, settings.context_budget_tokens, settings.knowledge_budget_tokens)
 
 
-async def _ignore(_: str) -> None:
-    return None
+class Sink(Protocol):
+    """Where an answer goes while the pipeline runs, one call per stage. A thread answer
+    streams into Slack and gets its footer; a scenario or A/B answer goes nowhere until it is
+    stored (`QUIET`)."""
+
+    async def prepared(self, base: NewResult) -> None:
+        """The row's identity and prompt facts, before the model is asked."""
+
+    async def text(self, delta: str) -> None:
+        """A piece of the answer as it arrives."""
+
+    async def failed(self, error: LLMError) -> None:
+        """The model gave no answer (not configured, refused, unreachable); before storing."""
+
+    async def finished(self, completion: Completion) -> str | None:
+        """The model is done; before storing. The answer's message ts, if it has one."""
+
+    async def stored(self, result: TestResult) -> None:
+        """The answer's row exists."""
+
+    async def shown(self, result: TestResult) -> None:
+        """The row as it first shows (an empty answer's already says why it has no analysis)."""
+
+    async def judged(self, result: TestResult) -> None:
+        """The judges' analysis is stored with the row."""
+
+
+class _Quiet:
+    async def prepared(self, base: NewResult) -> None:
+        return None
+
+    async def text(self, delta: str) -> None:
+        return None
+
+    async def failed(self, error: LLMError) -> None:
+        return None
+
+    async def finished(self, completion: Completion) -> str | None:
+        return None
+
+    async def stored(self, result: TestResult) -> None:
+        return None
+
+    async def shown(self, result: TestResult) -> None:
+        return None
+
+    async def judged(self, result: TestResult) -> None:
+        return None
+
+
+QUIET: Final[Sink] = _Quiet()
 
 
 async def answer_and_judge(
@@ -47,36 +100,54 @@ async def answer_and_judge(
     *,
     version: ProfileVersion,
     base: NewResult,
+    turns: Sequence[Turn] = (),
     behaviours: tuple[str, ...] = (),
+    sink: Sink = QUIET,
+    detail: bool = False,
 ) -> TestResult:
-    """`base` carries the row's identity (team, kind, question, links); the rest is measured."""
+    """The one answer pipeline: prompt from the version, model, measure, store, judge.
+
+    `base` carries the row's identity (team, kind, question, links); the rest is measured.
+    `turns` is the conversation ending with the question (just the question by default);
+    `sink` is where the answer goes as it is written; `detail` asks the trait judge for its
+    reasons and suggestions (what Details shows), else levels only."""
     fields = version.fields
     sampling = sampling_for(fields)
+    turns = turns or [Turn(role="user", content=base.question)]
     knowledge = await for_prompt(
         ctx.pool,
         team_id=base.team_id,
         version_id=version.id,
-        query=base.question,
+        query=knowledge_query(turns),
         budget_tokens=ctx.knowledge_budget_tokens,
     )
-    base = replace(base, knowledge_given=[i.ref for i in knowledge])
     built = build_messages(
         system_prompt=build_system_prompt(fields, knowledge),
-        turns=[Turn(role="user", content=base.question)],
+        turns=turns,
         context_budget_tokens=ctx.context_budget_tokens,
         reserve_for_answer=sampling.max_tokens,
     )
+    base = replace(
+        base, dropped_turns=built.dropped_turns, knowledge_given=[i.ref for i in knowledge]
+    )
+    await sink.prepared(base)
+    llm = ctx.llm
     try:
-        completion = await ctx.llm.stream_answer(
-            messages=built.messages, sampling=sampling, model=fields.model, on_text=_ignore
+        if llm is None or not llm.configured:
+            raise LLMError(LLMErrorKind.NOT_CONFIGURED)
+        completion = await llm.stream_answer(
+            messages=built.messages, sampling=sampling, model=fields.model, on_text=sink.text
         )
     except LLMError as err:
+        await sink.failed(err)
         return await results_repo.insert_result(
             ctx.pool, replace(base, error_kind=err.kind.value, error=err.message)
         )
+    message_ts = await sink.finished(completion)
     error = completion.error
     changes: dict[str, Any] = {
         "answer": completion.text,
+        "message_ts": message_ts,
         "model": completion.model,
         "total_ms": completion.total_ms,
         "ttft_ms": completion.ttft_ms,
@@ -91,8 +162,9 @@ async def answer_and_judge(
         "token_limit": completion.token_limit,
     }
     result = await results_repo.insert_result(ctx.pool, replace(base, **changes))
+    await sink.stored(result)
     judging = behaviour_judge.judge(
-        ctx.llm,
+        llm,
         question=base.question,
         answer=completion.text,
         behaviours=behaviours,
@@ -105,16 +177,17 @@ async def answer_and_judge(
         # nothing to analyse; expected behaviours are still recorded, as not judged
         judged = await judging
         result = await store_analysis(ctx.pool, result, EMPTY_ANSWER)
+        await sink.shown(result)
     else:
+        await sink.shown(result)
         analysis, judged = await asyncio.gather(
             analyse(
-                ctx.llm,
+                llm,
                 fields=fields,
                 question=base.question,
                 answer=completion.text,
                 knowledge=knowledge,
-                # scenario and A/B answers show alignment only, never reasons or suggestions
-                detail=False,
+                detail=detail,
             ),
             judging,
         )
@@ -127,6 +200,8 @@ async def answer_and_judge(
             verdicts=[v.to_json() for v in judged.verdicts],
             outcome=judged.outcome,
         )
+    if completion.text.strip():
+        await sink.judged(result)
     return result
 
 

@@ -98,9 +98,7 @@ async def run_scenarios(settings: CoreSettings, args: argparse.Namespace) -> int
         progress = ProgressBar(len(items), sys.stderr)
         try:
             results = await execute(
-                RunContext(
-                    pool, llm, settings.context_budget_tokens, settings.knowledge_budget_tokens
-                ),
+                RunContext.of(pool, llm, settings),
                 run=run,
                 version=version,
                 items=items,

@@ -6,8 +6,8 @@ from typing import Final
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import answering
 from bot.answers.ask import ask
+from bot.batch_answer import RunContext
 from bot.deps import Deps
 from bot.errors import UserError
 from bot.llm import LLMError, LLMErrorKind
@@ -37,7 +37,7 @@ async def run(
     if deps.llm is None or not deps.llm.configured:
         return Reply(LLMError(LLMErrorKind.NOT_CONFIGURED).message)
     told = await ask(
-        answering.Answering.of(deps.pool, deps.llm, deps.settings),
+        RunContext.of(deps.pool, deps.llm, deps.settings),
         client,
         team_id=req.team_id,
         channel_id=req.channel_id,

@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import answering
+from bot.batch_answer import RunContext
 from bot.conversation import Turn
 from bot.deps import Deps
 from bot.domain.results import TestResult
@@ -116,7 +117,7 @@ async def on_message(
             client, channel=channel, thread_ts=thread_ts, text=f":warning: {FOLLOW_UP_FAILED}"
         )
         return
-    await answering.answer(answering.Answering.of(deps.pool, deps.llm, deps.settings), client, job)
+    await answering.answer(RunContext.of(deps.pool, deps.llm, deps.settings), client, job)
 
 
 async def _follow_up_job(

@@ -144,7 +144,8 @@ async def _answer_pair(
         answer_and_judge(ctx, version=version_a, base=base(version_a)),
         answer_and_judge(ctx, version=version_b, base=base(version_b)),
     )
-    if result_a.answer and result_b.answer:
+    # both sides answered, so the model is there (the pipeline stores no answer without one)
+    if result_a.answer and result_b.answer and ctx.llm is not None:
         pair = await pairwise_judge(
             ctx.llm, question=row.message, answer_a=result_a.answer, answer_b=result_b.answer
         )

@@ -9,6 +9,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import answering
+from bot.batch_answer import RunContext
 from bot.blocks.answer import parent_text
 from bot.conversation import Turn
 from storage import profiles as repo
@@ -25,7 +26,7 @@ CANNOT_POST: Final = (
 
 
 async def ask(
-    ctx: answering.Answering,
+    ctx: RunContext,
     client: AsyncWebClient,
     *,
     team_id: str,
