@@ -5,7 +5,7 @@ models do: wall time and the share of expected behaviours judged, against the an
                                  [--concurrency 4] [--base-url URL --model NAME] [--json]
 
 Two runs of the same nine messages at the same concurrency, through the engine
-(bot.scenario_runner) with a real PostgreSQL (embedded unless TEST_DATABASE_URL is set):
+(bot.scenarios.engine) with a real PostgreSQL (embedded unless TEST_DATABASE_URL is set):
 - answers alone: each message answered exactly as a run answers it (profile prompt, knowledge,
   streamed), without judging. Its wall time is the answers' own time.
 - the run: answered and judged (traits and behaviours), as `/bot scenario run all` does.
@@ -41,14 +41,14 @@ from openai import AsyncOpenAI
 
 from bench.common import machine, machine_line
 from bench.harness import fresh_database
-from bot.batch_answer import RunContext
-from bot.conversation import Turn, build_messages
+from bot.answers.pipeline import RunContext
 from bot.domain.profile import DEFAULT_FIELDS, ProfileVersion
 from bot.domain.results import TestResult
-from bot.knowledge import for_prompt
-from bot.llm import LLM, LLMError
-from bot.personality import build_system_prompt, sampling_for
-from bot.scenario_runner import DEFAULT_CONCURRENCY, PlanItem, execute, plan_for, plan_json
+from bot.model.llm import LLM, LLMError
+from bot.persona.conversation import Turn, build_messages
+from bot.persona.knowledge import for_prompt
+from bot.persona.personality import build_system_prompt, sampling_for
+from bot.scenarios.engine import DEFAULT_CONCURRENCY, PlanItem, execute, plan_for, plan_json
 from storage import profiles as profiles_repo
 from storage import scenarios as scenarios_repo
 from storage.db import create_pool
@@ -91,7 +91,7 @@ async def _ignore(_: str) -> None:
 
 
 async def answer_only(ctx: RunContext, version: ProfileVersion, item: PlanItem) -> float:
-    """One message answered as bot.batch_answer answers it, without the judging; its seconds."""
+    """One message answered as bot.answers.pipeline answers it, without the judging; its seconds."""
     started = time.monotonic()
     fields = version.fields
     sampling = sampling_for(fields)

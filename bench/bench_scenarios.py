@@ -5,7 +5,7 @@ concurrency limits, with a model of fixed latency.
     python -m bench.bench_scenarios [--repeats N] [--ttft-ms 300] [--token-ms 20]
                                     [--judge-ms MS] [--json]
 
-The goal: run all within 1.3x of its slowest single message. The engine (bot.scenario_runner) is
+The goal: run all within 1.3x of its slowest single message. The engine (bot.scenarios.engine) is
 measured without Slack at each concurrency; the full Slack path (signed `/bot scenario run all`
 until the summary's chat.update) once, at the product default. Judge calls are not streamed, so
 the fake's ttft does not reach them; they are given --judge-ms each (default: the ttft). Everything
@@ -29,11 +29,11 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from bench.harness import Harness, harness
-from bot.batch_answer import RunContext
+from bot.answers.pipeline import RunContext
 from bot.domain.profile import DEFAULT_FIELDS, ProfileVersion
-from bot.llm import LLM
-from bot.scenario_runner import DEFAULT_CONCURRENCY, PlanItem, execute, plan_for, plan_json
-from bot.settings import Settings
+from bot.model.llm import LLM
+from bot.scenarios.engine import DEFAULT_CONCURRENCY, PlanItem, execute, plan_for, plan_json
+from bot.startup.settings import Settings
 from storage import profiles as profiles_repo
 from storage import scenarios as scenarios_repo
 from tests.fake_openai import FakeOpenAI

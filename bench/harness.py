@@ -18,8 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from openai import AsyncOpenAI
 
-from bot.llm import LLM
-from bot.settings import Settings
+from bot.model.llm import LLM
+from bot.startup.settings import Settings
 from storage.db import create_pool
 from storage.embedded import EmbeddedPostgres
 from storage.migrate import migrate

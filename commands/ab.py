@@ -13,9 +13,9 @@ from bot.ab import leaderboard as ab_leaderboard
 from bot.ab import start as ab_start
 from bot.ab.closing import EditorCheck
 from bot.blocks.common import escape
-from bot.deps import Deps
 from bot.errors import UserError
-from bot.roles import is_editor
+from bot.slack.roles import is_editor
+from bot.startup.deps import Deps
 from commands import payload
 from commands.listen import Click
 from commands.parse import Parsed, quoted

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.ab import voting
-from bot.deps import Deps
 from bot.errors import UserError
+from bot.startup.deps import Deps
 from commands import payload
 from commands.listen import Click
 from commands.replies import open_view

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.deps import Deps
 from bot.errors import UserError
+from bot.startup.deps import Deps
 from commands import config, payload, profiles
 from commands.deadlines import require_editor_in_time
 from commands.listen import Click

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from bot.answering import refresh_footer
+from bot.answers.thread import refresh_footer
 from bot.blocks.answer import details_view
-from bot.deps import Deps
 from bot.errors import UserError
+from bot.startup.deps import Deps
 from commands.listen import Click
 from commands.replies import open_view
 from commands.request import Reply

@@ -12,14 +12,14 @@ from bot import ids
 from bot.blocks.common import escape
 from bot.blocks.config_modal import ModalContext, config_modal, read_state
 from bot.blocks.profile import applied_on_top, change_lines
-from bot.deps import Deps
-from bot.diff import diff
 from bot.domain.knowledge import KnowledgeItem
 from bot.domain.profile import ProfileFields, ProfileVersion
 from bot.errors import UserError
-from bot.merge import Merged, merge_fields
-from bot.roles import NOT_AN_EDITOR, is_editor
-from bot.validation import fields_from_form
+from bot.persona.diff import diff
+from bot.persona.merge import Merged, merge_fields
+from bot.persona.validation import fields_from_form
+from bot.slack.roles import NOT_AN_EDITOR, is_editor
+from bot.startup.deps import Deps
 from commands import payload
 from commands.deadlines import ROLE_CHECK_S, ROLE_CHECK_TOO_SLOW, SAVE_TOO_SLOW, AckBudget
 from commands.parse import Parsed

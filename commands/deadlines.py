@@ -16,9 +16,9 @@ from typing import Final, TypeVar
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import limits
-from bot.deps import Deps
 from bot.errors import UserError
-from bot.roles import require_editor
+from bot.slack.roles import require_editor
+from bot.startup.deps import Deps
 
 T = TypeVar("T")
 

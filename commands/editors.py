@@ -7,9 +7,9 @@ from typing import Final
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.deps import Deps
 from bot.errors import UserError
-from bot.roles import require_editor
+from bot.slack.roles import require_editor
+from bot.startup.deps import Deps
 from commands.parse import Parsed
 from commands.request import Reply, SlashRequest
 from storage import editors as repo

@@ -14,8 +14,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.common import escape
 from bot.blocks.stats import period_text
-from bot.deps import Deps
-from bot.export import results_csv, votes_csv
+from bot.metrics.export import results_csv, votes_csv
+from bot.startup.deps import Deps
 from commands.parse import Parsed
 from commands.request import Reply, SlashRequest
 from commands.stats import parse_period_args

@@ -14,7 +14,6 @@ from bot import ids
 from bot.blocks.common import escape
 from bot.blocks.knowledge import FormContext, form, listing, read_form
 from bot.blocks.profile import applied_on_top
-from bot.deps import Deps
 from bot.domain.knowledge import (
     ANSWER_MAX,
     LINE_MAX,
@@ -25,8 +24,9 @@ from bot.domain.knowledge import (
 )
 from bot.domain.profile import Profile, ProfileVersion
 from bot.errors import UserError
-from bot.merge import MergedKnowledge, merge_knowledge
-from bot.roles import NOT_AN_EDITOR, is_editor
+from bot.persona.merge import MergedKnowledge, merge_knowledge
+from bot.slack.roles import NOT_AN_EDITOR, is_editor
+from bot.startup.deps import Deps
 from commands import payload
 from commands.deadlines import ROLE_CHECK_S, ROLE_CHECK_TOO_SLOW, SAVE_TOO_SLOW, AckBudget
 from commands.parse import Parsed, quoted, trailing_profile

@@ -8,7 +8,7 @@ import logging
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 
-from bot.deps import Deps
+from bot.startup.deps import Deps
 from storage import workspaces as repo
 
 log = logging.getLogger(__name__)

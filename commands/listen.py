@@ -13,7 +13,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.deps import Deps
+from bot.startup.deps import Deps
 from commands import payload
 from commands.replies import deliver, run_guarded, send
 from commands.request import Reply

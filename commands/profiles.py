@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from bot import validation
 from bot.blocks.common import escape
 from bot.blocks.profile import (
     applied_on_top,
@@ -11,12 +10,13 @@ from bot.blocks.profile import (
     profile_card,
     profiles_list,
 )
-from bot.deps import Deps
-from bot.diff import diff
 from bot.domain.knowledge import KnowledgeItem
 from bot.domain.profile import DEFAULT_FIELDS, Profile, ProfileVersion
 from bot.errors import UserError
 from bot.messages import usage
+from bot.persona import validation
+from bot.persona.diff import diff
+from bot.startup.deps import Deps
 from commands.parse import Parsed, parse_version, split_words
 from commands.request import Reply, SlashRequest
 from storage import knowledge as knowledge_repo

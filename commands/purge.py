@@ -12,9 +12,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
 from bot.blocks.purge import CONFIRM_WORD, confirm_view
-from bot.deps import Deps
 from bot.errors import UserError
-from bot.roles import is_admin
+from bot.slack.roles import is_admin
+from bot.startup.deps import Deps
 from commands.deadlines import ROLE_CHECK_S, ROLE_CHECK_TOO_SLOW
 from commands.parse import Parsed
 from commands.replies import confirm_text, open_view

@@ -12,11 +12,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.batch_answer import RunContext
-from bot.deps import Deps
+from bot.answers.pipeline import RunContext
 from bot.errors import UserError
-from bot.llm import LLMError, LLMErrorKind
 from bot.messages import GENERIC_FAILURE
+from bot.model.llm import LLMError, LLMErrorKind
+from bot.startup.deps import Deps
 from commands import payload
 from commands.errors import storage_message
 from commands.request import Reply

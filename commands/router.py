@@ -10,10 +10,10 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.common import escape, truncate
-from bot.deps import Deps
 from bot.errors import UserError
 from bot.messages import HELP, NUL_IN_TEXT
-from bot.roles import require_editor, require_editor_or_first
+from bot.slack.roles import require_editor, require_editor_or_first
+from bot.startup.deps import Deps
 from commands import ab, config, editors, knowledge, profiles, purge, scenarios, test
 from commands import export as export_command
 from commands import stats as stats_command

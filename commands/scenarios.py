@@ -11,13 +11,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import ids
 from bot.blocks.common import counted, escape
 from bot.blocks.scenarios import FormContext, read_form, scenario_form, scenario_list
-from bot.deps import Deps
 from bot.domain.scenarios import Scenario
 from bot.errors import UserError
-from bot.roles import NOT_AN_EDITOR, is_editor
-from bot.scenario_form import validate
+from bot.persona.versions import resolve_version
 from bot.scenarios import run as scenario_run
-from bot.versions import resolve_version
+from bot.scenarios.form import validate
+from bot.slack.roles import NOT_AN_EDITOR, is_editor
+from bot.startup.deps import Deps
 from commands import payload
 from commands.deadlines import ROLE_CHECK_S, ROLE_CHECK_TOO_SLOW, SAVE_TOO_SLOW, AckBudget
 from commands.listen import Click

@@ -12,11 +12,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.common import escape
 from bot.blocks.stats import period_text, stats_message
-from bot.charts import stats_chart
-from bot.deps import Deps
 from bot.domain.profile import Profile
 from bot.errors import UserError
-from bot.stats import DEFAULT_DAYS, MAX_DAYS, MIN_DAYS, compare
+from bot.metrics.charts import stats_chart
+from bot.metrics.versions import DEFAULT_DAYS, MAX_DAYS, MIN_DAYS, compare
+from bot.startup.deps import Deps
 from commands import payload
 from commands.listen import Click
 from commands.parse import Parsed

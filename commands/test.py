@@ -7,10 +7,10 @@ from typing import Final
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers.ask import ask
-from bot.batch_answer import RunContext
-from bot.deps import Deps
+from bot.answers.pipeline import RunContext
 from bot.errors import UserError
-from bot.llm import LLMError, LLMErrorKind
+from bot.model.llm import LLMError, LLMErrorKind
+from bot.startup.deps import Deps
 from commands.parse import Parsed
 from commands.replies import said
 from commands.request import Reply, SlashRequest

@@ -10,12 +10,12 @@ from typing import Any, Final
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import answering
-from bot.batch_answer import RunContext
-from bot.conversation import Turn
-from bot.deps import Deps
+from bot.answers import thread as answering
+from bot.answers.pipeline import RunContext
 from bot.domain.results import TestResult
 from bot.messages import NUL_IN_TEXT
+from bot.persona.conversation import Turn
+from bot.startup.deps import Deps
 from storage import profiles as repo
 from storage import results as results_repo
 

@@ -173,7 +173,7 @@ async def set_analysis(
     knowledge_used: list[str] | None = None,
     outcome: str | None = None,
 ) -> TestResult:
-    """`outcome` is the trait judge's (see bot.judge_call.JudgeOutcome), kept under "traits"."""
+    """`outcome` is the trait judge's (bot.model.judge_call.JudgeOutcome), kept under "traits"."""
     row = await pool.fetchrow(
         f"""
         UPDATE test_results

@@ -17,11 +17,11 @@ import pytest
 from aiohttp import web
 from openai import AsyncOpenAI
 
-from bot.app import build_app
-from bot.deps import Deps
-from bot.llm import LLM
-from bot.server import http_app
-from bot.settings import Settings
+from bot.model.llm import LLM
+from bot.startup.app import build_app
+from bot.startup.deps import Deps
+from bot.startup.server import http_app
+from bot.startup.settings import Settings
 from storage.db import create_pool
 from storage.embedded import EmbeddedPostgres
 from storage.migrate import migrate

@@ -2,7 +2,7 @@
 
 The real `openai.AsyncOpenAI` client talks to it, so tests exercise the actual request
 encoding, SSE parsing, retries and error mapping. Answers depend on the system prompt
-(detected through the band texts in bot.personality), so tests can tell profiles apart.
+(detected through the band texts in bot.persona.personality), so tests can tell profiles apart.
 
 Knobs (set as attributes; reset them per test by making a new server):
 - ttft_s, token_interval_s: delays before the first chunk and between chunks
@@ -55,15 +55,15 @@ from typing import Any, Final, Literal, Self
 
 from aiohttp import web
 
-from bot.behaviours import BEHAVIOUR_JUDGE_MARKER
 from bot.domain.profile import TRAITS, ResponseStyle
-from bot.judge import JUDGE_MARKER
-from bot.knowledge import PROMPT_HEADER as KNOWLEDGE_HEADER
-from bot.knowledge import key_terms
-from bot.llm import SCHEMA_INSTRUCTION
-from bot.pairwise import PAIRWISE_JUDGE_MARKER
-from bot.personality import STYLE_INSTRUCTIONS, TRAIT_BANDS
-from bot.proxies import measure
+from bot.metrics.proxies import measure
+from bot.model.behaviour_judge import BEHAVIOUR_JUDGE_MARKER
+from bot.model.llm import SCHEMA_INSTRUCTION
+from bot.model.pair_judge import PAIRWISE_JUDGE_MARKER
+from bot.model.trait_judge import JUDGE_MARKER
+from bot.persona.knowledge import PROMPT_HEADER as KNOWLEDGE_HEADER
+from bot.persona.knowledge import key_terms
+from bot.persona.personality import STYLE_INSTRUCTIONS, TRAIT_BANDS
 
 FailureKind = Literal[
     "rate_limit",

@@ -15,10 +15,10 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
 
-from bot.app import build_app
-from bot.deps import Deps
-from bot.llm import LLM
-from bot.settings import Settings
+from bot.model.llm import LLM
+from bot.startup.app import build_app
+from bot.startup.deps import Deps
+from bot.startup.settings import Settings
 from tests.fake_slack import FakeSlack
 
 SIGNING_SECRET = "test-signing-secret-0123456789"

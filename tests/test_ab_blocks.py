@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from bot import ids, limits
-from bot.ab_stats import verdict
-from bot.agreement import Kappa
+from bot.ab.statistics import verdict
 from bot.blocks import ab as blocks
 from bot.domain.ab import Participation, Tally
 from bot.domain.verdict import AbVerdict, SideMetrics
+from bot.metrics.agreement import Kappa
 
 TAKING_PART = Participation(votes=5, voters=3, per_message=[3, 2, 0], unanswered=0)
 REVEALED = Tally(a=1, b=3, tie=1, both_bad=0, voters=3)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bot.ab_stats import (
+from bot.ab.anytime import log_e_value, votes_to_tell
+from bot.ab.statistics import (
     bootstrap_intervals,
     bradley_terry,
     leaderboard,
@@ -19,9 +20,8 @@ from bot.ab_stats import (
     verdict,
     wilson_interval,
 )
-from bot.agreement import Kappa, cohen_kappa, fleiss_kappa
-from bot.anytime import log_e_value, votes_to_tell
 from bot.domain.verdict import ALPHA, LOG_THRESHOLD, OUTCOME_WORDS, Comparison, Outcome, describe
+from bot.metrics.agreement import Kappa, cohen_kappa, fleiss_kappa
 
 Z = 1.959963984540054
 RECOMMENDATION = re.compile(

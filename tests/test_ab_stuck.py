@@ -14,8 +14,8 @@ import pytest
 
 from bot import ids, limits
 from bot.ab import pairs as ab_pairs
-from bot.maintenance import run_once
-from bot.pairwise import judge as pairwise_judge
+from bot.model.pair_judge import judge as pairwise_judge
+from bot.startup.maintenance import run_once
 from storage.ab import INTERRUPTED_REASON
 from tests.fake_openai import FakeOpenAI
 from tests.slack_driver import TEAM, SlackDriver

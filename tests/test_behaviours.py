@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 from openai import AsyncOpenAI
 
-from bot.behaviours import (
+from bot.model.behaviour_judge import (
     COMPLETE_ANSWER,
     SCHEMA_NAME,
     BehaviourVerdict,
@@ -20,8 +20,8 @@ from bot.behaviours import (
     judge,
     schema_for,
 )
-from bot.judge_call import REASON_MAX_CHARS, JudgeOutcome
-from bot.llm import LLM
+from bot.model.judge_call import REASON_MAX_CHARS, JudgeOutcome
+from bot.model.llm import LLM
 from tests.fake_openai import JSON_CHARS_PER_TOKEN, FakeOpenAI
 
 QUESTION = "Can I get a refund?"

@@ -17,8 +17,8 @@ from bot.blocks.profile import (
     profile_card,
     profiles_list,
 )
-from bot.diff import Change
 from bot.domain.profile import DEFAULT_FIELDS, Profile
+from bot.persona.diff import Change
 from tests.block_kit_rules import block_problems
 from tests.rows import WHEN, texts, version
 

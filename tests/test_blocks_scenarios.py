@@ -10,8 +10,8 @@ import pytest
 
 from bot import ids, limits
 from bot.blocks.scenarios import (
-    Comparison,
     FormContext,
+    RunComparison,
     figures_text,
     item_message,
     progress_message,
@@ -20,7 +20,7 @@ from bot.blocks.scenarios import (
     summary,
 )
 from bot.domain.scenarios import LastRun, Scenario
-from bot.scenario_summary import Figures
+from bot.scenarios.figures import Figures
 from tests.block_kit_rules import block_problems, view_problems
 from tests.rows import WHEN, result, texts
 
@@ -169,7 +169,7 @@ def test_figures_text(figures: Figures, expected: str) -> None:
         ({}, "_first run of this scenario on this profile_"),
         (
             {
-                1: Comparison(
+                1: RunComparison(
                     before=NOTHING, version_label="Support v2", run_id=9, arrows={"pass_rate": "▲"}
                 )
             },
@@ -177,7 +177,7 @@ def test_figures_text(figures: Figures, expected: str) -> None:
         ),
     ],
 )
-def test_summary(comparisons: dict[int, Comparison], line: str) -> None:
+def test_summary(comparisons: dict[int, RunComparison], line: str) -> None:
     text, blocks = summary(
         run_id=12,
         label="Support v3",

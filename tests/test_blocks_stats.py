@@ -19,7 +19,7 @@ from bot.blocks.stats import (
     stats_message,
     times,
 )
-from bot.stats import compare
+from bot.metrics.versions import compare
 from tests.block_kit_rules import block_problems
 from tests.rows import version_stats
 

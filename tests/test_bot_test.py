@@ -13,7 +13,7 @@ import pytest
 
 from bot import ids
 from bot.domain.results import TestResult
-from bot.personality import build_system_prompt
+from bot.persona.personality import build_system_prompt
 from storage import knowledge as knowledge_repo
 from storage import profiles as repo
 from storage.results import _result

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot import ids
-from bot.charts import HEIGHT_PX, WIDTH_PX, stats_chart
 from bot.domain.stats import VersionStats
+from bot.metrics.charts import HEIGHT_PX, WIDTH_PX, stats_chart
 from tests.slack_driver import CHANNEL, SlackDriver
 from tests.test_stats import profile_id, seed_support
 

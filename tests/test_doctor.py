@@ -13,14 +13,14 @@ import pytest
 from aiohttp import web
 from pydantic import AnyHttpUrl, SecretStr
 
-from bot.app import build_app
-from bot.deps import Deps
-from bot.doctor import EXIT_OK, EXIT_PROBLEMS, diagnose
-from bot.health import HEALTH_CACHE_S, ExternalHealth
-from bot.runtime import build_model_client
-from bot.server import http_app
-from bot.settings import Settings
-from bot.slack_check import UNREACHABLE, TokenCheck
+from bot.startup.app import build_app
+from bot.startup.deps import Deps
+from bot.startup.doctor import EXIT_OK, EXIT_PROBLEMS, diagnose
+from bot.startup.health import HEALTH_CACHE_S, ExternalHealth
+from bot.startup.runtime import build_model_client
+from bot.startup.server import http_app
+from bot.startup.settings import Settings
+from bot.startup.slack_check import UNREACHABLE, TokenCheck
 from tests.fake_openai import FakeOpenAI
 from tests.fake_slack import FakeSlack
 from tests.test_cli import CLEAN_ENV, run_cli

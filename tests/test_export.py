@@ -7,7 +7,7 @@ import io
 
 import asyncpg
 
-from bot.export import ENCODING, RESULT_HEADER, VOTE_HEADER, read_results_csv
+from bot.metrics.export import ENCODING, RESULT_HEADER, VOTE_HEADER, read_results_csv
 from storage.stats import RESULT_COLUMNS
 from tests.slack_driver import CHANNEL, OTHER_TEAM, TEAM, SlackDriver
 from tests.test_stats import OPEN_TEST_THREAD, add_result, seed_support, version_ids

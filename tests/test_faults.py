@@ -14,10 +14,11 @@ import asyncpg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import ids, validation
+from bot import ids
 from bot.domain.profile import DEFAULT_FIELDS
 from bot.errors import UserError
 from bot.messages import GENERIC_FAILURE
+from bot.persona import validation
 from commands.ab import parse_messages
 from commands.parse import parse, parse_version
 from commands.scenarios import split_run_args

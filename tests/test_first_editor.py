@@ -10,10 +10,10 @@ import pytest
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.deps import Deps
 from bot.errors import UserError
-from bot.roles import FIRST_EDITOR, require_editor_or_first
-from bot.settings import Settings
+from bot.slack.roles import FIRST_EDITOR, require_editor_or_first
+from bot.startup.deps import Deps
+from bot.startup.settings import Settings
 from storage import editors as repo
 from storage.installations import PostgresInstallationStore
 from tests.fake_slack import FakeSlack

@@ -12,7 +12,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
-from bot.streaming import AnswerStream
+from bot.answers.streaming import AnswerStream
 from tests.fake_openai import FakeOpenAI
 from tests.fake_slack import FakeSlack
 from tests.slack_driver import CHANNEL, TEAM, USER, SlackDriver

@@ -7,9 +7,9 @@ import aiohttp
 import asyncpg
 import pytest
 
-from bot import maintenance
-from bot.rate_limit import TokenBuckets
-from bot.server import INSTALL_BURST, TOO_MANY_INSTALLS
+from bot.slack.rate_limit import TokenBuckets
+from bot.startup import maintenance
+from bot.startup.server import INSTALL_BURST, TOO_MANY_INSTALLS
 
 
 class Clock:

@@ -12,7 +12,9 @@ from openai import AsyncOpenAI
 from bot.domain.analysis import Analysis, alignment_score
 from bot.domain.knowledge import KnowledgeItem
 from bot.domain.profile import DEFAULT_FIELDS, TRAITS, ProfileFields
-from bot.judge import (
+from bot.model.judge_call import REASON_MAX_CHARS, SUGGESTION_MAX_CHARS, JudgeOutcome, budget
+from bot.model.llm import JSON_SCHEMA_REJECTED, LLM
+from bot.model.trait_judge import (
     JUDGE_SCHEMA,
     MAX_SOURCES,
     MAX_SUGGESTIONS,
@@ -25,9 +27,7 @@ from bot.judge import (
     build_analysis,
     schema_for,
 )
-from bot.judge_call import REASON_MAX_CHARS, SUGGESTION_MAX_CHARS, JudgeOutcome, budget
-from bot.llm import JSON_SCHEMA_REJECTED, LLM
-from bot.personality import build_system_prompt
+from bot.persona.personality import build_system_prompt
 from tests.fake_openai import JSON_CHARS_PER_TOKEN, FakeOpenAI, profile_answer
 
 API_KEY = "sk-test-SECRET123"
@@ -310,7 +310,7 @@ async def test_judge_failures_are_named_and_logged_without_content(
     assert isinstance(result, AnalysisUnavailable)
     assert result.outcome is outcome
     assert phrase in result.reason
-    logged = [r for r in caplog.records if r.name == "bot.judge_call"]
+    logged = [r for r in caplog.records if r.name == "bot.model.judge_call"]
     assert logged, "a judge failure is logged"
     text = " ".join(r.getMessage() for r in logged)
     assert SCHEMA_NAME in text and "judge-test" in text and str(outcome) in text

@@ -14,8 +14,8 @@ import pytest
 from bot import ids
 from bot.domain.knowledge import EXAMPLE, Knowledge, KnowledgeItem
 from bot.domain.profile import DEFAULT_FIELDS
-from bot.knowledge import for_prompt, prompt_section, relied_on
-from bot.personality import build_system_prompt
+from bot.persona.knowledge import for_prompt, prompt_section, relied_on
+from bot.persona.personality import build_system_prompt
 from storage import knowledge as repo
 from storage import profiles as profiles_repo
 from tests.fake_openai import FakeOpenAI

@@ -14,7 +14,7 @@ import pytest_asyncio
 from openai import AsyncOpenAI
 
 from bot.domain.profile import DEFAULT_FIELDS
-from bot.llm import (
+from bot.model.llm import (
     JSON_OBJECT_REJECTED,
     JSON_OBJECT_SCHEMA_REJECTED,
     JSON_SCHEMA_REJECTED,
@@ -27,7 +27,7 @@ from bot.llm import (
     rejected_param,
     without_string_lengths,
 )
-from bot.personality import Sampling, build_system_prompt, sampling_for
+from bot.persona.personality import Sampling, build_system_prompt, sampling_for
 from tests.fake_openai import Failure, FailureKind, FakeOpenAI, profile_answer
 
 API_KEY = "sk-test-SECRET123"

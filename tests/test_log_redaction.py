@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import aiohttp
 import pytest
 
-from bot.log_redaction import REDACTED, Redactor, install, secret_values
-from bot.settings import Settings
+from bot.startup.log_redaction import REDACTED, Redactor, install, secret_values
+from bot.startup.settings import Settings
 from tests.conftest import OAUTH_CLIENT_SECRET
 from tests.fake_openai import FakeOpenAI
 from tests.fake_slack import FakeSlack

@@ -9,7 +9,7 @@ import pytest
 
 from bot.domain.knowledge import Knowledge
 from bot.domain.profile import DEFAULT_FIELDS, ResponseStyle
-from bot.merge import merge_fields, merge_knowledge
+from bot.persona.merge import merge_fields, merge_knowledge
 
 BASE = DEFAULT_FIELDS
 

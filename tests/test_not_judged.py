@@ -15,8 +15,8 @@ import pytest
 from bot.blocks.answer import details_view, metrics_line
 from bot.blocks.scenarios import figures_text, item_message
 from bot.domain.results import TestResult
-from bot.scenario_report import Thresholds, as_json, junit, table
-from bot.scenario_summary import overall
+from bot.scenarios.figures import overall
+from bot.scenarios.report import Thresholds, as_json, junit, table
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
 

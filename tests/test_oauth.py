@@ -15,10 +15,10 @@ import asyncpg
 import pytest
 from aiohttp import web
 
-from bot.app import build_app
-from bot.deps import Deps
-from bot.server import http_app
-from bot.settings import Settings
+from bot.startup.app import build_app
+from bot.startup.deps import Deps
+from bot.startup.server import http_app
+from bot.startup.settings import Settings
 from tests.fake_slack import FakeSlack
 from tests.slack_driver import SIGNING_SECRET, signed_headers
 

@@ -9,8 +9,9 @@ import pytest_asyncio
 from openai import AsyncOpenAI
 
 from bot.domain.profile import DEFAULT_FIELDS, TRAITS, ProfileFields, ResponseStyle
-from bot.llm import LLM
-from bot.personality import (
+from bot.metrics.proxies import measure
+from bot.model.llm import LLM
+from bot.persona.personality import (
     CUSTOM_END,
     CUSTOM_START,
     STYLE_INSTRUCTIONS,
@@ -20,7 +21,6 @@ from bot.personality import (
     build_system_prompt,
     sampling_for,
 )
-from bot.proxies import measure
 from tests.fake_openai import FakeOpenAI
 from tests.test_proxies import known
 

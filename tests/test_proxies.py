@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.proxies import StyleProxies, complete_sentences, count_syllables, measure
+from bot.metrics.proxies import StyleProxies, complete_sentences, count_syllables, measure
 
 FORMAL_DETAILED_CALM = """\
 Thank you for contacting ROMASHKA support regarding the synchronisation of your calendar.

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from bot import ids
-from bot.maintenance import run_once
+from bot.startup.maintenance import run_once
 from storage import workspaces as repo
 from tests.slack_driver import OTHER_TEAM, TEAM, SlackDriver
 

@@ -8,7 +8,7 @@ import asyncio
 import asyncpg
 from slack_sdk.oauth.installation_store.models.installation import Installation
 
-from bot.maintenance import run_once
+from bot.startup.maintenance import run_once
 from storage.installations import PostgresInstallationStore
 from tests.slack_driver import TEAM, SlackDriver
 

@@ -14,11 +14,11 @@ import pytest
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
-from bot.app import build_app
-from bot.deps import Deps
-from bot.server import EVENTS_PATH, http_app
-from bot.settings import Settings
-from bot.signature import well_formed
+from bot.slack.signature import well_formed
+from bot.startup.app import build_app
+from bot.startup.deps import Deps
+from bot.startup.server import EVENTS_PATH, http_app
+from bot.startup.settings import Settings
 from tests.fake_slack import FakeSlack
 from tests.slack_driver import SIGNING_SECRET
 

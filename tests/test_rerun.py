@@ -9,7 +9,7 @@ import time
 import asyncpg
 
 from bot import ids
-from bot.scenario_runner import plan_for, plan_from_json, plan_json
+from bot.scenarios.engine import plan_for, plan_from_json, plan_json
 from storage import scenarios as repo
 from tests.fake_openai import FakeOpenAI
 from tests.slack_driver import TEAM, SlackDriver

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from bot import ids
-from bot.settings import Settings
+from bot.startup.settings import Settings
 from storage import scenarios as repo
 from tests.fake_openai import Failure, FakeOpenAI
 from tests.slack_driver import CHANNEL, TEAM, SlackDriver

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime import build_llm
-from bot.settings import SettingsError, load_settings
+from bot.startup.runtime import build_llm
+from bot.startup.settings import SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

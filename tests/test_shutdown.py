@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from bot.server import serve_socket_mode
+from bot.startup.server import serve_socket_mode
 from tests.fake_openai import FakeOpenAI
 from tests.fake_slack import FakeSlack
 from tests.slack_driver import CHANNEL, SIGNING_SECRET, TEAM, USER, SlackDriver

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.roles import counts_as_admin
+from bot.slack.roles import counts_as_admin
 from commands.purge import ADMINS_ONLY
 from tests.slack_driver import TEAM, SlackDriver
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.slack_text import WORD_JOINER, Dialect, neutralise, settled_length
+from bot.slack.text import WORD_JOINER, Dialect, neutralise, settled_length
 
 MD, MR = Dialect.MARKDOWN, Dialect.MRKDWN
 WJ = WORD_JOINER

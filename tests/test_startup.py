@@ -134,7 +134,7 @@ async def test_migrate_says_what_it_did(tmp_path: Path, db_dsn: str) -> None:
 async def test_help_reads_no_heavy_module(tmp_path: Path) -> None:
     probe = (
         "import sys, contextlib\n"
-        "from bot.cli import main\n"
+        "from bot.startup.cli import main\n"
         "with contextlib.suppress(SystemExit):\n"
         "    main(['--help'])\n"
         "print(sorted(m for m in ('openai', 'scipy', 'slack_bolt', 'pydantic', 'asyncpg')"

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from bot import ids, limits
-from bot.stats import compare
+from bot.metrics.versions import compare
 from storage import stats as repo
 from tests.slack_driver import OTHER_TEAM, TEAM, SlackDriver
 

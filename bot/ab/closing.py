@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ab.pairs import slack_error, update_pair
 from bot.ab.parent import labels, refresh
-from bot.ab_verdict import compute
+from bot.ab.verdict import compute
 from bot.blocks import ab as blocks
 from bot.blocks.common import escape
 from bot.domain.ab import AbMessage, AbTest, Vote

@@ -10,11 +10,11 @@ from typing import Any
 
 import asyncpg
 
-from bot import ab_stats
+from bot.ab import statistics as ab_stats
 from bot.blocks import ab as blocks
 from bot.blocks.common import Block
 from bot.domain.verdict import Ranked
-from bot.stats import leaderboard_comparisons
+from bot.metrics.versions import leaderboard_comparisons
 from storage import ab as ab_repo
 from storage import stats as repo
 

@@ -15,13 +15,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ab.parent import refresh
-from bot.batch_answer import RunContext, answer_and_judge
+from bot.answers.pipeline import RunContext, answer_and_judge
 from bot.blocks import ab as blocks
 from bot.blocks.common import Block
 from bot.domain.ab import AbMessage, AbTest
 from bot.domain.profile import ProfileVersion
-from bot.pairwise import judge as pairwise_judge
-from bot.slack_post import post_message
+from bot.model.pair_judge import judge as pairwise_judge
+from bot.slack.post import post_message
 from storage import ab as repo
 from storage.ab import INTERRUPTED_REASON
 from storage.results import NewResult

@@ -11,12 +11,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ab.pairs import answer_all, slack_error
-from bot.batch_answer import RunContext
+from bot.answers.pipeline import RunContext
 from bot.blocks import ab as blocks
 from bot.blocks.common import escape
 from bot.domain.ab import Participation
 from bot.errors import UserError
-from bot.versions import resolve_version
+from bot.persona.versions import resolve_version
 from storage import ab as repo
 from storage import scenarios as scenarios_repo
 from storage.scenarios import ScenarioNotFound

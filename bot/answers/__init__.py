@@ -1,3 +1,5 @@
-"""Answers: the use cases that put a profile's answer in a Slack thread (`/bot test`,
-follow-ups) and the pipeline every answer goes through (prompt, model, measure, store, judge).
+"""Answers: every answer goes through one pipeline (`pipeline`: prompt, model, measure, store,
+judge); where its text goes is a sink. `thread` streams it into a Slack thread (`/bot test` in
+`ask`, follow-ups), `streaming` is the Slack stream it writes to, `truncation` names an answer
+cut at its output limit.
 """

@@ -8,10 +8,10 @@ from typing import Final
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import answering
-from bot.batch_answer import RunContext
+from bot.answers import thread as answering
+from bot.answers.pipeline import RunContext
 from bot.blocks.answer import parent_text
-from bot.conversation import Turn
+from bot.persona.conversation import Turn
 from storage import profiles as repo
 from storage import results as results_repo
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import Final
 
 from bot import ids, limits
-from bot.agreement import Kappa
 from bot.blocks.answer import seconds
 from bot.blocks.common import Block, counted, escape, mrkdwn, plain
 from bot.domain.ab import Participation, Tally
 from bot.domain.verdict import LOG_THRESHOLD, THRESHOLD, AbVerdict, Ranked, SideMetrics, Verdict
-from bot.slack_text import Dialect, neutralise
+from bot.metrics.agreement import Kappa
+from bot.slack.text import Dialect, neutralise
 
 NEUTRAL_NAME = "ROMASHKA A/B"
 NEUTRAL_ICON = ":scales:"

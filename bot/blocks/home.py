@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from typing import Final
 
 from bot import ids, limits
-from bot.agreement import LOW_KAPPA
 from bot.blocks.common import Block, bar, counted, escape, mrkdwn, plain, slack_date, truncate
 from bot.blocks.stats import ms
 from bot.domain.profile import TRAIT_LABELS, TRAITS
 from bot.domain.stats import AbSummary, HomeProfile, RecentTest
 from bot.domain.verdict import OUTCOME_WORDS, Outcome, Ranked
+from bot.metrics.agreement import LOW_KAPPA
 
 RECENT_TESTS: Final = 10
 AB_TESTS_SHOWN: Final = 10

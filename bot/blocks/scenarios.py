@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import ids, limits
+from bot.answers.truncation import CUT_MARK, cut_note
 from bot.blocks.answer import seconds
 from bot.blocks.common import (
     Block,
@@ -20,12 +21,12 @@ from bot.blocks.common import (
     split_text,
     truncate,
 )
+from bot.blocks.stats import percent
 from bot.domain.results import TestResult
 from bot.domain.scenarios import LastRun, Scenario
-from bot.scenario_form import DESCRIPTION_MAX, MESSAGE_MAX, NAME_MAX
-from bot.scenario_summary import Figures
-from bot.slack_text import Dialect, neutralise
-from bot.truncation import CUT_MARK, cut_note
+from bot.scenarios.figures import Figures
+from bot.scenarios.form import DESCRIPTION_MAX, MESSAGE_MAX, NAME_MAX
+from bot.slack.text import Dialect, neutralise
 
 ANSWER_SECTIONS_MAX = 8
 MESSAGES_SHOWN = 5
@@ -224,10 +225,6 @@ def progress_message(
     ]
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
-
-
 def _num(value: float | None, fmt: str = "{:.0f}") -> str:
     return "n/a" if value is None else fmt.format(value)
 
@@ -250,21 +247,21 @@ def figures_text(f: Figures) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Comparison:
+class RunComparison:
     before: Figures
     version_label: str
     run_id: int
     arrows: dict[str, str | None]
 
 
-def comparison_text(c: Comparison, now: Figures) -> str:
+def comparison_text(c: RunComparison, now: Figures) -> str:
     def part(key: str, label: str, before: str, current: str) -> str:
         mark = c.arrows.get(key)
         return f"{label} {mark} ({before} → {current})" if mark else f"{label} n/a"
 
     return f"vs run #{c.run_id} on {escape(c.version_label)}: " + " · ".join(
         [
-            part("pass_rate", "pass rate", _pct(c.before.pass_rate), _pct(now.pass_rate)),
+            part("pass_rate", "pass rate", percent(c.before.pass_rate), percent(now.pass_rate)),
             part(
                 "mean_alignment",
                 "alignment",
@@ -284,7 +281,7 @@ def summary(
     label: str,
     scenarios: Sequence[tuple[int, Figures]],
     total: Figures,
-    comparisons: dict[int, Comparison],
+    comparisons: dict[int, RunComparison],
 ) -> tuple[str, list[Block]]:
     blocks: list[Block] = [
         {"type": "header", "text": plain(f"Scenario run #{run_id}: {label}", limits.HEADER_TEXT)}

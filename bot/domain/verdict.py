@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from bot.agreement import Kappa
+from bot.metrics.agreement import Kappa
 
 ALPHA: Final = 0.05
 THRESHOLD: Final = 1.0 / ALPHA
@@ -62,7 +62,7 @@ def describe(outcome: Outcome, votes_to_tell: int | None) -> str:
 
 @dataclass(frozen=True)
 class Verdict:
-    """A count of votes judged by the anytime-valid rule (`bot.anytime`). The Wilson interval,
+    """A count of votes judged by the anytime-valid rule (`bot.ab.anytime`). The Wilson interval,
     the sign test and P(B better) describe the votes and are None without decisive votes;
     they never decide the outcome, because read after every vote they are not valid."""
 

@@ -1,5 +1,7 @@
-"""Scenarios: scripted conversations run against a profile version, their figures and reports.
+"""Scenarios: scripted conversations run against a profile version.
 
-`run` is the use case behind `/bot scenario run` and Resume: a parent message with live
-progress, one thread message per answer and the summary against the previous run.
+`run` is the use case behind `/bot scenario run` and Resume (a parent message with live
+progress, one thread message per answer, the summary against the previous run); `engine`
+answers a run's plan; `figures` sums a run up and compares it with an earlier one; `cli` and
+`report` are `romashka scenarios run` for a team's CI; `args` and `form` read what people type.
 """

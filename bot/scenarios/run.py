@@ -12,15 +12,15 @@ import asyncpg
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.batch_answer import RunContext
-from bot.blocks.scenarios import Comparison, item_message, progress_message, summary
+from bot.answers.pipeline import RunContext
+from bot.blocks.scenarios import RunComparison, item_message, progress_message, summary
 from bot.domain.profile import ProfileVersion
 from bot.domain.results import TestResult
 from bot.domain.scenarios import Scenario, ScenarioRun
 from bot.errors import UserError
-from bot.scenario_runner import PlanItem, execute, plan_for, plan_from_json, plan_json
-from bot.scenario_summary import changes, figures, overall, per_scenario
-from bot.slack_post import post_message
+from bot.scenarios.engine import PlanItem, execute, plan_for, plan_from_json, plan_json
+from bot.scenarios.figures import changes, figures, overall, per_scenario
+from bot.slack.post import post_message
 from storage import profiles as repo
 from storage import results as results_repo
 from storage import scenarios as scenarios_repo
@@ -240,7 +240,7 @@ async def summary_message(
     pool: asyncpg.Pool, *, run_id: int, version: ProfileVersion, results: list[TestResult]
 ) -> tuple[str, list[dict[str, object]]]:
     scenarios = per_scenario(results)
-    comparisons: dict[int, Comparison] = {}
+    comparisons: dict[int, RunComparison] = {}
     for sid, now in scenarios:
         previous = await scenarios_repo.previous_run_id(
             pool,
@@ -258,7 +258,7 @@ async def summary_message(
             if r.scenario_id == sid
         ]
         before = figures(now.name, before_rows)
-        comparisons[sid] = Comparison(
+        comparisons[sid] = RunComparison(
             before=before,
             version_label=f"{version.profile_name} v{prev_version}",
             run_id=prev_run,

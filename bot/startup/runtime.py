@@ -10,8 +10,8 @@ from contextlib import asynccontextmanager
 import asyncpg
 from openai import AsyncOpenAI
 
-from bot.llm import LLM
-from bot.settings import CoreSettings
+from bot.model.llm import LLM
+from bot.startup.settings import CoreSettings
 from storage.db import create_pool
 from storage.embedded import EmbeddedPostgres
 from storage.migrate import migrate

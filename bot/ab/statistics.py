@@ -3,7 +3,7 @@
 Everything here is pure: counts in, numbers and plain-language verdicts out. Only decisive
 votes (A or B) count as evidence; ties and "both bad" are carried along for display but never
 folded into the proportion, because they say nothing about which side is preferred. Which side
-is preferred is decided by the anytime-valid test in `bot.anytime`; the Wilson interval, the
+is preferred is decided by the anytime-valid test in `bot.ab.anytime`; the Wilson interval, the
 sign test and P(B better) are descriptive figures next to it.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse, stats
 
-from bot import anytime
+from bot.ab import anytime
 from bot.domain.verdict import CHOICES, LOG_THRESHOLD, Comparison, Outcome, Ranked, Verdict
 
 Z_95: Final = 1.959963984540054

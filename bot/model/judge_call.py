@@ -14,13 +14,13 @@ from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from bot.llm import JUDGE_BUDGET_MARGIN, LLM, LLMError, LLMErrorKind, Messages
+from bot.model.llm import JUDGE_BUDGET_MARGIN, LLM, LLMError, LLMErrorKind, Messages
 
 log = logging.getLogger(__name__)
 
 # Free text in a judge's reply is bounded by maxLength (servers that enforce schemas with a
 # grammar, like llama-server, stop a small model rambling inside a string; a server that refuses
-# the keyword gets the schema without it, see bot.llm). The prompts ask for less.
+# the keyword gets the schema without it, see bot.model.llm). The prompts ask for less.
 # A reason is one line in Slack. Its bound also keeps judging cheap next to answering: at 100
 # characters the behaviour judge's whole reply for three behaviours (the seed scenarios') is
 # under 150 tokens, half of a conversational answer's 300, even from a model that fills every

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar
 
-from bot.diff import Change
 from bot.domain.knowledge import Knowledge
 from bot.domain.profile import ProfileFields, ResponseStyle
+from bot.persona.diff import Change
 
 T = TypeVar("T")
 

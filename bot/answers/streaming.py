@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import limits
-from bot.slack_text import Dialect, neutralise, settled_length
+from bot.slack.text import Dialect, neutralise, settled_length
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from bot.domain.analysis import Analysis, TraitAnalysis, alignment_score
 from bot.domain.knowledge import KnowledgeItem, describe
 from bot.domain.profile import TRAITS, ProfileFields
-from bot.judge_call import (
+from bot.model.judge_call import (
     NUMBER_TOKENS,
     REASON_TOKENS,
     REF_TOKENS,
@@ -29,8 +29,8 @@ from bot.judge_call import (
     budget,
     reason_schema,
 )
-from bot.knowledge import relied_on
-from bot.llm import LLM
+from bot.model.llm import LLM
+from bot.persona.knowledge import relied_on
 
 MAX_SUGGESTIONS: Final = 3
 # An answer of at most 500 tokens does not rely on more items than this; the bound keeps a

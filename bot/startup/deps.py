@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
-from bot.settings import Settings
+from bot.startup.settings import Settings
 
 if TYPE_CHECKING:
-    from bot.llm import LLM
+    from bot.model.llm import LLM
 
 
 @dataclass(frozen=True, slots=True)

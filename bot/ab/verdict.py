@@ -5,11 +5,11 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
-from bot import ab_stats
-from bot.agreement import cohen_kappa, fleiss_kappa
+from bot.ab import statistics as ab_stats
 from bot.domain.ab import AbMessage, Vote
 from bot.domain.results import TestResult
 from bot.domain.verdict import AbVerdict, SideMetrics
+from bot.metrics.agreement import cohen_kappa, fleiss_kappa
 
 JUDGE_OUTCOMES = ("a", "b", "tie", "inconsistent", "unavailable")
 # the categories voters choose from, as Fleiss' κ columns

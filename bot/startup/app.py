@@ -10,8 +10,8 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.deps import Deps
-from bot.signature import StrictRequestVerification
+from bot.slack.signature import StrictRequestVerification
+from bot.startup.deps import Deps
 from commands import register_listeners
 from storage.installations import PostgresInstallationStore, PostgresOAuthStateStore
 

@@ -13,7 +13,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.settings import Settings
+from bot.startup.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from typing import Any, Final, TypeVar
 
 import asyncpg
 
-from bot.batch_answer import RunContext, answer_and_judge
+from bot.answers.pipeline import RunContext, answer_and_judge
 from bot.domain.profile import ProfileVersion
 from bot.domain.results import TestResult
 from bot.domain.scenarios import Scenario, ScenarioRun
-from bot.scenario_summary import overall, per_scenario
+from bot.scenarios.figures import overall, per_scenario
 from storage import results as results_repo
 from storage import scenarios as scenarios_repo
 from storage.results import NewResult

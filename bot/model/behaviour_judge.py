@@ -13,8 +13,9 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from bot.answers.truncation import cut_note
 from bot.domain.knowledge import KnowledgeItem, describe
-from bot.judge_call import (
+from bot.model.judge_call import (
     NUMBER_TOKENS,
     REASON_TOKENS,
     STRUCTURE_TOKENS,
@@ -26,8 +27,7 @@ from bot.judge_call import (
     text_tokens,
     unique,
 )
-from bot.llm import LLM
-from bot.truncation import cut_note
+from bot.model.llm import LLM
 
 PASS_SCORE: Final = 70
 SCHEMA_NAME: Final = "behaviour_verdicts"

@@ -32,7 +32,7 @@ from openai.types.chat import (
     completion_create_params,
 )
 
-from bot.personality import Sampling
+from bot.persona.personality import Sampling
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,12 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
-from bot.deps import Deps
-from bot.rate_limit import TokenBuckets
+from bot.slack.rate_limit import TokenBuckets
+from bot.startup.deps import Deps
 from storage.migrate import pending
 
 if TYPE_CHECKING:
-    from bot.health import ExternalHealth
+    from bot.startup.health import ExternalHealth
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.blocks.common import counted
 from bot.domain.results import TestResult
-from bot.scenario_summary import Figures, overall, per_scenario
+from bot.scenarios.figures import Figures, overall, per_scenario
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,12 @@ import contextlib
 import sys
 from typing import TYPE_CHECKING
 
-from bot.scenario_args import add_arguments
+from bot.scenarios.args import add_arguments
 
 if TYPE_CHECKING:
     import asyncpg
 
-    from bot.settings import CoreSettings, Settings
+    from bot.startup.settings import CoreSettings, Settings
 
 EXIT_CONFIG = 2
 
@@ -47,7 +47,7 @@ async def open_database(
 ) -> asyncpg.Pool:
     import asyncpg
 
-    from bot.runtime import database
+    from bot.startup.runtime import database
 
     try:
         return await stack.enter_async_context(database(settings, applied_now=applied))
@@ -62,13 +62,13 @@ async def open_database(
 async def run(settings: Settings) -> None:
     import asyncio
 
-    from bot.app import build_app
-    from bot.deps import Deps
-    from bot.health import ExternalHealth
-    from bot.maintenance import maintain
-    from bot.runtime import build_llm, build_model_client
-    from bot.server import DAEMON_PREFIX, serve_http, serve_socket_mode
-    from bot.slack_check import BOT_TOKEN, check_tokens
+    from bot.startup.app import build_app
+    from bot.startup.deps import Deps
+    from bot.startup.health import ExternalHealth
+    from bot.startup.maintenance import maintain
+    from bot.startup.runtime import build_llm, build_model_client
+    from bot.startup.server import DAEMON_PREFIX, serve_http, serve_socket_mode
+    from bot.startup.slack_check import BOT_TOKEN, check_tokens
 
     # before the database starts: a token Slack refuses will not work later either
     checks = await check_tokens(settings)
@@ -113,9 +113,9 @@ async def run_migrations(settings: CoreSettings) -> None:
 async def doctor() -> int:
     import logging
 
-    from bot.doctor import diagnose
-    from bot.log_redaction import configure_logging
-    from bot.settings import (
+    from bot.startup.doctor import diagnose
+    from bot.startup.log_redaction import configure_logging
+    from bot.startup.settings import (
         SettingsError,
         load_core_settings,
         load_settings,
@@ -144,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import asyncio
 
-    from bot.log_redaction import configure_logging
-    from bot.settings import Settings, SettingsError, load_core_settings, load_settings
+    from bot.startup.log_redaction import configure_logging
+    from bot.startup.settings import Settings, SettingsError, load_core_settings, load_settings
     from storage.errors import MigrationError
 
     if args.command == "doctor":
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "migrate":
             asyncio.run(run_migrations(settings))
         elif args.command == "scenarios":
-            from bot.scenario_cli import run_scenarios
+            from bot.scenarios.cli import run_scenarios
 
             return asyncio.run(run_scenarios(settings, args))
         else:

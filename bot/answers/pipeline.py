@@ -10,18 +10,18 @@ from typing import Any, Final, Protocol
 
 import asyncpg
 
-from bot import behaviours as behaviour_judge
-from bot.conversation import Turn, build_messages
 from bot.domain.analysis import Analysis
 from bot.domain.profile import ProfileVersion
 from bot.domain.results import TestResult
-from bot.judge import EMPTY_ANSWER, AnalysisUnavailable, analyse
-from bot.judge_call import JudgeOutcome
-from bot.knowledge import for_prompt, knowledge_query
-from bot.llm import LLM, Completion, LLMError, LLMErrorKind
-from bot.personality import build_system_prompt, sampling_for
-from bot.proxies import measure
-from bot.settings import CoreSettings
+from bot.metrics.proxies import measure
+from bot.model import behaviour_judge
+from bot.model.judge_call import JudgeOutcome
+from bot.model.llm import LLM, Completion, LLMError, LLMErrorKind
+from bot.model.trait_judge import EMPTY_ANSWER, AnalysisUnavailable, analyse
+from bot.persona.conversation import Turn, build_messages
+from bot.persona.knowledge import for_prompt, knowledge_query
+from bot.persona.personality import build_system_prompt, sampling_for
+from bot.startup.settings import CoreSettings
 from storage import results as results_repo
 from storage.results import NewResult
 

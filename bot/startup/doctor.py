@@ -9,11 +9,11 @@ from typing import Final, TextIO
 
 import asyncpg
 
-from bot.app import BOT_SCOPES
-from bot.model_check import NOT_CONFIGURED, check_endpoint, probe_capabilities
-from bot.runtime import build_model_client
-from bot.settings import ENV_EXAMPLE, CoreSettings, Settings
-from bot.slack_check import check_app_token, check_bot_token, missing_scopes
+from bot.startup.app import BOT_SCOPES
+from bot.startup.model_check import NOT_CONFIGURED, check_endpoint, probe_capabilities
+from bot.startup.runtime import build_model_client
+from bot.startup.settings import ENV_EXAMPLE, CoreSettings, Settings
+from bot.startup.slack_check import check_app_token, check_bot_token, missing_scopes
 from storage.embedded import EmbeddedPostgres
 from storage.migrate import load_migrations, pending
 

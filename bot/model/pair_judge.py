@@ -10,7 +10,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.judge_call import (
+from bot.model.judge_call import (
     REASON_TOKENS,
     STRUCTURE_TOKENS,
     JudgeFailed,
@@ -18,7 +18,7 @@ from bot.judge_call import (
     budget,
     reason_schema,
 )
-from bot.llm import LLM
+from bot.model.llm import LLM
 
 PAIRWISE_JUDGE_MARKER: Final = (
     "You compare two customer-service replies to the same customer message."

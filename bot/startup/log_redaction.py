@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from bot.settings import CoreSettings
+from bot.startup.settings import CoreSettings
 
 REDACTED: Final = "[redacted]"
 LOG_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"

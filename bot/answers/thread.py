@@ -12,13 +12,13 @@ import asyncpg
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.batch_answer import RunContext, answer_and_judge
+from bot.answers.pipeline import RunContext, answer_and_judge
+from bot.answers.streaming import AnswerStream
 from bot.blocks.answer import footer
-from bot.conversation import Turn
 from bot.domain.profile import ProfileVersion
 from bot.domain.results import FeedbackTally, TestResult
-from bot.llm import Completion, LLMError, LLMErrorKind
-from bot.streaming import AnswerStream
+from bot.model.llm import Completion, LLMError, LLMErrorKind
+from bot.persona.conversation import Turn
 from storage import results as results_repo
 from storage.results import NewResult
 

@@ -9,8 +9,8 @@ from typing import Final
 
 import asyncpg
 
-from bot.conversation import Turn, estimate_tokens
 from bot.domain.knowledge import KnowledgeItem, describe
+from bot.persona.conversation import Turn, estimate_tokens
 from storage import knowledge as repo
 
 PROMPT_HEADER: Final = (

@@ -10,7 +10,7 @@ from typing import Final
 from bot.domain.profile import TRAITS
 from bot.domain.stats import VersionStats
 from bot.domain.verdict import Comparison
-from bot.scenario_summary import arrow
+from bot.scenarios.figures import arrow
 
 DEFAULT_DAYS: Final = 30
 MIN_DAYS: Final = 1

@@ -13,7 +13,7 @@ from typing import Final
 
 from bot.domain.knowledge import KnowledgeItem
 from bot.domain.profile import MAX_TOKENS_BY_STYLE, TRAITS, ProfileFields, ResponseStyle
-from bot.knowledge import prompt_section
+from bot.persona.knowledge import prompt_section
 
 BAND_RANGES: Final[tuple[tuple[int, int], ...]] = ((0, 20), (21, 40), (41, 60), (61, 80), (81, 100))
 

@@ -12,10 +12,10 @@ from typing import Final
 
 from openai import AsyncOpenAI
 
-from bot.model_check import check_endpoint
-from bot.server import DAEMON_PREFIX
-from bot.settings import Settings
-from bot.slack_check import TokenCheck, check_bot_token
+from bot.startup.model_check import check_endpoint
+from bot.startup.server import DAEMON_PREFIX
+from bot.startup.settings import Settings
+from bot.startup.slack_check import TokenCheck, check_bot_token
 
 log = logging.getLogger(__name__)
 

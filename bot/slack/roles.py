@@ -12,8 +12,8 @@ from typing import Any, Final
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.deps import Deps
 from bot.errors import UserError
+from bot.startup.deps import Deps
 from storage import editors as repo
 
 log = logging.getLogger(__name__)

@@ -8,17 +8,17 @@ from typing import TextIO
 
 import asyncpg
 
-from bot.batch_answer import RunContext
+from bot.answers.pipeline import RunContext
 from bot.domain.profile import ProfileVersion
 from bot.domain.results import TestResult
 from bot.domain.scenarios import Scenario
 from bot.errors import UserError
-from bot.runtime import build_llm, database
-from bot.scenario_report import Thresholds, as_json, junit, table
-from bot.scenario_runner import execute, plan_for, plan_json
-from bot.scenario_summary import overall
-from bot.settings import CoreSettings
-from bot.versions import NotAVersionNumber, resolve_version
+from bot.persona.versions import NotAVersionNumber, resolve_version
+from bot.scenarios.engine import execute, plan_for, plan_json
+from bot.scenarios.figures import overall
+from bot.scenarios.report import Thresholds, as_json, junit, table
+from bot.startup.runtime import build_llm, database
+from bot.startup.settings import CoreSettings
 from storage import scenarios as repo
 from storage.errors import NotFound
 from storage.scenarios import RunTakenOver
