@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import asyncpg
 
@@ -15,15 +15,19 @@ from bot.domain.profile import ProfileVersion
 from bot.domain.results import TestResult
 from bot.metrics.proxies import measure
 from bot.model import behaviour_judge
+from bot.model.behaviour_judge import Judged
 from bot.model.judge_call import JudgeOutcome
 from bot.model.llm import LLM, Completion, LLMError, LLMErrorKind
 from bot.model.trait_judge import EMPTY_ANSWER, AnalysisUnavailable, analyse
 from bot.persona.conversation import Turn, build_messages
 from bot.persona.knowledge import for_prompt, knowledge_query
 from bot.persona.personality import build_system_prompt, sampling_for
-from bot.startup.settings import CoreSettings
 from storage import results as results_repo
 from storage.results import NewResult
+
+if TYPE_CHECKING:
+    # the settings' type only: the pipeline is handed values, it reads no settings itself
+    from bot.startup.settings import CoreSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,36 +167,44 @@ async def answer_and_judge(
     }
     result = await results_repo.insert_result(ctx.pool, replace(base, **changes))
     await sink.stored(result)
-    judging = behaviour_judge.judge(
-        llm,
-        question=base.question,
-        answer=completion.text,
-        behaviours=behaviours,
-        knowledge=knowledge,
-        cut_off=completion.cut_off,
-        interrupted=completion.interrupted,
-        token_limit=completion.token_limit,
+    # expected behaviours (scenarios) are judged beside the traits; other answers have none
+    judging = (
+        behaviour_judge.judge(
+            llm,
+            question=base.question,
+            answer=completion.text,
+            behaviours=behaviours,
+            knowledge=knowledge,
+            cut_off=completion.cut_off,
+            interrupted=completion.interrupted,
+            token_limit=completion.token_limit,
+        )
+        if behaviours
+        else None
     )
+    judged: Judged | None = None
     if not completion.text.strip():
         # nothing to analyse; expected behaviours are still recorded, as not judged
-        judged = await judging
+        if judging is not None:
+            judged = await judging
         result = await store_analysis(ctx.pool, result, EMPTY_ANSWER)
         await sink.shown(result)
     else:
         await sink.shown(result)
-        analysis, judged = await asyncio.gather(
-            analyse(
-                llm,
-                fields=fields,
-                question=base.question,
-                answer=completion.text,
-                knowledge=knowledge,
-                detail=detail,
-            ),
-            judging,
+        analysing = analyse(
+            llm,
+            fields=fields,
+            question=base.question,
+            answer=completion.text,
+            knowledge=knowledge,
+            detail=detail,
         )
+        if judging is None:
+            analysis = await analysing
+        else:
+            analysis, judged = await asyncio.gather(analysing, judging)
         result = await store_analysis(ctx.pool, result, analysis)
-    if behaviours:
+    if judged is not None:
         result = await results_repo.set_behaviours(
             ctx.pool,
             team_id=base.team_id,
