@@ -1,27 +1,17 @@
-"""`/bot export [profile] [--days N]`: every answer and every A/B vote of the period as two CSV
-files posted in the channel. Without a profile the whole workspace is exported. A/B tests still
-answering or open for votes are left out, for everyone, until voting ends: their votes, the
-judge's opinions and which version wrote which reply would unblind them."""
+"""`/bot export [profile] [--days N]`: two CSV files, every answer and every A/B vote of the
+period, posted in the channel; without a profile the whole workspace is exported."""
 
 from __future__ import annotations
 
-import asyncio
-import re
-from datetime import UTC, datetime
 from typing import Final
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.common import escape
-from bot.blocks.stats import period_text
-from bot.metrics.export import results_csv, votes_csv
+from bot.metrics.exporting import export
 from bot.startup.deps import Deps
 from commands.parse import Parsed
 from commands.request import Reply, SlashRequest
 from commands.stats import parse_period_args
-from commands.uploads import Upload, upload
-from storage import profiles as profiles_repo
-from storage import stats as repo
 
 EXPORT_USAGE: Final = (
     "Usage: `/bot export [profile] [--days N]` — for example `/bot export Support --days 7`; "
@@ -29,67 +19,15 @@ EXPORT_USAGE: Final = (
 )
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
-
-
-def left_out(running: list[int]) -> str:
-    """The sentence saying which A/B tests an export leaves out, or nothing."""
-    if not running:
-        return ""
-    shown = ", ".join(f"#{i}" for i in running[:10]) + (" …" if len(running) > 10 else "")
-    return (
-        f" {_plural(len(running), 'A/B test')} still open ({shown}) "
-        f"{'is' if len(running) == 1 else 'are'} left out, answers and votes, until "
-        "voting closes: exported now, they would show which reply is which."
-    )
-
-
 async def run(deps: Deps, client: AsyncWebClient, req: SlashRequest, parsed: Parsed) -> Reply:
     args = parse_period_args(parsed, usage=EXPORT_USAGE, allow_chart=False)
-    profile = (
-        await profiles_repo.find_profile(deps.pool, team_id=req.team_id, name=args.profile)
-        if args.profile
-        else None
-    )
-    profile_id = profile.id if profile else None
-    results = await repo.export_results(
-        deps.pool, team_id=req.team_id, profile_id=profile_id, days=args.days
-    )
-    votes = await repo.export_votes(
-        deps.pool, team_id=req.team_id, profile_id=profile_id, days=args.days
-    )
-    running = await repo.running_ab_tests(deps.pool, team_id=req.team_id, profile_id=profile_id)
-    scope = f"*{escape(profile.name)}*" if profile else "this workspace"
-    period = period_text(args.days)
-    if not results and not votes:
-        return Reply(
-            f"Nothing to export: {scope} has no answers or A/B votes in {period}."
-            + left_out(running)
-        )
-    # thousands of rows of CSV is CPU work: off the event loop
-    results_bytes, votes_bytes = await asyncio.to_thread(
-        lambda: (results_csv(results), votes_csv(votes))
-    )
-    name = re.sub(r"[^\w.-]", "_", profile.name) if profile else "workspace"
-    stamp = datetime.now(UTC).strftime("%Y%m%d")
-    results_name = f"romashka-results-{name}-{args.days}d-{stamp}.csv"
-    votes_name = f"romashka-ab-votes-{name}-{args.days}d-{stamp}.csv"
-    error = await upload(
+    told = await export(
+        deps.pool,
         client,
+        team_id=req.team_id,
         channel_id=req.channel_id,
-        files=[
-            Upload(results_name, results_bytes, f"Answers of {name}, {period}"),
-            Upload(votes_name, votes_bytes, f"A/B votes of {name}, {period}"),
-        ],
-        comment=(
-            f"Export of {scope} over {period}, requested by <@{req.user_id}>: "
-            f"{_plural(len(results), 'answer')} and {_plural(len(votes), 'A/B vote')}."
-        ),
+        user_id=req.user_id,
+        profile_name=args.profile,
+        days=args.days,
     )
-    if error is not None:
-        return Reply(error)
-    return Reply(
-        f"Posted `{results_name}` ({_plural(len(results), 'answer')}) and `{votes_name}` "
-        f"({_plural(len(votes), 'vote')}) in this channel." + left_out(running)
-    )
+    return Reply(told)

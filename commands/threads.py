@@ -1,35 +1,15 @@
-"""Follow-ups: a reply in a test thread is answered with the same profile version, the whole
-thread as the conversation. Edits, deletions, bots and redelivered events are ignored."""
+"""Messages in channels: a person's reply in a test thread is a follow-up; a mention elsewhere
+is pointed to `/bot test`. Edits, deletions, bots and our own messages are ignored."""
 
 from __future__ import annotations
 
-import logging
-import re
-from typing import Any, Final
+from typing import Any
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answers import thread as answering
+from bot.answers import follow_up
 from bot.answers.pipeline import RunContext
-from bot.domain.results import TestResult
-from bot.messages import NUL_IN_TEXT
-from bot.persona.conversation import Turn
 from bot.startup.deps import Deps
-from storage import profiles as repo
-from storage import results as results_repo
-
-log = logging.getLogger(__name__)
-
-FOLLOW_UP_FAILED: Final = (
-    "I couldn't answer that message because of an error on our side. Please send it again."
-)
-_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
-THREAD_FETCH_LIMIT = 200
-
-
-def strip_mentions(text: str) -> str:
-    return _MENTION.sub("", text).strip()
 
 
 def is_human_thread_reply(event: dict[str, Any], *, bot_user_id: str | None) -> bool:
@@ -42,37 +22,6 @@ def is_human_thread_reply(event: dict[str, Any], *, bot_user_id: str | None) -> 
     return bool(user) and user != bot_user_id
 
 
-def turns_from_thread(
-    messages: list[dict[str, Any]], results: list[TestResult], *, thread_ts: str
-) -> list[Turn]:
-    """The conversation as the model should see it: our answers as the assistant, people as the
-    user. Our footers and notices are bot messages that are not answers, so they are skipped."""
-    answers = {r.message_ts: r for r in results if r.message_ts}
-    turns: list[Turn] = []
-    if results:
-        turns.append(Turn(role="user", content=results[0].question))
-    for message in messages:
-        ts = message.get("ts")
-        if ts == thread_ts:
-            continue
-        if ts in answers:
-            turns.append(Turn(role="assistant", content=answers[ts].answer))
-        elif not (message.get("bot_id") or message.get("subtype")):
-            text = strip_mentions(str(message.get("text", "")))
-            if text:
-                turns.append(Turn(role="user", content=text))
-    return turns
-
-
-def turns_from_results(results: list[TestResult]) -> list[Turn]:
-    turns: list[Turn] = []
-    for r in results:
-        turns.append(Turn(role="user", content=r.question))
-        if r.answer:
-            turns.append(Turn(role="assistant", content=r.answer))
-    return turns
-
-
 async def on_message(
     deps: Deps,
     client: AsyncWebClient,
@@ -83,76 +32,15 @@ async def on_message(
 ) -> None:
     if not is_human_thread_reply(event, bot_user_id=bot_user_id):
         return
-    channel, thread_ts, ts = str(event["channel"]), str(event["thread_ts"]), str(event["ts"])
-    version_id = await results_repo.thread_version(
-        deps.pool, team_id=team_id, channel_id=channel, thread_ts=thread_ts
-    )
-    if version_id is None:
-        return  # not one of our test threads
-    text = strip_mentions(str(event.get("text", "")))
-    if not text:
-        return
-    if not await results_repo.claim_message(deps.pool, team_id=team_id, channel_id=channel, ts=ts):
-        return  # already answered: a retry, or the same message as app_mention
-    if "\x00" in text:
-        await answering.post_notice(
-            client, channel=channel, thread_ts=thread_ts, text=f":warning: {NUL_IN_TEXT}"
-        )
-        return
-    # claimed: from here on this message is answered, or the thread is told why not
-    try:
-        job = await _follow_up_job(
-            deps,
-            client,
-            team_id=team_id,
-            channel=channel,
-            thread_ts=thread_ts,
-            version_id=version_id,
-            user_id=str(event["user"]),
-            text=text,
-        )
-    except Exception:
-        log.exception("could not prepare a follow-up answer")
-        await answering.post_notice(
-            client, channel=channel, thread_ts=thread_ts, text=f":warning: {FOLLOW_UP_FAILED}"
-        )
-        return
-    await answering.answer(RunContext.of(deps.pool, deps.llm, deps.settings), client, job)
-
-
-async def _follow_up_job(
-    deps: Deps,
-    client: AsyncWebClient,
-    *,
-    team_id: str,
-    channel: str,
-    thread_ts: str,
-    version_id: int,
-    user_id: str,
-    text: str,
-) -> answering.AnswerJob:
-    version = await repo.get_version_by_id(deps.pool, team_id=team_id, version_id=version_id)
-    results = await results_repo.thread_results(
-        deps.pool, team_id=team_id, channel_id=channel, thread_ts=thread_ts
-    )
-    try:
-        replies = await client.conversations_replies(
-            channel=channel, ts=thread_ts, limit=THREAD_FETCH_LIMIT
-        )
-        turns = turns_from_thread(list(replies.get("messages") or []), results, thread_ts=thread_ts)
-    except SlackApiError:
-        log.warning("conversations.replies failed; rebuilding the thread from stored answers")
-        turns = turns_from_results(results)
-    if not turns or turns[-1].role != "user" or turns[-1].content != text:
-        turns.append(Turn(role="user", content=text))
-    return answering.AnswerJob(
+    await follow_up.answer(
+        RunContext.of(deps.pool, deps.llm, deps.settings),
+        client,
         team_id=team_id,
-        channel_id=channel,
-        thread_ts=thread_ts,
-        user_id=user_id,
-        kind="followup",
-        version=version,
-        turns=turns,
+        channel=str(event["channel"]),
+        thread_ts=str(event["thread_ts"]),
+        ts=str(event["ts"]),
+        user_id=str(event["user"]),
+        text=follow_up.strip_mentions(str(event.get("text", ""))),
     )
 
 
@@ -171,11 +59,4 @@ async def on_mention(
     channel, ts = str(event.get("channel", "")), str(event.get("ts", ""))
     if not channel or not ts or event.get("bot_id"):
         return
-    if not await results_repo.claim_message(deps.pool, team_id=team_id, channel_id=channel, ts=ts):
-        return
-    await answering.post_notice(
-        client,
-        channel=channel,
-        thread_ts=ts,
-        text="Hi! Try your bot with `/bot test <message>`; `/bot help` lists everything I can do.",
-    )
+    await follow_up.point_to_test(deps.pool, client, team_id=team_id, channel=channel, ts=ts)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import asyncio
 
+from bot.answers.follow_up import FOLLOW_UP_FAILED
 from bot.answers.thread import INTERNAL_FAILURE, INTERNAL_FAILURE_PARTIAL
 from bot.domain.results import TestResult
 from bot.model.llm import USER_MESSAGES, LLMErrorKind
-from commands.threads import FOLLOW_UP_FAILED
 from tests.fake_openai import Failure, FakeOpenAI
 from tests.fake_slack import FakeSlack
 from tests.slack_driver import SlackDriver
