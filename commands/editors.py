@@ -8,11 +8,10 @@ from typing import Final
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import UserError
-from bot.slack.roles import require_editor
+from bot.slack.roles import add_editor, editors_text, remove_editor, require_editor
 from bot.startup.deps import Deps
 from commands.parse import Parsed
 from commands.request import Reply, SlashRequest
-from storage import editors as repo
 
 USAGE: Final = (
     "Usage: `/bot editors add @person`, `/bot editors remove @person`, `/bot editors list`."
@@ -35,20 +34,7 @@ async def handle(deps: Deps, client: AsyncWebClient, req: SlashRequest, parsed: 
     action, _, rest = parsed.rest.partition(" ")
     action = action.lower()
     if action == "list" and not rest.strip():
-        if deps.settings.everyone_can_edit:
-            return Reply(
-                "*Editors*: everyone in this workspace (the app runs with EVERYONE_CAN_EDIT)."
-            )
-        editors = await repo.list_editors(deps.pool, team_id=req.team_id)
-        how = "installed the app" if deps.settings.oauth_enabled else "first editor"
-        added = (
-            "\n".join(
-                f"• <@{u}> ({how})" if by == u else f"• <@{u}> (added by <@{by}>)"
-                for u, by in editors
-            )
-            or "_nobody yet_"
-        )
-        return Reply("*Editors*: every workspace admin and owner, plus:\n" + added)
+        return Reply(await editors_text(deps.pool, team_id=req.team_id, settings=deps.settings))
     if action not in {"add", "remove"}:
         raise UserError(USAGE)
     user_id = mentioned_user(rest)
@@ -56,9 +42,7 @@ async def handle(deps: Deps, client: AsyncWebClient, req: SlashRequest, parsed: 
         deps, client, team_id=req.team_id, user_id=req.user_id, doing="change who edits"
     )
     if action == "add":
-        if await repo.add(deps.pool, team_id=req.team_id, user_id=user_id, added_by=req.user_id):
-            return Reply(f"<@{user_id}> is now an editor.")
-        return Reply(f"<@{user_id}> is already an editor.")
-    if await repo.remove(deps.pool, team_id=req.team_id, user_id=user_id):
-        return Reply(f"<@{user_id}> is no longer an editor (admins and owners always are).")
-    return Reply(f"<@{user_id}> was not on the editors list.")
+        return Reply(
+            await add_editor(deps.pool, team_id=req.team_id, user_id=user_id, added_by=req.user_id)
+        )
+    return Reply(await remove_editor(deps.pool, team_id=req.team_id, user_id=user_id))

@@ -9,11 +9,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Final
 
+import asyncpg
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import UserError
 from bot.startup.deps import Deps
+from bot.startup.settings import Settings
 from storage import editors as repo
 
 log = logging.getLogger(__name__)
@@ -95,3 +97,30 @@ async def require_editor_or_first(
     if await is_admin(client, user_id, team_id=team_id):
         return None
     raise UserError(refusal(doing))
+
+
+async def editors_text(pool: asyncpg.Pool, *, team_id: str, settings: Settings) -> str:
+    """Who edits, as `/bot editors list` says it."""
+    if settings.everyone_can_edit:
+        return "*Editors*: everyone in this workspace (the app runs with EVERYONE_CAN_EDIT)."
+    editors = await repo.list_editors(pool, team_id=team_id)
+    how = "installed the app" if settings.oauth_enabled else "first editor"
+    added = (
+        "\n".join(
+            f"• <@{u}> ({how})" if by == u else f"• <@{u}> (added by <@{by}>)" for u, by in editors
+        )
+        or "_nobody yet_"
+    )
+    return "*Editors*: every workspace admin and owner, plus:\n" + added
+
+
+async def add_editor(pool: asyncpg.Pool, *, team_id: str, user_id: str, added_by: str) -> str:
+    if await repo.add(pool, team_id=team_id, user_id=user_id, added_by=added_by):
+        return f"<@{user_id}> is now an editor."
+    return f"<@{user_id}> is already an editor."
+
+
+async def remove_editor(pool: asyncpg.Pool, *, team_id: str, user_id: str) -> str:
+    if await repo.remove(pool, team_id=team_id, user_id=user_id):
+        return f"<@{user_id}> is no longer an editor (admins and owners always are)."
+    return f"<@{user_id}> was not on the editors list."
