@@ -10,12 +10,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
 from bot.blocks.common import counted, escape
-from bot.blocks.scenarios import FormContext, read_form, scenario_form, scenario_list
+from bot.blocks.scenarios import FormContext, read_form, scenario_form
 from bot.domain.scenarios import Scenario
 from bot.errors import UserError
 from bot.persona.versions import resolve_version
+from bot.scenarios import library
 from bot.scenarios import run as scenario_run
 from bot.scenarios.form import validate
+from bot.scenarios.library import ScenarioNameTaken, ScenarioNotFound
 from bot.slack.roles import NOT_AN_EDITOR, is_editor
 from bot.startup.deps import Deps
 from commands import payload
@@ -24,8 +26,6 @@ from commands.listen import Click
 from commands.parse import Parsed
 from commands.replies import answering, confirm_text, open_view, said
 from commands.request import Reply, SlashRequest
-from storage import scenarios as repo
-from storage.scenarios import ScenarioNameTaken, ScenarioNotFound
 
 log = logging.getLogger(__name__)
 
@@ -40,24 +40,12 @@ USAGE: Final = (
 async def list_all(deps: Deps, req: SlashRequest, parsed: Parsed) -> Reply:
     if parsed.rest or parsed.profile:
         raise UserError(USAGE)
-    await repo.ensure_seeded(deps.pool, team_id=req.team_id)
-    await repo.mark_stale_runs_interrupted(deps.pool)
-    scenarios = await repo.list_scenarios(deps.pool, team_id=req.team_id)
-    last = await repo.last_runs(deps.pool, team_id=req.team_id)
-    text, blocks = scenario_list(scenarios, last)
+    text, blocks = await library.listing(deps.pool, team_id=req.team_id)
     return Reply(text, blocks)
 
 
 async def _by_name(deps: Deps, team_id: str, name: str) -> Scenario:
-    await repo.ensure_seeded(deps.pool, team_id=team_id)
-    if not name:
-        raise UserError(USAGE)
-    try:
-        return await repo.find_scenario(deps.pool, team_id=team_id, name=name)
-    except ScenarioNotFound:
-        raise UserError(
-            f"There is no scenario named *{escape(name)}*. `/bot scenarios` lists them."
-        ) from None
+    return await library.by_name(deps.pool, team_id=team_id, name=name, usage=USAGE)
 
 
 def split_run_args(words: list[str], names: list[str]) -> tuple[str, str | None]:
@@ -82,14 +70,13 @@ async def handle(
     if action == "new":
         if rest:
             raise UserError("`/bot scenario new` opens a form; it takes no arguments.")
-        await repo.ensure_seeded(deps.pool, team_id=req.team_id)
+        await library.seeded(deps.pool, team_id=req.team_id)
         return await _open_form(client, req, None)
     if action == "edit":
         return await _open_form(client, req, await _by_name(deps, req.team_id, rest))
     if action == "delete":
         scenario = await _by_name(deps, req.team_id, rest)
-        await repo.delete_scenario(deps.pool, team_id=req.team_id, scenario_id=scenario.id)
-        return Reply(f"Deleted scenario *{escape(scenario.name)}*. Past runs keep what they ran.")
+        return Reply(await library.delete(deps.pool, team_id=req.team_id, scenario=scenario))
     if action in {"rerun", "resume"}:
         number = rest.strip().lstrip("#")
         if not number.isdigit() or len(number) > payload.MAX_ID_DIGITS:
@@ -103,8 +90,7 @@ async def handle(
         )
         return said(stopped)
     if action == "run":
-        await repo.ensure_seeded(deps.pool, team_id=req.team_id)
-        scenarios = await repo.list_scenarios(deps.pool, team_id=req.team_id)
+        scenarios = await library.every(deps.pool, team_id=req.team_id)
         name, spec = split_run_args(rest.split(), [s.name for s in scenarios])
         if not name:
             raise UserError(USAGE)
@@ -169,31 +155,15 @@ async def handle_submit(
             await ack(response_action="errors", errors={ids.SCENARIO_NAME: NOT_AN_EDITOR})
             return
     try:
-        if context.scenario_id is None:
-            saved = await budget.run(
-                repo.create_scenario(
-                    deps.pool,
-                    team_id=team_id,
-                    name=form.name,
-                    description=form.description,
-                    messages=form.messages,
-                    behaviours=form.behaviours,
-                    user_id=user_id,
-                )
+        saved = await budget.run(
+            library.save(
+                deps.pool,
+                team_id=team_id,
+                scenario_id=context.scenario_id,
+                form=form,
+                user_id=user_id,
             )
-        else:
-            saved = await budget.run(
-                repo.update_scenario(
-                    deps.pool,
-                    team_id=team_id,
-                    scenario_id=context.scenario_id,
-                    name=form.name,
-                    description=form.description,
-                    messages=form.messages,
-                    behaviours=form.behaviours,
-                    user_id=user_id,
-                )
-            )
+        )
     except ScenarioNameTaken:
         await ack(
             response_action="errors",
@@ -248,15 +218,7 @@ async def run_button(deps: Deps, click: Click) -> Reply | None:
     value = click.value
     channel_id = click.channel_id
     user_id = click.user_id
-    if value == "all":
-        chosen = await repo.list_scenarios(deps.pool, team_id=click.team_id)
-    else:
-        try:
-            chosen = [
-                await repo.get_scenario(deps.pool, team_id=click.team_id, scenario_id=int(value))
-            ]
-        except (ValueError, ScenarioNotFound):
-            raise UserError("That scenario no longer exists in this workspace.") from None
+    chosen = await library.chosen_by_button(deps.pool, team_id=click.team_id, value=value)
     version = await resolve_version(
         deps.pool, team_id=click.team_id, channel_id=channel_id, spec=None
     )
