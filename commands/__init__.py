@@ -11,6 +11,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
+from bot.slack import workspace
 from bot.slack.home_tab import HomeTab
 from bot.startup.deps import Deps
 from commands import (
@@ -20,7 +21,6 @@ from commands import (
     answers,
     config,
     knowledge,
-    lifecycle,
     purge,
     router,
     scenarios,
@@ -92,7 +92,12 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
 
     @app.event("app_uninstalled")
     async def app_uninstalled(context: AsyncBoltContext) -> None:
-        await lifecycle.uninstalled(deps, store=app.installation_store, context=context)
+        await workspace.uninstalled(
+            deps.pool,
+            store=app.installation_store,
+            team_id=context.team_id or "",
+            enterprise_id=context.enterprise_id,
+        )
         activity.forget(team_of(context))
 
     @app.event("app_home_opened")

@@ -13,13 +13,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import ids
 from bot.blocks.purge import CONFIRM_WORD, confirm_view
 from bot.errors import UserError
+from bot.slack import workspace
 from bot.slack.roles import is_admin
 from bot.startup.deps import Deps
 from commands.deadlines import ROLE_CHECK_S, ROLE_CHECK_TOO_SLOW
 from commands.parse import Parsed
 from commands.replies import confirm_text, open_view
 from commands.request import Reply, SlashRequest
-from storage import workspaces as repo
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,7 @@ async def handle_submit(
         await ack(response_action="errors", errors={ids.PURGE_CONFIRM: ADMINS_ONLY})
         return
     await ack()
-    deleted = await repo.purge(deps.pool, team_id=team_id)
-    log.info("workspace data purged by an admin (anything deleted: %s)", deleted)
+    told = await workspace.purge(deps.pool, team_id=team_id)
     try:
         meta = json.loads(view.get("private_metadata") or "{}")
     except ValueError:
@@ -86,7 +85,5 @@ async def handle_submit(
         response_url=meta.get("r"),
         channel_id=str(meta.get("c", user_id)),
         user_id=user_id,
-        text="All of this workspace's ROMASHKA data was deleted."
-        if deleted
-        else "There was no data to delete.",
+        text=told,
     )
