@@ -3,5 +3,6 @@
 `run` is the use case behind `/bot scenario run` and Resume (a parent message with live
 progress, one thread message per answer, the summary against the previous run); `engine`
 answers a run's plan; `figures` sums a run up and compares it with an earlier one; `cli` and
-`report` are `romashka scenarios run` for a team's CI; `args` and `form` read what people type.
+`report` are `romashka scenarios run` for a team's CI; `library` lists, finds, saves and
+deletes a workspace's scenarios; `args` and `form` read what people type.
 """
