@@ -29,7 +29,7 @@ Handler = Callable[[Deps, SlashRequest, Parsed], Awaitable[Reply]]
 SUBCOMMANDS: dict[str, Handler] = {
     "new": profiles.new,
     "profiles": profiles.list_all,
-    "use": profiles.use,
+    "use": profiles.pin,
     "default": profiles.make_default,
     "set": profiles.set_field,
     "show": profiles.show,
