@@ -7,18 +7,35 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import asyncpg
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import UserError
-from bot.startup.deps import Deps
-from bot.startup.settings import Settings
 from storage import editors as repo
 
 log = logging.getLogger(__name__)
+
+
+class EditSettings(Protocol):
+    """The two settings that decide who edits."""
+
+    @property
+    def everyone_can_edit(self) -> bool: ...
+    @property
+    def oauth_enabled(self) -> bool: ...
+
+
+class Deps(Protocol):
+    """What the role checks read: the pool and those settings (the app's `Deps` has both)."""
+
+    @property
+    def pool(self) -> asyncpg.Pool: ...
+    @property
+    def settings(self) -> EditSettings: ...
+
 
 NOT_AN_EDITOR = (
     "Only editors can save this: workspace admins and owners, and people an editor added with "
@@ -99,7 +116,7 @@ async def require_editor_or_first(
     raise UserError(refusal(doing))
 
 
-async def editors_text(pool: asyncpg.Pool, *, team_id: str, settings: Settings) -> str:
+async def editors_text(pool: asyncpg.Pool, *, team_id: str, settings: EditSettings) -> str:
     """Who edits, as `/bot editors list` says it."""
     if settings.everyone_can_edit:
         return "*Editors*: everyone in this workspace (the app runs with EVERYONE_CAN_EDIT)."

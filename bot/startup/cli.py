@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "migrate":
             asyncio.run(run_migrations(settings))
         elif args.command == "scenarios":
-            from bot.scenarios.cli import run_scenarios
+            from bot.startup.scenarios_cli import run_scenarios
 
             return asyncio.run(run_scenarios(settings, args))
         else:
