@@ -25,10 +25,10 @@ from typing import Any, Final
 import asyncpg
 
 from bench.harness import Harness, harness
+from bot import home_tab as home
 from bot.ab import leaderboard
 from bot.domain.profile import TRAITS
 from bot.domain.verdict import Outcome
-from bot.slack import home_tab as home
 from commands import stats as stats_command
 from commands.parse import parse
 from commands.request import SlashRequest

@@ -11,8 +11,8 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
+from bot.home_tab import HomeTab
 from bot.slack import workspace
-from bot.slack.home_tab import HomeTab
 from bot.startup.deps import Deps
 from commands import (
     ab,

@@ -12,8 +12,7 @@ from bot import ids, limits
 from bot.ab.statistics import verdict
 from bot.blocks import ab as blocks
 from bot.domain.ab import Participation, Tally
-from bot.domain.verdict import AbVerdict, SideMetrics
-from bot.metrics.agreement import Kappa
+from bot.domain.verdict import AbVerdict, Kappa, SideMetrics
 
 TAKING_PART = Participation(votes=5, voters=3, per_message=[3, 2, 0], unanswered=0)
 REVEALED = Tally(a=1, b=3, tie=1, both_bad=0, voters=3)

@@ -20,8 +20,16 @@ from bot.ab.statistics import (
     verdict,
     wilson_interval,
 )
-from bot.domain.verdict import ALPHA, LOG_THRESHOLD, OUTCOME_WORDS, Comparison, Outcome, describe
-from bot.metrics.agreement import Kappa, cohen_kappa, fleiss_kappa
+from bot.domain.verdict import (
+    ALPHA,
+    LOG_THRESHOLD,
+    OUTCOME_WORDS,
+    Comparison,
+    Kappa,
+    Outcome,
+    describe,
+)
+from bot.metrics.agreement import cohen_kappa, fleiss_kappa
 
 Z = 1.959963984540054
 RECOMMENDATION = re.compile(

@@ -17,8 +17,7 @@ from bot.blocks.profile import (
     profile_card,
     profiles_list,
 )
-from bot.domain.profile import DEFAULT_FIELDS, Profile
-from bot.persona.diff import Change
+from bot.domain.profile import DEFAULT_FIELDS, Change, Profile
 from tests.block_kit_rules import block_problems
 from tests.rows import WHEN, texts, version
 

@@ -19,8 +19,7 @@ from bot.blocks.scenarios import (
     scenario_list,
     summary,
 )
-from bot.domain.scenarios import LastRun, Scenario
-from bot.scenarios.figures import Figures
+from bot.domain.scenarios import Figures, LastRun, Scenario
 from tests.block_kit_rules import block_problems, view_problems
 from tests.rows import WHEN, result, texts
 

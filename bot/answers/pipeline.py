@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import Any, Final, Protocol
 
 import asyncpg
 
@@ -25,9 +25,14 @@ from bot.persona.personality import build_system_prompt, sampling_for
 from storage import results as results_repo
 from storage.results import NewResult
 
-if TYPE_CHECKING:
-    # the settings' type only: the pipeline is handed values, it reads no settings itself
-    from bot.startup.settings import CoreSettings
+
+class Budgets(Protocol):
+    """The settings a RunContext takes its budgets from (the app's settings have them)."""
+
+    @property
+    def context_budget_tokens(self) -> int: ...
+    @property
+    def knowledge_budget_tokens(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +46,7 @@ class RunContext:
     knowledge_budget_tokens: int = 2000
 
     @classmethod
-    def of(cls, pool: asyncpg.Pool, llm: LLM | None, settings: CoreSettings) -> RunContext:
+    def of(cls, pool: asyncpg.Pool, llm: LLM | None, settings: Budgets) -> RunContext:
         """The one way the app builds it: the budgets come from the settings."""
         return cls(pool, llm, settings.context_budget_tokens, settings.knowledge_budget_tokens)
 

@@ -18,8 +18,15 @@ from bot import ids, limits
 from bot.blocks.answer import seconds
 from bot.blocks.common import Block, counted, escape, mrkdwn, plain
 from bot.domain.ab import Participation, Tally
-from bot.domain.verdict import LOG_THRESHOLD, THRESHOLD, AbVerdict, Ranked, SideMetrics, Verdict
-from bot.metrics.agreement import Kappa
+from bot.domain.verdict import (
+    LOG_THRESHOLD,
+    THRESHOLD,
+    AbVerdict,
+    Kappa,
+    Ranked,
+    SideMetrics,
+    Verdict,
+)
 from bot.slack.text import Dialect, neutralise
 
 NEUTRAL_NAME = "ROMASHKA A/B"

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot import ids, limits
-from bot.answers.truncation import CUT_MARK, cut_note
 from bot.blocks.common import Block, counted, escape, mrkdwn, plain, truncate
 from bot.domain.analysis import Analysis
 from bot.domain.knowledge import KnowledgeItem, describe
 from bot.domain.profile import TRAIT_LABELS
 from bot.domain.results import FeedbackTally, TestResult
+from bot.domain.truncation import CUT_MARK, cut_note
 from bot.slack.text import Dialect, neutralise
 
 QUESTION_PREVIEW = 2500

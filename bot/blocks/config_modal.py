@@ -8,8 +8,15 @@ from typing import Any
 
 from bot import ids, limits
 from bot.blocks.common import Block, metadata, metadata_id, metadata_version, plain, truncate
-from bot.domain.profile import TRAIT_LABELS, TRAITS, ProfileVersion, ResponseStyle
-from bot.persona.validation import BOT_NAME_MAX, INSTRUCTIONS_MAX, MODEL_MAX
+from bot.domain.profile import (
+    BOT_NAME_MAX,
+    INSTRUCTIONS_MAX,
+    MODEL_MAX,
+    TRAIT_LABELS,
+    TRAITS,
+    ProfileVersion,
+    ResponseStyle,
+)
 
 _STYLE_LABELS = {
     ResponseStyle.CONCISE: "Concise — short and to the point",

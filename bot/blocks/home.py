@@ -11,8 +11,7 @@ from bot.blocks.common import Block, bar, counted, escape, mrkdwn, plain, slack_
 from bot.blocks.stats import ms
 from bot.domain.profile import TRAIT_LABELS, TRAITS
 from bot.domain.stats import AbSummary, HomeProfile, RecentTest
-from bot.domain.verdict import OUTCOME_WORDS, Outcome, Ranked
-from bot.metrics.agreement import LOW_KAPPA
+from bot.domain.verdict import LOW_KAPPA, OUTCOME_WORDS, Outcome, Ranked
 
 RECENT_TESTS: Final = 10
 AB_TESTS_SHOWN: Final = 10

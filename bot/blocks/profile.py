@@ -6,8 +6,7 @@ import json
 
 from bot import ids, limits
 from bot.blocks.common import Block, bar, counted, escape, mrkdwn, plain, slack_date, truncate
-from bot.domain.profile import TRAIT_LABELS, TRAITS, Profile, ProfileVersion
-from bot.persona.diff import Change
+from bot.domain.profile import TRAIT_LABELS, TRAITS, Change, Profile, ProfileVersion
 
 INSTRUCTIONS_PREVIEW = 2800
 DIFF_VALUE_PREVIEW = 120

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import ids, limits
-from bot.answers.truncation import CUT_MARK, cut_note
 from bot.blocks.answer import seconds
 from bot.blocks.common import (
     Block,
@@ -23,9 +22,8 @@ from bot.blocks.common import (
 )
 from bot.blocks.stats import percent
 from bot.domain.results import TestResult
-from bot.domain.scenarios import LastRun, Scenario
-from bot.scenarios.figures import Figures
-from bot.scenarios.form import DESCRIPTION_MAX, MESSAGE_MAX, NAME_MAX
+from bot.domain.scenarios import DESCRIPTION_MAX, MESSAGE_MAX, NAME_MAX, Figures, LastRun, Scenario
+from bot.domain.truncation import CUT_MARK, cut_note
 from bot.slack.text import Dialect, neutralise
 
 ANSWER_SECTIONS_MAX = 8

@@ -9,7 +9,7 @@ from typing import Final
 from bot import ids, limits
 from bot.blocks.common import Block, counted, escape, mrkdwn, plain, slack_date
 from bot.domain.profile import TRAIT_LABELS, TRAITS
-from bot.metrics.versions import Compared
+from bot.domain.stats import Compared
 
 NA: Final = "n/a"
 # A readable message long before Slack's 50 blocks; the rest are named in a note.

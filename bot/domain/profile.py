@@ -100,3 +100,36 @@ MAX_TOKENS_BY_STYLE: Final[dict[ResponseStyle, int]] = {
     ResponseStyle.CONVERSATIONAL: 300,
     ResponseStyle.DETAILED: 500,
 }
+
+
+BOT_NAME_MAX: Final = 80
+
+
+INSTRUCTIONS_MAX: Final = 2000
+
+
+MODEL_MAX: Final = 100
+
+
+FIELD_LABELS = {
+    "bot_name": "name",
+    "avatar_emoji": "avatar",
+    "formality": "formality",
+    "enthusiasm": "enthusiasm",
+    "technical_depth": "technical depth",
+    "empathy": "empathy",
+    "response_style": "style",
+    "custom_instructions": "instructions",
+    "model": "model",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    field: str
+    old: str | int | None
+    new: str | int | None
+
+    @property
+    def label(self) -> str:
+        return FIELD_LABELS[self.field]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +43,42 @@ class LastRun:
     passed: int
     total: int
     finished_at: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    name: str
+    messages: int
+    failed: int
+    passed: int
+    judged: int
+    mean_alignment: float | None
+    median_ms: float | None
+    slowest_ms: float | None
+    tokens: int | None
+    unjudged: int = 0  # expected behaviours the judge gave no verdict on
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.passed / self.judged if self.judged else None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+NAME_MAX: Final = 60
+
+
+DESCRIPTION_MAX: Final = 300
+
+
+MESSAGES_MAX: Final = 20
+
+
+MESSAGE_MAX: Final = 4000
+
+
+BEHAVIOURS_MAX: Final = 10
+
+
+BEHAVIOUR_MAX: Final = 60

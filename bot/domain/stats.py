@@ -129,3 +129,21 @@ class ExportedVote:
     user_id: str
     choice: str
     voted_at: datetime
+
+
+def arrow(now: float | None, before: float | None) -> str | None:
+    if now is None or before is None:
+        return None
+    if abs(now - before) < 1e-9:
+        return "="
+    return "▲" if now > before else "▼"
+
+
+@dataclass(frozen=True, slots=True)
+class Compared:
+    stats: VersionStats
+    previous: VersionStats | None  # the next older version used in the same period
+    arrows: dict[str, str | None]  # None where either side has no figure
+
+    def arrow(self, key: str) -> str | None:
+        return self.arrows.get(key)

@@ -7,8 +7,6 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from bot.metrics.agreement import Kappa
-
 ALPHA: Final = 0.05
 THRESHOLD: Final = 1.0 / ALPHA
 LOG_THRESHOLD: Final = math.log(THRESHOLD)
@@ -159,3 +157,24 @@ class AbVerdict:
             "voters_kappa": asdict(self.voters_kappa),
             "judge_kappa": asdict(self.judge_kappa),
         }
+
+
+LOW_KAPPA: Final = 0.4
+
+
+@dataclass(frozen=True, slots=True)
+class Kappa:
+    """κ over `items` items; `value` None ("n/a") when there is nothing to compare, or when
+    every rating is the same category (chance agreement is then 1 and κ is undefined)."""
+
+    value: float | None
+    items: int
+
+    def __post_init__(self) -> None:
+        # κ is read to two decimals and compared with 0.4: keep float noise (0.39999…) out
+        if self.value is not None:
+            object.__setattr__(self, "value", round(self.value, 12))
+
+    @property
+    def low(self) -> bool:
+        return self.value is not None and self.value < LOW_KAPPA

@@ -9,29 +9,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
 from typing import Final
 
-LOW_KAPPA: Final = 0.4
+from bot.domain.verdict import Kappa
+
 MIN_RATERS: Final = 2
-
-
-@dataclass(frozen=True, slots=True)
-class Kappa:
-    """κ over `items` items; `value` None ("n/a") when there is nothing to compare, or when
-    every rating is the same category (chance agreement is then 1 and κ is undefined)."""
-
-    value: float | None
-    items: int
-
-    def __post_init__(self) -> None:
-        # κ is read to two decimals and compared with 0.4: keep float noise (0.39999…) out
-        if self.value is not None:
-            object.__setattr__(self, "value", round(self.value, 12))
-
-    @property
-    def low(self) -> bool:
-        return self.value is not None and self.value < LOW_KAPPA
 
 
 def fleiss_kappa(table: Sequence[Sequence[int]]) -> Kappa:

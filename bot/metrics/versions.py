@@ -4,13 +4,11 @@ Pure: works on the aggregates storage computed, with None wherever nothing was m
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from bot.domain.profile import TRAITS
-from bot.domain.stats import VersionStats
+from bot.domain.stats import Compared, VersionStats, arrow
 from bot.domain.verdict import Comparison
-from bot.scenarios.figures import arrow
 
 DEFAULT_DAYS: Final = 30
 MIN_DAYS: Final = 1
@@ -40,16 +38,6 @@ COMPARED: Final[dict[str, Callable[[VersionStats], float | None]]] = {
     "ab_win_share": lambda s: s.ab_win_share,
     "tokens_per_answer": lambda s: s.tokens_per_answer,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Compared:
-    stats: VersionStats
-    previous: VersionStats | None  # the next older version used in the same period
-    arrows: dict[str, str | None]  # None where either side has no figure
-
-    def arrow(self, key: str) -> str | None:
-        return self.arrows.get(key)
 
 
 def changes(now: VersionStats, before: VersionStats | None) -> dict[str, str | None]:

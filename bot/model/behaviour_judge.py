@@ -13,8 +13,8 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from bot.answers.truncation import cut_note
 from bot.domain.knowledge import KnowledgeItem, describe
+from bot.domain.truncation import cut_note
 from bot.model.judge_call import (
     NUMBER_TOKENS,
     REASON_TOKENS,

@@ -2,32 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from bot.domain.profile import ProfileFields
-
-FIELD_LABELS = {
-    "bot_name": "name",
-    "avatar_emoji": "avatar",
-    "formality": "formality",
-    "enthusiasm": "enthusiasm",
-    "technical_depth": "technical depth",
-    "empathy": "empathy",
-    "response_style": "style",
-    "custom_instructions": "instructions",
-    "model": "model",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    field: str
-    old: str | int | None
-    new: str | int | None
-
-    @property
-    def label(self) -> str:
-        return FIELD_LABELS[self.field]
+from bot.domain.profile import FIELD_LABELS, Change, ProfileFields
 
 
 def diff(old: ProfileFields, new: ProfileFields) -> list[Change]:

@@ -12,8 +12,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar
 
 from bot.domain.knowledge import Knowledge
-from bot.domain.profile import ProfileFields, ResponseStyle
-from bot.persona.diff import Change
+from bot.domain.profile import Change, ProfileFields, ResponseStyle
 
 T = TypeVar("T")
 

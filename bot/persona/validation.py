@@ -7,12 +7,16 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from bot.domain.profile import TRAITS, ProfileFields, ResponseStyle
+from bot.domain.profile import (
+    BOT_NAME_MAX,
+    INSTRUCTIONS_MAX,
+    MODEL_MAX,
+    TRAITS,
+    ProfileFields,
+    ResponseStyle,
+)
 from bot.errors import UserError
 
-BOT_NAME_MAX: Final = 80
-INSTRUCTIONS_MAX: Final = 2000
-MODEL_MAX: Final = 100
 PROFILE_NAME_MAX: Final = 40
 
 _EMOJI_RE: Final = re.compile(r"^:[a-z0-9_+'-]{1,98}:$")

@@ -5,31 +5,10 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
-from typing import Any
 
 from bot.domain.results import TestResult
-
-
-@dataclass(frozen=True, slots=True)
-class Figures:
-    name: str
-    messages: int
-    failed: int
-    passed: int
-    judged: int
-    mean_alignment: float | None
-    median_ms: float | None
-    slowest_ms: float | None
-    tokens: int | None
-    unjudged: int = 0  # expected behaviours the judge gave no verdict on
-
-    @property
-    def pass_rate(self) -> float | None:
-        return self.passed / self.judged if self.judged else None
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+from bot.domain.scenarios import Figures
+from bot.domain.stats import arrow
 
 
 def figures(name: str, results: Iterable[TestResult]) -> Figures:
@@ -90,14 +69,6 @@ COMPARED: dict[str, bool] = {
 def _value(f: Figures, key: str) -> float | None:
     value = getattr(f, key)
     return None if value is None else float(value)
-
-
-def arrow(now: float | None, before: float | None) -> str | None:
-    if now is None or before is None:
-        return None
-    if abs(now - before) < 1e-9:
-        return "="
-    return "▲" if now > before else "▼"
 
 
 def changes(now: Figures, before: Figures) -> dict[str, str | None]:

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from typing import Final
 
 from bot import ids
+from bot.domain.scenarios import (
+    BEHAVIOUR_MAX,
+    BEHAVIOURS_MAX,
+    DESCRIPTION_MAX,
+    MESSAGE_MAX,
+    MESSAGES_MAX,
+    NAME_MAX,
+)
 
-NAME_MAX: Final = 60
-DESCRIPTION_MAX: Final = 300
-MESSAGES_MAX: Final = 20
-MESSAGE_MAX: Final = 4000
-BEHAVIOURS_MAX: Final = 10
-BEHAVIOUR_MAX: Final = 60
 RESERVED_NAMES: Final = frozenset({"all"})
 
 

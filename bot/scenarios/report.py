@@ -10,7 +10,8 @@ from typing import Any
 
 from bot.blocks.common import counted
 from bot.domain.results import TestResult
-from bot.scenarios.figures import Figures, overall, per_scenario
+from bot.domain.scenarios import Figures
+from bot.scenarios.figures import overall, per_scenario
 
 
 @dataclass(frozen=True, slots=True)
