@@ -9,14 +9,10 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
-from bot.blocks.common import escape
-from bot.blocks.config_modal import ModalContext, config_modal, read_state
-from bot.blocks.profile import applied_on_top, change_lines
-from bot.domain.knowledge import KnowledgeItem
-from bot.domain.profile import ProfileFields, ProfileVersion
+from bot.blocks.config_modal import ModalContext, read_state
 from bot.errors import UserError
-from bot.persona.diff import diff
-from bot.persona.merge import Merged, merge_fields
+from bot.persona import editing
+from bot.persona.editing import ProfileNotFound
 from bot.persona.validation import fields_from_form
 from bot.slack.roles import NOT_AN_EDITOR, is_editor
 from bot.startup.deps import Deps
@@ -26,9 +22,6 @@ from commands.parse import Parsed
 from commands.profiles import resolve
 from commands.replies import confirm_text, open_view
 from commands.request import Reply, SlashRequest
-from storage import profiles as repo
-from storage.errors import ProfileNotFound, VersionNotFound
-from storage.profiles import Edit, Edited
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +36,14 @@ async def open_modal(
     channel_id: str,
     response_url: str | None,
 ) -> Reply | None:
-    version = await repo.current_version(deps.pool, team_id=team_id, profile_id=profile_id)
-    context = ModalContext(profile_id, version.version, channel_id, response_url)
-    return await open_view(
-        client, trigger_id=trigger_id, view=config_modal(version, context=context)
+    view = await editing.form(
+        deps.pool,
+        team_id=team_id,
+        profile_id=profile_id,
+        channel_id=channel_id,
+        response_url=response_url,
     )
+    return await open_view(client, trigger_id=trigger_id, view=view)
 
 
 async def open_from_command(
@@ -70,36 +66,6 @@ async def open_from_command(
 
 def _form_error(message: str) -> dict[str, str]:
     return {ids.FIELD_BOT_NAME: message}
-
-
-async def _save(
-    deps: Deps, *, team_id: str, user_id: str, context: ModalContext, fields: ProfileFields
-) -> tuple[Edited, Merged]:
-    """Apply the form on top of the current version: what the person changed relative to the
-    version the form was opened on, keeping whatever someone else saved meanwhile."""
-    try:
-        opened = await repo.get_version(
-            deps.pool, team_id=team_id, profile_id=context.profile_id, version=context.base_version
-        )
-        base: ProfileFields | None = opened.fields
-    except VersionNotFound:
-        base = None  # a form from before versions were carried: its values replace the current
-    merged: Merged | None = None
-
-    def apply(current: ProfileVersion, _: list[KnowledgeItem]) -> Edit | None:
-        nonlocal merged
-        merged = (
-            Merged(fields, [])
-            if base is None
-            else merge_fields(base=base, ours=fields, current=current.fields)
-        )
-        return Edit(merged.fields) if merged.fields != current.fields else None
-
-    edited = await repo.edit_current(
-        deps.pool, team_id=team_id, profile_id=context.profile_id, user_id=user_id, change=apply
-    )
-    assert merged is not None
-    return edited, merged
 
 
 async def handle_submit(
@@ -138,8 +104,10 @@ async def handle_submit(
         await ack(response_action="errors", errors=_form_error(NOT_AN_EDITOR))
         return
     try:
-        edited, merged = await budget.run(
-            _save(deps, team_id=team_id, user_id=user_id, context=context, fields=fields)
+        text = await budget.run(
+            editing.save(
+                deps.pool, team_id=team_id, user_id=user_id, context=context, fields=fields
+            )
         )
     except ProfileNotFound:
         await ack(
@@ -160,18 +128,6 @@ async def handle_submit(
         return
     await ack()
 
-    current, saved = edited.base, edited.saved
-    name = escape(current.profile_name)
-    if saved is None:
-        text = f"No changes: *{name}* stays at v{current.version}."
-    else:
-        text = (
-            f"Saved *{name}* v{saved.version}:\n{change_lines(diff(current.fields, saved.fields))}"
-        )
-    if saved is not None and current.version != context.base_version:
-        text += "\n" + applied_on_top(
-            profile_name=current.profile_name, version=current.version, replaced=merged.replaced
-        )
     await confirm(client, context=context, user_id=user_id, text=text)
 
 
