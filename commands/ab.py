@@ -11,7 +11,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.ab import closing
 from bot.ab import leaderboard as ab_leaderboard
 from bot.ab import start as ab_start
-from bot.ab.closing import Ending
 from bot.blocks.common import escape
 from bot.errors import UserError
 from bot.slack.roles import is_editor
@@ -105,8 +104,8 @@ def _id_from(raw: str, usage: str) -> int:
 async def _end(
     deps: Deps,
     client: AsyncWebClient,
-    ending: Ending,
     *,
+    cancel: bool,
     team_id: str,
     user_id: str,
     ab_id: int,
@@ -114,23 +113,29 @@ async def _end(
     """Close or cancel: the use case asks whether the person is an editor only when they did
     not start the test (the answer may take a call to Slack)."""
     editor = partial(is_editor, deps, client, team_id=team_id, user_id=user_id)
-    told = await ending(
-        deps.pool, client, team_id=team_id, user_id=user_id, ab_id=ab_id, is_editor=editor
-    )
+    pool = deps.pool
+    if cancel:
+        told = await closing.cancel(
+            pool, client, team_id=team_id, user_id=user_id, ab_id=ab_id, is_editor=editor
+        )
+    else:
+        told = await closing.close(
+            pool, client, team_id=team_id, user_id=user_id, ab_id=ab_id, is_editor=editor
+        )
     return Reply(told)
 
 
 async def close_command(deps: Deps, client: AsyncWebClient, req: SlashRequest, raw: str) -> Reply:
     ab_id = _id_from(raw, "Usage: `/bot ab close <id>`, e.g. `/bot ab close 12`.")
     return await _end(
-        deps, client, closing.close, team_id=req.team_id, user_id=req.user_id, ab_id=ab_id
+        deps, client, cancel=False, team_id=req.team_id, user_id=req.user_id, ab_id=ab_id
     )
 
 
 async def cancel_command(deps: Deps, client: AsyncWebClient, req: SlashRequest, raw: str) -> Reply:
     ab_id = _id_from(raw, "Usage: `/bot ab cancel <id>`, e.g. `/bot ab cancel 12`.")
     return await _end(
-        deps, client, closing.cancel, team_id=req.team_id, user_id=req.user_id, ab_id=ab_id
+        deps, client, cancel=True, team_id=req.team_id, user_id=req.user_id, ab_id=ab_id
     )
 
 
@@ -138,7 +143,7 @@ async def close_button(deps: Deps, click: Click) -> Reply:
     return await _end(
         deps,
         click.client,
-        closing.close,
+        cancel=False,
         team_id=click.team_id,
         user_id=click.user_id,
         ab_id=click.id_value(),
@@ -149,7 +154,7 @@ async def cancel_button(deps: Deps, click: Click) -> Reply:
     return await _end(
         deps,
         click.client,
-        closing.cancel,
+        cancel=True,
         team_id=click.team_id,
         user_id=click.user_id,
         ab_id=click.id_value(),

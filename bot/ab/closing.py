@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Protocol
 
 import asyncpg
 from slack_sdk.errors import SlackApiError
@@ -29,21 +28,6 @@ log = logging.getLogger(__name__)
 # Whether the person ending a test is an editor: asked only when they did not start it, since
 # the answer may take a call to Slack.
 EditorCheck = Callable[[], Awaitable[bool]]
-
-
-class Ending(Protocol):
-    """`close` or `cancel`: how a test ends, and what the person is told."""
-
-    async def __call__(
-        self,
-        pool: asyncpg.Pool,
-        client: AsyncWebClient,
-        *,
-        team_id: str,
-        user_id: str,
-        ab_id: int,
-        is_editor: EditorCheck,
-    ) -> str: ...
 
 
 async def _test_for(
