@@ -183,7 +183,12 @@ async def test_fuzzed_command_text_never_crashes_or_half_writes(live: SlackDrive
     for r in rows:
         by_profile.setdefault(r["profile_id"], []).append(r["version"])
     assert all(v == list(range(1, len(v) + 1)) for v in by_profile.values())
-    assert len(rows) >= versions_before
+    assert versions_before == 1
+    # Exactly one command in the corpus is a valid edit: `set name` with ten right-to-left
+    # overrides (bot_name accepts any non-blank text). Everything else saved nothing.
+    assert list(by_profile.values()) == [[1, 2]]
+    names = await live.pool.fetch("SELECT version, bot_name FROM profile_versions ORDER BY 1")
+    assert [tuple(r) for r in names] == [(1, DEFAULT_FIELDS.bot_name), (2, "\u202e" * 10)]
 
 
 @settings(max_examples=300, deadline=None)

@@ -47,10 +47,20 @@ async def test_members_cannot_edit(setup: SlackDriver, text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["show", "profiles", "history", "knowledge show", "scenarios", "editors list", "help"]
+    ("text", "fragment"),
+    [
+        ("show", "ROMASHKA Assistant (Support v1)"),
+        ("profiles", "1 bot profile"),
+        ("history", "History of Support"),
+        ("knowledge show", "Knowledge of Support v1: 11 items"),
+        ("scenarios", "3 test scenarios"),
+        ("editors list", f"<@{ADMIN}> (first editor)"),
+        ("help", "*ROMASHKA bot playground*"),
+    ],
 )
-async def test_members_can_look(setup: SlackDriver, text: str) -> None:
-    assert not (await setup.reply_text(text, user=MEMBER)).startswith("Only editors")
+async def test_members_can_look(setup: SlackDriver, text: str, fragment: str) -> None:
+    # the content itself: a refusal or the generic failure text must not pass
+    assert fragment in await setup.reply_text(text, user=MEMBER)
 
 
 async def test_an_added_editor_can_edit_and_removal_takes_effect(setup: SlackDriver) -> None:
