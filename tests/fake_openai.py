@@ -1,8 +1,11 @@
 """A small OpenAI-compatible chat completions server over real HTTP, for tests.
 
 The real `openai.AsyncOpenAI` client talks to it, so tests exercise the actual request
-encoding, SSE parsing, retries and error mapping. Answers depend on the system prompt
-(detected through the band texts in bot.persona.personality), so tests can tell profiles apart.
+encoding, SSE parsing, retries and error mapping. It is built from nothing of the product's
+(tests/test_fakes_are_independent.py checks): answers are written in the fake's own words from
+how its own cue words in the system prompt make it lean (`read_cues`, `write_answer`), and judge
+requests are recognised by their shape (a response_format, or a JSON schema quoted in the
+prompt) and answered in that schema's shape by the fake judge's own rules (`rate`, `_fill`).
 
 Knobs (set as attributes; reset them per test by making a new server):
 - ttft_s, token_interval_s: delays before the first chunk and between chunks
@@ -10,7 +13,9 @@ Knobs (set as attributes; reset them per test by making a new server):
 - token_logprobs: logprobs given to successive tokens, cycled
 - include_usage: send usage (final chunk when stream_options.include_usage, or in the body)
 - reported_model: model name to report instead of echoing the requested one
-- answer_text: fixed answer instead of the profile-derived one
+- answer_text: fixed answer instead of the one written from the prompt
+- leaning: the function from system prompt to Leaning that answers are written from
+  (default read_cues); a test can put a hidden function of its own there
 - failures: queue of Failure for the next requests (see `fail_next`)
 - reject_params: parameters answered with an OpenAI-shaped 400 "unsupported_parameter"
 - reject_json_schema / reject_json_object: 400 for those response formats
@@ -44,26 +49,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import re
 import socket
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Literal, Self
 
 from aiohttp import web
-
-from bot.domain.profile import TRAITS, ResponseStyle
-from bot.metrics.proxies import measure
-from bot.model.behaviour_judge import BEHAVIOUR_JUDGE_MARKER
-from bot.model.llm import SCHEMA_INSTRUCTION
-from bot.model.pair_judge import PAIRWISE_JUDGE_MARKER
-from bot.model.trait_judge import JUDGE_MARKER
-from bot.persona.knowledge import PROMPT_HEADER as KNOWLEDGE_HEADER
-from bot.persona.knowledge import key_terms
-from bot.persona.personality import STYLE_INSTRUCTIONS, TRAIT_BANDS
 
 FailureKind = Literal[
     "rate_limit",
@@ -102,95 +98,253 @@ class Failure:
     retry_after_ms: str | None = "10"
 
 
-TECH_TERMS = ("OAuth 2.0", "HTTP 401", "API", "TTL", "SSO", "endpoint", "token", "cache")
-EMPATHY_PHRASES = ("frustrating", "sorry", "understand", "inconvenience", "patience")
+# -- the fake model's own voice ---------------------------------------------------------------
+#
+# The fake reads a system prompt the way a small instruction-following model does: by the words
+# it recognises, with no knowledge of how the product builds its prompts. Each leaning below is
+# pulled up by some cue words and down by others, anywhere in the system messages (a custom
+# instruction "be formal" counts as much as the product's own wording). Negation is not
+# understood ("no slang" still mentions slang), as with small models. The leanings are
+# continuous (0..1, 0.5 for a prompt without cues), and the answer follows them: the share of
+# sentences in casual wording, of sentences ending in "!", how many technical and empathetic
+# sentences and steps it writes. A test can replace `FakeOpenAI.leaning` with its own function
+# of the prompt (for example a hidden continuous function of trait values it knows), and the
+# answer follows that instead.
+
+# leaning: (cue stems that pull it up, cue stems that pull it down). A stem matches a word that
+# starts with it; a stem with a space or hyphen matches that phrase.
+CUES: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    "formal": (
+        (
+            "formal",
+            "professional",
+            "polished",
+            "business",
+            "courteous",
+            "respectful",
+            "complete",
+            "careful",
+        ),
+        ("casual", "informal", "relaxed", "friendly", "colleague", "slang", "chat"),
+    ),
+    "lively": (
+        ("enthusias", "energ", "excite", "upbeat", "celebrat", "lively"),
+        ("calm", "matter-of-fact", "reserved", "understated", "evenly", "flat"),
+    ),
+    "technical": (
+        (
+            "technically",
+            "terminolog",
+            "precise",
+            "exact",
+            "expert",
+            "protocol",
+            "api",
+            "error code",
+            "config",
+            "root cause",
+            "specific",
+        ),
+        ("everyday", "non-technical", "plain", "layman"),
+    ),
+    "caring": (
+        (
+            "empath",
+            "feeling",
+            "frustrat",
+            "understanding",
+            "acknowledg",
+            "warm",
+            "reassur",
+            "patience",
+            "validat",
+            "sincere",
+            "concern",
+        ),
+        ("strictly", "solution", "straight", "focus"),
+    ),
+    "long": (
+        ("detailed", "thorough", "step-by-step", "reasons", "in depth"),
+        ("concise", "short", "terse"),
+    ),
+    "chatty": (
+        ("conversational", "back-and-forth", "natural", "check whether", "checking whether"),
+        ("no questions",),
+    ),
+}
+# how far one cue moves a leaning: 0.5 + 0.5 * tanh(CUE_WEIGHT * (up - down))
+CUE_WEIGHT: Final = 0.25
 
 
-def detect_band(trait: str, system_prompt: str) -> int:
-    for index, text in enumerate(TRAIT_BANDS[trait]):
-        if text in system_prompt:
-            return index
-    return 2
+@dataclass(frozen=True)
+class Leaning:
+    """How the fake model leans for one prompt, each 0..1 (0.5: no pull either way)."""
+
+    formal: float = 0.5
+    lively: float = 0.5
+    technical: float = 0.5
+    caring: float = 0.5
+    long: float = 0.5
+    chatty: float = 0.5
 
 
-def detect_style(system_prompt: str) -> ResponseStyle:
-    for style, text in STYLE_INSTRUCTIONS.items():
-        if text in system_prompt:
-            return style
-    return ResponseStyle.CONVERSATIONAL
+def _cue_count(stems: tuple[str, ...], text: str) -> int:
+    return sum(len(re.findall(r"(?<![\w-])" + re.escape(stem), text)) for stem in stems)
 
 
-def profile_answer(system_prompt: str) -> str:
-    """A password-reset answer whose wording follows the bands found in the prompt."""
-    formality = detect_band("formality", system_prompt)
-    enthusiasm = detect_band("enthusiasm", system_prompt)
-    depth = detect_band("technical_depth", system_prompt)
-    empathy = detect_band("empathy", system_prompt)
-    style = detect_style(system_prompt)
-    casual = formality <= 1
-    excited = enthusiasm >= 3
-    end = "!" if excited else "."
-
-    sentences: list[str] = []
-    if empathy >= 3:
-        sentences.append(
-            "I'm so sorry, I understand how frustrating it is to be locked out"
-            if casual
-            else "I am sorry for the inconvenience, and I understand how frustrating this is"
-        )
-    if depth >= 3:
-        sentences.append(
-            "Your SSO session token expired, so the OAuth 2.0 endpoint returns HTTP 401 "
-            "until the cache TTL runs out"
-        )
-    sentences.append(
-        "You'll get a reset link if you click Forgot password on the sign-in page"
-        if casual
-        else "Please select Forgot password on the sign-in page to receive a reset link"
-    )
-    if style is not ResponseStyle.CONCISE:
-        sentences.append(
-            "It's usually there within a minute, so check your spam folder if you don't see it"
-            if casual
-            else "The message normally arrives within one minute; please check the spam folder "
-            "if it does not appear"
-        )
-    if style is ResponseStyle.DETAILED:
-        sentences.extend(
-            [
-                "The link remains valid for twenty-four hours and can be used only once",
-                "After opening it, choose a new password of at least twelve characters",
-                "All other devices are signed out automatically once the password changes",
-                "If the message still does not arrive, verify that the address on file is "
-                "correct in the account settings",
-                "Should the problem persist, our support team can trigger the reset manually",
-            ]
-        )
-    if style is ResponseStyle.CONVERSATIONAL:
-        sentences.append("Did that help" if casual else "Does that resolve the issue")
-    text = " ".join(s + ("?" if s.startswith(("Did", "Does")) else end) for s in sentences)
-    if excited:
-        text = ("Great question! " if casual else "Excellent question! ") + text + " 🎉"
-    return text
+def read_cues(system_prompt: str) -> Leaning:
+    """The fake model's own reading of a system prompt (see CUES)."""
+    text = system_prompt.lower()
+    values = {
+        name: 0.5 + 0.5 * math.tanh(CUE_WEIGHT * (_cue_count(up, text) - _cue_count(down, text)))
+        for name, (up, down) in CUES.items()
+    }
+    return Leaning(**values)
 
 
-def heuristic_levels(answer: str) -> dict[str, int]:
-    """Perceived levels a crude judge would give; good enough to tell profiles apart."""
-    p = measure(answer)
-    exclamations = p.exclamations_per_sentence or 0.0
-    contractions = p.contractions_per_100_words or 0.0
+def _share(value: float) -> float:
+    """How far past neutral a leaning goes, 0..1 (nothing at or below 0.5)."""
+    return max(0.0, min(1.0, 2 * value - 1))
+
+
+# (casual wording, formal wording) of the sentences that answer a locked-out customer
+_STEPS: Final[tuple[tuple[str, str], ...]] = (
+    (
+        "You'll get a reset link if you click Forgot password on the sign-in page",
+        "Please select Forgot password on the sign-in page to receive a reset link",
+    ),
+    (
+        "It's usually there within a minute, so check your spam folder if you don't see it",
+        "The message normally arrives within one minute; please check the spam folder if it "
+        "does not appear",
+    ),
+    (
+        "The link's good for a day and you can only use it once",
+        "The link remains valid for twenty-four hours and can be used only once",
+    ),
+    (
+        "Once it's open, pick a new password that's at least twelve characters",
+        "After opening it, choose a new password of at least twelve characters",
+    ),
+    (
+        "We'll sign out your other devices once the password's changed",
+        "All other devices are signed out automatically once the password changes",
+    ),
+    (
+        "If it still doesn't show up, make sure the address in your account settings is right",
+        "If the message still does not arrive, verify that the address on file is correct in "
+        "the account settings",
+    ),
+    (
+        "If that doesn't work either, our support team can reset it for you",
+        "Should the problem persist, our support team can trigger the reset manually",
+    ),
+)
+_EMPATHY: Final[tuple[tuple[str, str], ...]] = (
+    (
+        "I'm so sorry, I understand how frustrating it is to be locked out",
+        "I am sorry for the inconvenience, and I understand how frustrating this is",
+    ),
+    (
+        "Thanks for your patience, we'll get you back in",
+        "Thank you for your patience; we will restore your access",
+    ),
+)
+_TECHNICAL: Final[tuple[tuple[str, str], ...]] = (
+    (
+        "Your SSO session token's expired, so the OAuth 2.0 endpoint returns HTTP 401",
+        "Your SSO session token expired, so the OAuth 2.0 endpoint returns HTTP 401",
+    ),
+    (
+        "That'll last until the cache TTL runs out, about 15 minutes",
+        "This persists until the cache TTL expires, after approximately 15 minutes",
+    ),
+    (
+        "The API's logging it as error code AUTH_EXPIRED in the audit config",
+        "The API records it as error code AUTH_EXPIRED in the audit configuration",
+    ),
+)
+_CHECK_IN: Final = ("Did that help", "Does that resolve the issue")
+_EMOJI: Final = ("🎉", "🙌")
+
+
+def write_answer(leaning: Leaning) -> str:
+    """A password-reset answer in the voice `leaning` describes (the fake's own wording)."""
+    sentences: list[tuple[str, str]] = []
+    sentences += _EMPATHY[: round(len(_EMPATHY) * _share(leaning.caring))]
+    sentences += _TECHNICAL[: round(len(_TECHNICAL) * _share(leaning.technical))]
+    # one step for a brief answer, all of them for a long one
+    steps = 1 + round((len(_STEPS) - 1) * max(0.0, min(1.0, (leaning.long - 0.3) / 0.6)))
+    sentences += _STEPS[:steps]
+    # all casual up to a formal leaning of 0.25, none from 0.75
+    casual_share = max(0.0, min(1.0, (0.75 - leaning.formal) / 0.5))
+    exclaim_share = _share(leaning.lively)
+    out: list[str] = []
+    for index, (casual, formal) in enumerate(sentences):
+        position = (index + 0.5) / len(sentences)
+        end = "!" if position < exclaim_share else "."
+        out.append((casual if position < casual_share else formal) + end)
+    if leaning.chatty > 0.6:
+        out.append((_CHECK_IN[0] if casual_share > 0.5 else _CHECK_IN[1]) + "?")
+    if exclaim_share > 0.6:
+        out.insert(0, "Great question!" if casual_share > 0.5 else "Excellent question!")
+    emoji = _EMOJI[: round(len(_EMOJI) * exclaim_share)]
+    return " ".join(out + list(emoji))
+
+
+def answer_for(system_prompt: str) -> str:
+    """What the fake model answers under `system_prompt` by default (without knowledge)."""
+    return write_answer(read_cues(system_prompt))
+
+
+# -- the fake judge's own rules ----------------------------------------------------------------
+#
+# The judge rates what it reads in the answer with its own word lists, never the product's
+# measures: the rating of a trait is a baseline plus a fixed amount per marker found.
+
+CONTRACTION: Final = re.compile(r"\b\w+'(?:s|re|ll|t|ve|d|m)\b", re.IGNORECASE)
+UPBEAT_WORDS: Final = ("great", "excellent", "awesome", "happy", "love")
+TECH_TERMS: Final = (
+    "oauth",
+    "http",
+    "api",
+    "ttl",
+    "sso",
+    "endpoint",
+    "token",
+    "cache",
+    "error code",
+)
+EMPATHY_PHRASES: Final = ("frustrating", "sorry", "understand", "inconvenience", "patience")
+EMOJI: Final = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf]")
+
+
+def _sentences(answer: str) -> int:
+    return max(1, len(re.findall(r"[.!?]+(?:\s|$)", answer)))
+
+
+def _clamp(value: float) -> int:
+    return max(0, min(100, round(value)))
+
+
+def rate(answer: str) -> dict[str, int]:
+    """The fake judge's levels for an answer: its own markers, counted.
+
+    formality: 85, less 60 for each contraction per sentence; enthusiasm: 15, plus 40 per "!"
+    per sentence, 15 per emoji and 10 per upbeat word; technical_depth: 10 plus 12 per
+    technical term; empathy: 10 plus 18 per empathy phrase. Each clamped to 0..100."""
     lowered = answer.lower()
-    tech_hits = sum(1 for term in TECH_TERMS if term.lower() in lowered)
-    empathy_hits = sum(1 for phrase in EMPATHY_PHRASES if phrase in lowered)
-
-    def clamp(value: float) -> int:
-        return max(0, min(100, round(value)))
-
+    sentences = _sentences(answer)
     return {
-        "formality": clamp(80 - 12 * contractions),
-        "enthusiasm": clamp(20 + 60 * exclamations + 15 * p.emoji_count),
-        "technical_depth": clamp(15 + 12 * tech_hits),
-        "empathy": clamp(15 + 20 * empathy_hits),
+        "formality": _clamp(85 - 60 * len(CONTRACTION.findall(answer)) / sentences),
+        "enthusiasm": _clamp(
+            15
+            + 40 * answer.count("!") / sentences
+            + 15 * len(EMOJI.findall(answer))
+            + 10 * sum(len(re.findall(rf"\b{w}\b", lowered)) for w in UPBEAT_WORDS)
+        ),
+        "technical_depth": _clamp(10 + 12 * sum(term in lowered for term in TECH_TERMS)),
+        "empathy": _clamp(10 + 18 * sum(phrase in lowered for phrase in EMPATHY_PHRASES)),
     }
 
 
@@ -226,18 +380,43 @@ def _bounded(fragments: Iterator[str], max_chars: int) -> tuple[str, bool]:
     return "".join(out), False
 
 
+_SCHEMA_START: Final = re.compile(r'\{\s*"type"\s*:\s*"object"')
+
+
 def _prompt_schema(body: dict[str, Any]) -> dict[str, Any] | None:
-    """The JSON schema quoted in a prompt after SCHEMA_INSTRUCTION, if any."""
+    """A JSON schema (an object schema with properties) quoted anywhere in the messages: how a
+    client asks for JSON when the server cannot enforce it."""
+    decoder = json.JSONDecoder()
     for m in body.get("messages", []):
         content = str(m.get("content", ""))
-        if SCHEMA_INSTRUCTION in content:
-            quoted = content.split(SCHEMA_INSTRUCTION, 1)[1].split(":\n", 1)[-1]
+        for start in _SCHEMA_START.finditer(content):
             try:
-                found: dict[str, Any] = json.JSONDecoder().raw_decode(quoted)[0]
+                found = decoder.raw_decode(content, start.start())[0]
             except ValueError:
-                return None
-            return found
+                continue
+            if isinstance(found, dict) and isinstance(found.get("properties"), dict):
+                return found
     return None
+
+
+def _enforced_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The schema the server constrains the reply to: json_schema's, or the one a json_object
+    carries (llama-server, vLLM)."""
+    response_format = body.get("response_format") or {}
+    fmt = response_format.get("type")
+    if fmt == "json_schema":
+        schema: dict[str, Any] | None = response_format.get("json_schema", {}).get("schema")
+        return schema
+    if fmt == "json_object" and "schema" in response_format:
+        carried: dict[str, Any] = response_format["schema"]
+        return carried
+    return None
+
+
+def _tagged(tag: str, text: str) -> str | None:
+    """The text between <tag> and </tag>: how a judge request sets apart what it is about."""
+    match = re.search(rf"<{tag}>\n?(.*?)\n?</{tag}>", text, re.DOTALL)
+    return match.group(1) if match else None
 
 
 class Rambler:
@@ -302,6 +481,7 @@ class Rambler:
 
 
 def _knowledge_lines(text: str) -> list[tuple[str, str]]:
+    """Lines that start with a bracketed id ("[F2] ..."): reference material in a prompt."""
     return [(m[1], m[2]) for m in re.finditer(r"^\[([A-Z][0-9]*)\] (.+)$", text, re.MULTILINE)]
 
 
@@ -312,15 +492,34 @@ def _body(line: str) -> str:
     return line.split(": ", 1)[-1].strip()
 
 
-def _best_item(section: str, question: str) -> str | None:
-    words = key_terms(question)
+_COMMON_WORDS: Final = frozenset(
+    re.findall(
+        r"\w+",
+        "the and for are you your our what how can with this that from have does when where "
+        "which who why will would could should about into there their them they was were",
+    )
+)
+
+
+def _terms(text: str) -> set[str]:
+    """Words of three letters or more, lower-cased, a plural "s" dropped, common words out."""
+    words = re.findall(r"[a-z0-9$][a-z0-9$/]*", text.lower())
+    return {w.removesuffix("s") for w in words if len(w) > 2 and w not in _COMMON_WORDS}
+
+
+def _best_item(system_prompt: str, question: str) -> str | None:
+    """The FAQ or policy line (ids F.., P..) sharing most words with the question, if any."""
+    words = _terms(question)
     scored = [
-        (len(words & key_terms(text)), text)
-        for ref, text in _knowledge_lines(section)
+        (len(words & _terms(text)), -n, text)
+        for n, (ref, text) in enumerate(_knowledge_lines(system_prompt))
         if ref[0] in "FP"
     ]
-    best = max(scored, default=(0, ""))
-    return best[1] if best[0] > 0 else None
+    best = max(scored, default=(0, 0, ""))
+    return best[2] if best[0] > 0 else None
+
+
+SUGGESTIONS: Final = ["Shorten the greeting.", "Name the exact menu item."]
 
 
 class FakeOpenAI:
@@ -332,6 +531,8 @@ class FakeOpenAI:
         self.include_usage = True
         self.reported_model: str | None = None
         self.answer_text: str | None = None
+        # how the model leans for a system prompt; answers are written from it (see CUES)
+        self.leaning: Callable[[str], Leaning] = read_cues
         self.failures: deque[Failure] = deque()
         self.reject_params: set[str] = set()
         self.reject_json_schema = False
@@ -339,6 +540,9 @@ class FakeOpenAI:
         self.judge_levels: dict[str, int] | None = None
         self.judge_reply: str | None = None
         self.requests: list[dict[str, Any]] = []
+        # the text of each reply as written (before any failure cuts it), at its request's
+        # index; None for a request answered with an error
+        self.replies: list[str | None] = []
         self.timings: list[Timing] = []
         # behaviour judge: score per behaviour name (default 80, a pass)
         self.behaviour_scores: dict[str, int] = {}
@@ -422,12 +626,8 @@ class FakeOpenAI:
     # -- request handling --------------------------------------------------------------
 
     def is_judge_request(self, body: dict[str, Any]) -> bool:
-        if body.get("response_format"):
-            return True
-        return any(
-            JUDGE_MARKER in content or SCHEMA_INSTRUCTION in content
-            for content in (str(m.get("content", "")) for m in body.get("messages", []))
-        )
+        """A request for JSON: a response_format, or a JSON schema quoted in the messages."""
+        return bool(body.get("response_format")) or _prompt_schema(body) is not None
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
         """The model list; the next queued failure applies here as to a completion."""
@@ -453,8 +653,10 @@ class FakeOpenAI:
 
     async def _serve(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
         timing = Timing(received_at=time.monotonic())
+        index = len(self.requests)
         self.requests.append(body)
         self.timings.append(timing)
+        self.replies.append(None)
         failure = self.failures.popleft() if self.failures else None
 
         if failure is not None and failure.kind not in STREAM_FAILURES:
@@ -481,6 +683,7 @@ class FakeOpenAI:
                 await asyncio.sleep(tokens * self.judge_token_s)
         else:
             text, finish = self._limited_answer(body)
+        self.replies[index] = text
         if body.get("stream"):
             return await self._stream(request, body, text, failure, timing, finish)
         return web.json_response(self._completion(body, text, finish))
@@ -564,13 +767,7 @@ class FakeOpenAI:
         return text, "length" if cut else "stop"
 
     def _ramble(self, body: dict[str, Any]) -> Iterator[str]:
-        response_format = body.get("response_format") or {}
-        fmt = response_format.get("type")
-        schema: dict[str, Any] | None = None
-        if fmt == "json_schema":
-            schema = response_format.get("json_schema", {}).get("schema")
-        elif fmt == "json_object" and "schema" in response_format:
-            schema = response_format["schema"]
+        schema = _enforced_schema(body)
         constrained = schema is not None
         if schema is None:
             schema = _prompt_schema(body) or {
@@ -648,74 +845,83 @@ class FakeOpenAI:
         system = "\n".join(
             str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "system"
         )
-        text = profile_answer(system)
-        if self.use_knowledge and KNOWLEDGE_HEADER in system:
+        text = write_answer(self.leaning(system))
+        if self.use_knowledge:
             question = str(body["messages"][-1].get("content", ""))
-            best = _best_item(system.split(KNOWLEDGE_HEADER, 1)[1], question)
+            best = _best_item(system, question)
             if best is not None:
                 text += f" {_body(best)}"
         return text
 
     def _judge_text(self, body: dict[str, Any]) -> str:
+        """A reply in the shape of the request's schema, filled by the fake judge's own rules:
+        the schema says what is asked (see `_fill`), the tags in the user message what about."""
         if self.judge_reply is not None:
             return self.judge_reply
-        if any(BEHAVIOUR_JUDGE_MARKER in str(m.get("content", "")) for m in body["messages"]):
-            return self._behaviour_text(body)
-        if any(PAIRWISE_JUDGE_MARKER in str(m.get("content", "")) for m in body["messages"]):
-            return self._pairwise_text(body)
-        # Only user messages: the judge's system prompt mentions the tags too.
-        prompt = "\n".join(
+        schema = _enforced_schema(body) or _prompt_schema(body) or {}
+        user = "\n".join(
             str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user"
         )
-        match = re.search(r"<answer>\n?(.*?)\n?</answer>", prompt, re.DOTALL)
-        levels = heuristic_levels(match.group(1) if match else "")
+        return json.dumps(self._fill(schema, user))
+
+    def _fill(self, schema: dict[str, Any], user: str) -> dict[str, Any]:
+        """One value per property of the schema, by what the property looks like:
+        - an object with a "level": a rating of the trait it is named after, by `rate` (50 for
+          a name the judge has no rule for; `judge_levels` overrides), reason "Heuristic rating
+          of <name>."
+        - an object with a "score": a verdict on the behaviour it is named after
+          (`behaviour_scores`, default 80)
+        - a string with an enum of "1" and "2": the better of <reply_1> and <reply_2>
+          (`pairwise_mode`)
+        - an array of ids from an enum: the ids of the <knowledge> lines whose text the answer
+          quotes, then `extra_sources`
+        - any other array: SUGGESTIONS; any other string, number or boolean: a fixed value."""
+        answer = _tagged("answer", user) or _tagged("reply", user) or ""
+        levels = rate(answer)
         if self.judge_levels is not None:
             levels.update(self.judge_levels)
-        reply: dict[str, Any] = {
-            trait: {"level": levels[trait], "reason": f"Heuristic rating of {trait}."}
-            for trait in TRAITS
-        }
-        reply["suggestions"] = ["Shorten the greeting.", "Name the exact menu item."]
-        listed = re.search(r"<knowledge>\n?(.*?)\n?</knowledge>", prompt, re.DOTALL)
-        if listed:
-            answer = match.group(1) if match else ""
-            quoted = [
-                ref
-                for ref, text in _knowledge_lines(listed.group(1))
-                if _body(text) and _body(text) in answer
-            ]
-            reply["sources"] = quoted + self.extra_sources
-        return json.dumps(reply)
+        reply: dict[str, Any] = {}
+        for name, sub in schema.get("properties", {}).items():
+            inner = sub.get("properties", {})
+            kind = sub.get("type")
+            if "level" in inner:
+                rating: dict[str, Any] = {"level": levels.get(name, 50)}
+                if "reason" in inner:
+                    rating["reason"] = f"Heuristic rating of {name}."
+                reply[name] = rating
+            elif "score" in inner:
+                reply[name] = {
+                    "score": self.behaviour_scores.get(name, 80),
+                    "reason": f"the reply is {name} enough in tone and content",
+                }
+            elif kind == "string" and {"1", "2"} <= set(sub.get("enum", [])):
+                reply[name] = self._better(user)
+            elif kind == "array" and "enum" in sub.get("items", {}):
+                listed = _tagged("knowledge", user) or ""
+                quoted = [
+                    ref
+                    for ref, text in _knowledge_lines(listed)
+                    if _body(text) and _body(text) in answer
+                ]
+                reply[name] = quoted + self.extra_sources
+            elif kind == "array":
+                reply[name] = list(SUGGESTIONS)
+            elif kind == "string":
+                reply[name] = sub["enum"][0] if sub.get("enum") else "it answers more completely"
+            elif kind in ("integer", "number"):
+                reply[name] = 50
+            elif kind == "boolean":
+                reply[name] = True
+        return reply
 
-    def _pairwise_text(self, body: dict[str, Any]) -> str:
-        prompt = str(body["messages"][-1].get("content", ""))
-        first = re.search(r"<reply_1>\n?(.*?)\n?</reply_1>", prompt, re.DOTALL)
-        second = re.search(r"<reply_2>\n?(.*?)\n?</reply_2>", prompt, re.DOTALL)
-        len1 = len(first.group(1)) if first else 0
-        len2 = len(second.group(1)) if second else 0
+    def _better(self, user: str) -> str:
+        len1 = len(_tagged("reply_1", user) or "")
+        len2 = len(_tagged("reply_2", user) or "")
         if self.pairwise_mode == "first":
-            better = "1"
-        elif self.pairwise_mode == "tie" or len1 == len2:
-            better = "tie"
-        else:
-            better = "1" if len1 > len2 else "2"
-        return json.dumps({"better": better, "reason": "it answers more completely"})
-
-    def _behaviour_text(self, body: dict[str, Any]) -> str:
-        prompt = "\n".join(
-            str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user"
-        )
-        listed = prompt.split("Expected behaviours:\n", 1)[-1].split("\n\n", 1)[0]
-        names = [line[2:] for line in listed.splitlines() if line.startswith("- ")]
-        # one entry per behaviour, keyed by its name, as the judge's schema asks
-        verdicts = {
-            name: {
-                "score": self.behaviour_scores.get(name, 80),
-                "reason": f"the reply is {name} enough in tone and content",
-            }
-            for name in names
-        }
-        return json.dumps(verdicts)
+            return "1"
+        if self.pairwise_mode == "tie" or len1 == len2:
+            return "tie"
+        return "1" if len1 > len2 else "2"
 
     def _model(self, body: dict[str, Any]) -> str:
         return self.reported_model or str(body.get("model", "fake-model"))

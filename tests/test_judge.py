@@ -28,7 +28,7 @@ from bot.model.trait_judge import (
     schema_for,
 )
 from bot.persona.personality import build_system_prompt
-from tests.fake_openai import JSON_CHARS_PER_TOKEN, FakeOpenAI, profile_answer
+from tests.fake_openai import JSON_CHARS_PER_TOKEN, FakeOpenAI, answer_for
 
 API_KEY = "sk-test-SECRET123"
 QUESTION = "I can't log in to my account."
@@ -185,13 +185,13 @@ def test_judge_model_defaults_to_answer_model() -> None:
 
 
 async def test_judge_tells_profiles_apart(fake: FakeOpenAI, llm: LLM) -> None:
-    def answer_for(fields: ProfileFields) -> str:
-        return profile_answer(build_system_prompt(fields))
+    def answer_to(fields: ProfileFields) -> str:
+        return answer_for(build_system_prompt(fields))
 
     calm = replace(DEFAULT_FIELDS, formality=95, enthusiasm=5, empathy=5, technical_depth=5)
     lively = replace(DEFAULT_FIELDS, formality=5, enthusiasm=95, empathy=95, technical_depth=95)
-    calm_result = await analyse(llm, fields=calm, question=QUESTION, answer=answer_for(calm))
-    lively_result = await analyse(llm, fields=lively, question=QUESTION, answer=answer_for(lively))
+    calm_result = await analyse(llm, fields=calm, question=QUESTION, answer=answer_to(calm))
+    lively_result = await analyse(llm, fields=lively, question=QUESTION, answer=answer_to(lively))
     assert isinstance(calm_result, Analysis)
     assert isinstance(lively_result, Analysis)
     for trait, direction in [

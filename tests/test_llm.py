@@ -28,7 +28,7 @@ from bot.model.llm import (
     without_string_lengths,
 )
 from bot.persona.personality import Sampling, build_system_prompt, sampling_for
-from tests.fake_openai import Failure, FailureKind, FakeOpenAI, profile_answer
+from tests.fake_openai import Failure, FailureKind, FakeOpenAI, answer_for
 
 API_KEY = "sk-test-SECRET123"
 SAMPLING = Sampling(temperature=0.42, max_tokens=321, presence_penalty=0.17)
@@ -37,7 +37,7 @@ MESSAGES = [
     {"role": "system", "content": SYSTEM},
     {"role": "user", "content": "I can't log in to my account."},
 ]
-EXPECTED_ANSWER = profile_answer(SYSTEM)
+EXPECTED_ANSWER = answer_for(SYSTEM)
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"ok": {"type": "boolean"}},
@@ -341,7 +341,7 @@ async def test_rejected_parameter_is_dropped_and_remembered(
         assert second.confidence is None
         assert "top_logprobs" not in fake.requests[2]
     if param == "top_logprobs":
-        assert second.confidence is not None
+        assert second.confidence == pytest.approx(math.exp(-0.1))  # the fake's -0.1 a token
     if param == "stream_options":
         assert second.prompt_tokens is None
 
@@ -548,10 +548,16 @@ async def test_complete_json_translates_server_errors(fake: FakeOpenAI, harness:
     assert API_KEY not in caught.value.message
 
 
-def test_sampling_for_default_profile_is_what_the_fixture_expects() -> None:
-    # Guards the fixture: SAMPLING must differ from the default so the request assertions
-    # above prove the passed sampling is used, not a default.
-    assert sampling_for(DEFAULT_FIELDS) != SAMPLING
+def test_sampling_for_default_profile_differs_from_the_fixture_in_every_field() -> None:
+    # The default profile's sampling, as the formulas in bot.personality give it: a midpoint
+    # temperature, the conversational length and half the presence penalty.
+    default = sampling_for(DEFAULT_FIELDS)
+    assert default == Sampling(temperature=0.55, max_tokens=300, presence_penalty=0.3)
+    # SAMPLING differs from it in every field, so the request assertions above prove that the
+    # sampling passed in is sent, not a default.
+    assert default.temperature != SAMPLING.temperature
+    assert default.max_tokens != SAMPLING.max_tokens
+    assert default.presence_penalty != SAMPLING.presence_penalty
 
 
 # -- what real small models and their servers do ----------------------------------------------

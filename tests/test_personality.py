@@ -2,14 +2,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import pytest_asyncio
 from openai import AsyncOpenAI
 
 from bot.domain.profile import DEFAULT_FIELDS, TRAITS, ProfileFields, ResponseStyle
-from bot.metrics.proxies import measure
 from bot.model.llm import LLM
 from bot.persona.personality import (
     CUSTOM_END,
@@ -21,8 +20,9 @@ from bot.persona.personality import (
     build_system_prompt,
     sampling_for,
 )
-from tests.fake_openai import FakeOpenAI
-from tests.test_proxies import known
+from tests.fake_openai import FakeOpenAI, rate, read_cues
+from tests.slack_driver import SlackDriver
+from tests.test_bot_test import settled
 
 API_KEY = "sk-test-SECRET123"
 
@@ -220,14 +220,51 @@ async def test_changing_a_trait_changes_prompt_and_sampling_sent(
     assert changed_request["max_completion_tokens"] == expected.max_tokens
 
 
-async def test_profiles_produce_measurably_different_answers(fake: FakeOpenAI) -> None:
-    calm_formal = with_(formality=95, enthusiasm=5, response_style=ResponseStyle.DETAILED)
-    lively_casual = with_(formality=5, enthusiasm=95, response_style=ResponseStyle.CONCISE)
-    _, calm_text = await send(fake, calm_formal)
-    _, lively_text = await send(fake, lively_casual)
-    calm, lively = measure(calm_text), measure(lively_text)
+async def test_profiles_produce_measurably_different_answers(
+    live: SlackDriver, model: FakeOpenAI
+) -> None:
+    """Through the whole pipeline (`/bot test`: prompt, model, judge, stored analysis), two
+    profiles get answers that the fake judge, by its own rules (`rate`), tells apart. The fake
+    model only knows its own cue words, so what it picks up is what the product's prompt says."""
+    for name, settings in [
+        ("Calm", ["formality 95", "enthusiasm 5", "style detailed"]),
+        ("Lively", ["formality 5", "enthusiasm 95", "style concise"]),
+    ]:
+        await live.reply_text(f"new {name}")
+        for setting in settings:
+            assert "Saved" in await live.reply_text(f"set {setting} {name}")
+        await live.command(f"test @{name} I can't log in to my account.")
+        await settled(live.pool, count=1 if name == "Calm" else 2)
+    calm, lively = await settled(live.pool, count=2)
 
-    assert known(lively.exclamations_per_sentence) > known(calm.exclamations_per_sentence) == 0
-    assert known(lively.contractions_per_100_words) > known(calm.contractions_per_100_words) == 0
-    assert lively.emoji_count > calm.emoji_count == 0
-    assert calm.word_count > 2 * lively.word_count
+    # what the product stored is the fake judge's reading of the stored answer
+    for result in (calm, lively):
+        assert result.analysis is not None, result.analysis_error
+        traits = cast(dict[str, dict[str, int]], result.analysis["traits"])
+        assert {t: v["perceived"] for t, v in traits.items()} == rate(result.answer)
+    calm_levels, lively_levels = rate(calm.answer), rate(lively.answer)
+    # and the profiles come across differently where they differ, by a wide margin
+    assert lively_levels["enthusiasm"] >= calm_levels["enthusiasm"] + 40
+    assert lively_levels["formality"] <= calm_levels["formality"] - 30
+    assert "!" in lively.answer and "!" not in calm.answer
+    assert len(calm.answer.split()) > 2 * len(lively.answer.split())
+
+
+@pytest.mark.parametrize(
+    ("trait", "leaning"),
+    [
+        ("formality", "formal"),
+        ("enthusiasm", "lively"),
+        ("technical_depth", "technical"),
+        ("empathy", "caring"),
+    ],
+)
+def test_each_band_reads_stronger_to_a_model_that_reads_words(trait: str, leaning: str) -> None:
+    """The band texts carry their meaning in plain words: a model that knows only a list of cue
+    words (the fake's) leans further with each band, so swapped or emptied bands show here."""
+    leanings = [
+        getattr(read_cues(build_system_prompt(with_(**{trait: level}))), leaning)
+        for level in (5, 30, 50, 70, 95)
+    ]
+    assert leanings == sorted(leanings)
+    assert len(set(leanings)) == 5
