@@ -2,7 +2,7 @@
 
 The real `openai.AsyncOpenAI` client talks to it, so tests exercise the actual request
 encoding, SSE parsing, retries and error mapping. It is built from nothing of the product's
-(tests/test_fakes_are_independent.py checks): answers are written in the fake's own words from
+(tests/test_fakes.py checks): answers are written in the fake's own words from
 how its own cue words in the system prompt make it lean (`read_cues`, `write_answer`), and judge
 requests are recognised by their shape (a response_format, or a JSON schema quoted in the
 prompt) and answered in that schema's shape by the fake judge's own rules (`rate`, `_fill`).
