@@ -211,6 +211,8 @@ async def test_empty_answer_is_neither_analysed_nor_measured_as_zero(
     )
     assert result.judge_outcomes is None  # no judge was asked, so no judge failed
     assert [r for r in model.requests if r.get("response_format")] == []
+    # the footer is posted after the result is stored, so it may still be on its way
+    await live.slack.wait_for(lambda s: any(c.args.get("blocks") for c in s.of("chat.postMessage")))
     footer = [c.args for c in live.slack.of("chat.postMessage") if c.args.get("blocks")][-1]
     assert "alignment n/a (analysis unavailable)" in footer["blocks"][0]["elements"][0]["text"]
 
