@@ -88,6 +88,7 @@ async def test_valid_submission_saves_version_and_confirms(driver: SlackDriver) 
     ("overrides", "errors"),
     [
         ({"bot_name": "   "}, {"bot_name": "cannot be empty"}),
+        ({"bot_name": "\u202e\u200b\u202e"}, {"bot_name": "one visible character"}),
         ({"bot_name": "x" * 81}, {"bot_name": "at most 80"}),
         ({"avatar_emoji": "🌼"}, {"avatar_emoji": "emoji shortcode"}),
         ({"formality": "101"}, {"formality": "from 0 to 100"}),

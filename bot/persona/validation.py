@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -55,10 +56,19 @@ def profile_name(raw: str) -> str:
     return name
 
 
+def _visible(char: str) -> bool:
+    # letters, marks, numbers, punctuation and symbols; not separators, controls or formats
+    return unicodedata.category(char)[0] in "LMNPS"
+
+
 def bot_name(raw: str) -> str:
     name = raw.strip()
     if not name:
         raise UserError("The bot name cannot be empty.")
+    if not any(_visible(c) for c in name):
+        # Format characters (right-to-left overrides, zero-width spaces) draw nothing: a bot
+        # posting under such a name would look nameless in Slack.
+        raise UserError("The bot name needs at least one visible character.")
     if len(name) > BOT_NAME_MAX:
         raise UserError(f"The bot name is at most {BOT_NAME_MAX} characters (got {len(name)}).")
     return name
