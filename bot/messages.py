@@ -15,6 +15,11 @@ HELP: Final = """*ROMASHKA bot playground* — tune your customer-service bot's 
 • `/bot history [Support]` — every version with what changed
 • `/bot rollback 3 [Support]` — save a new version equal to v3 (history is never rewritten)
 
+*Production*
+• `/bot promote Support@7 production` — point a label (`production`, `staging`, any one word) at a version; roll back by promoting the earlier one · `/bot labels [Support]` — where each label points
+• `/bot gate production scenario Billing questions` · `gate production ab on` · `gate production off` — what a version must pass first · `/bot promotions here|off` — where promotion notices go
+• `/bot api-token create live-bot` · `list` · `revoke live-bot` — tokens for the read API the live bot polls (`GET /v1/profiles/Support?label=production`)
+
 *Testing*
 • `/bot test How do I cancel my subscription?` — a live answer in a thread; `/bot test @Support …` for another profile
 • `/bot scenarios` — the test scenarios with Run buttons · `/bot scenario new` · `/bot scenario edit <name>` · `/bot scenario delete <name>`

@@ -14,9 +14,11 @@ EDITING: Final = {
     "set": "edit profiles",
     "config": "edit profiles",
     "rollback": "roll profiles back",
+    "promote": "promote versions to a label",
 }
 SCENARIO_EDITING: Final = {"edit": "edit scenarios", "delete": "delete scenarios"}
 KNOWLEDGE_READING: Final = frozenset({"show"})
+API_TOKEN_EDITING: Final = {"create": "create API tokens", "revoke": "revoke API tokens"}
 
 
 def editing(parsed: Parsed) -> str | None:
@@ -26,6 +28,12 @@ def editing(parsed: Parsed) -> str | None:
     action = parsed.rest.split(" ", 1)[0].lower()
     if parsed.sub == "scenario":
         return SCENARIO_EDITING.get(action)
+    if parsed.sub == "api-token":
+        return API_TOKEN_EDITING.get(action)
+    if parsed.sub == "gate" and len(parsed.rest.split()) > 1:
+        return "change promotion gates"
+    if parsed.sub == "promotions" and action:
+        return "choose where promotion notices go"
     if parsed.sub == "knowledge" and action not in KNOWLEDGE_READING:
         return "edit the company knowledge"
     return None

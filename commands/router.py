@@ -14,7 +14,18 @@ from bot.errors import UserError
 from bot.messages import HELP, NUL_IN_TEXT
 from bot.slack.roles import require_editor, require_editor_or_first
 from bot.startup.deps import Deps
-from commands import ab, config, editors, knowledge, profiles, purge, scenarios, test
+from commands import (
+    ab,
+    api_tokens,
+    config,
+    editors,
+    knowledge,
+    profiles,
+    promote,
+    purge,
+    scenarios,
+    test,
+)
 from commands import export as export_command
 from commands import stats as stats_command
 from commands.parse import Parsed, parse
@@ -37,6 +48,10 @@ SUBCOMMANDS: dict[str, Handler] = {
     "rollback": profiles.rollback,
     "scenarios": scenarios.list_all,
     "leaderboard": ab.leaderboard,
+    "labels": promote.list_labels,
+    "gate": promote.gate,
+    "promotions": promote.promotions,
+    "api-token": api_tokens.handle,
 }
 
 # subcommands that call Slack themselves (modals, posts, uploads) and may reply with nothing
@@ -51,6 +66,7 @@ SLACK_SUBCOMMANDS: dict[str, SlackHandler] = {
     "scenario": scenarios.handle,
     "stats": stats_command.run,
     "export": export_command.run,
+    "promote": promote.promote,
 }
 
 

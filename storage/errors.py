@@ -42,3 +42,25 @@ class ProfileNameTaken(StorageError):
 
 class MigrationError(StorageError):
     """A migration cannot be applied safely; the message says which file and why."""
+
+
+class LabelNotFound(NotFound):
+    def __init__(self, label: str) -> None:
+        super().__init__(f"no label {label!r}")
+        self.label = label
+
+
+class LabelMovedMeanwhile(StorageError):
+    """Someone else moved the label between reading it and moving it (compare-and-set lost)."""
+
+    def __init__(self, label: str, *, expected: int | None, found: int | None) -> None:
+        super().__init__(f"label {label!r} is at {found}, not {expected}")
+        self.label = label
+        self.expected = expected
+        self.found = found
+
+
+class ApiTokenNameTaken(StorageError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"an API token named {name!r} already exists")
+        self.name = name

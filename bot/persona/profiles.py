@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncpg
 
 from bot.blocks.common import Block, escape
+from bot.blocks.labels import moves_section
 from bot.blocks.profile import (
     applied_on_top,
     change_lines,
@@ -18,6 +19,7 @@ from bot.domain.profile import DEFAULT_FIELDS, Profile, ProfileVersion
 from bot.persona import validation
 from bot.persona.diff import diff
 from storage import knowledge as knowledge_repo
+from storage import labels as labels_repo
 from storage import profiles as repo
 from storage.profiles import Edit
 
@@ -91,7 +93,19 @@ async def history(
         older = rows[i + 1] if i + 1 < len(rows) else None
         entries.append((version, diff(older.fields, version.fields) if older else None))
     more = page[-1].version if len(rows) > HISTORY_PAGE_SIZE else None
-    return history_page(entries, profile_name=profile.name, profile_id=profile.id, next_before=more)
+    text, blocks = history_page(
+        entries, profile_name=profile.name, profile_id=profile.id, next_before=more
+    )
+    if before is None:
+        # the latest label moves head the first page: which version is live is history too
+        moved = moves_section(
+            await labels_repo.moves(
+                pool, team_id=team_id, profile_id=profile_id, limit=HISTORY_PAGE_SIZE
+            )
+        )
+        if moved is not None:
+            blocks.insert(1, moved)
+    return text, blocks
 
 
 async def rollback(

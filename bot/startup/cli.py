@@ -9,6 +9,7 @@ import contextlib
 import sys
 from typing import TYPE_CHECKING
 
+from bot.release.export_args import add_arguments as add_export_arguments
 from bot.scenarios.args import add_arguments
 
 if TYPE_CHECKING:
@@ -35,6 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
     scenarios = sub.add_parser("scenarios", help="run test scenarios without Slack (for CI)")
     scenarios_sub = scenarios.add_subparsers(dest="scenarios_command", required=True)
     add_arguments(scenarios_sub.add_parser("run", help="run scenarios against a profile version"))
+    profiles = sub.add_parser("profiles", help="profile versions as files (no Slack needed)")
+    profiles_sub = profiles.add_subparsers(dest="profiles_command", required=True)
+    add_export_arguments(
+        profiles_sub.add_parser(
+            "export", help="a version's configuration, as the read API gives it"
+        )
+    )
     return parser
 
 
@@ -62,6 +70,7 @@ async def open_database(
 async def run(settings: Settings) -> None:
     import asyncio
 
+    from bot.release.api import api_server
     from bot.startup.app import build_app
     from bot.startup.deps import Deps
     from bot.startup.health import ExternalHealth
@@ -88,7 +97,11 @@ async def run(settings: Settings) -> None:
         )
         try:
             if settings.slack_app_token is not None:
-                await serve_socket_mode(app, app_token=settings.slack_app_token.get_secret_value())
+                # Socket Mode serves no HTTP: the read API gets a port of its own if asked for
+                async with api_server(deps, port=settings.api_port):
+                    await serve_socket_mode(
+                        app, app_token=settings.slack_app_token.get_secret_value()
+                    )
             else:
                 external = ExternalHealth(settings, model=model_client)
                 external.seed(next((c for c in checks if c.setting == BOT_TOKEN), None))
@@ -152,13 +165,16 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(doctor())
     try:
         settings: CoreSettings = (
-            load_core_settings() if args.command in {"migrate", "scenarios"} else load_settings()
+            load_core_settings()
+            if args.command in {"migrate", "scenarios", "profiles"}
+            else load_settings()
         )
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(
-        settings, level=settings.log_level if args.command != "scenarios" else "WARNING"
+        settings,
+        level=settings.log_level if args.command not in {"scenarios", "profiles"} else "WARNING",
     )
     try:
         if args.command == "migrate":
@@ -167,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.startup.scenarios_cli import run_scenarios
 
             return asyncio.run(run_scenarios(settings, args))
+        elif args.command == "profiles":
+            from bot.release.export import export_profile
+
+            return asyncio.run(export_profile(settings, args))
         else:
             assert isinstance(settings, Settings)
             asyncio.run(run(settings))

@@ -31,6 +31,8 @@ MIN_EXACT_SECRET: Final = 6
 _PATTERNS: Final = (
     # Slack tokens: bot, user, app-level, refresh, rotating (xoxe.xoxp-), configuration
     re.compile(r"\bx(?:ox[a-z](?:\.xox[a-z])?|app)-[A-Za-z0-9-]+"),
+    # ROMASHKA's own read-API tokens (bot/release/api_tokens.py), wherever they appear
+    re.compile(r"\brmk_[A-Za-z0-9_-]{8,}"),
     # OpenAI-style keys (sk-…, sk-proj-…)
     re.compile(r"\bsk-[A-Za-z0-9_-]{6,}"),
     # Authorization headers, whatever the scheme

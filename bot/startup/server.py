@@ -14,6 +14,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
+from bot.release import api
 from bot.slack.rate_limit import TokenBuckets
 from bot.startup.deps import Deps
 from storage.migrate import pending
@@ -67,6 +68,7 @@ def http_app(
     web_app = web.Application()
     web_app.router.add_post(EVENTS_PATH, events)
     web_app.router.add_get(HEALTH_PATH, health)
+    api.add_routes(web_app, deps)
     flow = app.oauth_flow
     if flow is not None:
         installs = TokenBuckets(capacity=INSTALL_BURST, refill_per_s=1 / INSTALL_REFILL_S)

@@ -82,6 +82,10 @@ class Settings(CoreSettings):
     port: Annotated[int, Field(ge=1, le=65535)] = 3000
     # true: every member of the workspace may edit, not only editors
     everyone_can_edit: bool = False
+    # Socket Mode has no HTTP server of its own: the read API (/v1) listens here when set
+    api_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    # read API requests per API token and minute (a burst of as many, refilled evenly)
+    api_rate_limit_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 120
 
     @field_validator("slack_bot_token")
     @classmethod
