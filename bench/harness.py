@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from openai import AsyncOpenAI
 
+from bot.jobs.worker import Worker, options_from
 from bot.model.llm import LLM
 from bot.startup.settings import Settings
 from storage.db import create_pool
@@ -89,7 +90,9 @@ async def _database(admin_dsn: str) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def harness(*, ttft_s: float = 0.0, token_interval_s: float = 0.0) -> AsyncIterator[Harness]:
+async def harness(
+    *, ttft_s: float = 0.0, token_interval_s: float = 0.0, scenario_concurrency: int = 4
+) -> AsyncIterator[Harness]:
     """Everything `/bot test` needs, built as tests/conftest.py builds the `live` fixture."""
     async with (
         _server() as (admin_dsn, embedded),
@@ -101,7 +104,7 @@ async def harness(*, ttft_s: float = 0.0, token_interval_s: float = 0.0) -> Asyn
         slack = FakeSlack()
         await slack.start()
         try:
-            pool = await create_pool(dsn, min_size=1, max_size=5)
+            pool = await create_pool(dsn, min_size=1, max_size=10)
             try:
                 settings = Settings(
                     _env_file=None,  # type: ignore[call-arg]
@@ -109,6 +112,7 @@ async def harness(*, ttft_s: float = 0.0, token_interval_s: float = 0.0) -> Asyn
                     slack_signing_secret=SIGNING_SECRET,  # type: ignore[arg-type]
                     slack_api_url=slack.api_url,  # type: ignore[arg-type]
                     database_url=dsn,
+                    scenario_concurrency=scenario_concurrency,
                 )
                 client = AsyncOpenAI(
                     api_key="sk-bench",
@@ -120,9 +124,11 @@ async def harness(*, ttft_s: float = 0.0, token_interval_s: float = 0.0) -> Asyn
                 llm = LLM(client=client, default_model="fake-model", judge_model=None)
                 driver = SlackDriver.build(settings=settings, pool=pool, slack=slack, llm=llm)
                 try:
-                    yield Harness(
-                        driver=driver, slack=slack, model=model, pool=pool, embedded=embedded
-                    )
+                    # as in every app process: scenario runs are answered by its job worker
+                    async with Worker(driver.deps, options=options_from(driver.deps)):
+                        yield Harness(
+                            driver=driver, slack=slack, model=model, pool=pool, embedded=embedded
+                        )
                 finally:
                     await client.close()
             finally:

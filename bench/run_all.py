@@ -168,6 +168,35 @@ def _db_rows(r: dict[str, Any]) -> list[Row]:
     return out
 
 
+def _queue_rows(r: dict[str, Any]) -> list[Row]:
+    o = r["queue_overhead"]
+    rows = [
+        Row(
+            "queue overhead, enqueue → start, median / p95",
+            f"{o['median_ms']:.1f} / {o['p95_ms']:.1f} ms",
+        )
+    ]
+    for n, run in r["runs"].items():
+        rows.append(
+            Row(
+                f"run all, {n} messages (endpoint limit {r['settings']['endpoint_limit']}) "
+                "÷ its bound",
+                f"{run['answered_vs_bound']:.2f}×",
+                "≤ 1.3×",
+                run["answered_vs_bound"] <= 1.3,
+            )
+        )
+        rows.append(
+            Row(
+                f"run all, {n} messages: lost / duplicated",
+                f"{int(n) - run['distinct']} / {run['messages'] - run['distinct']}",
+                "0 / 0",
+                run["distinct"] == int(n) == run["messages"],
+            )
+        )
+    return rows
+
+
 def _generic_rows(r: dict[str, Any]) -> list[Row]:
     """A benchmark this file has no reader for: its "summary" rows, else a bench_answer-style
     "figures" mapping of medians and p95s, shown without goals."""
@@ -199,6 +228,7 @@ BENCHES: Final = (
     Bench("bench_answer", (), ("--runs", "10"), _answer_rows),
     Bench("bench_scenarios", (), ("--repeats", "1"), _scenario_rows),
     Bench("bench_judges", (), ("--token-ms", "10"), _judges_rows),
+    Bench("bench_queue", (), ("--jobs", "100"), _queue_rows),
     Bench("bench_stats", (), (), _generic_rows, optional=True),
     Bench("bench_ack", (), (), _ack_rows),
     Bench("bench_db", (), ("--calls", "50", "--users", "50"), _db_rows),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Final
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -9,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.answers.ask import ask
 from bot.answers.pipeline import RunContext
 from bot.errors import UserError
+from bot.jobs.budget import interactive_lease
 from bot.model.llm import LLMError, LLMErrorKind
 from bot.startup.deps import Deps
 from commands.parse import Parsed
@@ -37,7 +39,10 @@ async def run(
     if deps.llm is None or not deps.llm.configured:
         return Reply(LLMError(LLMErrorKind.NOT_CONFIGURED).message)
     told = await ask(
-        RunContext.of(deps.pool, deps.llm, deps.settings),
+        replace(
+            RunContext.of(deps.pool, deps.llm, deps.settings),
+            interactive_lease=interactive_lease(deps),
+        ),
         client,
         team_id=req.team_id,
         channel_id=req.channel_id,

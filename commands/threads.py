@@ -3,12 +3,14 @@ is pointed to `/bot test`. Edits, deletions, bots and our own messages are ignor
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers import follow_up
 from bot.answers.pipeline import RunContext
+from bot.jobs.budget import interactive_lease
 from bot.startup.deps import Deps
 
 
@@ -33,7 +35,10 @@ async def on_message(
     if not is_human_thread_reply(event, bot_user_id=bot_user_id):
         return
     await follow_up.answer(
-        RunContext.of(deps.pool, deps.llm, deps.settings),
+        replace(
+            RunContext.of(deps.pool, deps.llm, deps.settings),
+            interactive_lease=interactive_lease(deps),
+        ),
         client,
         team_id=team_id,
         channel=str(event["channel"]),

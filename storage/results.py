@@ -16,7 +16,7 @@ _RESULT_COLUMNS = """
     answer, model, total_ms, ttft_ms, prompt_tokens, completion_tokens, confidence, proxies,
     analysis, alignment, analysis_error, interrupted, error_kind, error, dropped_turns, created_at,
     run_id, scenario_id, scenario_name, position, behaviour_results, knowledge_given,
-    knowledge_used, finish_reason, token_limit, judge_outcomes
+    knowledge_used, finish_reason, token_limit, judge_outcomes, done_at
 """
 
 
@@ -233,6 +233,23 @@ async def run_results(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> list[
         run_id,
     )
     return [_result(r) for r in rows]
+
+
+async def run_item_result(
+    pool: asyncpg.Pool, *, team_id: str, run_id: int, scenario_id: int, position: int
+) -> TestResult | None:
+    """A run's stored result for one message, if any (a retried job answers it only if not)."""
+    row = await pool.fetchrow(
+        f"""
+        SELECT {_RESULT_COLUMNS} FROM test_results
+        WHERE team_id = $1 AND run_id = $2 AND scenario_id = $3 AND position = $4
+        """,
+        team_id,
+        run_id,
+        scenario_id,
+        position,
+    )
+    return None if row is None else _result(row)
 
 
 async def results_by_ids(

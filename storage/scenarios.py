@@ -161,6 +161,16 @@ async def get_scenario(pool: asyncpg.Pool, *, team_id: str, scenario_id: int) ->
     return _scenario(row)
 
 
+async def scenario_exists(pool: asyncpg.Pool, *, team_id: str, scenario_id: int) -> bool:
+    """False once the scenario was deleted (its past runs keep what they ran)."""
+    found = await pool.fetchval(
+        "SELECT true FROM scenarios WHERE team_id = $1 AND id = $2 AND deleted_at IS NULL",
+        team_id,
+        scenario_id,
+    )
+    return bool(found)
+
+
 async def create_scenario(
     pool: asyncpg.Pool,
     *,
@@ -270,7 +280,9 @@ async def create_run(
     return _run(row)
 
 
-async def set_parent(pool: asyncpg.Pool, *, team_id: str, run_id: int, parent_ts: str) -> None:
+async def set_parent(
+    pool: asyncpg.Pool | asyncpg.Connection, *, team_id: str, run_id: int, parent_ts: str
+) -> None:
     await pool.execute(
         "UPDATE scenario_runs SET parent_ts = $3 WHERE team_id = $1 AND id = $2",
         team_id,
@@ -320,7 +332,8 @@ async def claim_resume(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> Scen
     row = await pool.fetchrow(
         f"""
         UPDATE scenario_runs
-        SET status = 'running', heartbeat_at = now(), finished_at = NULL, attempt = attempt + 1
+        SET status = 'running', heartbeat_at = now(), finished_at = NULL, attempt = attempt + 1,
+            reported_at = NULL, progress_at = NULL
         WHERE team_id = $1 AND id = $2 AND status = 'interrupted'
         RETURNING {_RUN_COLUMNS}
         """,
@@ -345,11 +358,19 @@ async def mark_interrupted(pool: asyncpg.Pool, *, team_id: str, run_id: int, att
 async def mark_stale_runs_interrupted(
     pool: asyncpg.Pool, *, stale_after_s: int = STALE_AFTER_S
 ) -> int:
-    """Runs whose process stopped beating are interrupted, not running forever."""
+    """Runs whose work stopped moving are interrupted, not running forever. A run with jobs
+    still in the queue is not: a worker (this process's or another's) answers them, and a job
+    whose worker died is picked up again when its heartbeat is late."""
     done = await pool.execute(
         """
-        UPDATE scenario_runs SET status = 'interrupted', finished_at = now()
-        WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => $1)
+        UPDATE scenario_runs r SET status = 'interrupted', finished_at = now()
+        WHERE r.status = 'running' AND r.heartbeat_at < now() - make_interval(secs => $1)
+          AND NOT EXISTS (
+              SELECT 1 FROM pgqueuer q
+              WHERE q.status IN ('queued', 'picked')
+                -- the prefix of the run's jobs' dedupe keys (storage.jobs.SCENARIO_MESSAGE_PREFIX)
+                AND q.dedupe_key LIKE 'scenario-message:' || r.team_id || ':' || r.id || ':%'
+          )
         """,
         stale_after_s,
     )

@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 from openai import AsyncOpenAI
 
+from bot.jobs.worker import Worker, options_from
 from bot.model.llm import LLM
 from bot.startup.app import build_app
 from bot.startup.deps import Deps
@@ -172,6 +173,10 @@ def llm(model: FakeOpenAI) -> LLM:
 
 
 @pytest.fixture
-def live(settings: Settings, pool: asyncpg.Pool, slack: FakeSlack, llm: LLM) -> SlackDriver:
-    """The app with a model behind it."""
-    return SlackDriver.build(settings=settings, pool=pool, slack=slack, llm=llm)
+async def live(
+    settings: Settings, pool: asyncpg.Pool, slack: FakeSlack, llm: LLM
+) -> AsyncIterator[SlackDriver]:
+    """The app with a model behind it, and its job worker running (as in every app process)."""
+    driver = SlackDriver.build(settings=settings, pool=pool, slack=slack, llm=llm)
+    async with Worker(driver.deps, options=options_from(driver.deps)):
+        yield driver

@@ -577,6 +577,10 @@ class FakeOpenAI:
         # answer requests being served right now, and the most at once
         self.in_flight = 0
         self.max_in_flight = 0
+        # an endpoint's concurrency limit: answers beyond it get 429 with this Retry-After
+        self.answer_limit: int | None = None
+        self.limit_retry_after = "1"
+        self.rejected = 0
         self.model_list_requests = 0
         self._runner: web.AppRunner | None = None
         self._port = 0
@@ -644,6 +648,15 @@ class FakeOpenAI:
             if self.judge_delay_s:
                 await asyncio.sleep(self.judge_delay_s)
             return await self._serve(request, body)
+        if self.answer_limit is not None and self.in_flight >= self.answer_limit:
+            self.rejected += 1
+            return web.json_response(
+                _error_body(
+                    "Rate limit reached for requests", "requests", None, "rate_limit_exceeded"
+                ),
+                status=429,
+                headers={"retry-after": self.limit_retry_after},
+            )
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:

@@ -24,6 +24,10 @@ async def crashed_run(live: SlackDriver) -> int:
     while await live.pool.fetchval("SELECT status FROM scenario_runs") != "completed":
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
+    # the jobs leave the queue a moment after the run completes (PgQueuer logs them in batches)
+    while await live.pool.fetchval("SELECT count(*) FROM pgqueuer"):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
     run_id: int = await live.pool.fetchval("SELECT id FROM scenario_runs")
     # roll it back to the state a crash after the first answer leaves behind
     await live.pool.execute("DELETE FROM test_results WHERE run_id = $1 AND position > 0", run_id)
@@ -51,7 +55,7 @@ async def test_rerun_answers_only_what_is_missing(live: SlackDriver, model: Fake
     run_id = await crashed_run(live)
     answers_before = len([r for r in model.requests if not r.get("response_format")])
     reply = await live.reply_text(f"scenario rerun {run_id}")
-    assert f"Resumed scenario run #{run_id}: answered the 2 missing messages" in reply
+    assert f"Resumed scenario run #{run_id}: answering the 2 missing messages" in reply
     await done(live.pool, run_id)
     rows = await live.pool.fetch(
         "SELECT position FROM test_results WHERE run_id = $1 ORDER BY position", run_id

@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from bot import ids
+from bot.jobs.worker import Worker, options_from
 from bot.startup.settings import Settings
 from storage import scenarios as repo
 from tests.fake_openai import Failure, FakeOpenAI
@@ -38,6 +39,15 @@ async def run_done(pool: asyncpg.Pool, count: int = 1, timeout: float = 20.0) ->
             return list(rows)
         if time.monotonic() > deadline:
             raise AssertionError("scenario run did not finish")
+        await asyncio.sleep(0.05)
+
+
+async def posted(pool: asyncpg.Pool, timeout: float = 20.0) -> None:
+    """Until the queue is empty: thread posts are jobs of their own, which may trail the run's
+    summary by a moment (or, in a big run, by Slack's pace)."""
+    deadline = time.monotonic() + timeout
+    while await pool.fetchval("SELECT count(*) FROM pgqueuer WHERE status <> 'failed'"):
+        assert time.monotonic() < deadline, "queued work did not finish"
         await asyncio.sleep(0.05)
 
 
@@ -166,6 +176,7 @@ async def test_run_one_scenario_posts_answers_and_summary(
     parent_ts = run["parent_ts"]
     parent = live.slack.of("chat.postMessage")[0].args
     assert "Scenario run #1 on *Support v1*: Billing questions — 0/3 answered" in parent["text"]
+    await posted(live.pool)
     thread = [
         c.args for c in live.slack.of("chat.postMessage") if c.args.get("thread_ts") == parent_ts
     ]
@@ -209,7 +220,8 @@ async def test_run_all_is_concurrent_within_the_limit(
     model.ttft_s = 0.2
     await live.reply_text("new Support")
     await live.command("scenario run all")
-    [run] = await run_done(live.pool)
+    async with Worker(live.deps, options=options_from(live.deps)):
+        [run] = await run_done(live.pool)
     assert (
         await live.pool.fetchval("SELECT count(*) FROM test_results WHERE run_id = $1", run["id"])
         == 9
@@ -340,6 +352,7 @@ async def test_small_model_run_judges_every_behaviour_and_marks_cut_answers(
     )
     await live.command("scenario run Refunds")
     [run] = await run_done(live.pool)
+    await posted(live.pool)
     [row] = await live.pool.fetch("SELECT * FROM test_results WHERE run_id = $1", run["id"])
     assert (row["finish_reason"], row["token_limit"]) == ("length", 300)
     assert row["judge_outcomes"] == {"traits": "ok", "behaviours": "ok"}

@@ -1,6 +1,6 @@
 """SIGTERM in both modes: an idle keep-alive connection or an open socket is not work, so an
-idle process exits at once; an answer in flight is waited for; a scenario run cut off by the
-grace period is marked interrupted while the database is still there. Timings are gross
+idle process exits at once; an answer in flight is waited for; the jobs of a scenario run cut
+off by the grace period go back to the queue while the database is still there. Timings are gross
 ordering only: "well under the 30 s grace" against "waited the whole grace"."""
 
 from __future__ import annotations
@@ -15,11 +15,15 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from bot.jobs.worker import Worker, options_from
+from bot.model.llm import LLM
 from bot.startup.server import serve_socket_mode
+from bot.startup.settings import Settings
 from tests.fake_openai import FakeOpenAI
 from tests.fake_slack import FakeSlack
 from tests.slack_driver import CHANNEL, SIGNING_SECRET, TEAM, USER, SlackDriver
 from tests.test_cli import CLEAN_ENV, free_port, post_command, start_app
+from tests.test_scenarios import run_done
 
 # the grace period is 30 s: an exit this much faster did not wait for an idle connection
 WELL_UNDER_GRACE_S = 15.0
@@ -173,12 +177,21 @@ async def test_socket_mode_sigterm_waits_for_the_answer_in_flight(
     assert "finishing work in flight" in out
 
 
-async def test_socket_mode_run_cut_off_by_the_grace_period_is_marked_interrupted(
-    live: SlackDriver, model: FakeOpenAI
+async def test_socket_mode_jobs_cut_off_by_the_grace_period_go_back_to_the_queue(
+    settings: Settings, pool: asyncpg.Pool, slack: FakeSlack, llm: LLM, model: FakeOpenAI
 ) -> None:
+    live = SlackDriver.build(settings=settings, pool=pool, slack=slack, llm=llm)
+    worker = Worker(live.deps, options=options_from(live.deps))
+    await worker.start()
+
+    async def stop_worker(grace_s: float) -> None:
+        await worker.stop(grace_s=grace_s)
+
     stop = asyncio.Event()
     serving = asyncio.create_task(
-        serve_socket_mode(live.app, app_token="xapp-1-test", stop=stop, grace_s=0.5)
+        serve_socket_mode(
+            live.app, app_token="xapp-1-test", stop=stop, grace_s=0.5, stop_worker=stop_worker
+        )
     )
     await live.slack.wait_for(lambda s: bool(s.sockets), timeout=10)
     await socket_command(live.slack, "new Support", "s1")
@@ -188,6 +201,14 @@ async def test_socket_mode_run_cut_off_by_the_grace_period_is_marked_interrupted
     await until(lambda: bool(model.requests))
     stop.set()
     await asyncio.wait_for(serving, timeout=15)
-    # by the time serving returns (and the pool would be closed), the run has said it stopped
-    status = await live.pool.fetchval("SELECT status FROM scenario_runs")
-    assert status == "interrupted"
+    # by the time serving returns (and the pool would be closed), every job is back in the
+    # queue for another process: none is left picked by this one, none was lost
+    jobs = await live.pool.fetch("SELECT status FROM pgqueuer")
+    assert [j["status"] for j in jobs] == ["queued"] * 9
+    assert await live.pool.fetchval("SELECT status FROM scenario_runs") == "running"
+    # another process (here: a new worker) answers them, each once
+    model.ttft_s = 0.0
+    async with Worker(live.deps, options=options_from(live.deps)):
+        [run] = await run_done(live.pool)
+    assert run["status"] == "completed"
+    assert await live.pool.fetchval("SELECT count(*) FROM test_results") == 9

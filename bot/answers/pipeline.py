@@ -4,7 +4,9 @@ style proxies, then the trait analysis and any behaviour verdicts, all stored on
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
@@ -44,6 +46,9 @@ class RunContext:
     llm: LLM | None
     context_budget_tokens: int
     knowledge_budget_tokens: int = 2000
+    # an interactive answer's lease on the model endpoint's shared budget, by model name: it
+    # never waits, and queued batch work yields to it (bot.jobs.budget)
+    interactive_lease: Callable[[str], AbstractAsyncContextManager[object]] | None = None
 
     @classmethod
     def of(cls, pool: asyncpg.Pool, llm: LLM | None, settings: Budgets) -> RunContext:
@@ -113,13 +118,15 @@ async def answer_and_judge(
     behaviours: tuple[str, ...] = (),
     sink: Sink = QUIET,
     detail: bool = False,
+    raise_kinds: frozenset[LLMErrorKind] = frozenset(),
 ) -> TestResult:
     """The one answer pipeline: prompt from the version, model, measure, store, judge.
 
     `base` carries the row's identity (team, kind, question, links); the rest is measured.
     `turns` is the conversation ending with the question (just the question by default);
     `sink` is where the answer goes as it is written; `detail` asks the trait judge for its
-    reasons and suggestions (what Details shows), else levels only."""
+    reasons and suggestions (what Details shows), else levels only. A model error of a kind in
+    `raise_kinds` is raised instead of stored (the caller retries: a rate-limited job)."""
     fields = version.fields
     sampling = sampling_for(fields)
     turns = turns or [Turn(role="user", content=base.question)]
@@ -144,10 +151,18 @@ async def answer_and_judge(
     try:
         if llm is None or not llm.configured:
             raise LLMError(LLMErrorKind.NOT_CONFIGURED)
-        completion = await llm.stream_answer(
-            messages=built.messages, sampling=sampling, model=fields.model, on_text=sink.text
+        lease = (
+            ctx.interactive_lease(fields.model or llm.default_model)
+            if ctx.interactive_lease is not None
+            else contextlib.nullcontext()
         )
+        async with lease:
+            completion = await llm.stream_answer(
+                messages=built.messages, sampling=sampling, model=fields.model, on_text=sink.text
+            )
     except LLMError as err:
+        if err.kind in raise_kinds:
+            raise
         await sink.failed(err)
         return await results_repo.insert_result(
             ctx.pool, replace(base, error_kind=err.kind.value, error=err.message)

@@ -190,19 +190,61 @@ def read_form(view: dict[str, Any]) -> dict[str, str | None]:
     }
 
 
-def progress_text(*, run_id: int, label: str, names: Sequence[str], done: int, total: int) -> str:
+def progress_text(
+    *,
+    run_id: int,
+    label: str,
+    names: Sequence[str],
+    done: int,
+    total: int,
+    failed: int = 0,
+    running: int = 0,
+    waiting: int = 0,
+    left_s: float | None = None,
+) -> str:
+    """`failed` of the `done`, the queue's `running` and `waiting` jobs, and an estimate of the
+    time left, when known."""
+    queue = [f"{failed} failed"] if failed else []
+    queue += [f"{running} running"] if running else []
+    queue += [f"{waiting} waiting"] if waiting else []
+    estimate = "" if left_s is None else f", about {_duration(left_s)} left"
     return (
         f"Scenario run #{run_id} on *{escape(label)}*: {escape(', '.join(names))} — "
-        f"{done}/{total} answered…"
+        f"{done}/{total} answered" + (f" ({', '.join(queue)})" if queue else "") + estimate + "…"
     )
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    return f"{round(seconds / 60)} min"
+
+
 def progress_message(
-    *, run_id: int, label: str, names: Sequence[str], done: int, total: int
+    *,
+    run_id: int,
+    label: str,
+    names: Sequence[str],
+    done: int,
+    total: int,
+    failed: int = 0,
+    running: int = 0,
+    waiting: int = 0,
+    left_s: float | None = None,
 ) -> tuple[str, list[Block]]:
     """The parent while a run goes on. Its Resume button is for after a crash: the message then
     stays like this, and the button answers what is missing (a running run says so)."""
-    text = progress_text(run_id=run_id, label=label, names=names, done=done, total=total)
+    text = progress_text(
+        run_id=run_id,
+        label=label,
+        names=names,
+        done=done,
+        total=total,
+        failed=failed,
+        running=running,
+        waiting=waiting,
+        left_s=left_s,
+    )
     return text, [
         {"type": "section", "text": mrkdwn(text, limits.SECTION_TEXT)},
         {

@@ -45,6 +45,10 @@ class TestResult:
     finish_reason: str | None = None
     token_limit: int | None = None
     judge_outcomes: dict[str, str] | None = None
+    # when the run's job was through with it (answer and judges stored); None outside runs
+    done_at: datetime | None = None
+    # when it was claimed for posting in the run's thread (at most once)
+    posted_at: datetime | None = None
 
     @property
     def cut_off(self) -> bool:

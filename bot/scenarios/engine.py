@@ -74,7 +74,7 @@ def plan_from_json(plan: Sequence[dict[str, Any]]) -> list[PlanItem]:
 OnResult = Callable[[PlanItem, TestResult, int, int], Awaitable[None]]
 
 
-def _base(run: ScenarioRun, version: ProfileVersion, item: PlanItem) -> NewResult:
+def base_result(run: ScenarioRun, version: ProfileVersion, item: PlanItem) -> NewResult:
     return NewResult(
         team_id=run.team_id,
         profile_version_id=version.id,
@@ -167,7 +167,7 @@ async def execute(
     async def one(item: PlanItem) -> TestResult:
         nonlocal done
         async with limit:
-            base = _base(run, version, item)
+            base = base_result(run, version, item)
             try:
                 result = await answer_and_judge(
                     ctx, version=version, base=base, behaviours=item.behaviours

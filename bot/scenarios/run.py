@@ -4,32 +4,29 @@ answer, and the Block Kit summary with the change against the previous run."""
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
-from typing import Final
 
 import asyncpg
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers.pipeline import RunContext
-from bot.blocks.scenarios import RunComparison, item_message, progress_message, summary
+from bot.blocks.scenarios import RunComparison, progress_message, summary
 from bot.domain.profile import ProfileVersion
 from bot.domain.results import TestResult
 from bot.domain.scenarios import Scenario, ScenarioRun
 from bot.errors import UserError
-from bot.scenarios.engine import PlanItem, execute, plan_for, plan_from_json, plan_json
+from bot.jobs.enqueue import enqueue_scenario_messages
+from bot.jobs.payloads import ScenarioMessageJob
+from bot.scenarios.engine import PlanItem, plan_for, plan_from_json, plan_json
 from bot.scenarios.figures import changes, figures, overall, per_scenario
 from bot.slack.post import post_message
 from storage import profiles as repo
 from storage import results as results_repo
 from storage import scenarios as scenarios_repo
-from storage.scenarios import RunNotFound, RunTakenOver
+from storage.scenarios import RunNotFound
 
 log = logging.getLogger(__name__)
-
-# chat.update is Tier 3; one progress edit a second is plenty to look live.
-PROGRESS_UPDATE_S: Final = 1.0
 
 
 async def start(
@@ -71,90 +68,34 @@ async def start(
             "I can't post in this conversation. Invite me with `/invite @ROMASHKA` and try again."
         )
     parent_ts = str(parent["ts"])
-    await scenarios_repo.set_parent(pool, team_id=team_id, run_id=run.id, parent_ts=parent_ts)
-    return await _run_and_report(
-        ctx,
-        client,
-        run=run,
-        version=version,
-        items=items,
-        names=names,
-        channel_id=channel_id,
-        parent_ts=parent_ts,
-        done_before=0,
-        total=len(items),
-    )
+    await queue_items(pool, run=run, items=items, parent_ts=parent_ts)
+    return None
 
 
-async def _run_and_report(
-    ctx: RunContext,
-    client: AsyncWebClient,
-    *,
-    run: ScenarioRun,
-    version: ProfileVersion,
-    items: Sequence[PlanItem],
-    names: Sequence[str],
-    channel_id: str,
-    parent_ts: str,
-    done_before: int,
-    total: int,
-) -> str | None:
-    """Answer `items`, posting each in the thread and the progress on the parent, then put the
-    summary of everything the run holds (earlier answers included) on the parent. A run that
-    stops half-way says how to resume it; one that a resume took over says nothing more."""
-    last_progress = 0.0
-    answered = done_before
-
-    async def on_result(item: PlanItem, result: TestResult, done: int, _: int) -> None:
-        nonlocal last_progress, answered
-        answered = done_before + done
-        text, blocks = item_message(result)
-        try:
-            await post_message(
-                client,
-                channel=channel_id,
-                thread_ts=parent_ts,
-                text=text,
-                blocks=blocks,
-                username=version.fields.bot_name,
-                icon_emoji=version.fields.avatar_emoji,
+async def queue_items(
+    pool: asyncpg.Pool, *, run: ScenarioRun, items: Sequence[PlanItem], parent_ts: str | None
+) -> int:
+    """One job per message, queued in the transaction that records the parent message: any
+    process's worker answers them, and the last one posts the summary."""
+    jobs = [
+        ScenarioMessageJob(
+            team_id=run.team_id,
+            run_id=run.id,
+            attempt=run.attempt,
+            scenario_id=i.scenario_id,
+            position=i.position,
+        )
+        for i in items
+    ]
+    async with pool.acquire() as con, con.transaction():
+        if parent_ts is not None:
+            await scenarios_repo.set_parent(
+                con, team_id=run.team_id, run_id=run.id, parent_ts=parent_ts
             )
-        except SlackApiError as exc:
-            log.warning("could not post a scenario answer: %s", exc.response.get("error"))
-        now = time.monotonic()
-        if done_before + done < total and now - last_progress >= PROGRESS_UPDATE_S:
-            last_progress = now
-            text, blocks = progress_message(
-                run_id=run.id,
-                label=version.label,
-                names=names,
-                done=done_before + done,
-                total=total,
-            )
-            await client.chat_update(channel=channel_id, ts=parent_ts, text=text, blocks=blocks)
-
-    try:
-        await execute(ctx, run=run, version=version, items=items, on_result=on_result)
-    except RunTakenOver:
-        return None  # the resume that took over answers the rest and posts the summary
-    except Exception:
-        log.exception("scenario run %d stopped", run.id)
-        return stopped_text(run.id, answered=answered, total=total)
-    results = await results_repo.run_results(ctx.pool, team_id=run.team_id, run_id=run.id)
-    text, blocks = await summary_message(ctx.pool, run_id=run.id, version=version, results=results)
-    return await _show_summary(
-        client, run_id=run.id, channel_id=channel_id, parent_ts=parent_ts, text=text, blocks=blocks
-    )
+        return await enqueue_scenario_messages(con, jobs)
 
 
-def stopped_text(run_id: int, *, answered: int, total: int) -> str:
-    return (
-        f"Scenario run #{run_id} stopped after {answered} of {total} answers because of an error "
-        f"on our side. `/bot scenario rerun {run_id}` (or Resume on its message) answers the rest."
-    )
-
-
-async def _show_summary(
+async def show_summary(
     client: AsyncWebClient,
     *,
     run_id: int,
@@ -203,7 +144,8 @@ async def resume(
     version = await repo.get_version_by_id(pool, team_id=team_id, version_id=run.profile_version_id)
     planned = plan_from_json(run.plan)
     existing = await results_repo.run_results(pool, team_id=team_id, run_id=run_id)
-    answered = {(r.scenario_id, r.position) for r in existing}
+    # a result whose job stopped half-way (not done) gets a job again; it is not re-answered
+    answered = {(r.scenario_id, r.position) for r in existing if r.done_at is not None}
     missing = [i for i in planned if (i.scenario_id, i.position) not in answered]
     names = [str(p["name"]) for p in run.plan]
     target = run.channel_id or channel_id
@@ -219,21 +161,10 @@ async def resume(
         parent = await client.chat_postMessage(channel=target, text=text, blocks=blocks)
         parent_ts = str(parent["ts"])
         await scenarios_repo.set_parent(pool, team_id=team_id, run_id=run.id, parent_ts=parent_ts)
-    stopped = await _run_and_report(
-        ctx,
-        client,
-        run=run,
-        version=version,
-        items=missing,
-        names=names,
-        channel_id=target,
-        parent_ts=parent_ts,
-        done_before=len(existing),
-        total=len(planned),
-    )
-    if stopped is not None:
-        return stopped
-    return f"Resumed scenario run #{run_id}: answered the {len(missing)} missing messages."
+    # nothing missing: the run only lacks its summary; the last message's job (its result
+    # stored, so not answered again) reports it
+    await queue_items(pool, run=run, items=missing or planned[-1:], parent_ts=None)
+    return f"Resumed scenario run #{run_id}: answering the {len(missing)} missing messages."
 
 
 async def summary_message(

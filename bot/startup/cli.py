@@ -28,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run the Slack app (the default)")
+    sub.add_parser(
+        "worker",
+        help="answer queued work (scenario runs) only, without serving Slack; "
+        "for keeping answering away from the process that acknowledges Slack",
+    )
     sub.add_parser("migrate", help="apply database migrations and exit")
     sub.add_parser(
         "doctor",
@@ -70,6 +75,7 @@ async def open_database(
 async def run(settings: Settings) -> None:
     import asyncio
 
+    from bot.jobs.worker import Worker, options_from
     from bot.release.api import api_server
     from bot.startup.app import build_app
     from bot.startup.deps import Deps
@@ -95,19 +101,60 @@ async def run(settings: Settings) -> None:
             maintain(pool, retention_days=settings.uninstalled_retention_days),
             name=f"{DAEMON_PREFIX}-upkeep",
         )
+        worker = Worker(deps, options=options_from(deps)) if settings.worker_in_app else None
+        stop_worker = None
+        if worker is not None:
+            await worker.start()
+
+            async def stop_worker(grace_s: float) -> None:
+                await worker.stop(grace_s=grace_s)
+
         try:
             if settings.slack_app_token is not None:
                 # Socket Mode serves no HTTP: the read API gets a port of its own if asked for
                 async with api_server(deps, port=settings.api_port):
                     await serve_socket_mode(
-                        app, app_token=settings.slack_app_token.get_secret_value()
+                        app,
+                        app_token=settings.slack_app_token.get_secret_value(),
+                        stop_worker=stop_worker,
                     )
             else:
                 external = ExternalHealth(settings, model=model_client)
                 external.seed(next((c for c in checks if c.setting == BOT_TOKEN), None))
-                await serve_http(app, deps, port=settings.port, external=external)
+                await serve_http(
+                    app, deps, port=settings.port, external=external, stop_worker=stop_worker
+                )
         finally:
             upkeep.cancel()
+            if worker is not None:
+                await worker.stop(grace_s=0)
+
+
+async def run_worker(settings: Settings) -> None:
+    """Answer queued work until SIGINT/SIGTERM; then the jobs under way get the shutdown
+    grace period and what is left goes back to the queue for another process."""
+    import asyncio
+    import signal
+
+    from bot.jobs.worker import Worker, options_from
+    from bot.startup.deps import Deps
+    from bot.startup.runtime import build_llm
+    from bot.startup.server import SHUTDOWN_GRACE_S
+
+    async with contextlib.AsyncExitStack() as stack:
+        pool = await open_database(stack, settings)
+        deps = Deps(settings=settings, pool=pool, llm=build_llm(settings))
+        worker = Worker(deps, options=options_from(deps))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await worker.start()
+        print("ROMASHKA worker: answering queued work; Ctrl-C to stop.", file=sys.stderr)
+        try:
+            await stop.wait()
+        finally:
+            await worker.stop(grace_s=SHUTDOWN_GRACE_S)
 
 
 async def run_migrations(settings: CoreSettings) -> None:
@@ -179,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "migrate":
             asyncio.run(run_migrations(settings))
+        elif args.command == "worker":
+            assert isinstance(settings, Settings)
+            asyncio.run(run_worker(settings))
         elif args.command == "scenarios":
             from bot.startup.scenarios_cli import run_scenarios
 

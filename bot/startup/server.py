@@ -6,7 +6,8 @@ import asyncio
 import logging
 import math
 import signal
-from collections.abc import Collection
+import time
+from collections.abc import Awaitable, Callable, Collection
 from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
@@ -29,6 +30,9 @@ EVENTS_PATH = "/slack/events"
 SHUTDOWN_GRACE_S = 30.0
 # tasks named so run for the life of the process; shutdown does not wait for them
 DAEMON_PREFIX = "romashka-daemon"
+# stops the job worker, given the grace period: called before the drain, so queued work this
+# process was answering is finished or handed back while new requests already go elsewhere
+StopWorker = Callable[[float], Awaitable[None]]
 HEALTH_PATH = "/healthz"
 # Each visit to the install page stores a one-time OAuth state: a client may open it this many
 # times at once, then once every INSTALL_REFILL_S seconds (per process).
@@ -143,6 +147,7 @@ async def serve_http(
     external: ExternalHealth | None = None,
     stop: asyncio.Event | None = None,
     grace_s: float = SHUTDOWN_GRACE_S,
+    stop_worker: StopWorker | None = None,
 ) -> None:
     """Serve until `stop` is set (by default: SIGINT or SIGTERM), then drain."""
     before = asyncio.all_tasks()
@@ -163,7 +168,7 @@ async def serve_http(
         # request closes after its response), so the drain waits for answers and runs only
         if runner.server is not None:
             runner.server.pre_shutdown()
-        await drain(grace_s=grace_s, ignore=before)
+        await _stop_then_drain(stop_worker, grace_s=grace_s, ignore=before)
         await runner.cleanup()
 
 
@@ -173,6 +178,7 @@ async def serve_socket_mode(
     app_token: str,
     stop: asyncio.Event | None = None,
     grace_s: float = SHUTDOWN_GRACE_S,
+    stop_worker: StopWorker | None = None,
 ) -> None:
     """Serve until `stop` is set (by default: SIGINT or SIGTERM), then drain like HTTP mode.
     Returning only after the drain keeps the database pool open until every task is done or
@@ -188,4 +194,15 @@ async def serve_socket_mode(
         log.info("shutting down: no new requests; finishing work in flight")
         # disconnect first: Slack then sends new events to the app's other connections
         await handler.close_async()  # type: ignore[no-untyped-call]
-        await drain(grace_s=grace_s, ignore=before)
+        await _stop_then_drain(stop_worker, grace_s=grace_s, ignore=before)
+
+
+async def _stop_then_drain(
+    stop_worker: StopWorker | None, *, grace_s: float, ignore: Collection[asyncio.Task[Any]]
+) -> None:
+    """The worker first (its jobs finish or go back to the queue), then the rest in flight,
+    within one grace period in all: the work in flight keeps running meanwhile."""
+    started = time.monotonic()
+    if stop_worker is not None:
+        await stop_worker(grace_s)
+    await drain(grace_s=max(0.0, grace_s - (time.monotonic() - started)), ignore=ignore)

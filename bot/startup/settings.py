@@ -41,7 +41,12 @@ class CoreSettings(BaseSettings):
     # raises every judge's output budget to at least this many tokens; unset = each judge's own
     judge_max_tokens: Annotated[int, Field(ge=64, le=32_000)] | None = None
     context_budget_tokens: Annotated[int, Field(ge=512, le=2_000_000)] = 8000
+    # scenario messages answered at once by every process together (held in the database)
     scenario_concurrency: Annotated[int, Field(ge=1, le=64)] = 4
+    # jobs one process's worker runs at once; the shared limits above still hold
+    worker_concurrency: Annotated[int, Field(ge=2, le=256)] = 8
+    # a job whose worker stopped beating for this long (its process was killed) runs again
+    job_heartbeat_timeout_s: Annotated[float, Field(ge=1, le=600)] = 30.0
     knowledge_budget_tokens: Annotated[int, Field(ge=100, le=100_000)] = 2000
     # days after an uninstall before a workspace's data is deleted; unset keeps it until purged
     uninstalled_retention_days: Annotated[int, Field(ge=0, le=3650)] | None = None
@@ -86,6 +91,8 @@ class Settings(CoreSettings):
     api_port: Annotated[int, Field(ge=1, le=65535)] | None = None
     # read API requests per API token and minute (a burst of as many, refilled evenly)
     api_rate_limit_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 120
+    # false: this process answers no queued work; run `romashka worker` next to it instead
+    worker_in_app: bool = True
 
     @field_validator("slack_bot_token")
     @classmethod

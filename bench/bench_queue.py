@@ -1,0 +1,268 @@
+"""The job queue: its overhead per job (enqueue → the handler starts), and scenario runs of 9 and
+200 messages through it (Slack path: signed `/bot scenario run all`, the in-process worker, the
+fake model with a concurrency limit answering 429 beyond it).
+
+    python -m bench.bench_queue [--jobs 200] [--limit 4] [--ttft-ms 300] [--big 200] [--json]
+
+For each run: when every message was answered and stored, when the summary was posted, and the
+bound the issue sets: the larger of the slowest single message and what the endpoint's limit
+allows (ceil(messages / limit) rounds of one message each). Thread posts are paced by Slack's
+limit (ten at once, then one a second per channel), which bounds the summary of a big run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from pgqueuer import Job, Queries, QueueManager
+from pgqueuer.adapters.drivers.asyncpg import AsyncpgPoolDriver
+
+from bench.harness import Harness, harness
+from bot.domain.profile import DEFAULT_FIELDS
+from storage import profiles as profiles_repo
+from storage import scenarios as scenarios_repo
+from tests.slack_driver import TEAM, USER
+
+NOOP: Final = "bench_noop"
+RUN_TIMEOUT_S: Final = 900.0
+MESSAGES_PER_SCENARIO: Final = 20  # the most a scenario holds
+
+
+def _pct(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+
+
+async def queue_overhead(h: Harness, *, jobs: int) -> dict[str, float]:
+    """Jobs enqueued one at a time, 20 ms apart, each handler noting when it started."""
+    started: dict[int, float] = {}
+    enqueued: dict[int, float] = {}
+    all_started = asyncio.Event()
+    qm = QueueManager(Queries(AsyncpgPoolDriver(h.pool)))
+
+    @qm.entrypoint(NOOP)
+    async def noop(job: Job) -> None:
+        started[int(job.payload or b"0")] = time.monotonic()
+        if len(started) == jobs:
+            all_started.set()
+
+    runner = asyncio.create_task(
+        qm.run(batch_size=5, max_concurrent_tasks=10, dequeue_timeout=timedelta(seconds=5))
+    )
+    queries = Queries(AsyncpgPoolDriver(h.pool))
+    await asyncio.sleep(0.5)  # the worker listens
+    for i in range(jobs):
+        enqueued[i] = time.monotonic()
+        await queries.enqueue(NOOP, str(i).encode())
+        await asyncio.sleep(0.02)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(all_started.wait(), timeout=30)
+    qm.shutdown.set()
+    await asyncio.wait_for(runner, timeout=30)
+    waits = [(started[i] - enqueued[i]) * 1000 for i in started]
+    return {
+        "jobs": jobs,
+        "started": len(started),
+        "median_ms": round(statistics.median(waits), 1),
+        "p95_ms": round(_pct(waits, 0.95), 1),
+        "max_ms": round(max(waits), 1),
+    }
+
+
+async def run_all(h: Harness, *, limit: int) -> dict[str, Any]:
+    """`/bot scenario run all`; seconds until every result is done and until the summary."""
+    first = len(h.slack.calls)
+    h.model.answer_limit = limit
+    h.model.rejected = 0
+    h.model.max_in_flight = 0
+    before = await h.pool.fetchval("SELECT coalesce(max(id), 0) FROM scenario_runs")
+    t0 = time.monotonic()
+    db_t0 = await h.pool.fetchval("SELECT now()")
+    response = await h.driver.command("scenario run all")
+    if response.status != 200:
+        raise RuntimeError(f"/bot scenario run all was refused: {response.status}")
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while True:
+        row = await h.pool.fetchrow(
+            "SELECT id, status FROM scenario_runs WHERE id > $1 ORDER BY id LIMIT 1", before
+        )
+        if row is not None and row["status"] == "completed":
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError("the run did not complete")
+        await asyncio.sleep(0.05)
+    summary_s = time.monotonic() - t0
+    stats = await h.pool.fetchrow(
+        """
+        SELECT count(*) AS n, count(*) FILTER (WHERE error_kind IS NOT NULL) AS failed,
+               count(DISTINCT (scenario_id, position)) AS distinct_items,
+               extract(epoch FROM max(done_at) - $2)::float8 AS answered_s
+        FROM test_results WHERE run_id = $1
+        """,
+        row["id"],
+        db_t0,
+    )
+    posts = sum(
+        1
+        for c in h.slack.calls[first:]
+        if c.method == "chat.postMessage" and c.args.get("thread_ts")
+    )
+    return {
+        "messages": stats["n"],
+        "distinct": stats["distinct_items"],
+        "failed": stats["failed"],
+        "answered_s": round(stats["answered_s"], 2),
+        "summary_s": round(summary_s, 2),
+        "thread_posts": posts,
+        "rejected_429": h.model.rejected,
+        "answers_in_flight": h.model.max_in_flight,
+    }
+
+
+async def single_message(h: Harness) -> float:
+    """One message alone (a one-message scenario), answered and judged, through the queue."""
+    scenario = await scenarios_repo.create_scenario(
+        h.pool,
+        team_id=TEAM,
+        name="Bench single",
+        description="",
+        messages=["What are your opening hours?"],
+        behaviours=["helpful"],
+        user_id=USER,
+    )
+    before = await h.pool.fetchval("SELECT coalesce(max(id), 0) FROM scenario_runs")
+    t0 = await h.pool.fetchval("SELECT now()")
+    await h.driver.command("scenario run Bench single")
+    while True:
+        seconds = await h.pool.fetchval(
+            """
+            SELECT extract(epoch FROM max(t.done_at) - $2)::float8
+            FROM scenario_runs r JOIN test_results t ON t.run_id = r.id
+            WHERE r.id > $1 AND r.status = 'completed'
+            """,
+            before,
+            t0,
+        )
+        if seconds is not None:
+            break
+        await asyncio.sleep(0.05)
+    await scenarios_repo.delete_scenario(h.pool, team_id=TEAM, scenario_id=scenario.id)
+    return float(seconds)
+
+
+async def bench(*, jobs: int, limit: int, ceiling: int, ttft_ms: float, big: int) -> dict[str, Any]:
+    date = datetime.now(UTC)
+    async with harness(
+        ttft_s=ttft_ms / 1000, token_interval_s=0.02, scenario_concurrency=ceiling
+    ) as h:
+        h.model.judge_delay_s = ttft_ms / 1000
+        overhead = await queue_overhead(h, jobs=jobs)
+        await scenarios_repo.ensure_seeded(h.pool, team_id=TEAM)
+        await profiles_repo.create_profile(
+            h.pool, team_id=TEAM, name="Bench", fields=DEFAULT_FIELDS, user_id=USER
+        )
+        single_s = statistics.median([await single_message(h) for _ in range(3)])
+        runs = {"9": await run_all(h, limit=limit)}
+        for s in await scenarios_repo.list_scenarios(h.pool, team_id=TEAM):
+            await scenarios_repo.delete_scenario(h.pool, team_id=TEAM, scenario_id=s.id)
+        for k in range(math.ceil(big / MESSAGES_PER_SCENARIO)):
+            count = min(MESSAGES_PER_SCENARIO, big - k * MESSAGES_PER_SCENARIO)
+            await scenarios_repo.create_scenario(
+                h.pool,
+                team_id=TEAM,
+                name=f"Bench {k + 1}",
+                description="",
+                messages=[
+                    f"Question {k + 1}.{i + 1}: how do I reset my password?" for i in range(count)
+                ],
+                behaviours=["helpful", "empathetic"],
+                user_id=USER,
+            )
+        runs[str(big)] = await run_all(h, limit=limit)
+        server_version = await h.pool.fetchval("SHOW server_version")
+    for n, r in runs.items():
+        bound = max(single_s, math.ceil(int(n) / limit) * single_s)
+        r["bound_s"] = round(bound, 2)
+        r["answered_vs_bound"] = round(r["answered_s"] / bound, 2)
+    return {
+        "date": date.strftime("%Y-%m-%d %H:%M UTC"),
+        "settings": {
+            "scenario_concurrency": ceiling,
+            "endpoint_limit": limit,
+            "ttft_ms": ttft_ms,
+            "single_message_s": round(single_s, 2),
+        },
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "postgres": "embedded" if h.embedded else "external (TEST_DATABASE_URL)",
+            "postgres_version": server_version,
+        },
+        "queue_overhead": overhead,
+        "runs": runs,
+    }
+
+
+def render(report: dict[str, Any]) -> str:
+    o = report["queue_overhead"]
+    lines = [
+        f"bench_queue — {report['date']} — {report['machine']['platform']}, "
+        f"{report['machine']['cpus']} CPUs, PostgreSQL {report['machine']['postgres_version']}",
+        f"queue overhead (enqueue → start), {o['started']}/{o['jobs']} jobs: "
+        f"median {o['median_ms']} ms, p95 {o['p95_ms']} ms, max {o['max_ms']} ms",
+        f"endpoint limit {report['settings']['endpoint_limit']} answers at once (429 beyond), "
+        f"SCENARIO_CONCURRENCY {report['settings']['scenario_concurrency']}; "
+        f"one message alone {report['settings']['single_message_s']} s",
+        "messages | answered s | bound s | ratio | summary s | thread posts | 429s | failed | dup",
+    ]
+    for n, r in report["runs"].items():
+        lines.append(
+            f"{n:>8} | {r['answered_s']:>10} | {r['bound_s']:>7} | {r['answered_vs_bound']:>5} | "
+            f"{r['summary_s']:>9} | {r['thread_posts']:>12} | {r['rejected_429']:>4} | "
+            f"{r['failed']:>6} | {r['messages'] - r['distinct']:>3}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_queue", description=__doc__)
+    parser.add_argument("--jobs", type=int, default=200, help="jobs for the overhead measure")
+    parser.add_argument("--limit", type=int, default=4, help="the fake endpoint's concurrency")
+    parser.add_argument(
+        "--ceiling",
+        type=int,
+        default=4,
+        help="SCENARIO_CONCURRENCY (the shared budget's ceiling); above --limit, 429s follow",
+    )
+    parser.add_argument("--ttft-ms", type=float, default=300.0, help="model's time to first token")
+    parser.add_argument("--big", type=int, default=200, help="messages of the big run")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    report = asyncio.run(
+        bench(
+            jobs=args.jobs,
+            limit=args.limit,
+            ceiling=args.ceiling,
+            ttft_ms=args.ttft_ms,
+            big=args.big,
+        )
+    )
+    print(json.dumps(report, indent=2) if args.json else render(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""The model endpoint's concurrency, shared by every process through the database: batch work
+(scenario messages) waits for a lease within the adaptive limit, interactive answers take one
+at once and so push batch work back. See storage/model_budget.py for the rules."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Final
+
+import asyncpg
+
+from bot.startup.deps import Deps
+from storage import model_budget as repo
+
+# how often a batch request that found the budget full asks again (with jitter)
+POLL_S: Final = 0.1
+# a lease outlives its request by this much at most: a killed process's leases free themselves
+LEASE_MARGIN_S: Final = 30.0
+# the pause after a 429 that named no Retry-After
+DEFAULT_PAUSE_S: Final = 2.0
+# the budget's key when OPENAI_BASE_URL is not set
+DEFAULT_ENDPOINT: Final = "https://api.openai.com/v1"
+
+
+class Lease:
+    def __init__(self) -> None:
+        self.rate_limited_for_s: float | None = None
+
+    def rate_limited(self, retry_after_s: float | None) -> None:
+        """The endpoint answered 429: the budget halves and batch work pauses."""
+        self.rate_limited_for_s = retry_after_s if retry_after_s is not None else DEFAULT_PAUSE_S
+
+
+class ModelBudget:
+    def __init__(
+        self, pool: asyncpg.Pool, *, endpoint: str, ceiling: int, request_timeout_s: float
+    ) -> None:
+        self._pool = pool
+        self._endpoint = endpoint
+        self._ceiling = ceiling
+        # an answer and its judges run under one lease: a few requests' worth of time
+        self._lease_s = 4 * request_timeout_s + LEASE_MARGIN_S
+
+    @asynccontextmanager
+    async def lease(self, model: str, *, interactive: bool = False) -> AsyncIterator[Lease]:
+        while True:
+            grant = await repo.acquire(
+                self._pool,
+                endpoint=self._endpoint,
+                model=model,
+                ceiling=self._ceiling,
+                lease_s=self._lease_s,
+                interactive=interactive,
+            )
+            if grant.lease_id is not None:
+                break
+            await asyncio.sleep(max(grant.wait_s, POLL_S * random.uniform(0.5, 1.5)))
+        lease = Lease()
+        try:
+            yield lease
+        finally:
+            await asyncio.shield(
+                repo.release(
+                    self._pool,
+                    lease_id=grant.lease_id,
+                    endpoint=self._endpoint,
+                    model=model,
+                    ceiling=self._ceiling,
+                    rate_limited_for_s=lease.rate_limited_for_s,
+                )
+            )
+
+
+def model_budget(deps: Deps) -> ModelBudget:
+    """The budget of the configured endpoint; its ceiling is SCENARIO_CONCURRENCY."""
+    settings = deps.settings
+    return ModelBudget(
+        deps.pool,
+        endpoint=str(settings.openai_base_url or DEFAULT_ENDPOINT),
+        ceiling=settings.scenario_concurrency,
+        request_timeout_s=settings.openai_timeout,
+    )
+
+
+def interactive_lease(deps: Deps) -> Callable[[str], AbstractAsyncContextManager[object]]:
+    """For `RunContext.interactive_lease`: /bot test and follow-ups take a lease at once."""
+    budget = model_budget(deps)
+
+    def lease(model: str) -> AbstractAsyncContextManager[object]:
+        return budget.lease(model, interactive=True)
+
+    return lease

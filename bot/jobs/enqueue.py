@@ -1,0 +1,47 @@
+"""Putting jobs on the queue. Given a connection inside a transaction, the jobs are queued if and
+only if the caller's own writes commit: a run is never stored without its jobs, nor the other
+way round."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import asyncpg
+from pgqueuer import AsyncpgDriver, Queries
+
+from bot.jobs.payloads import SCENARIO_MESSAGE, THREAD_POST, ScenarioMessageJob, ThreadPostJob
+
+# interactive work (nothing yet) goes before batch work; a scenario run is batch work
+BATCH_PRIORITY = 0
+
+
+async def enqueue_scenario_messages(
+    con: asyncpg.Connection, jobs: Sequence[ScenarioMessageJob]
+) -> int:
+    """Queue one job per message; a message whose job is already queued is skipped. Returns
+    how many were queued now."""
+    if not jobs:
+        return 0
+    queries = Queries(AsyncpgDriver(con))
+    ids = await queries.enqueue(
+        [SCENARIO_MESSAGE] * len(jobs),
+        [job.dumps() for job in jobs],
+        [BATCH_PRIORITY] * len(jobs),
+        dedupe_key=[job.dedupe_key for job in jobs],
+        on_conflict="skip",
+    )
+    return sum(1 for i in ids if i is not None)
+
+
+async def enqueue_thread_post(pool: asyncpg.Pool, job: ThreadPostJob, *, after_s: float) -> None:
+    """Queue the post for its turn in the channel, `after_s` from now (skipped if queued)."""
+    async with pool.acquire() as con:
+        await Queries(AsyncpgDriver(con)).enqueue(
+            THREAD_POST,
+            job.dumps(),
+            BATCH_PRIORITY,
+            execute_after=timedelta(seconds=after_s),
+            dedupe_key=job.dedupe_key,
+            on_conflict="skip",
+        )

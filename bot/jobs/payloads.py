@@ -1,0 +1,72 @@
+"""The jobs' names and payloads. A payload names what to do by ids only: the handler reads the
+current rows, so a job never acts on a stale copy, and sees when what it names was deleted."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Final
+
+from storage.jobs import scenario_run_prefix
+
+SCENARIO_MESSAGE: Final = "scenario_message"
+THREAD_POST: Final = "scenario_thread_post"
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioMessageJob:
+    """Answer and judge one message of a scenario run, post it, and report the run when it is
+    the last one."""
+
+    team_id: str
+    run_id: int
+    attempt: int
+    scenario_id: int
+    position: int
+
+    def dumps(self) -> bytes:
+        return json.dumps(asdict(self)).encode()
+
+    @classmethod
+    def loads(cls, raw: bytes | None) -> ScenarioMessageJob:
+        data = json.loads(raw or b"{}")
+        return cls(
+            team_id=str(data["team_id"]),
+            run_id=int(data["run_id"]),
+            attempt=int(data["attempt"]),
+            scenario_id=int(data["scenario_id"]),
+            position=int(data["position"]),
+        )
+
+    @property
+    def dedupe_key(self) -> str:
+        """One job per message and attempt in the queue at a time: enqueueing twice (a retried
+        request, two resumes) adds nothing."""
+        prefix = scenario_run_prefix(team_id=self.team_id, run_id=self.run_id)
+        return f"{prefix}{self.attempt}:{self.scenario_id}:{self.position}"
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadPostJob:
+    """Post one stored result of a run in the run's thread, at the channel's pace: the job is
+    scheduled for its turn rather than waiting inside an answering slot."""
+
+    team_id: str
+    run_id: int
+    result_id: int
+
+    def dumps(self) -> bytes:
+        return json.dumps(asdict(self)).encode()
+
+    @classmethod
+    def loads(cls, raw: bytes | None) -> ThreadPostJob:
+        data = json.loads(raw or b"{}")
+        return cls(
+            team_id=str(data["team_id"]),
+            run_id=int(data["run_id"]),
+            result_id=int(data["result_id"]),
+        )
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"scenario-post:{self.team_id}:{self.run_id}:{self.result_id}"

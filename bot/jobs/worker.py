@@ -1,0 +1,216 @@
+"""The worker: PgQueuer's QueueManager with our entrypoints, started and stopped with the process
+that hosts it (every app process by default, or `romashka worker`).
+
+Recovery rests on PgQueuer: a picked job's worker beats every half `heartbeat_timeout`; a job
+whose beats stop (the process was killed) is picked again by any worker once the timeout has
+passed. Stopping cleanly hands the jobs still running back to the queue at once instead."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Final
+
+from pgqueuer import Job, QueueManager, RetryRequested
+from pgqueuer.adapters.drivers.asyncpg import AsyncpgPoolDriver
+from pgqueuer.executors import DatabaseRetryEntrypointExecutor, EntrypointExecutorParameters
+from pgqueuer.models import Context
+from pgqueuer.queries import Queries
+
+from bot.jobs import scenario_message
+from bot.jobs.budget import model_budget
+from bot.jobs.payloads import SCENARIO_MESSAGE, THREAD_POST
+from bot.jobs.slack_clients import SlackClients
+from bot.startup.deps import Deps
+
+log = logging.getLogger(__name__)
+
+# a job failing on our side (the database away, a bug) is tried this many times in all, with
+# backoff from RETRY_FIRST_DELAY_S doubling up to RETRY_MAX_DELAY_S; then it is held as failed
+MAX_ATTEMPTS: Final = 5
+RETRY_FIRST_DELAY_S: Final = 1.0
+RETRY_MAX_DELAY_S: Final = 60.0
+# a failed queue manager is started again after this pause, doubling up to RESTART_MAX_S
+RESTART_FIRST_S: Final = 1.0
+RESTART_MAX_S: Final = 30.0
+# names tasks that live as long as the process (bot.server.DAEMON_PREFIX: drain skips them)
+TASK_NAME: Final = "romashka-daemon-worker"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    # jobs this process runs at once
+    concurrency: int
+    # a job whose worker has not beaten for this long is picked again by another
+    heartbeat_timeout_s: float
+    # scenario messages answered at once across every worker (the model's shared budget)
+    scenario_concurrency: int
+
+
+class _Executor(DatabaseRetryEntrypointExecutor):
+    """Retries with backoff, and hands a job back to the queue when this worker stops before
+    the job is done (cancelled at the end of the shutdown grace period): another worker, or
+    this process after a restart, answers it. Its results are idempotent, so it may have
+    stored part of its work already."""
+
+    def __init__(
+        self,
+        parameters: EntrypointExecutorParameters,
+        *,
+        running: set[asyncio.Task[Any]],
+        handing_back: set[asyncio.Task[Any]],
+    ) -> None:
+        super().__init__(
+            parameters,
+            max_attempts=MAX_ATTEMPTS,
+            initial_delay=timedelta(seconds=RETRY_FIRST_DELAY_S),
+            max_delay=timedelta(seconds=RETRY_MAX_DELAY_S),
+        )
+        self._running = running
+        self._handing_back = handing_back
+
+    async def execute(self, job: Job, context: Context) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._running.add(task)
+        try:
+            await super().execute(job, context)
+        except asyncio.CancelledError:
+            if task not in self._handing_back:
+                raise
+            # deliberately not re-raised: PgQueuer logs a cancelled job as done and deletes
+            # it, which would lose the message; a retry request puts it back at once
+            task.uncancel()
+            raise RetryRequested(delay=timedelta(0), reason="worker stopping") from None
+        finally:
+            self._running.discard(task)
+            self._handing_back.discard(task)
+
+
+class Worker:
+    def __init__(self, deps: Deps, *, options: WorkerOptions) -> None:
+        self._deps = deps
+        self._options = options
+        # the tasks running jobs, and those of them being handed back to the queue
+        self._running: set[asyncio.Task[Any]] = set()
+        self._handing_back: set[asyncio.Task[Any]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        slack = SlackClients(deps.settings, deps.pool)
+        budget = model_budget(deps)
+
+        async def scenario_message_job(job: Job) -> None:
+            await scenario_message.handle(
+                deps, slack, job.payload, attempts=job.attempts, budget=budget
+            )
+
+        async def thread_post_job(job: Job) -> None:
+            await scenario_message.handle_post(deps, slack, job.payload)
+
+        self._handlers = (scenario_message_job, thread_post_job)
+        self.queue = self._build_queue()
+
+    def _build_queue(self) -> QueueManager:
+        scenario_message_job, thread_post_job = self._handlers
+        queue = QueueManager(Queries(AsyncpgPoolDriver(self._deps.pool)))
+        queue.register_executor(
+            THREAD_POST,
+            _Executor(
+                EntrypointExecutorParameters(
+                    func=thread_post_job, concurrency_limit=0, on_failure="hold"
+                ),
+                running=self._running,
+                handing_back=self._handing_back,
+            ),
+        )
+        queue.register_executor(
+            SCENARIO_MESSAGE,
+            _Executor(
+                EntrypointExecutorParameters(
+                    func=scenario_message_job,
+                    # held in the database: every worker together answers at most this many
+                    concurrency_limit=self._options.scenario_concurrency,
+                    on_failure="hold",
+                ),
+                running=self._running,
+                handing_back=self._handing_back,
+            ),
+        )
+        return queue
+
+    async def _supervise(self) -> None:
+        """Run the queue manager until stopped; when it fails (the database restarted and its
+        listening connection died), start a fresh one after a pause."""
+        batch = max(1, self._options.concurrency // 2)
+        timeout = timedelta(seconds=self._options.heartbeat_timeout_s)
+        delay = RESTART_FIRST_S
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            try:
+                await self.queue.run(
+                    batch_size=batch,
+                    max_concurrent_tasks=max(self._options.concurrency, 2 * batch),
+                    heartbeat_timeout=timeout,
+                    # a dead worker's job is noticed by polling; NOTIFY wakes us for new ones
+                    dequeue_timeout=timeout,
+                )
+            except Exception:
+                log.exception("the job worker stopped; starting it again in %.0f s", delay)
+            if self._stopping.is_set():
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+            # a worker that ran a good while before failing starts again quickly next time
+            ran_long = time.monotonic() - started > RESTART_MAX_S
+            delay = RESTART_FIRST_S if ran_long else min(2 * delay, RESTART_MAX_S)
+            self.queue = self._build_queue()
+
+    async def start(self) -> None:
+        if self._task is not None:
+            return
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._supervise(), name=TASK_NAME)
+        self._task.add_done_callback(_log_end)
+
+    async def stop(self, *, grace_s: float) -> None:
+        """No new jobs; those running get `grace_s` to finish, then go back to the queue."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping.set()
+        self.queue.shutdown.set()
+        done, _ = await asyncio.wait({task}, timeout=grace_s)
+        if not done:
+            log.info("handing %d unfinished jobs back to the queue", len(self._running))
+            for job_task in list(self._running):
+                self._handing_back.add(job_task)
+                job_task.cancel()
+            await asyncio.wait({task}, timeout=10)
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+
+    async def __aenter__(self) -> Worker:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop(grace_s=0)
+
+
+def _log_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the job worker stopped", exc_info=task.exception())
+
+
+def options_from(deps: Deps) -> WorkerOptions:
+    s = deps.settings
+    return WorkerOptions(
+        concurrency=s.worker_concurrency,
+        heartbeat_timeout_s=s.job_heartbeat_timeout_s,
+        scenario_concurrency=s.scenario_concurrency,
+    )

@@ -1,0 +1,218 @@
+"""What the job queue holds for a scenario run, and the claims that make a run's Slack messages
+go out once however many processes work on it. PgQueuer owns its tables' writes (enqueue,
+dequeue, heartbeats); this module only reads them, by the dedupe key our jobs carry."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import asyncpg
+
+# a scenario message job's dedupe key: SCENARIO_MESSAGE_KEY.format(...) (see bot.jobs.payloads)
+SCENARIO_MESSAGE_PREFIX = "scenario-message:{team_id}:{run_id}:"
+
+
+def scenario_run_prefix(*, team_id: str, run_id: int) -> str:
+    return SCENARIO_MESSAGE_PREFIX.format(team_id=team_id, run_id=run_id)
+
+
+@dataclass(frozen=True, slots=True)
+class RunProgress:
+    """A run's messages: stored (of which failed), being answered, waiting in the queue."""
+
+    done: int
+    failed: int
+    running: int
+    waiting: int
+    total: int
+    # seconds since the run started
+    elapsed_s: float
+
+    @property
+    def left_s(self) -> float | None:
+        """The time left at the pace so far; None before the first answer or after the last."""
+        if not self.done or self.done >= self.total:
+            return None
+        return self.elapsed_s / self.done * (self.total - self.done)
+
+
+async def run_progress(pool: asyncpg.Pool, *, team_id: str, run_id: int, total: int) -> RunProgress:
+    row = await pool.fetchrow(
+        """
+        SELECT
+            (SELECT count(*) FROM test_results
+              WHERE team_id = $1 AND run_id = $2 AND done_at IS NOT NULL) AS done,
+            (SELECT count(*) FROM test_results
+              WHERE team_id = $1 AND run_id = $2 AND error_kind IS NOT NULL) AS failed,
+            (SELECT count(*) FROM pgqueuer
+              WHERE left(dedupe_key, length($3)) = $3 AND status = 'picked') AS running,
+            (SELECT count(*) FROM pgqueuer
+              WHERE left(dedupe_key, length($3)) = $3 AND status = 'queued') AS waiting,
+            (SELECT extract(epoch FROM now() - started_at)::float8 FROM scenario_runs
+              WHERE team_id = $1 AND id = $2) AS elapsed_s
+        """,
+        team_id,
+        run_id,
+        scenario_run_prefix(team_id=team_id, run_id=run_id),
+    )
+    assert row is not None
+    return RunProgress(
+        done=row["done"],
+        failed=row["failed"],
+        running=row["running"],
+        waiting=row["waiting"],
+        total=total,
+        elapsed_s=float(row["elapsed_s"] or 0.0),
+    )
+
+
+async def claim_post(pool: asyncpg.Pool, *, team_id: str, result_id: int) -> bool:
+    """True for the one caller that may post this result in the run's thread."""
+    claimed = await pool.fetchval(
+        """
+        UPDATE test_results SET posted_at = now()
+        WHERE team_id = $1 AND id = $2 AND posted_at IS NULL
+        RETURNING true
+        """,
+        team_id,
+        result_id,
+    )
+    return bool(claimed)
+
+
+async def mark_done(pool: asyncpg.Pool, *, team_id: str, result_id: int) -> None:
+    """The result's job is through with it: it counts towards its run's completion."""
+    await pool.execute(
+        "UPDATE test_results SET done_at = now() WHERE team_id = $1 AND id = $2"
+        " AND done_at IS NULL",
+        team_id,
+        result_id,
+    )
+
+
+async def claim_progress(pool: asyncpg.Pool, *, team_id: str, run_id: int, every_s: float) -> bool:
+    """True when nobody edited the run's progress in the last `every_s` seconds: this caller
+    does it now. Also counts as the run's heartbeat (its work is moving)."""
+    claimed = await pool.fetchval(
+        """
+        UPDATE scenario_runs SET progress_at = now(), heartbeat_at = now()
+        WHERE team_id = $1 AND id = $2 AND status = 'running'
+          AND (progress_at IS NULL OR progress_at < now() - make_interval(secs => $3))
+        RETURNING true
+        """,
+        team_id,
+        run_id,
+        every_s,
+    )
+    return bool(claimed)
+
+
+async def touch_run(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> None:
+    """The run's work is moving: the sweeper leaves it alone."""
+    await pool.execute(
+        "UPDATE scenario_runs SET heartbeat_at = now() WHERE team_id = $1 AND id = $2",
+        team_id,
+        run_id,
+    )
+
+
+async def claim_report(
+    pool: asyncpg.Pool, *, team_id: str, run_id: int, attempt: int, total: int
+) -> bool:
+    """Compare-and-set: the run has all `total` results and nobody reported it yet. True for
+    exactly one caller, which then stores the totals and posts the summary."""
+    claimed = await pool.fetchval(
+        """
+        UPDATE scenario_runs SET reported_at = now()
+        WHERE team_id = $1 AND id = $2 AND attempt = $3 AND reported_at IS NULL
+          -- completed without its summary: the job reporting it stopped half-way
+          AND status IN ('running', 'completed')
+          AND (SELECT count(*) FROM test_results t
+                WHERE t.team_id = $1 AND t.run_id = $2 AND t.done_at IS NOT NULL) >= $4
+        RETURNING true
+        """,
+        team_id,
+        run_id,
+        attempt,
+        total,
+    )
+    return bool(claimed)
+
+
+async def release_report(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> None:
+    """The claimed report could not be finished (the database went away, the worker stopped):
+    a retry of the job claims it again. The summary is an edit of the parent, so showing it a
+    second time changes nothing."""
+    await pool.execute(
+        "UPDATE scenario_runs SET reported_at = NULL WHERE team_id = $1 AND id = $2",
+        team_id,
+        run_id,
+    )
+
+
+async def queued_for_run(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> int:
+    """Jobs of the run still in the queue (waiting or being answered)."""
+    count = await pool.fetchval(
+        """
+        SELECT count(*) FROM pgqueuer
+        WHERE left(dedupe_key, length($1)) = $1 AND status IN ('queued', 'picked')
+        """,
+        scenario_run_prefix(team_id=team_id, run_id=run_id),
+    )
+    return int(count or 0)
+
+
+# first half of the advisory-lock key of a run's parent message (the second is the run id)
+_PARENT_LOCK = 0x52554E  # "RUN"
+
+
+@asynccontextmanager
+async def parent_message_lock(
+    pool: asyncpg.Pool, *, run_id: int, wait: bool
+) -> AsyncIterator[bool]:
+    """Held while a process edits a run's parent message, so a progress edit in flight can
+    never land after the summary. Yields False (without waiting) when `wait` is false and
+    another process holds it."""
+    async with pool.acquire() as con, con.transaction():
+        if wait:
+            await con.execute("SELECT pg_advisory_xact_lock($1, $2)", _PARENT_LOCK, run_id)
+            yield True
+        else:
+            got = await con.fetchval(
+                "SELECT pg_try_advisory_xact_lock($1, $2)", _PARENT_LOCK, run_id
+            )
+            yield bool(got)
+
+
+async def is_reported(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> bool:
+    reported = await pool.fetchval(
+        "SELECT reported_at IS NOT NULL FROM scenario_runs WHERE team_id = $1 AND id = $2",
+        team_id,
+        run_id,
+    )
+    return bool(reported)
+
+
+async def pace_post(
+    pool: asyncpg.Pool, *, team_id: str, channel_id: str, interval_s: float, burst: int
+) -> float:
+    """Seconds to wait before posting in the channel so that every process together posts at
+    most `burst` at once and then one every `interval_s` (GCRA: the row holds the theoretical
+    arrival time of the next post)."""
+    wait = await pool.fetchval(
+        """
+        INSERT INTO slack_post_pace AS p (team_id, channel_id, tat)
+        VALUES ($1, $2, now() + make_interval(secs => $3))
+        ON CONFLICT (team_id, channel_id)
+        DO UPDATE SET tat = greatest(p.tat, now()) + make_interval(secs => $3)
+        RETURNING greatest(0, extract(epoch FROM
+            p.tat - make_interval(secs => $3 * $4) - now()))::float8
+        """,
+        team_id,
+        channel_id,
+        interval_s,
+        burst,
+    )
+    return float(wait or 0.0)

@@ -1,0 +1,123 @@
+"""The shared concurrency budget of a model endpoint (see migrations/0014_jobs.sql). Not
+workspace data: one endpoint serves every workspace, so these rows have no team id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A lease id when a request may start now; else how long to wait before asking again."""
+
+    lease_id: int | None
+    wait_s: float
+
+
+async def acquire(
+    pool: asyncpg.Pool,
+    *,
+    endpoint: str,
+    model: str,
+    ceiling: int,
+    lease_s: float,
+    interactive: bool,
+) -> Grant:
+    async with pool.acquire() as con, con.transaction():
+        await con.execute(
+            """
+            INSERT INTO model_budgets (endpoint, model, current_limit) VALUES ($1, $2, $3)
+            ON CONFLICT (endpoint, model) DO NOTHING
+            """,
+            endpoint,
+            model,
+            float(ceiling),
+        )
+        # the budget row's lock orders every grant of this endpoint and model
+        budget = await con.fetchrow(
+            """
+            SELECT least(current_limit, $3) AS current_limit,
+                   greatest(0, extract(epoch FROM paused_until - now()))::float8 AS paused_s
+            FROM model_budgets WHERE endpoint = $1 AND model = $2 FOR UPDATE
+            """,
+            endpoint,
+            model,
+            float(ceiling),
+        )
+        assert budget is not None
+        await con.execute(
+            "DELETE FROM model_leases WHERE endpoint = $1 AND model = $2 AND expires_at < now()",
+            endpoint,
+            model,
+        )
+        if not interactive:
+            if budget["paused_s"] > 0:
+                return Grant(None, budget["paused_s"])
+            in_flight = await con.fetchval(
+                "SELECT count(*) FROM model_leases WHERE endpoint = $1 AND model = $2",
+                endpoint,
+                model,
+            )
+            if in_flight >= max(1, int(budget["current_limit"])):
+                return Grant(None, 0.0)
+        lease_id = await con.fetchval(
+            """
+            INSERT INTO model_leases (endpoint, model, interactive, expires_at)
+            VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+            RETURNING id
+            """,
+            endpoint,
+            model,
+            interactive,
+            lease_s,
+        )
+        return Grant(int(lease_id), 0.0)
+
+
+async def release(
+    pool: asyncpg.Pool,
+    *,
+    lease_id: int,
+    endpoint: str,
+    model: str,
+    ceiling: int,
+    rate_limited_for_s: float | None,
+) -> None:
+    """Give the lease back. After a success the limit grows by 1/limit (about one a round of
+    requests); after a 429 it halves and batch requests pause for `rate_limited_for_s`."""
+    async with pool.acquire() as con, con.transaction():
+        await con.execute("DELETE FROM model_leases WHERE id = $1", lease_id)
+        if rate_limited_for_s is None:
+            await con.execute(
+                """
+                UPDATE model_budgets
+                SET current_limit = least($3, current_limit + 1 / current_limit)
+                WHERE endpoint = $1 AND model = $2
+                """,
+                endpoint,
+                model,
+                float(ceiling),
+            )
+        else:
+            await con.execute(
+                """
+                UPDATE model_budgets
+                SET current_limit = greatest(1, current_limit / 2),
+                    paused_until = greatest(paused_until, now() + make_interval(secs => $3))
+                WHERE endpoint = $1 AND model = $2
+                """,
+                endpoint,
+                model,
+                rate_limited_for_s,
+            )
+
+
+async def current_limit(pool: asyncpg.Pool, *, endpoint: str, model: str) -> float | None:
+    value = await pool.fetchval(
+        "SELECT current_limit FROM model_budgets WHERE endpoint = $1 AND model = $2",
+        endpoint,
+        model,
+    )
+    return None if value is None else float(value)
