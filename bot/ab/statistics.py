@@ -21,47 +21,12 @@ from scipy import sparse, stats
 from bot.ab import anytime
 from bot.domain.verdict import CHOICES, LOG_THRESHOLD, Comparison, Outcome, Ranked, Verdict
 
-Z_95: Final = 1.959963984540054
-
+# Wilson is shared with repeated scenario samples; re-exported for the A/B figures
+from bot.metrics.sampling import Z_95 as Z_95
+from bot.metrics.sampling import _check_counts
+from bot.metrics.sampling import wilson_interval as wilson_interval
 
 _FloatArray = npt.NDArray[np.float64]
-
-
-def _check_counts(**counts: int) -> None:
-    for name, value in counts.items():
-        if value < 0:
-            raise ValueError(f"{name} must be non-negative, got {value}")
-
-
-def _wilson(successes: float, n: float, z: float) -> tuple[float, float]:
-    # Accepts fractional counts so that projections ("what if more votes arrive in the same
-    # proportion") use exactly the same arithmetic as the observed interval.
-    if n == 0:
-        return (0.0, 1.0)
-    p = successes / n
-    z2 = z * z
-    denom = 1.0 + z2 / n
-    centre = (p + z2 / (2.0 * n)) / denom
-    half = (z / denom) * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n))
-    # At 0 or n successes the bound is exactly 0 or 1 mathematically, but centre - half
-    # cancels to a few ulps above zero; pin it so "0 of n" never claims a positive floor.
-    low = 0.0 if successes <= 0 else max(0.0, centre - half)
-    high = 1.0 if successes >= n else min(1.0, centre + half)
-    return (low, high)
-
-
-def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
-    """Wilson score interval for a proportion (95% by default); (0.0, 1.0) when n == 0.
-
-    Wilson rather than the textbook normal interval because vote counts are small and often
-    lopsided, where the normal interval collapses to zero width or leaves [0, 1].
-    """
-    _check_counts(successes=successes, n=n)
-    if successes > n:
-        raise ValueError(f"successes ({successes}) cannot exceed n ({n})")
-    if z <= 0:
-        raise ValueError(f"z must be positive, got {z}")
-    return _wilson(successes, n, z)
 
 
 def sign_test_p(successes: int, n: int) -> float:
