@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import ids
 from bot.blocks.common import counted, escape
 from bot.blocks.scenarios import FormContext, read_form, scenario_form
-from bot.domain.scenarios import Scenario
+from bot.domain.scenarios import REPEAT_MAX, Scenario
 from bot.errors import UserError
 from bot.persona.versions import resolve_version
 from bot.scenarios import library
@@ -31,9 +31,9 @@ log = logging.getLogger(__name__)
 
 USAGE: Final = (
     "Usage: `/bot scenarios` to list them; `/bot scenario new`; `/bot scenario edit <name>`; "
-    "`/bot scenario delete <name>`; `/bot scenario run <name|all> [profile[@version]]`, e.g. "
-    "`/bot scenario run Billing questions Support@3`; `/bot scenario rerun <run id>` answers "
-    "what an interrupted run is missing."
+    "`/bot scenario delete <name>`; `/bot scenario run <name|all> [profile[@version]] "
+    "[repeat N]`, e.g. `/bot scenario run Billing questions Support@3 repeat 5`; "
+    "`/bot scenario rerun <run id>` answers what an interrupted run is missing."
 )
 
 
@@ -46,6 +46,19 @@ async def list_all(deps: Deps, req: SlashRequest, parsed: Parsed) -> Reply:
 
 async def _by_name(deps: Deps, team_id: str, name: str) -> Scenario:
     return await library.by_name(deps.pool, team_id=team_id, name=name, usage=USAGE)
+
+
+def split_repeat(words: list[str]) -> tuple[list[str], int]:
+    """A trailing `repeat N` (1 to REPEAT_MAX samples of each message); 1 without it."""
+    if len(words) >= 2 and words[-2].lower() == "repeat":
+        count = words[-1]
+        if not count.isdigit() or not 1 <= int(count) <= REPEAT_MAX:
+            raise UserError(
+                f"`repeat` takes a number of samples from 1 to {REPEAT_MAX}, "
+                "e.g. `/bot scenario run all repeat 5`."
+            )
+        return words[:-2], int(count)
+    return words, 1
 
 
 def split_run_args(words: list[str], names: list[str]) -> tuple[str, str | None]:
@@ -91,7 +104,8 @@ async def handle(
         return said(stopped)
     if action == "run":
         scenarios = await library.every(deps.pool, team_id=req.team_id)
-        name, spec = split_run_args(rest.split(), [s.name for s in scenarios])
+        words, repeat = split_repeat(rest.split())
+        name, spec = split_run_args(words, [s.name for s in scenarios])
         if not name:
             raise UserError(USAGE)
         chosen = scenarios if name.lower() == "all" else [await _by_name(deps, req.team_id, name)]
@@ -108,6 +122,7 @@ async def handle(
                 user_id=req.user_id,
                 version=version,
                 scenarios=chosen,
+                repeat=repeat,
             )
         )
     raise UserError(USAGE)

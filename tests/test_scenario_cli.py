@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -169,6 +170,94 @@ async def test_usage_errors_exit_2(
 ) -> None:
     code, _, err = await cli(*args, db_dsn=db_dsn, model=model, cwd=tmp_path)
     assert code == 2 and fragment in err
+
+
+@pytest.mark.usefixtures("profile")
+async def test_repeat_shows_intervals_and_strict_gates_use_the_lower_bound(
+    db_dsn: str, model: FakeOpenAI, tmp_path: Path
+) -> None:
+    base = ("Billing questions", "--team", TEAM, "--profile", "Support", "--format", "json")
+    code, out, err = await cli(
+        *base, "--repeat", "3", "--min-pass-rate", "0.8", db_dsn=db_dsn, model=model, cwd=tmp_path
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    total = report["overall"]
+    assert (total["repeat"], total["messages"], total["judged"]) == (3, 9, 27)
+    assert total["pass_k"] == 1.0 and total["flaky"] == []
+    assert 0.87 < total["pass_low"] < 0.88  # Wilson 95% for 27/27
+    assert [m["samples"] for m in report["messages"]] == [3, 3, 3]
+    assert all(m["pass_rate_low"] is not None for m in report["messages"])
+    # 9/9 passed once each: the point figure meets 80%, the interval's lower bound (70%) not
+    code, out, err = await cli(
+        *base, "--min-pass-rate", "0.8", "--strict", db_dsn=db_dsn, model=model, cwd=tmp_path
+    )
+    assert code == 1
+    assert json.loads(out)["problems"] == ["pass rate's lower bound 70% is below 80%"]
+    code, _, err = await cli(
+        *base, "--min-pass-rate", "0.8", db_dsn=db_dsn, model=model, cwd=tmp_path
+    )
+    assert code == 0, err
+    code, _, err = await cli(*base, "--repeat", "21", db_dsn=db_dsn, model=model, cwd=tmp_path)
+    assert code == 2 and "--repeat must be from 1 to 20" in err
+
+
+class _CoinFlip(dict[str, int]):
+    """The behaviour judge's scores with "careful" a seeded 50/50: passes or fails at random."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self.coin = random.Random(seed)
+        self.drawn: list[bool] = []
+
+    def get(self, name: str, default: int | None = None) -> int | None:  # type: ignore[override]
+        if name != "careful":
+            return default
+        self.drawn.append(self.coin.random() < 0.5)
+        return 90 if self.drawn[-1] else 10
+
+
+@pytest.mark.usefixtures("profile")
+async def test_flaky_behaviour_on_a_seeded_coin(
+    db_dsn: str, model: FakeOpenAI, tmp_path: Path
+) -> None:
+    coin = _CoinFlip(seed=17)
+    model.behaviour_scores = coin
+    code, out, err = await cli(
+        "Billing questions",
+        "--team",
+        TEAM,
+        "--profile",
+        "Support",
+        "--format",
+        "junit",
+        "--repeat",
+        "6",
+        "--concurrency",
+        "1",
+        db_dsn=db_dsn,
+        model=model,
+        cwd=tmp_path,
+    )
+    assert code == 0, err
+    assert len(coin.drawn) == 18
+    # one at a time, sample by sample: message i's samples are draws i, i + 3, i + 6, ...
+    messages = [
+        "Why was I charged twice this month?",
+        "How do I cancel my subscription?",
+        "Can I get a refund for last month?",
+    ]
+    expected = [f"{m} → careful" for i, m in enumerate(messages) if len(set(coin.drawn[i::3])) == 2]
+    assert expected  # the seed makes at least one message flaky (a 50/50 one is, 31 in 32)
+    suite = ET.fromstring(out).find("testsuite")
+    assert suite is not None and suite.get("tests") == "18"
+    properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert properties["flaky"] == "; ".join(expected)
+    assert properties["samples_per_message"] == "6"
+    # 18 answers × 3 behaviours, of which "careful" passed when the coin said so
+    assert properties["pass_rate"] == f"{(36 + sum(coin.drawn)) / 54:.4g}"
+    names = [c.get("name") for c in suite.iter("testcase")]
+    assert f"{messages[0]} [sample 6]" in names
 
 
 async def test_without_a_model_exits_2(db_dsn: str, model: FakeOpenAI, tmp_path: Path) -> None:

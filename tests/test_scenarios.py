@@ -267,7 +267,36 @@ async def test_second_run_is_compared_with_the_first(live: SlackDriver, model: F
     _, second = await run_done(live.pool, 2)
     text = await summary_of(live, second["parent_ts"])
     assert "vs run #1 on Support v1" in text
+    # one behaviour of three failing is within what chance gives with one sample each
+    assert "pass rate: no detectable change (100% → 67%)" in text
+
+
+async def test_repeated_runs_show_intervals_and_a_detectable_change(
+    live: SlackDriver, model: FakeOpenAI
+) -> None:
+    await live.reply_text("new Support")
+    await live.command("scenario run Billing questions repeat 5")
+    [first] = await run_done(live.pool)
+    assert first["plan"][0]["repeat"] == 5
+    rows = await live.pool.fetchval("SELECT count(*) FROM test_results WHERE run_id = $1", 1)
+    assert rows == 5 * len(first["plan"][0]["messages"])
+    text = await summary_of(live, first["parent_ts"])
+    assert "5 samples per message" in text
+    assert "pass^5 100%" in text
+    model.behaviour_scores = {"careful": 10}
+    await live.command("scenario run Billing questions repeat 5")
+    _, second = await run_done(live.pool, 2)
+    text = await summary_of(live, second["parent_ts"])
+    # 15/15 then 10/15: Newcombe's interval of the difference excludes zero
     assert "pass rate ▼ (100% → 67%)" in text
+    assert "pass^5 67%" in text
+    assert "[" in text  # the pass rate's interval
+
+
+async def test_repeat_is_bounded(live: SlackDriver) -> None:
+    await live.reply_text("new Support")
+    assert "from 1 to 20" in await live.reply_text("scenario run all repeat 21")
+    assert "from 1 to 20" in await live.reply_text("scenario run all repeat 0")
 
 
 async def test_run_a_specific_version_and_bad_specs(live: SlackDriver) -> None:

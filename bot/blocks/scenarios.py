@@ -22,7 +22,15 @@ from bot.blocks.common import (
 )
 from bot.blocks.stats import percent
 from bot.domain.results import TestResult
-from bot.domain.scenarios import DESCRIPTION_MAX, MESSAGE_MAX, NAME_MAX, Figures, LastRun, Scenario
+from bot.domain.scenarios import (
+    DESCRIPTION_MAX,
+    MESSAGE_MAX,
+    NAME_MAX,
+    NO_DETECTABLE_CHANGE,
+    Figures,
+    LastRun,
+    Scenario,
+)
 from bot.domain.truncation import CUT_MARK, cut_note
 from bot.slack.text import Dialect, neutralise
 
@@ -269,7 +277,17 @@ def _num(value: float | None, fmt: str = "{:.0f}") -> str:
     return "n/a" if value is None else fmt.format(value)
 
 
+FLAKY_SHOWN = 3
+
+
+def _between(low: float | None, high: float | None, fmt: str) -> str:
+    # a figure from fewer than two samples has no interval, and shows none
+    return "" if low is None or high is None else f" [{fmt.format(low)}–{fmt.format(high)}]"
+
+
 def figures_text(f: Figures) -> str:
+    if f.repeat > 1:
+        return _sampled_text(f)
     behaviours = (
         f"{f.passed}/{counted(f.judged, 'behaviour')} passed"
         if f.judged
@@ -286,6 +304,33 @@ def figures_text(f: Figures) -> str:
     )
 
 
+def _sampled_text(f: Figures) -> str:
+    """Figures of repeated samples, each with its 95% interval (Wilson for the pass rate, t for
+    the mean alignment), pass^k and the behaviours that were flaky."""
+    behaviours = "no behaviours judged"
+    if f.judged:
+        behaviours = (
+            f"{f.passed}/{counted(f.judged, 'behaviour')} passed, {percent(f.pass_rate)}"
+            + _between(f.pass_low, f.pass_high, "{:.0%}")
+            + f" · pass^{f.repeat} {percent(f.pass_k)}"
+        )
+        if f.unjudged:
+            behaviours += f" · {f.unjudged} not judged"
+    failed = f" ({f.failed} failed)" if f.failed else ""
+    text = (
+        f"{counted(f.messages, 'answer')}{failed}, {f.repeat} samples per message · {behaviours} · "
+        f"alignment {_num(f.mean_alignment)}"
+        + _between(f.alignment_low, f.alignment_high, "{:.0f}")
+        + f" · median {seconds(f.median_ms)}, slowest {seconds(f.slowest_ms)} · "
+        f"{_num(f.tokens, '{:,.0f}')} tokens"
+    )
+    if f.flaky:
+        shown = "; ".join(escape(truncate(item, 120)) for item in f.flaky[:FLAKY_SHOWN])
+        more = f" and {len(f.flaky) - FLAKY_SHOWN} more" if len(f.flaky) > FLAKY_SHOWN else ""
+        text += f"\n:warning: flaky (passed in some samples, failed in others): {shown}{more}"
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class RunComparison:
     before: Figures
@@ -297,6 +342,8 @@ class RunComparison:
 def comparison_text(c: RunComparison, now: Figures) -> str:
     def part(key: str, label: str, before: str, current: str) -> str:
         mark = c.arrows.get(key)
+        if mark == NO_DETECTABLE_CHANGE:
+            return f"{label}: no detectable change ({before} → {current})"
         return f"{label} {mark} ({before} → {current})" if mark else f"{label} n/a"
 
     return f"vs run #{c.run_id} on {escape(c.version_label)}: " + " · ".join(

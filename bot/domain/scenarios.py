@@ -57,6 +57,18 @@ class Figures:
     slowest_ms: float | None
     tokens: int | None
     unjudged: int = 0  # expected behaviours the judge gave no verdict on
+    # Repeated samples (`repeat`): the most samples any message had, the pass rate's Wilson 95%
+    # interval, pass^k (k = repeat) and the mean alignment's t interval; None below two samples.
+    repeat: int = 1
+    pass_low: float | None = None
+    pass_high: float | None = None
+    pass_k: float | None = None
+    aligned: int = 0
+    alignment_sd: float | None = None
+    alignment_low: float | None = None
+    alignment_high: float | None = None
+    # "message → behaviour" that passed in some samples and failed in others
+    flaky: tuple[str, ...] = ()
 
     @property
     def pass_rate(self) -> float | None:
@@ -82,3 +94,11 @@ BEHAVIOURS_MAX: Final = 10
 
 
 BEHAVIOUR_MAX: Final = 60
+
+
+REPEAT_MAX: Final = 20
+
+
+# Pass rate and alignment are samples of a model: a comparison says they changed only when the
+# 95% interval of the difference excludes zero, and shows this mark otherwise.
+NO_DETECTABLE_CHANGE: Final = "≈"

@@ -14,3 +14,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-pass-rate", type=float, help="e.g. 0.8: fail below 80%% passed")
     parser.add_argument("--min-alignment", type=float, help="e.g. 70: fail below mean 70/100")
     parser.add_argument("--concurrency", type=int, help="messages at once (default: setting)")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="samples of each message, 1 to 20 (default 1)"
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="gates apply to the 95%% interval's lower bound, not the point figure",
+    )

@@ -38,23 +38,36 @@ class PlanItem:
     position: int
     message: str
     behaviours: tuple[str, ...]
+    sample: int = 0
 
 
-def plan_for(scenarios: Sequence[Scenario]) -> list[PlanItem]:
+def _items(
+    scenario_id: int, name: str, messages: Sequence[str], behaviours: tuple[str, ...], repeat: int
+) -> list[PlanItem]:
+    # Sample s of message i is stored at position s·n + i: one result per run item stays
+    # unique (the index of migration 0011) and a resume finds what is missing unchanged.
+    n = len(messages)
     return [
-        PlanItem(s.id, s.name, i, message, s.behaviours)
-        for s in scenarios
-        for i, message in enumerate(s.messages)
+        PlanItem(scenario_id, name, sample * n + i, message, behaviours, sample)
+        for sample in range(repeat)
+        for i, message in enumerate(messages)
     ]
 
 
-def plan_json(scenarios: Sequence[Scenario]) -> list[dict[str, Any]]:
+def plan_for(scenarios: Sequence[Scenario], *, repeat: int = 1) -> list[PlanItem]:
+    return [
+        item for s in scenarios for item in _items(s.id, s.name, s.messages, s.behaviours, repeat)
+    ]
+
+
+def plan_json(scenarios: Sequence[Scenario], *, repeat: int = 1) -> list[dict[str, Any]]:
     return [
         {
             "scenario_id": s.id,
             "name": s.name,
             "messages": list(s.messages),
             "behaviours": list(s.behaviours),
+            "repeat": repeat,
         }
         for s in scenarios
     ]
@@ -63,11 +76,15 @@ def plan_json(scenarios: Sequence[Scenario]) -> list[dict[str, Any]]:
 def plan_from_json(plan: Sequence[dict[str, Any]]) -> list[PlanItem]:
     """The items a stored run planned, even if its scenarios were edited or deleted since."""
     return [
-        PlanItem(
-            int(p["scenario_id"]), str(p["name"]), i, str(m), tuple(str(b) for b in p["behaviours"])
-        )
+        item
         for p in plan
-        for i, m in enumerate(p["messages"])
+        for item in _items(
+            int(p["scenario_id"]),
+            str(p["name"]),
+            [str(m) for m in p["messages"]],
+            tuple(str(b) for b in p["behaviours"]),
+            int(p.get("repeat", 1)),
+        )
     ]
 
 

@@ -11,32 +11,44 @@ from typing import Any
 from bot.blocks.common import counted
 from bot.domain.results import TestResult
 from bot.domain.scenarios import Figures
-from bot.scenarios.figures import overall, per_scenario
+from bot.scenarios.figures import MessageFigures, overall, per_message, per_scenario
 
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     min_pass_rate: float | None
     min_alignment: float | None
+    # the gates apply to the 95% interval's lower bound: a run passes only if it would pass
+    # with the worst value its samples leave plausible
+    strict: bool = False
 
     def failures(self, total: Figures) -> list[str]:
         """Why the run falls short; a figure that could not be measured cannot meet a bar, and
-        a run in which nothing was judged does not pass, gates or none."""
+        a run in which nothing was judged does not pass, gates or none. Strict, a figure
+        without an interval (fewer than two samples) cannot meet a bar either."""
         problems = []
         if total.judged == 0 and total.unjudged:
             problems.append(f"no expected behaviour was judged ({total.unjudged} not judged)")
         elif total.judged == 0 and total.mean_alignment is None:
             problems.append("nothing was judged (no behaviour verdict and no alignment)")
         if self.min_pass_rate is not None:
-            rate = total.pass_rate
+            rate, what = (
+                (total.pass_low, "pass rate's lower bound")
+                if self.strict
+                else (total.pass_rate, "pass rate")
+            )
             if rate is None or rate < self.min_pass_rate:
                 shown = "n/a" if rate is None else f"{rate:.0%}"
-                problems.append(f"pass rate {shown} is below {self.min_pass_rate:.0%}")
+                problems.append(f"{what} {shown} is below {self.min_pass_rate:.0%}")
         if self.min_alignment is not None:
-            mean = total.mean_alignment
+            mean, what = (
+                (total.alignment_low, "mean alignment's lower bound")
+                if self.strict
+                else (total.mean_alignment, "mean alignment")
+            )
             if mean is None or mean < self.min_alignment:
                 shown = "n/a" if mean is None else f"{mean:.1f}"
-                problems.append(f"mean alignment {shown} is below {self.min_alignment:g}")
+                problems.append(f"{what} {shown} is below {self.min_alignment:g}")
         return problems
 
 
@@ -102,6 +114,9 @@ def table(label: str, results: Sequence[TestResult], problems: list[str]) -> str
     lines = [f"Scenario run on {label}"]
     lines += ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
     total = overall(list(results))
+    if total.repeat > 1:
+        lines.append("")
+        lines += _sampled_table(results)
     lines.append("")
     for _, f in per_scenario(list(results)):
         lines.append(_figures_line(f))
@@ -110,7 +125,44 @@ def table(label: str, results: Sequence[TestResult], problems: list[str]) -> str
     return "\n".join(lines)
 
 
+def _interval(low: float | None, high: float | None, fmt: str) -> str:
+    # a figure from fewer than two samples has no interval, and shows none
+    return "" if low is None or high is None else f" [{fmt.format(low)}–{fmt.format(high)}]"
+
+
+def _sampled_table(results: Sequence[TestResult]) -> list[str]:
+    """Per message over its samples: pass rate with Wilson 95%, pass^k, mean alignment with
+    its t interval, and the behaviours that were flaky."""
+    rows = [("scenario", "message", "samples", "pass rate", "pass^k", "alignment", "flaky")]
+    for m in per_message(results):
+        message = m.question if len(m.question) <= 40 else m.question[:39] + "…"
+        a, p = m.alignment, m.passing
+        rows.append(
+            (
+                m.scenario,
+                message,
+                str(m.samples),
+                _cell(p.value, "{:.0%}") + _interval(p.low, p.high, "{:.0%}"),
+                _cell(m.pass_k, "{:.0%}"),
+                "n/a" if a is None else f"{a.value:.0f}" + _interval(a.low, a.high, "{:.0f}"),
+                ", ".join(m.flaky) if m.flaky else "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
+
+
 def _figures_line(f: Figures) -> str:
+    if f.repeat > 1:
+        return (
+            f"{f.name}: {counted(f.messages, 'answer')} ({f.repeat} samples per message), "
+            f"{f.failed} failed, {f.passed}/{counted(f.judged, 'behaviour')} passed, pass rate "
+            f"{_cell(f.pass_rate, '{:.0%}')}{_interval(f.pass_low, f.pass_high, '{:.0%}')}, "
+            f"pass^{f.repeat} {_cell(f.pass_k, '{:.0%}')}, alignment "
+            f"{_cell(f.mean_alignment, '{:.1f}')}"
+            f"{_interval(f.alignment_low, f.alignment_high, '{:.1f}')}, "
+            f"{counted(len(f.flaky), 'flaky behaviour')}, tokens {_cell(f.tokens, '{:,.0f}')}"
+        )
     return (
         f"{f.name}: {counted(f.messages, 'message')}, {f.failed} failed, "
         f"{f.passed}/{counted(f.judged, 'behaviour')} passed, "
@@ -131,6 +183,7 @@ def as_json(run_id: int, label: str, results: Sequence[TestResult], problems: li
             "problems": problems,
             "overall": overall(rows).to_json(),
             "scenarios": [f.to_json() for _, f in per_scenario(rows)],
+            "messages": [_message_json(m) for m in per_message(rows)],
             "results": [
                 {
                     "scenario": r.scenario_name,
@@ -156,6 +209,45 @@ def as_json(run_id: int, label: str, results: Sequence[TestResult], problems: li
     )
 
 
+def _message_json(m: MessageFigures) -> dict[str, Any]:
+    a = m.alignment
+    return {
+        "scenario": m.scenario,
+        "message": m.question,
+        "samples": m.samples,
+        "failed": m.failed,
+        "passed": m.passing.passed,
+        "judged": m.passing.n,
+        "pass_rate": m.passing.value,
+        "pass_rate_low": m.passing.low,
+        "pass_rate_high": m.passing.high,
+        "pass_k": m.pass_k,
+        "mean_alignment": None if a is None else a.value,
+        "alignment_low": None if a is None else a.low,
+        "alignment_high": None if a is None else a.high,
+        "flaky": list(m.flaky),
+    }
+
+
+def _properties(suite: ET.Element, f: Figures) -> None:
+    """The scenario's figures over its samples, for CI dashboards that show properties."""
+    properties = ET.SubElement(suite, "properties")
+    values = {
+        "samples_per_message": f.repeat,
+        "pass_rate": f.pass_rate,
+        "pass_rate_low": f.pass_low,
+        "pass_rate_high": f.pass_high,
+        f"pass^{f.repeat}": f.pass_k,
+        "mean_alignment": f.mean_alignment,
+        "alignment_low": f.alignment_low,
+        "alignment_high": f.alignment_high,
+        "flaky": "; ".join(f.flaky),
+    }
+    for name, value in values.items():
+        shown = "n/a" if value is None else (f"{value:.4g}" if isinstance(value, float) else value)
+        ET.SubElement(properties, "property", name=name, value=str(shown))
+
+
 def junit(label: str, results: Sequence[TestResult]) -> str:
     """One test suite per scenario, one test case per message; a failed behaviour is a
     failure, a model error an error and a message not judged is skipped (with why), so CI
@@ -175,8 +267,16 @@ def junit(label: str, results: Sequence[TestResult]) -> str:
             errors=str(sum(1 for r in rows if _status(r) == "error")),
             skipped=str(sum(1 for r in rows if _status(r) == NOT_JUDGED)),
         )
+        figures = overall(rows)
+        if figures.repeat > 1:
+            _properties(suite, figures)
+        seen: dict[str, int] = {}
         for r in rows:
-            case = ET.SubElement(suite, "testcase", classname=name, name=r.question)
+            seen[r.question] = seen.get(r.question, 0) + 1
+            case_name = (
+                f"{r.question} [sample {seen[r.question]}]" if figures.repeat > 1 else r.question
+            )
+            case = ET.SubElement(suite, "testcase", classname=name, name=case_name)
             if r.total_ms is not None:
                 case.set("time", f"{r.total_ms / 1000:.3f}")
             status = _status(r)

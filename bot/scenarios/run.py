@@ -39,18 +39,19 @@ async def start(
     user_id: str,
     version: ProfileVersion,
     scenarios: Sequence[Scenario],
+    repeat: int = 1,
 ) -> str | None:
     pool = ctx.pool
     if not scenarios:
         raise UserError("There are no scenarios to run. Create one with `/bot scenario new`.")
-    items = plan_for(scenarios)
+    items = plan_for(scenarios, repeat=repeat)
     run = await scenarios_repo.create_run(
         pool,
         team_id=team_id,
         profile_version_id=version.id,
         user_id=user_id,
         concurrency=concurrency,
-        plan=plan_json(scenarios),
+        plan=plan_json(scenarios, repeat=repeat),
         channel_id=channel_id,
     )
     names = [s.name for s in scenarios]

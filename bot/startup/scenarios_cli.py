@@ -11,7 +11,7 @@ import asyncpg
 from bot.answers.pipeline import RunContext
 from bot.domain.profile import ProfileVersion
 from bot.domain.results import TestResult
-from bot.domain.scenarios import Scenario
+from bot.domain.scenarios import REPEAT_MAX, Scenario
 from bot.errors import UserError
 from bot.persona.versions import NotAVersionNumber, resolve_version
 from bot.scenarios.engine import execute, plan_for, plan_json
@@ -66,6 +66,9 @@ async def run_scenarios(settings: CoreSettings, args: argparse.Namespace) -> int
     if args.min_pass_rate is not None and not 0 <= args.min_pass_rate <= 1:
         print("--min-pass-rate is a fraction from 0 to 1, e.g. 0.8", file=sys.stderr)
         return EXIT_USAGE
+    if not 1 <= args.repeat <= REPEAT_MAX:
+        print(f"--repeat must be from 1 to {REPEAT_MAX}", file=sys.stderr)
+        return EXIT_USAGE
     if args.concurrency is not None and not 1 <= args.concurrency <= 64:
         print("--concurrency must be from 1 to 64", file=sys.stderr)
         return EXIT_USAGE
@@ -85,14 +88,14 @@ async def run_scenarios(settings: CoreSettings, args: argparse.Namespace) -> int
         if not scenarios:
             print("romashka: this workspace has no scenarios", file=sys.stderr)
             return EXIT_USAGE
-        items = plan_for(scenarios)
+        items = plan_for(scenarios, repeat=args.repeat)
         run = await repo.create_run(
             pool,
             team_id=args.team,
             profile_version_id=version.id,
             user_id=CLI_USER,
             concurrency=args.concurrency or settings.scenario_concurrency,
-            plan=plan_json(scenarios),
+            plan=plan_json(scenarios, repeat=args.repeat),
             channel_id=None,
         )
         progress = ProgressBar(len(items), sys.stderr)
@@ -110,7 +113,9 @@ async def run_scenarios(settings: CoreSettings, args: argparse.Namespace) -> int
                 f"romashka: run #{run.id} was resumed elsewhere; not judged here", file=sys.stderr
             )
             return EXIT_BELOW
-    problems = Thresholds(args.min_pass_rate, args.min_alignment).failures(overall(results))
+    problems = Thresholds(args.min_pass_rate, args.min_alignment, strict=args.strict).failures(
+        overall(results)
+    )
     if args.format == "json":
         print(as_json(run.id, version.label, results, problems))
     elif args.format == "junit":
