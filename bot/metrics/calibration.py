@@ -12,8 +12,8 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Final
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
 
 from bot.metrics.sampling import Correlation, Mean, mean_interval, means_differ, slope, spearman
 
@@ -111,3 +111,54 @@ def calibrate(trait: str, samples: Sequence[Sample]) -> Calibration:
         dead_ranges=dead,
         leaks=leaks,
     )
+
+
+def _interval(m: Mean | None) -> str:
+    if m is None:
+        return "n/a"
+    if m.low is None or m.high is None:
+        return f"{m.value:.0f} (1 sample, no interval)"
+    return f"{m.value:.0f} [{m.low:.0f}–{m.high:.0f}]"
+
+
+def summary_lines(c: Calibration) -> list[str]:
+    """Plain lines for a terminal (and, escaped, for Slack)."""
+    name = c.trait.replace("_", " ")
+    lines = [f"{name}: set → perceived (mean [95% interval], n)"]
+    for lv in c.levels:
+        proxies = ", ".join(
+            f"{k.replace('_', ' ')} {'n/a' if v is None else f'{v:.1f}'}"
+            for k, v in lv.proxies.items()
+        )
+        lines.append(f"  {lv.setting:>3} → {_interval(lv.perceived)}, n={lv.samples}; {proxies}")
+    rho = c.correlation
+    lines.append(
+        "Spearman ρ "
+        + (
+            "n/a (fewer than 3 settings)"
+            if rho is None
+            else f"{rho.rho:.2f} [{rho.low:.2f}, {rho.high:.2f}], n={rho.n}"
+        )
+        + ", slope "
+        + ("n/a" if c.slope is None else f"{c.slope:.2f} perceived points per set point")
+    )
+    lines.append(
+        "dead ranges: "
+        + (", ".join(f"{a}–{b}" for a, b in c.dead_ranges) if c.dead_ranges else "none found")
+    )
+    lines.append(
+        "leaks: "
+        + (
+            ", ".join(
+                f"{t.replace('_', ' ')} ρ {x.rho:.2f} [{x.low:.2f}, {x.high:.2f}]"
+                for t, x in c.leaks.items()
+            )
+            if c.leaks
+            else "none found"
+        )
+    )
+    return lines
+
+
+def to_json(c: Calibration) -> dict[str, Any]:
+    return asdict(c)

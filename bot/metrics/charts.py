@@ -13,6 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from bot.domain.stats import VersionStats
+from bot.metrics.calibration import Calibration
 
 WIDTH_PX: Final = 1200
 HEIGHT_PX: Final = 800
@@ -79,6 +80,58 @@ def stats_chart(stats: Sequence[VersionStats], *, title: str) -> bytes:
         )
 
     fig.tight_layout(rect=(0, 0, 1, 0.96))
+    out = io.BytesIO()
+    fig.savefig(out, format="png", dpi=DPI)
+    return out.getvalue()
+
+
+def calibration_chart(c: Calibration, *, title: str) -> bytes:
+    """Set level on x, the judge's perceived level on y with its 95% interval, and the ideal
+    diagonal; a setting the judge gave no level at has no point."""
+    fig = Figure(figsize=(800 / DPI, 800 / DPI), dpi=DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    ax.plot([0, 100], [0, 100], linestyle="--", color="#999999", label="ideal (perceived = set)")
+    shown = [lv for lv in c.levels if lv.perceived is not None]
+    xs = [lv.setting for lv in shown]
+    ys = [lv.perceived.value for lv in shown if lv.perceived is not None]
+    below = [
+        0.0
+        if lv.perceived is None or lv.perceived.low is None
+        else lv.perceived.value - lv.perceived.low
+        for lv in shown
+    ]
+    above = [
+        0.0
+        if lv.perceived is None or lv.perceived.high is None
+        else lv.perceived.high - lv.perceived.value
+        for lv in shown
+    ]
+    ax.errorbar(
+        xs,
+        ys,
+        yerr=[below, above],
+        marker="o",
+        linewidth=2,
+        capsize=6,
+        color="#3b2f63",
+        label="perceived (mean, 95% interval)",
+    )
+    for low, high in c.dead_ranges:
+        ax.axvspan(low, high, color="#d0743c", alpha=0.15)
+    ax.set_xlim(-5, 105)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel(f"{c.trait.replace('_', ' ')} set (0–100)")
+    ax.set_ylabel("perceived by the judge (0–100)")
+    rho = (
+        "n/a"
+        if c.correlation is None
+        else f"{c.correlation.rho:.2f} [{c.correlation.low:.2f}, {c.correlation.high:.2f}]"
+    )
+    ax.set_title(f"{title}\nSpearman ρ {rho}; shaded: dead ranges", fontsize=12)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left")
+    fig.tight_layout()
     out = io.BytesIO()
     fig.savefig(out, format="png", dpi=DPI)
     return out.getvalue()

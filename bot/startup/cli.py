@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from bot.release.export_args import add_arguments as add_export_arguments
 from bot.scenarios.args import add_arguments
+from bot.scenarios.calibration_args import add_arguments as add_calibration_arguments
 
 if TYPE_CHECKING:
     import asyncpg
@@ -46,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_arguments(
         profiles_sub.add_parser(
             "export", help="a version's configuration, as the read API gives it"
+        )
+    )
+    add_calibration_arguments(
+        sub.add_parser(
+            "calibrate", help="sweep a trait's slider and measure what the judge perceives"
         )
     )
     return parser
@@ -213,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings: CoreSettings = (
             load_core_settings()
-            if args.command in {"migrate", "scenarios", "profiles"}
+            if args.command in {"migrate", "scenarios", "profiles", "calibrate"}
             else load_settings()
         )
     except SettingsError as exc:
@@ -221,7 +227,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     configure_logging(
         settings,
-        level=settings.log_level if args.command not in {"scenarios", "profiles"} else "WARNING",
+        level="WARNING"
+        if args.command in {"scenarios", "profiles", "calibrate"}
+        else settings.log_level,
     )
     try:
         if args.command == "migrate":
@@ -237,6 +245,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.release.export import export_profile
 
             return asyncio.run(export_profile(settings, args))
+        elif args.command == "calibrate":
+            from bot.startup.calibrate_cli import run_calibration
+
+            return asyncio.run(run_calibration(settings, args))
         else:
             assert isinstance(settings, Settings)
             asyncio.run(run(settings))
