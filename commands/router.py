@@ -17,6 +17,7 @@ from bot.startup.deps import Deps
 from commands import (
     ab,
     api_tokens,
+    calibrate,
     config,
     editors,
     knowledge,
@@ -64,6 +65,7 @@ SLACK_SUBCOMMANDS: dict[str, SlackHandler] = {
     "knowledge": knowledge.handle,
     "ab": ab.handle,
     "scenario": scenarios.handle,
+    "calibrate": calibrate.run,
     "stats": stats_command.run,
     "export": export_command.run,
     "promote": promote.promote,

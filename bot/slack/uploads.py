@@ -43,9 +43,15 @@ class Upload:
 
 
 async def upload(
-    client: AsyncWebClient, *, channel_id: str, files: Sequence[Upload], comment: str
+    client: AsyncWebClient,
+    *,
+    channel_id: str,
+    files: Sequence[Upload],
+    comment: str,
+    thread_ts: str | None = None,
 ) -> str | None:
-    """Post the files in one message; None when they were posted, else what went wrong."""
+    """Post the files in one message (in a thread when `thread_ts` is given); None when they
+    were posted, else what went wrong."""
     try:
         await client.files_upload_v2(
             file_uploads=[
@@ -53,6 +59,7 @@ async def upload(
             ],
             channel=channel_id,
             initial_comment=comment,
+            thread_ts=thread_ts,
         )
     except SlackApiError as exc:
         error = str(exc.response.get("error", "")) if exc.response is not None else ""

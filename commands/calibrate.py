@@ -1,0 +1,30 @@
+"""`/bot calibrate <trait|all> [profile[@version]] [scenario] [samples N] [confirm]`."""
+
+from __future__ import annotations
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.scenarios import calibration
+from bot.startup.deps import Deps
+from commands.parse import Parsed
+from commands.replies import answering, said
+from commands.request import Reply, SlashRequest
+
+
+async def run(
+    deps: Deps, client: AsyncWebClient, req: SlashRequest, parsed: Parsed
+) -> Reply | None:
+    words = parsed.rest.split()
+    if parsed.profile:  # `/bot calibrate @Support formality`: the profile goes after the trait
+        words[1:1] = [f"@{parsed.profile}"]
+    return said(
+        await calibration.start(
+            answering(deps),
+            client,
+            team_id=req.team_id,
+            channel_id=req.channel_id,
+            words=words,
+            confirm_above=deps.settings.calibration_confirm_calls,
+            concurrency=deps.settings.scenario_concurrency,
+        )
+    )
