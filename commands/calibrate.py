@@ -24,7 +24,7 @@ async def run(
             team_id=req.team_id,
             channel_id=req.channel_id,
             words=words,
-            confirm_above=deps.settings.calibration_confirm_calls,
+            confirm_above=deps.settings.confirm_model_calls,
             concurrency=deps.settings.scenario_concurrency,
         )
     )

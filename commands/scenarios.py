@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 USAGE: Final = (
     "Usage: `/bot scenarios` to list them; `/bot scenario new`; `/bot scenario edit <name>`; "
     "`/bot scenario delete <name>`; `/bot scenario run <name|all> [profile[@version]] "
-    "[repeat N]`, e.g. `/bot scenario run Billing questions Support@3 repeat 5`; "
+    "[repeat N] [confirm]`, e.g. `/bot scenario run Billing questions Support@3 repeat 5`; "
     "`/bot scenario rerun <run id>` answers what an interrupted run is missing."
 )
 
@@ -46,6 +46,13 @@ async def list_all(deps: Deps, req: SlashRequest, parsed: Parsed) -> Reply:
 
 async def _by_name(deps: Deps, team_id: str, name: str) -> Scenario:
     return await library.by_name(deps.pool, team_id=team_id, name=name, usage=USAGE)
+
+
+def split_confirm(words: list[str]) -> tuple[list[str], bool]:
+    """A trailing `confirm`: run even above the team's limit of model calls."""
+    if words and words[-1].lower() == "confirm":
+        return words[:-1], True
+    return words, False
 
 
 def split_repeat(words: list[str]) -> tuple[list[str], int]:
@@ -104,7 +111,8 @@ async def handle(
         return said(stopped)
     if action == "run":
         scenarios = await library.every(deps.pool, team_id=req.team_id)
-        words, repeat = split_repeat(rest.split())
+        words, confirmed = split_confirm(rest.split())
+        words, repeat = split_repeat(words)
         name, spec = split_run_args(words, [s.name for s in scenarios])
         if not name:
             raise UserError(USAGE)
@@ -123,6 +131,8 @@ async def handle(
                 version=version,
                 scenarios=chosen,
                 repeat=repeat,
+                confirm_above=deps.settings.confirm_model_calls,
+                confirmed=confirmed,
             )
         )
     raise UserError(USAGE)

@@ -299,6 +299,21 @@ async def test_repeat_is_bounded(live: SlackDriver) -> None:
     assert "from 1 to 20" in await live.reply_text("scenario run all repeat 0")
 
 
+async def test_a_costly_run_is_said_and_waits_for_confirm(
+    live: SlackDriver, model: FakeOpenAI
+) -> None:
+    await live.reply_text("new Support")
+    # 9 messages × 20 samples, each an answer, a trait judge and a behaviour judge
+    text = await live.reply_text("scenario run all repeat 20")
+    assert "This run makes 540 model calls (180 answers and their judges)" in text
+    assert "limit of 200" in text and "`confirm`" in text
+    assert await live.pool.fetchval("SELECT count(*) FROM scenario_runs") == 0
+    assert model.requests == []
+    await live.command("scenario run Product inquiry repeat 2 confirm")
+    [run] = await run_done(live.pool)
+    assert run["plan"][0]["repeat"] == 2
+
+
 async def test_run_a_specific_version_and_bad_specs(live: SlackDriver) -> None:
     await live.reply_text("new Support")
     await live.reply_text("set formality 90")

@@ -60,6 +60,12 @@ def plan_for(scenarios: Sequence[Scenario], *, repeat: int = 1) -> list[PlanItem
     ]
 
 
+def model_calls(items: Sequence[PlanItem]) -> int:
+    """What a run will cost, said before it runs: each answer, its trait judge and, where the
+    scenario expects behaviours, the behaviour judge."""
+    return sum(2 + (1 if item.behaviours else 0) for item in items)
+
+
 def plan_json(scenarios: Sequence[Scenario], *, repeat: int = 1) -> list[dict[str, Any]]:
     return [
         {

@@ -18,7 +18,7 @@ from bot.domain.scenarios import Scenario, ScenarioRun
 from bot.errors import UserError
 from bot.jobs.enqueue import enqueue_scenario_messages
 from bot.jobs.payloads import ScenarioMessageJob
-from bot.scenarios.engine import PlanItem, plan_for, plan_from_json, plan_json
+from bot.scenarios.engine import PlanItem, model_calls, plan_for, plan_from_json, plan_json
 from bot.scenarios.figures import changes, figures, overall, per_scenario
 from bot.slack.post import post_message
 from storage import profiles as repo
@@ -40,11 +40,19 @@ async def start(
     version: ProfileVersion,
     scenarios: Sequence[Scenario],
     repeat: int = 1,
+    confirm_above: int | None = None,
+    confirmed: bool = False,
 ) -> str | None:
     pool = ctx.pool
     if not scenarios:
         raise UserError("There are no scenarios to run. Create one with `/bot scenario new`.")
     items = plan_for(scenarios, repeat=repeat)
+    calls = model_calls(items)
+    if confirm_above is not None and calls > confirm_above and not confirmed:
+        return (
+            f"This run makes {calls} model calls ({len(items)} answers and their judges), above "
+            f"this workspace's limit of {confirm_above}. Add `confirm` at the end to run it."
+        )
     run = await scenarios_repo.create_run(
         pool,
         team_id=team_id,

@@ -48,7 +48,7 @@ class CoreSettings(BaseSettings):
     # a job whose worker stopped beating for this long (its process was killed) runs again
     job_heartbeat_timeout_s: Annotated[float, Field(ge=1, le=600)] = 30.0
     # a calibration that would make more model calls than this asks for `confirm` first
-    calibration_confirm_calls: Annotated[int, Field(ge=0, le=1_000_000)] = 200
+    confirm_model_calls: Annotated[int, Field(ge=0, le=1_000_000)] = 200
     knowledge_budget_tokens: Annotated[int, Field(ge=100, le=100_000)] = 2000
     # days after an uninstall before a workspace's data is deleted; unset keeps it until purged
     uninstalled_retention_days: Annotated[int, Field(ge=0, le=3650)] | None = None
