@@ -20,6 +20,7 @@ from commands import (
     actions,
     answers,
     config,
+    dm,
     knowledge,
     purge,
     router,
@@ -78,7 +79,8 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
     async def thread_message(
         event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
-        await threads.on_message(
+        on_message = dm.on_message if dm.is_dm(event) else threads.on_message
+        await on_message(
             deps, client, event=event, team_id=team_of(context), bot_user_id=context.bot_user_id
         )
 
@@ -105,3 +107,4 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
         event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
         await home_tab.opened(client, event=event, team_id=team_of(context))
+        await dm.on_tab_opened(deps, client, event=event, team_id=team_of(context))

@@ -349,6 +349,31 @@ async def register_thread(
     )
 
 
+async def switch_thread(
+    pool: asyncpg.Pool,
+    *,
+    team_id: str,
+    channel_id: str,
+    thread_ts: str,
+    profile_version_id: int,
+    user_id: str,
+) -> None:
+    """The thread answers as `profile_version_id` from now on (a DM conversation's `use`)."""
+    await pool.execute(
+        """
+        INSERT INTO test_threads (team_id, channel_id, thread_ts, profile_version_id, started_by)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (team_id, channel_id, thread_ts)
+        DO UPDATE SET profile_version_id = EXCLUDED.profile_version_id
+        """,
+        team_id,
+        channel_id,
+        thread_ts,
+        profile_version_id,
+        user_id,
+    )
+
+
 async def thread_version(
     pool: asyncpg.Pool, *, team_id: str, channel_id: str, thread_ts: str
 ) -> int | None:

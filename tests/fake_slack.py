@@ -38,6 +38,8 @@ INSTALLED_SCOPES = (
     "groups:history",
     "users:read",
     "files:write",
+    "im:history",
+    "assistant:write",
 )
 
 
@@ -58,6 +60,31 @@ class Violation:
 MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
 STREAM_METHODS = frozenset({"chat.startStream", "chat.appendStream", "chat.stopStream"})
 VIEW_METHODS = frozenset({"views.open", "views.update", "views.push", "views.publish"})
+# the agent/assistant thread methods and their required arguments (docs.slack.dev reference:
+# assistant.threads.setStatus, setTitle, setSuggestedPrompts)
+ASSISTANT_METHODS: dict[str, tuple[str, ...]] = {
+    "assistant.threads.setStatus": ("channel_id", "thread_ts", "status"),
+    "assistant.threads.setTitle": ("channel_id", "thread_ts", "title"),
+    "assistant.threads.setSuggestedPrompts": ("channel_id", "prompts"),
+}
+MAX_SUGGESTED_PROMPTS = 4
+
+
+def assistant_problems(method: str, args: dict[str, Any]) -> list[str]:
+    problems = [f"{name}: required" for name in ASSISTANT_METHODS[method] if not args.get(name)]
+    prompts = args.get("prompts")
+    if method.endswith("setSuggestedPrompts") and prompts:
+        if not isinstance(prompts, list) or len(prompts) > MAX_SUGGESTED_PROMPTS:
+            problems.append(f"prompts: a list of at most {MAX_SUGGESTED_PROMPTS}")
+        else:
+            for i, prompt in enumerate(prompts):
+                if not (
+                    isinstance(prompt, dict)
+                    and set(prompt) == {"title", "message"}
+                    and all(isinstance(v, str) and v for v in prompt.values())
+                ):
+                    problems.append(f"prompts[{i}]: needs a title and a message")
+    return problems
 
 
 def payload_problems(method: str, args: dict[str, Any]) -> list[str]:
@@ -72,12 +99,14 @@ def payload_problems(method: str, args: dict[str, Any]) -> list[str]:
         return problems
     if method in VIEW_METHODS:
         return view_problems(args.get("view"))
+    if method in ASSISTANT_METHODS:
+        return assistant_problems(method, args)
     return []
 
 
 def error_for(method: str, problems: list[str]) -> str:
     """The error code Slack answers a refused payload with."""
-    if method in VIEW_METHODS:
+    if method in VIEW_METHODS or method in ASSISTANT_METHODS:
         return "invalid_arguments"
     first = problems[0]
     if first.startswith(("text:", "markdown_text:")):

@@ -58,7 +58,7 @@ async def test_all_good(complete: Settings, slack: FakeSlack, model: FakeOpenAI)
     code, report = await doctor(complete)
     assert code == EXIT_OK, report
     assert all(ln.startswith("✓") for ln in report.splitlines()[:-1]), report
-    assert "all 9 scopes the manifest asks for" in line(report, "SLACK_BOT_TOKEN")
+    assert "all 11 scopes the manifest asks for" in line(report, "SLACK_BOT_TOKEN")
     assert "Socket Mode can connect" in line(report, "SLACK_APP_TOKEN")
     assert "migrations applied" in line(report, "database:")
     for capability in ("streaming", "usage in the stream", "logprobs", "strict JSON schema"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import asyncpg
@@ -74,9 +75,11 @@ async def answer(
     ts: str,
     user_id: str,
     text: str,
+    claimed: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """Answer the person's message `text` (mentions already stripped) at `ts` in a thread,
-    when the thread is one of our tests and nobody answered that message yet."""
+    when the thread is one of our tests and nobody answered that message yet. `claimed` runs
+    once the message is ours to answer (a DM shows its status there)."""
     pool = ctx.pool
     version_id = await results_repo.thread_version(
         pool, team_id=team_id, channel_id=channel, thread_ts=thread_ts
@@ -93,6 +96,8 @@ async def answer(
         )
         return
     # claimed: from here on this message is answered, or the thread is told why not
+    if claimed is not None:
+        await claimed()
     try:
         job = await _follow_up_job(
             pool,

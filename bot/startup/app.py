@@ -28,6 +28,8 @@ BOT_SCOPES: Final = (
     "groups:history",
     "users:read",
     "files:write",
+    "im:history",
+    "assistant:write",
 )
 INSTALL_PATH: Final = "/slack/install"
 REDIRECT_PATH: Final = "/slack/oauth_redirect"

@@ -1,0 +1,197 @@
+"""The app's DM as a customer chat: a person writes as a customer and the profile answers in
+the message's thread, streamed, with the thread as the conversation. Each DM thread is stored
+like a `/bot test` thread (its version in `test_threads`, each answer a result with metrics,
+analysis and feedback), so follow-ups, Details and 👍 / 👎 are the same code. `use Support@3`
+switches the profile or version for the rest of the thread.
+
+Slack's agent messaging experience: the conversation lives in the Messages tab; a title per
+thread (assistant.threads.setTitle), a status while the model writes (setStatus, which Slack
+clears when the answer is posted) and suggested prompts when the tab is opened
+(setSuggestedPrompts without `thread_ts`, as the agent view requires). None of them is needed
+for an answer: a workspace that refuses one still gets the conversation."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable
+from typing import Final
+
+import asyncpg
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.answers import follow_up
+from bot.answers import thread as answering
+from bot.answers.pipeline import RunContext
+from bot.blocks import dm as texts
+from bot.domain.profile import ProfileVersion
+from bot.messages import NUL_IN_TEXT
+from bot.persona.conversation import Turn
+from bot.persona.versions import resolve_version
+from storage import profiles as repo
+from storage import results as results_repo
+from storage import scenarios as scenarios_repo
+
+log = logging.getLogger(__name__)
+
+WRITING_STATUS: Final = "is writing…"
+_USE = re.compile(r"^use(?:\s+(?P<spec>\S+))?\s*$", re.IGNORECASE)
+
+
+def switch_spec(text: str) -> str | None:
+    """`use Support@3` → "Support@3"; a bare `use` → ""; anything else is a customer's message."""
+    match = _USE.match(text.strip())
+    if match is None:
+        return None
+    return match.group("spec") or ""
+
+
+async def offer_prompts(
+    pool: asyncpg.Pool, client: AsyncWebClient, *, team_id: str, channel: str
+) -> None:
+    """The Messages tab was opened: suggest a customer's first messages and picking a profile."""
+    await scenarios_repo.ensure_seeded(pool, team_id=team_id)
+    scenarios = await scenarios_repo.list_scenarios(pool, team_id=team_id)
+    await _quietly(
+        client.assistant_threads_setSuggestedPrompts(
+            channel_id=channel,
+            title=texts.PROMPTS_HEADING,
+            prompts=texts.suggested_prompts(scenarios),
+        ),
+        what="suggested prompts",
+    )
+
+
+async def switch(
+    ctx: RunContext,
+    client: AsyncWebClient,
+    *,
+    team_id: str,
+    channel: str,
+    thread_ts: str,
+    user_id: str,
+    spec: str,
+) -> str:
+    """`use <spec>` in a DM thread: the thread answers as that version from now on. Returns the
+    reply; a bare `use` lists the profiles. Storage's not-found errors propagate for wording."""
+    current = await results_repo.thread_version(
+        ctx.pool, team_id=team_id, channel_id=channel, thread_ts=thread_ts
+    )
+    if not spec:
+        profiles = await repo.list_profiles(ctx.pool, team_id=team_id)
+        label = None
+        if current is not None:
+            version = await repo.get_version_by_id(ctx.pool, team_id=team_id, version_id=current)
+            label = version.label
+        return texts.profiles_list([p.name for p in profiles], current=label)
+    version = await resolve_version(ctx.pool, team_id=team_id, spec=spec, channel_id=channel)
+    await results_repo.switch_thread(
+        ctx.pool,
+        team_id=team_id,
+        channel_id=channel,
+        thread_ts=thread_ts,
+        profile_version_id=version.id,
+        user_id=user_id,
+    )
+    if current is None:
+        await _title(client, channel=channel, thread_ts=thread_ts, version=version, text="")
+    return texts.switched(version.label)
+
+
+async def converse(
+    ctx: RunContext,
+    client: AsyncWebClient,
+    *,
+    team_id: str,
+    channel: str,
+    thread_ts: str,
+    ts: str,
+    user_id: str,
+    text: str,
+) -> None:
+    """A customer's message in the DM: a new conversation starts with the DM's profile (the
+    workspace default) at its current version; a known thread continues with its version."""
+    known = await results_repo.thread_version(
+        ctx.pool, team_id=team_id, channel_id=channel, thread_ts=thread_ts
+    )
+
+    async def writing() -> None:
+        await _status(client, channel=channel, thread_ts=thread_ts)
+
+    if known is not None:
+        await follow_up.answer(
+            ctx,
+            client,
+            team_id=team_id,
+            channel=channel,
+            thread_ts=thread_ts,
+            ts=ts,
+            user_id=user_id,
+            text=text,
+            claimed=writing,
+        )
+        return
+    if not text or not await results_repo.claim_message(
+        ctx.pool, team_id=team_id, channel_id=channel, ts=ts
+    ):
+        return
+    if "\x00" in text:
+        await answering.post_notice(
+            client, channel=channel, thread_ts=thread_ts, text=f":warning: {NUL_IN_TEXT}"
+        )
+        return
+    version = await resolve_version(ctx.pool, team_id=team_id, spec=None, channel_id=channel)
+    await results_repo.register_thread(
+        ctx.pool,
+        team_id=team_id,
+        channel_id=channel,
+        thread_ts=thread_ts,
+        profile_version_id=version.id,
+        user_id=user_id,
+    )
+    await _title(client, channel=channel, thread_ts=thread_ts, version=version, text=text)
+    await writing()
+    await answering.answer(
+        ctx,
+        client,
+        answering.AnswerJob(
+            team_id=team_id,
+            channel_id=channel,
+            thread_ts=thread_ts,
+            user_id=user_id,
+            kind="test",
+            version=version,
+            turns=[Turn(role="user", content=text)],
+        ),
+    )
+
+
+async def _title(
+    client: AsyncWebClient, *, channel: str, thread_ts: str, version: ProfileVersion, text: str
+) -> None:
+    title = (
+        texts.conversation_title(label=version.label, first_message=text) if text else version.label
+    )
+    await _quietly(
+        client.assistant_threads_setTitle(channel_id=channel, thread_ts=thread_ts, title=title),
+        what="the conversation title",
+    )
+
+
+async def _status(client: AsyncWebClient, *, channel: str, thread_ts: str) -> None:
+    await _quietly(
+        client.assistant_threads_setStatus(
+            channel_id=channel, thread_ts=thread_ts, status=WRITING_STATUS
+        ),
+        what="the writing status",
+    )
+
+
+async def _quietly(call: Awaitable[object], *, what: str) -> None:
+    """Titles, statuses and prompts decorate the conversation; a refusal is logged, not shown."""
+    try:
+        await call
+    except SlackApiError as exc:
+        code = exc.response.get("error") if exc.response is not None else None
+        log.info("Slack refused %s (%s)", what, code)

@@ -1,0 +1,61 @@
+"""What the app's DM shows around a conversation: suggested prompts, a title, the replies to
+`use`. Pure functions; Slack's shapes are those of assistant.threads.setSuggestedPrompts
+(up to four prompts, each a `title` and the `message` it sends) and setTitle."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from bot.blocks.common import escape
+from bot.domain.scenarios import Scenario
+
+MAX_PROMPTS: Final = 4  # assistant.threads.setSuggestedPrompts takes up to four
+PROMPT_TITLE: Final = 75  # kept to a button's width
+THREAD_TITLE: Final = 80  # a conversation's title in the Messages tab history
+PROMPTS_HEADING: Final = "Try a customer's message"
+PICK_PROFILE: Final = "Pick a profile"
+USE_WORD: Final = "use"
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def suggested_prompts(scenarios: Sequence[Scenario]) -> list[dict[str, str]]:
+    """ "Pick a profile" first (it sends `use`, which lists them), then the first message of the
+    workspace's scenarios: what a customer would open with."""
+    prompts = [{"title": PICK_PROFILE, "message": USE_WORD}]
+    for scenario in scenarios:
+        if len(prompts) == MAX_PROMPTS:
+            break
+        if scenario.messages:
+            prompts.append(
+                {
+                    "title": _cut(scenario.name, PROMPT_TITLE),
+                    "message": scenario.messages[0],
+                }
+            )
+    return prompts
+
+
+def conversation_title(*, label: str, first_message: str) -> str:
+    return _cut(f"{label}: {first_message}", THREAD_TITLE)
+
+
+def profiles_list(names: Sequence[str], *, current: str | None) -> str:
+    """The reply to a bare `use`: who can answer, and how to switch."""
+    if not names:
+        return "This workspace has no bot profile yet. Create one with `/bot new <name>`."
+    listed = ", ".join(f"*{escape(n)}*" for n in names)
+    now = f"You are talking to *{escape(current)}*. " if current else ""
+    return (
+        f"{now}Profiles: {listed}.\n"
+        "Write `use <profile>` (its current version) or `use <profile>@3` (version 3); "
+        "the rest of this conversation is answered by it."
+    )
+
+
+def switched(label: str) -> str:
+    return f"You are now talking to *{escape(label)}*. Write your message as a customer would."

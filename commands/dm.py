@@ -1,0 +1,102 @@
+"""The app's DM (the Messages tab): a person's message is a customer's message to the profile,
+answered in its thread; `use <profile>[@<version>]` switches who answers. Opening the tab
+offers suggested prompts. Edits, bots and our own messages are ignored."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.answers import dm, follow_up
+from bot.answers import thread as answering
+from bot.answers.pipeline import RunContext
+from bot.startup.deps import Deps
+from commands.replies import run_guarded
+from commands.request import Reply
+from storage import results as results_repo
+
+IM: Final = "im"
+MESSAGES_TAB: Final = "messages"
+
+
+def is_dm(event: dict[str, Any]) -> bool:
+    return event.get("channel_type") == IM
+
+
+def is_human_message(event: dict[str, Any], *, bot_user_id: str | None) -> bool:
+    if event.get("subtype") or event.get("bot_id") or event.get("bot_profile"):
+        return False  # edits, deletions, the thread's root being retitled, bots (us too)
+    user = event.get("user")
+    return bool(user) and bool(event.get("ts")) and user != bot_user_id
+
+
+async def on_message(
+    deps: Deps,
+    client: AsyncWebClient,
+    *,
+    event: dict[str, Any],
+    team_id: str,
+    bot_user_id: str | None,
+) -> None:
+    if not is_human_message(event, bot_user_id=bot_user_id):
+        return
+    ctx = RunContext.of(deps.pool, deps.llm, deps.settings)
+    channel, ts, user_id = str(event["channel"]), str(event["ts"]), str(event["user"])
+    # a message outside a thread starts a conversation in its own thread
+    thread_ts = str(event.get("thread_ts") or ts)
+    text = follow_up.strip_mentions(str(event.get("text", "")))
+    spec = dm.switch_spec(text)
+    if spec is None:
+
+        async def talk() -> Reply | None:
+            await dm.converse(
+                ctx,
+                client,
+                team_id=team_id,
+                channel=channel,
+                thread_ts=thread_ts,
+                ts=ts,
+                user_id=user_id,
+                text=text,
+            )
+            return None
+
+        reply = await run_guarded(talk)
+    else:
+        if not await results_repo.claim_message(
+            deps.pool, team_id=team_id, channel_id=channel, ts=ts
+        ):
+            return  # a retry of a `use` already answered
+
+        async def use() -> Reply | None:
+            return Reply(
+                await dm.switch(
+                    ctx,
+                    client,
+                    team_id=team_id,
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    user_id=user_id,
+                    spec=spec,
+                )
+            )
+
+        reply = await run_guarded(use)
+    if reply is not None:
+        await answering.post_notice(client, channel=channel, thread_ts=thread_ts, text=reply.text)
+
+
+async def on_tab_opened(
+    deps: Deps, client: AsyncWebClient, *, event: dict[str, Any], team_id: str
+) -> None:
+    """The Messages tab opened (the agent view's start of a conversation): offer prompts."""
+    channel = event.get("channel")
+    if event.get("tab") != MESSAGES_TAB or not channel:
+        return
+
+    async def offer() -> Reply | None:
+        await dm.offer_prompts(deps.pool, client, team_id=team_id, channel=str(channel))
+        return None
+
+    await run_guarded(offer)
