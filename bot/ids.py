@@ -25,6 +25,10 @@ INPUT_SUFFIX: Final = "_input"
 ANSWER_DETAILS: Final = "answer_details"
 ANSWER_UP: Final = "answer_feedback_up"
 ANSWER_DOWN: Final = "answer_feedback_down"
+# Slack's feedback_buttons element: one action id, the clicked side in the value
+ANSWER_FEEDBACK: Final = "answer_feedback"
+FEEDBACK_UP: Final = "up"
+FEEDBACK_DOWN: Final = "down"
 DETAILS_MODAL: Final = "answer_details_modal"
 
 SCENARIO_MODAL: Final = "scenario_form"

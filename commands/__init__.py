@@ -57,6 +57,7 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
         (ids.ANSWER_DETAILS, answers.details),
         (ids.ANSWER_UP, answers.thumbs_up),
         (ids.ANSWER_DOWN, answers.thumbs_down),
+        (ids.ANSWER_FEEDBACK, answers.native_feedback),
         (ids.SCENARIO_RERUN, scenarios.rerun_button),
         (ids.SCENARIO_RUN, scenarios.run_button),
         (ids.SCENARIO_RUN_ALL, scenarios.run_button),

@@ -31,7 +31,10 @@ def channel_id(body: dict[str, Any]) -> str:
 
 
 def id_value(body: dict[str, Any]) -> int:
-    raw = value(body)
+    return parse_id(value(body))
+
+
+def parse_id(raw: str) -> int:
     if not raw.isdigit() or len(raw) > MAX_ID_DIGITS:
         raise UserError(OUT_OF_DATE)
     return int(raw)

@@ -161,6 +161,9 @@ class FakeSlack:
         self.base_url = ""
         self.changed = asyncio.Event()
         self.scopes: list[str] = list(INSTALLED_SCOPES)
+        # block types this workspace does not take (a newer feature it lacks): refused with
+        # invalid_blocks as Slack does, without counting as the test's mistake
+        self.unsupported_blocks: set[str] = set()
         # Socket Mode: the open connections, and every message the app sent back (acks)
         self.sockets: list[web.WebSocketResponse] = []
         self.socket_acks: list[dict[str, Any]] = []
@@ -273,6 +276,21 @@ class FakeSlack:
             "response_metadata": {"messages": [f"[ERROR] {p}" for p in problems]},
         }
 
+    def _unsupported(self, args: dict[str, Any]) -> dict[str, Any] | None:
+        blocks = args.get("blocks")
+        if not self.unsupported_blocks or not isinstance(blocks, list):
+            return None
+        kinds = {
+            str(b.get("type")) for b in blocks if isinstance(b, dict)
+        } & self.unsupported_blocks
+        if not kinds:
+            return None
+        return {
+            "ok": False,
+            "error": "invalid_blocks",
+            "response_metadata": {"messages": [f"[ERROR] unsupported type {sorted(kinds)}"]},
+        }
+
     async def _response_url(self, request: web.Request) -> web.Response:
         body = await self._read(request)
         call = Call(f"response_url/{request.match_info['key']}", body)
@@ -331,6 +349,10 @@ class FakeSlack:
         call = Call(method, args)
         self.calls.append(call)
         self.changed.set()
+        unsupported = self._unsupported(args)
+        if unsupported is not None:
+            call.response = unsupported
+            return web.json_response(unsupported)
         refused = self._refused(method, args)
         if refused is not None:
             call.response = refused

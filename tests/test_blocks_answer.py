@@ -148,3 +148,20 @@ def test_details_view(changes: dict[str, Any], types: list[str], texts: list[str
     )
     for text in texts:
         assert text in shown
+
+
+@pytest.mark.parametrize(
+    ("tally", "tail"),
+    [(FeedbackTally(0, 0), None), (FeedbackTally(2, 1), " · 👍 2 · 👎 1")],
+)
+def test_footer_native_feedback(tally: FeedbackTally, tail: str | None) -> None:
+    text, blocks = footer(result(), tally, native=True)
+    assert text == metrics_line(result())
+    assert [b["type"] for b in blocks] == ["context", "actions", "context_actions"]
+    line = blocks[0]["elements"][0]["text"]
+    assert line == metrics_line(result()) + (tail or "")
+    assert [b["action_id"] for b in blocks[1]["elements"]] == [ids.ANSWER_DETAILS]
+    [element] = blocks[2]["elements"]
+    assert element["type"] == "feedback_buttons" and element["action_id"] == ids.ANSWER_FEEDBACK
+    assert element["positive_button"]["value"] == "41:up"
+    assert element["negative_button"]["value"] == "41:down"

@@ -18,7 +18,7 @@ from storage import knowledge as knowledge_repo
 from storage import profiles as repo
 from storage.results import _result
 from tests.fake_openai import Failure, FakeOpenAI, rate
-from tests.fake_slack import BOT_ID, FakeSlack
+from tests.fake_slack import BOT_ID, Call, FakeSlack
 from tests.slack_driver import CHANNEL, TEAM, USER, SlackDriver
 from tests.test_proxies import known
 
@@ -104,8 +104,11 @@ async def test_answer_streams_into_the_thread_under_the_profile(
     update = (await slack.wait_calls("chat.update"))[-1].args
     line = update["blocks"][0]["elements"][0]["text"]
     assert f"alignment *{result.alignment:.0f}/100*" in line
-    buttons = [e["action_id"] for e in update["blocks"][1]["elements"]]
-    assert buttons == [ids.ANSWER_DETAILS, ids.ANSWER_UP, ids.ANSWER_DOWN]
+    # Details, then Slack's own feedback buttons
+    assert [e["action_id"] for e in update["blocks"][1]["elements"]] == [ids.ANSWER_DETAILS]
+    [native] = update["blocks"][2]["elements"]
+    assert update["blocks"][2]["type"] == "context_actions"
+    assert (native["type"], native["action_id"]) == ("feedback_buttons", ids.ANSWER_FEEDBACK)
 
 
 async def test_ack_comes_before_the_model_answers(live: SlackDriver, model: FakeOpenAI) -> None:
@@ -315,12 +318,90 @@ async def test_named_profile_is_used(live: SlackDriver, model: FakeOpenAI) -> No
 async def answered(live: SlackDriver) -> tuple[TestResult, dict[str, Any]]:
     await start_test(live)
     [result] = await settled(live.pool)
-    footer = next(c for c in live.slack.of("chat.postMessage") if c.args.get("blocks"))
+    footer = next(
+        c
+        for c in live.slack.of("chat.postMessage")
+        if c.args.get("blocks") and c.response.get("ok")
+    )
     return result, {"ts": footer.response["ts"], "text": footer.args["text"]}
 
 
-async def test_feedback_is_one_per_person_and_changeable(live: SlackDriver) -> None:
+def feedback_click(
+    slack: FakeSlack, *, value: str, message: dict[str, Any], user: str = USER, team: str = TEAM
+) -> dict[str, Any]:
+    """A click on Slack's feedback_buttons element, as block_actions delivers it."""
+    return {
+        "type": "block_actions",
+        "team": {"id": team, "domain": "example"},
+        "user": {"id": user, "team_id": team},
+        "api_app_id": "A0001",
+        "trigger_id": "trigger-fb",
+        "channel": {"id": CHANNEL},
+        "container": {"type": "message", "channel_id": CHANNEL, "message_ts": message["ts"]},
+        "message": message,
+        "response_url": slack.response_url(f"fb-{value}-{user}"),
+        "actions": [
+            {
+                "type": "feedback_buttons",
+                "action_id": ids.ANSWER_FEEDBACK,
+                "block_id": "fb",
+                "value": value,
+                "text": {"type": "plain_text", "text": "👍" if value.endswith("up") else "👎"},
+                "action_ts": "1.0",
+            }
+        ],
+    }
+
+
+async def test_native_feedback_is_stored_and_counted(live: SlackDriver) -> None:
     result, message = await answered(live)
+    slack = live.slack
+    slack.responses.clear()  # the command's replies
+    for value, user in (
+        (f"{result.id}:up", USER),
+        (f"{result.id}:down", "U0003"),
+        (f"{result.id}:sideways", USER),
+        ("99999:up", USER),
+    ):
+        response = await live.interact(
+            feedback_click(slack, value=value, message=message, user=user)
+        )
+        assert response.status == 200
+    replies = {r.method: str(r.args.get("text", "")) for r in await slack.wait_responses(4)}
+    assert "your 👍 is recorded" in replies[f"response_url/fb-{result.id}:up-{USER}"]
+    assert "your 👎 is recorded" in replies[f"response_url/fb-{result.id}:down-U0003"]
+    assert "out of date" in replies[f"response_url/fb-{result.id}:sideways-{USER}"]
+    assert "does not exist in this workspace" in replies[f"response_url/fb-99999:up-{USER}"]
+    rows = await live.pool.fetch(
+        "SELECT user_id, rating FROM result_feedback WHERE result_id = $1 ORDER BY user_id",
+        result.id,
+    )
+    assert [(r["user_id"], r["rating"]) for r in rows] == [("U0001", 1), ("U0003", -1)]
+
+    def counted(call: Call) -> bool:
+        line = call.args["blocks"][0]["elements"][0]["text"]
+        return call.args["ts"] == message["ts"] and str(line).endswith("👍 1 · 👎 1")
+
+    # the footer shows the counts (updates may land in either order; one has both)
+    await slack.wait_for(lambda s: any(counted(c) for c in s.of("chat.update")))
+    update = next(c for c in slack.of("chat.update") if counted(c))
+    assert update.args["blocks"][2]["type"] == "context_actions"
+
+
+async def test_feedback_is_one_per_person_and_changeable(live: SlackDriver) -> None:
+    # a workspace without Slack's feedback element gets today's buttons
+    live.slack.unsupported_blocks.add("context_actions")
+    result, message = await answered(live)
+    footer = next(
+        c
+        for c in live.slack.of("chat.postMessage")
+        if c.response.get("ok") and c.args.get("blocks")
+    )
+    assert [e["action_id"] for e in footer.args["blocks"][1]["elements"]] == [
+        ids.ANSWER_DETAILS,
+        ids.ANSWER_UP,
+        ids.ANSWER_DOWN,
+    ]
     await live.click(ids.ANSWER_UP, str(result.id), message=message)
     assert "your 👍 is recorded" in (await live.next_reply())["text"]
     await live.click(ids.ANSWER_DOWN, str(result.id), message=message)

@@ -4,17 +4,19 @@ metrics footer, then the judge's analysis as an update. Used by `/bot test` and 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
 
 import asyncpg
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.answers.pipeline import RunContext, answer_and_judge
 from bot.answers.streaming import AnswerStream
 from bot.blocks.answer import footer
+from bot.blocks.common import Block
 from bot.domain.profile import ProfileVersion
 from bot.domain.results import FeedbackTally, TestResult
 from bot.model.llm import Completion, LLMError, LLMErrorKind
@@ -214,12 +216,36 @@ async def _end_after_failure(
         log.exception("could not store the interrupted answer")
 
 
-async def _post_footer(client: AsyncWebClient, job: AnswerJob, result: TestResult) -> str | None:
-    text, blocks = footer(result, FeedbackTally(0, 0))
+# what Slack answers blocks it does not take: a workspace (or client) without the
+# feedback_buttons element gets today's three buttons instead
+_REFUSED_BLOCKS: Final = "invalid_blocks"
+
+
+async def _with_fallback(
+    send: Callable[[str, list[Block]], Awaitable[AsyncSlackResponse]],
+    result: TestResult,
+    tally: FeedbackTally,
+) -> AsyncSlackResponse:
+    """Send the footer with Slack's native feedback buttons, or today's buttons when refused."""
+    text, blocks = footer(result, tally, native=True)
     try:
-        response = await client.chat_postMessage(
+        return await send(text, blocks)
+    except SlackApiError as exc:
+        if exc.response is None or exc.response.get("error") != _REFUSED_BLOCKS:
+            raise
+        log.info("native feedback buttons refused; using plain buttons")
+    text, blocks = footer(result, tally, native=False)
+    return await send(text, blocks)
+
+
+async def _post_footer(client: AsyncWebClient, job: AnswerJob, result: TestResult) -> str | None:
+    async def post(text: str, blocks: list[Block]) -> AsyncSlackResponse:
+        return await client.chat_postMessage(
             channel=job.channel_id, thread_ts=job.thread_ts, text=text, blocks=blocks
         )
+
+    try:
+        response = await _with_fallback(post, result, FeedbackTally(0, 0))
         return str(response["ts"])
     except SlackApiError:
         log.exception("could not post the metrics footer")
@@ -230,8 +256,11 @@ async def refresh_footer(
     pool: asyncpg.Pool, client: AsyncWebClient, result: TestResult, *, channel: str, ts: str
 ) -> None:
     tally = await results_repo.feedback_tally(pool, team_id=result.team_id, result_id=result.id)
-    text, blocks = footer(result, tally)
+
+    async def update(text: str, blocks: list[Block]) -> AsyncSlackResponse:
+        return await client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+
     try:
-        await client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        await _with_fallback(update, result, tally)
     except SlackApiError:
         log.exception("could not update the metrics footer")

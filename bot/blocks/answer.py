@@ -89,20 +89,58 @@ def metrics_line(result: TestResult) -> str:
     return " · ".join(parts)
 
 
-def footer(result: TestResult, tally: FeedbackTally) -> tuple[str, list[Block]]:
+def _tally_text(tally: FeedbackTally) -> str:
+    parts = [f"👍 {tally.up}" if tally.up else "", f"👎 {tally.down}" if tally.down else ""]
+    return " · ".join(p for p in parts if p)
+
+
+def footer(
+    result: TestResult, tally: FeedbackTally, *, native: bool = False
+) -> tuple[str, list[Block]]:
+    """The metrics line, Details and 👍 / 👎. `native`: Slack's feedback_buttons element in a
+    context_actions block (its buttons carry no counts, so the counts join the metrics line);
+    otherwise today's three buttons, for workspaces that refuse the element."""
     line = metrics_line(result)
     value = str(result.id)
-    blocks: list[Block] = [
+    details = {
+        "type": "button",
+        "action_id": ids.ANSWER_DETAILS,
+        "text": plain("Details", limits.BUTTON_TEXT),
+        "value": value,
+    }
+    if native:
+        counts = _tally_text(tally)
+        shown = f"{line} · {counts}" if counts else line
+        blocks: list[Block] = [
+            {"type": "context", "elements": [mrkdwn(shown, 2000)]},
+            {"type": "actions", "elements": [details]},
+            {
+                "type": "context_actions",
+                "elements": [
+                    {
+                        "type": "feedback_buttons",
+                        "action_id": ids.ANSWER_FEEDBACK,
+                        "positive_button": {
+                            "text": plain("👍", limits.BUTTON_TEXT),
+                            "value": f"{value}:{ids.FEEDBACK_UP}",
+                            "accessibility_label": "Good answer",
+                        },
+                        "negative_button": {
+                            "text": plain("👎", limits.BUTTON_TEXT),
+                            "value": f"{value}:{ids.FEEDBACK_DOWN}",
+                            "accessibility_label": "Bad answer",
+                        },
+                    }
+                ],
+            },
+        ]
+        return truncate(line, limits.READABLE_MESSAGE_TEXT), blocks
+    blocks = [
         {"type": "context", "elements": [mrkdwn(line, 2000)]},
         {
             "type": "actions",
             "elements": [
-                {
-                    "type": "button",
-                    "action_id": ids.ANSWER_DETAILS,
-                    "text": plain("Details", limits.BUTTON_TEXT),
-                    "value": value,
-                },
+                details,
                 {
                     "type": "button",
                     "action_id": ids.ANSWER_UP,
