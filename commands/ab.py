@@ -88,8 +88,8 @@ async def leaderboard(deps: Deps, req: SlashRequest, parsed: Parsed) -> Reply:
         raise UserError("Usage: `/bot leaderboard`.")
     # fitted off the event loop and kept until the votes change (seconds of CPU with many
     # versions): the same board the Home tab shows
-    text, board = await ab_leaderboard.board(deps.pool, team_id=req.team_id)
-    return Reply(text, board)
+    text, board, fallback = await ab_leaderboard.board(deps.pool, team_id=req.team_id)
+    return Reply(text, board, fallback=fallback)
 
 
 def _id_from(raw: str, usage: str) -> int:

@@ -86,12 +86,21 @@ async def open_view(
 
 async def send(respond: AsyncRespond, reply: Reply) -> None:
     try:
-        await respond(
+        response = await respond(
             text=reply.text,
             blocks=reply.blocks or None,
             response_type="ephemeral",
             replace_original=False,
         )
+        if response.status_code != 200 and reply.fallback is not None:
+            # response_url answers refused blocks with 400 and the error as plain text
+            log.info("reply blocks refused (%s); sending the fallback layout", response.body)
+            await respond(
+                text=reply.text,
+                blocks=reply.fallback,
+                response_type="ephemeral",
+                replace_original=False,
+            )
     except Exception:
         log.exception("could not deliver a reply through response_url")
 

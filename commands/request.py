@@ -38,3 +38,5 @@ class SlashRequest:
 class Reply:
     text: str
     blocks: list[Block] = field(default_factory=list)
+    # blocks to send instead when Slack refuses `blocks` (a table block the workspace lacks)
+    fallback: list[Block] | None = None

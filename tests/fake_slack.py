@@ -296,6 +296,10 @@ class FakeSlack:
         call = Call(f"response_url/{request.match_info['key']}", body)
         self.responses.append(call)
         self.changed.set()
+        unsupported = self._unsupported(body)
+        if unsupported is not None:
+            call.response = unsupported
+            return web.Response(status=400, text=str(unsupported["error"]))
         refused = self._refused(call.method, body)
         if refused is not None:
             # response_url answers a bad payload with a plain-text error and status 400

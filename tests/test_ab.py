@@ -253,6 +253,17 @@ async def test_quoted_messages_and_leaderboard(live: SlackDriver) -> None:
     assert "No votes from closed A/B tests yet" in await live.reply_text("leaderboard")
     await live.reply_text(f"ab close {test['id']}")
     await live.command("leaderboard")
+    blocks = (await live.next_reply())["blocks"]
+    [table] = [b for b in blocks if b["type"] == "table"]  # Slack's table block
+    rows = [[cell["text"] for cell in row] for row in table["rows"]]
+    assert rows[0] == ["#", "Version", "Rating", "95% interval", "Votes"]
+    assert [row[1] for row in rows[1:]] == ["Support v3", "Support v1"]
+    assert rows[1][4] == "12"
+    # a workspace that refuses tables gets the list instead
+    live.slack.unsupported_blocks.add("table")
+    await live.command("leaderboard")
+    refused = await live.next_reply()
+    assert any(b["type"] == "table" for b in refused["blocks"])
     board = json.dumps((await live.next_reply())["blocks"], ensure_ascii=False)
     assert board.index("*Support v3*") < board.index("*Support v1*")
     assert "12 votes" in board

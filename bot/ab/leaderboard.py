@@ -56,8 +56,12 @@ async def leaderboard_now(pool: asyncpg.Pool, *, team_id: str) -> list[Ranked]:
     return await refresh_leaderboard(pool, team_id=team_id, fingerprint=fingerprint)
 
 
-async def board(pool: asyncpg.Pool, *, team_id: str) -> tuple[str, list[Block]]:
-    """`/bot leaderboard`: the same board the Home tab shows, with each version's label."""
+async def board(pool: asyncpg.Pool, *, team_id: str) -> tuple[str, list[Block], list[Block]]:
+    """`/bot leaderboard`: the same board the Home tab shows, with each version's label: as
+    Slack's table block, and the Home tab's layout for a workspace that refuses tables."""
     ranked = await leaderboard_now(pool, team_id=team_id)
     labels = await ab_repo.version_labels(pool, team_id=team_id, ids=[int(r.item) for r in ranked])
-    return blocks.leaderboard(ranked, {str(k): v for k, v in labels.items()})
+    named = {str(k): v for k, v in labels.items()}
+    text, as_table = blocks.leaderboard_table(ranked, named)
+    _, as_list = blocks.leaderboard(ranked, named)
+    return text, as_table, as_list

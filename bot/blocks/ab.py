@@ -16,7 +16,7 @@ from typing import Final
 
 from bot import ids, limits
 from bot.blocks.answer import seconds
-from bot.blocks.common import Block, counted, escape, mrkdwn, plain
+from bot.blocks.common import Block, counted, escape, mrkdwn, plain, table
 from bot.domain.ab import Participation, Tally
 from bot.domain.verdict import (
     LOG_THRESHOLD,
@@ -432,6 +432,41 @@ def verdict_message(
     return f"Verdict of A/B test #{ab_id}: {v.recommendation}", blocks
 
 
+LEADERBOARD_ROWS = 40
+LEADERBOARD_NOTE = (
+    "Bradley–Terry ratings fitted on every vote of closed tests (ties count "
+    "half; tests still open count once closed), on an Elo-like scale centred at "
+    "1000, with bootstrap 95% intervals; fewer than 10 votes is preliminary."
+)
+
+
+def leaderboard_table(ranked: list[Ranked], labels: dict[str, str]) -> tuple[str, list[Block]]:
+    """The leaderboard as Slack's table block, for messages where the workspace takes it;
+    `leaderboard` is the fallback (and the Home tab's layout)."""
+    if not ranked:
+        return leaderboard(ranked, labels)
+    rows = [
+        [
+            str(i),
+            labels.get(r.item, r.item),
+            f"{r.rating:.0f}",
+            f"{r.low:.0f}–{r.high:.0f}",
+            f"{r.votes} (preliminary)" if r.preliminary else str(r.votes),
+        ]
+        for i, r in enumerate(ranked[:LEADERBOARD_ROWS], start=1)
+    ]
+    blocks: list[Block] = [
+        {"type": "header", "text": plain("A/B leaderboard", limits.HEADER_TEXT)},
+        table(
+            ["#", "Version", "Rating", "95% interval", "Votes"],
+            rows,
+            right=frozenset({0, 2, 3, 4}),
+        ),
+        {"type": "context", "elements": [mrkdwn(LEADERBOARD_NOTE, 500)]},
+    ]
+    return "A/B leaderboard", blocks
+
+
 def leaderboard(ranked: list[Ranked], labels: dict[str, str]) -> tuple[str, list[Block]]:
     if not ranked:
         text = (
@@ -440,7 +475,7 @@ def leaderboard(ranked: list[Ranked], labels: dict[str, str]) -> tuple[str, list
         )
         return text, [{"type": "section", "text": mrkdwn(text, limits.SECTION_TEXT)}]
     lines = []
-    for i, r in enumerate(ranked[:40], start=1):
+    for i, r in enumerate(ranked[:LEADERBOARD_ROWS], start=1):
         flag = " · _preliminary_" if r.preliminary else ""
         lines.append(
             f"{i}. *{escape(labels.get(r.item, r.item))}* — {r.rating:.0f} "
@@ -451,14 +486,7 @@ def leaderboard(ranked: list[Ranked], labels: dict[str, str]) -> tuple[str, list
         {"type": "section", "text": mrkdwn("\n".join(lines), limits.SECTION_TEXT)},
         {
             "type": "context",
-            "elements": [
-                mrkdwn(
-                    "Bradley–Terry ratings fitted on every vote of closed tests (ties count "
-                    "half; tests still open count once closed), on an Elo-like scale centred at "
-                    "1000, with bootstrap 95% intervals; fewer than 10 votes is preliminary.",
-                    500,
-                )
-            ],
+            "elements": [mrkdwn(LEADERBOARD_NOTE, 500)],
         },
     ]
     return "A/B leaderboard", blocks

@@ -104,3 +104,22 @@ def metadata(data: dict[str, Any]) -> str:
     if len(raw) > limits.PRIVATE_METADATA:
         raw = json.dumps({k: v for k, v in data.items() if k != "r"})
     return raw
+
+
+# Slack's table block: at most 100 rows of at most 20 cells (docs.slack.dev, Table block)
+TABLE_ROWS = 100
+TABLE_CELLS = 20
+
+
+def table(
+    header: list[str], rows: list[list[str]], *, right: frozenset[int] = frozenset()
+) -> Block:
+    """A table block of plain cells, `header` as its first row; columns in `right` align right
+    (numbers). Rows past Slack's limit are left out: the caller says how many there were."""
+    width = min(len(header), TABLE_CELLS)
+    cells = [
+        [{"type": "raw_text", "text": str(cell)} for cell in row[:width]]
+        for row in [header, *rows][:TABLE_ROWS]
+    ]
+    settings = [{"align": "right" if i in right else "left"} for i in range(width)]
+    return {"type": "table", "column_settings": settings, "rows": cells}
