@@ -41,7 +41,7 @@ async def on_message(
 ) -> None:
     if not is_human_message(event, bot_user_id=bot_user_id):
         return
-    ctx = RunContext.of(deps.pool, deps.llm, deps.settings)
+    ctx = RunContext.of(deps.pool, deps.llm, deps.settings, streams=deps.streams)
     channel, ts, user_id = str(event["channel"]), str(event["ts"]), str(event["user"])
     # a message outside a thread starts a conversation in its own thread
     thread_ts = str(event.get("thread_ts") or ts)

@@ -31,7 +31,7 @@ def answering(deps: Deps) -> RunContext:
     """What a use case that answers needs; a clear reply when no model is configured."""
     if deps.llm is None or not deps.llm.configured:
         raise UserError(LLMError(LLMErrorKind.NOT_CONFIGURED).message)
-    return RunContext.of(deps.pool, deps.llm, deps.settings)
+    return RunContext.of(deps.pool, deps.llm, deps.settings, streams=deps.streams)
 
 
 def said(text: str | None) -> Reply | None:

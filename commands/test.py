@@ -40,7 +40,7 @@ async def run(
         return Reply(LLMError(LLMErrorKind.NOT_CONFIGURED).message)
     told = await ask(
         replace(
-            RunContext.of(deps.pool, deps.llm, deps.settings),
+            RunContext.of(deps.pool, deps.llm, deps.settings, streams=deps.streams),
             interactive_lease=interactive_lease(deps),
         ),
         client,

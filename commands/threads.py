@@ -36,7 +36,7 @@ async def on_message(
         return
     await follow_up.answer(
         replace(
-            RunContext.of(deps.pool, deps.llm, deps.settings),
+            RunContext.of(deps.pool, deps.llm, deps.settings, streams=deps.streams),
             interactive_lease=interactive_lease(deps),
         ),
         client,

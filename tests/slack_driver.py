@@ -16,6 +16,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
 
 from bot.model.llm import LLM
+from bot.slack.stream_budget import StreamBudget
 from bot.startup.app import build_app
 from bot.startup.deps import Deps
 from bot.startup.settings import Settings
@@ -57,9 +58,15 @@ class SlackDriver:
 
     @classmethod
     def build(
-        cls, *, settings: Settings, pool: asyncpg.Pool, slack: FakeSlack, llm: LLM | None = None
+        cls,
+        *,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        slack: FakeSlack,
+        llm: LLM | None = None,
+        streams: StreamBudget | None = None,
     ) -> SlackDriver:
-        deps = Deps(settings=settings, pool=pool, llm=llm)
+        deps = Deps(settings=settings, pool=pool, llm=llm, streams=streams or StreamBudget())
         return cls(app=build_app(deps), slack=slack, pool=pool, deps=deps)
 
     async def dispatch(

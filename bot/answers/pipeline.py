@@ -24,6 +24,7 @@ from bot.model.trait_judge import EMPTY_ANSWER, AnalysisUnavailable, analyse
 from bot.persona.conversation import Turn, build_messages
 from bot.persona.knowledge import for_prompt, knowledge_query
 from bot.persona.personality import build_system_prompt, sampling_for
+from bot.slack.stream_budget import StreamBudget
 from storage import results as results_repo
 from storage.results import NewResult
 
@@ -49,11 +50,26 @@ class RunContext:
     # an interactive answer's lease on the model endpoint's shared budget, by model name: it
     # never waits, and queued batch work yields to it (bot.jobs.budget)
     interactive_lease: Callable[[str], AbstractAsyncContextManager[object]] | None = None
+    # the app's budget of streamed answers per workspace; None streams every answer
+    streams: StreamBudget | None = None
 
     @classmethod
-    def of(cls, pool: asyncpg.Pool, llm: LLM | None, settings: Budgets) -> RunContext:
+    def of(
+        cls,
+        pool: asyncpg.Pool,
+        llm: LLM | None,
+        settings: Budgets,
+        *,
+        streams: StreamBudget | None = None,
+    ) -> RunContext:
         """The one way the app builds it: the budgets come from the settings."""
-        return cls(pool, llm, settings.context_budget_tokens, settings.knowledge_budget_tokens)
+        return cls(
+            pool,
+            llm,
+            settings.context_budget_tokens,
+            settings.knowledge_budget_tokens,
+            streams=streams,
+        )
 
 
 class Sink(Protocol):

@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import limits
+from bot.slack.stream_budget import StreamBudget
 from bot.slack.text import Dialect, neutralise, settled_length
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class AnswerStream:
         user_id: str,
         username: str,
         icon_emoji: str,
+        budget: StreamBudget | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
@@ -66,6 +68,7 @@ class AnswerStream:
         self._user_id = user_id
         self._username = username
         self._icon_emoji = icon_emoji
+        self._budget = budget
         self._clock = clock
         self._pending = ""
         self._shown = ""
@@ -107,6 +110,8 @@ class AnswerStream:
 
     async def _start(self, settled: int) -> None:
         try:
+            if self._budget is not None and not self._budget.spend(self._team_id):
+                raise _BudgetSpent()
             response = await self._client.chat_startStream(
                 channel=self._channel,
                 thread_ts=self._thread_ts,
@@ -117,7 +122,7 @@ class AnswerStream:
                 icon_emoji=self._icon_emoji,
             )
             self.mode = Mode.STREAM
-        except SlackApiError as exc:
+        except (SlackApiError, _BudgetSpent) as exc:
             log.info("streaming refused (%s); posting and updating instead", _code(exc))
             # edits replace the whole text, so nothing needs holding back
             settled = len(self._pending)
@@ -183,5 +188,11 @@ def _fit(text: str) -> str:
     return text[: limits.MESSAGE_TEXT - 1] + "…"
 
 
-def _code(exc: SlackApiError) -> str:
+class _BudgetSpent(Exception):
+    """This workspace streamed its budget of answers this minute (`StreamBudget`)."""
+
+
+def _code(exc: SlackApiError | _BudgetSpent) -> str:
+    if isinstance(exc, _BudgetSpent):
+        return "stream budget spent"
     return str(exc.response.get("error", "unknown")) if exc.response is not None else "unknown"

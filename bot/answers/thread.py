@@ -146,6 +146,7 @@ async def answer(ctx: RunContext, client: AsyncWebClient, job: AnswerJob) -> Tes
         user_id=job.user_id,
         username=fields.bot_name,
         icon_emoji=fields.avatar_emoji,
+        budget=ctx.streams,
     )
     progress = _Progress()
     try:

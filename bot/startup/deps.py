@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import asyncpg
 
+from bot.slack.stream_budget import StreamBudget
 from bot.startup.settings import Settings
 
 if TYPE_CHECKING:
@@ -18,3 +19,5 @@ class Deps:
     settings: Settings
     pool: asyncpg.Pool
     llm: LLM | None = None
+    # chat.startStream / stopStream per workspace, shared by every answer of this app
+    streams: StreamBudget = field(default_factory=StreamBudget)
