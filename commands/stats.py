@@ -9,6 +9,7 @@ from typing import Any, Final
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.common import escape
+from bot.blocks.stats import without_table
 from bot.errors import UserError
 from bot.metrics import report
 from bot.metrics.versions import DEFAULT_DAYS, MAX_DAYS, MIN_DAYS
@@ -87,7 +88,7 @@ async def run(deps: Deps, client: AsyncWebClient, req: SlashRequest, parsed: Par
     text, blocks = await report.figures(
         deps.pool, team_id=req.team_id, profile=profile, days=args.days
     )
-    return Reply(text, blocks)
+    return Reply(text, blocks, fallback=without_table(blocks))
 
 
 def _chart_request(body: dict[str, Any]) -> tuple[int, int]:

@@ -263,6 +263,36 @@ async def test_stats_message_through_slack(driver: SlackDriver) -> None:
     chart = blocks[-1]["elements"][0]
     assert chart["action_id"] == ids.STATS_CHART
     assert json.loads(chart["value"]) == {"p": await profile_id(driver.pool, "Support"), "d": 30}
+    # the same figures side by side in Slack's table block, newest first
+    [table] = [b for b in blocks if b["type"] == "table"]
+    rows = [[cell["text"] for cell in row] for row in table["rows"]]
+    assert rows == [
+        [
+            "Version",
+            "Answers",
+            "Median",
+            "p95",
+            "Alignment",
+            "Satisfaction",
+            "Pass rate",
+            "Tokens/answer",
+        ],
+        ["v2", "3", "700 ms", "1.42 s", "95.0", "100%", "50%", "300"],
+        ["v1", "4", "2.00 s", "2.90 s", rows[2][4], "67%", "n/a", rows[2][7]],
+    ]
+
+
+async def test_stats_without_tables_keeps_todays_message(driver: SlackDriver) -> None:
+    await seed_support(driver)
+    driver.slack.unsupported_blocks.add("table")
+    await driver.command("stats Support")
+    refused = await driver.next_reply()
+    assert any(b["type"] == "table" for b in refused["blocks"])
+    shown = await driver.next_reply()
+    assert [b["type"] for b in shown["blocks"]] == [
+        b["type"] for b in refused["blocks"] if b["type"] != "table"
+    ]
+    assert shown["blocks"][0]["text"]["text"] == "Stats: Support, the last 30 days"
 
 
 async def test_empty_period_says_so(driver: SlackDriver) -> None:

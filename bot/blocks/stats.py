@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from bot import ids, limits
-from bot.blocks.common import Block, counted, escape, mrkdwn, plain, slack_date
+from bot.blocks.common import Block, counted, escape, mrkdwn, plain, slack_date, table
 from bot.domain.profile import TRAIT_LABELS, TRAITS
 from bot.domain.stats import Compared
 
@@ -15,7 +15,7 @@ NA: Final = "n/a"
 # A readable message long before Slack's 50 blocks; the rest are named in a note.
 VERSIONS_SHOWN: Final = 20
 # blocks besides the versions: header, explanation, truncation note, actions
-_FIXED_BLOCKS: Final = 4
+_FIXED_BLOCKS: Final = 5  # header, context, the table, the note on hidden versions, Chart
 
 TRAIT_GAP_MEANING: Final = (
     "Trait gap = mean of (perceived − target) over the judged answers, in points of the 0–100 "
@@ -130,6 +130,44 @@ def _version_section(c: Compared) -> Block:
     return {"type": "section", "text": mrkdwn(head, limits.SECTION_TEXT), "fields": _fields(c)}
 
 
+TABLE_COLUMNS: Final = (
+    "Version",
+    "Answers",
+    "Median",
+    "p95",
+    "Alignment",
+    "Satisfaction",
+    "Pass rate",
+    "Tokens/answer",
+)
+
+
+def versions_table(compared: Sequence[Compared]) -> Block:
+    """The versions side by side in Slack's table block, newest first; the sections below keep
+    the detail and the arrows. n/a where nothing was measured."""
+    rows = []
+    for c in compared[:VERSIONS_SHOWN]:
+        s = c.stats
+        rows.append(
+            [
+                f"v{s.version}",
+                str(s.total_answers),
+                ms(s.median_ms),
+                ms(s.p95_ms),
+                NA if s.alignment is None else f"{s.alignment:.1f}",
+                percent(s.satisfaction),
+                percent(s.pass_rate),
+                NA if s.tokens_per_answer is None else f"{s.tokens_per_answer:,.0f}",
+            ]
+        )
+    return table(list(TABLE_COLUMNS), rows, right=frozenset(range(1, len(TABLE_COLUMNS))))
+
+
+def without_table(blocks: Sequence[Block]) -> list[Block]:
+    """The message as it was before tables, for a workspace that refuses them."""
+    return [b for b in blocks if b.get("type") != "table"]
+
+
 def chart_value(profile_id: int, days: int) -> str:
     return json.dumps({"p": profile_id, "d": days})
 
@@ -163,6 +201,7 @@ def stats_message(
             ],
         },
     ]
+    blocks.append(versions_table(compared))
     blocks += [_version_section(c) for c in compared[:room]]
     if len(compared) > room:
         hidden = compared[room:]
