@@ -47,7 +47,27 @@ async def on_message(
     thread_ts = str(event.get("thread_ts") or ts)
     text = follow_up.strip_mentions(str(event.get("text", "")))
     spec = dm.switch_spec(text)
-    if spec is None:
+    name = dm.save_name(text)
+    if name is not None:
+        if not await results_repo.claim_message(
+            deps.pool, team_id=team_id, channel_id=channel, ts=ts
+        ):
+            return
+
+        async def save() -> Reply | None:
+            return Reply(
+                await dm.save_as_scenario(
+                    ctx,
+                    team_id=team_id,
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    user_id=user_id,
+                    name=name,
+                )
+            )
+
+        reply = await run_guarded(save)
+    elif spec is None:
 
         async def talk() -> Reply | None:
             await dm.converse(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from storage import profiles as repo
+from storage import scenarios as scenarios_repo
 from tests.fake_openai import FakeOpenAI
 from tests.fake_slack import FakeSlack
 from tests.slack_driver import TEAM, USER, SlackDriver
@@ -108,6 +109,19 @@ async def test_a_dm_conversation_end_to_end(live: SlackDriver, model: FakeOpenAI
     assert third.profile_version_id == v1.id != first.profile_version_id
     assert third.question == "Can I get a refund?"
 
+    # the conversation's customer messages become a scenario
+    await live.event(dm_message(slack, "save as scenario Lost parcel", thread_ts=thread_ts))
+    await slack.wait_for(lambda s: any("Saved *Lost parcel*" in t for t in notices(s, thread_ts)))
+    assert "with 3 messages" in notices(slack, thread_ts)[-1]
+    saved = await scenarios_repo.find_scenario(live.pool, team_id=TEAM, name="Lost parcel")
+    assert saved.messages == (
+        "Where is my order?",
+        "It says delivered but nothing came",
+        "Can I get a refund?",
+    )
+    await live.event(dm_message(slack, "save as scenario lost parcel", thread_ts=thread_ts))
+    await slack.wait_for(lambda s: "already exists" in notices(s, thread_ts)[-1])
+
 
 async def test_use_lists_profiles_and_words_mistakes(live: SlackDriver) -> None:
     slack = live.slack
@@ -120,6 +134,9 @@ async def test_use_lists_profiles_and_words_mistakes(live: SlackDriver) -> None:
     await live.event(dm_message(slack, "use Nobody", thread_ts=root["ts"]))
     await slack.wait_for(lambda s: len(notices(s, root["ts"])) == 2)
     assert "no profile named *Nobody*" in notices(slack, root["ts"])[-1]
+    await live.event(dm_message(slack, "save as scenario Empty", thread_ts=root["ts"]))
+    await slack.wait_for(lambda s: len(notices(s, root["ts"])) == 3)
+    assert "nothing to save yet" in notices(slack, root["ts"])[-1]
     # a retry of the same `use` is answered once
     again = dm_message(slack, "use Support")
     await live.event(again, event_id="EvUSE")

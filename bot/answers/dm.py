@@ -21,6 +21,7 @@ import asyncpg
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import ids
 from bot.answers import follow_up
 from bot.answers import thread as answering
 from bot.answers.pipeline import RunContext
@@ -29,14 +30,18 @@ from bot.domain.profile import ProfileVersion
 from bot.messages import NUL_IN_TEXT
 from bot.persona.conversation import Turn
 from bot.persona.versions import resolve_version
+from bot.scenarios import library
+from bot.scenarios.form import validate
 from storage import profiles as repo
 from storage import results as results_repo
 from storage import scenarios as scenarios_repo
+from storage.scenarios import ScenarioNameTaken
 
 log = logging.getLogger(__name__)
 
 WRITING_STATUS: Final = "is writing…"
 _USE = re.compile(r"^use(?:\s+(?P<spec>\S+))?\s*$", re.IGNORECASE)
+_SAVE = re.compile(r"^save as scenario\b\s*(?P<name>.*)$", re.IGNORECASE | re.DOTALL)
 
 
 def switch_spec(text: str) -> str | None:
@@ -45,6 +50,42 @@ def switch_spec(text: str) -> str | None:
     if match is None:
         return None
     return match.group("spec") or ""
+
+
+def save_name(text: str) -> str | None:
+    """`save as scenario Late delivery` → "Late delivery"; None for a customer's message."""
+    match = _SAVE.match(text.strip())
+    return None if match is None else match.group("name").strip()
+
+
+async def save_as_scenario(
+    ctx: RunContext, *, team_id: str, channel: str, thread_ts: str, user_id: str, name: str
+) -> str:
+    """The conversation's customer messages, in order, become a scenario's messages (each
+    then answered on its own in a run, as every scenario message is). Returns the reply."""
+    results = await results_repo.thread_results(
+        ctx.pool, team_id=team_id, channel_id=channel, thread_ts=thread_ts
+    )
+    messages = [" ".join(r.question.split()) for r in results if r.question.strip()]
+    if not messages:
+        return texts.NOTHING_TO_SAVE
+    form, errors = validate(
+        {
+            ids.SCENARIO_NAME: name,
+            ids.SCENARIO_DESCRIPTION: texts.SAVED_DESCRIPTION,
+            ids.SCENARIO_MESSAGES: "\n".join(messages),
+            ids.SCENARIO_BEHAVIOURS: "",
+        }
+    )
+    if form is None:
+        return " ".join(errors.values())
+    try:
+        saved = await library.save(
+            ctx.pool, team_id=team_id, scenario_id=None, form=form, user_id=user_id
+        )
+    except ScenarioNameTaken:
+        return texts.name_taken(name)
+    return texts.saved(saved.name, len(saved.messages))
 
 
 async def offer_prompts(

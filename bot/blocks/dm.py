@@ -53,9 +53,27 @@ def profiles_list(names: Sequence[str], *, current: str | None) -> str:
     return (
         f"{now}Profiles: {listed}.\n"
         "Write `use <profile>` (its current version) or `use <profile>@3` (version 3); "
-        "the rest of this conversation is answered by it."
+        "the rest of this conversation is answered by it. "
+        "`save as scenario <name>` keeps this conversation's messages as a scenario."
     )
 
 
 def switched(label: str) -> str:
     return f"You are now talking to *{escape(label)}*. Write your message as a customer would."
+
+
+NOTHING_TO_SAVE: Final = "There is nothing to save yet: write a customer's message first."
+SAVED_DESCRIPTION: Final = "Saved from a conversation in the app's messages."
+
+
+def name_taken(name: str) -> str:
+    return f"A scenario named *{escape(name)}* already exists. Pick another name."
+
+
+def saved(name: str, messages: int) -> str:
+    noun = "message" if messages == 1 else "messages"
+    return (
+        f"Saved *{escape(name)}* as a scenario with {messages} {noun}. "
+        f"Run it with `/bot scenario run {escape(name)}`; add expected behaviours with "
+        f"`/bot scenario edit {escape(name)}`."
+    )
