@@ -14,7 +14,6 @@ from bot.answers.pipeline import RunContext
 from bot.startup.deps import Deps
 from commands.replies import run_guarded
 from commands.request import Reply
-from storage import results as results_repo
 
 IM: Final = "im"
 MESSAGES_TAB: Final = "messages"
@@ -48,28 +47,31 @@ async def on_message(
     text = follow_up.strip_mentions(str(event.get("text", "")))
     spec = dm.switch_spec(text)
     name = dm.save_name(text)
-    if name is not None:
-        if not await results_repo.claim_message(
-            deps.pool, team_id=team_id, channel_id=channel, ts=ts
-        ):
-            return
 
-        async def save() -> Reply | None:
-            return Reply(
-                await dm.save_as_scenario(
-                    ctx,
-                    team_id=team_id,
-                    channel=channel,
-                    thread_ts=thread_ts,
-                    user_id=user_id,
-                    name=name,
-                )
+    async def work() -> Reply | None:
+        told: str | None = None
+        if name is not None:
+            told = await dm.save_as_scenario(
+                ctx,
+                team_id=team_id,
+                channel=channel,
+                thread_ts=thread_ts,
+                ts=ts,
+                user_id=user_id,
+                name=name,
             )
-
-        reply = await run_guarded(save)
-    elif spec is None:
-
-        async def talk() -> Reply | None:
+        elif spec is not None:
+            told = await dm.switch(
+                ctx,
+                client,
+                team_id=team_id,
+                channel=channel,
+                thread_ts=thread_ts,
+                ts=ts,
+                user_id=user_id,
+                spec=spec,
+            )
+        else:
             await dm.converse(
                 ctx,
                 client,
@@ -80,29 +82,9 @@ async def on_message(
                 user_id=user_id,
                 text=text,
             )
-            return None
+        return None if told is None else Reply(told)
 
-        reply = await run_guarded(talk)
-    else:
-        if not await results_repo.claim_message(
-            deps.pool, team_id=team_id, channel_id=channel, ts=ts
-        ):
-            return  # a retry of a `use` already answered
-
-        async def use() -> Reply | None:
-            return Reply(
-                await dm.switch(
-                    ctx,
-                    client,
-                    team_id=team_id,
-                    channel=channel,
-                    thread_ts=thread_ts,
-                    user_id=user_id,
-                    spec=spec,
-                )
-            )
-
-        reply = await run_guarded(use)
+    reply = await run_guarded(work)
     if reply is not None:
         await answering.post_notice(client, channel=channel, thread_ts=thread_ts, text=reply.text)
 

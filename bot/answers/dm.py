@@ -59,10 +59,20 @@ def save_name(text: str) -> str | None:
 
 
 async def save_as_scenario(
-    ctx: RunContext, *, team_id: str, channel: str, thread_ts: str, user_id: str, name: str
-) -> str:
+    ctx: RunContext,
+    *,
+    team_id: str,
+    channel: str,
+    thread_ts: str,
+    ts: str,
+    user_id: str,
+    name: str,
+) -> str | None:
     """The conversation's customer messages, in order, become a scenario's messages (each
-    then answered on its own in a run, as every scenario message is). Returns the reply."""
+    then answered on its own in a run, as every scenario message is). Returns the reply;
+    None when the message (`ts`) was already handled (a retry)."""
+    if not await results_repo.claim_message(ctx.pool, team_id=team_id, channel_id=channel, ts=ts):
+        return None
     results = await results_repo.thread_results(
         ctx.pool, team_id=team_id, channel_id=channel, thread_ts=thread_ts
     )
@@ -111,11 +121,15 @@ async def switch(
     team_id: str,
     channel: str,
     thread_ts: str,
+    ts: str,
     user_id: str,
     spec: str,
-) -> str:
+) -> str | None:
     """`use <spec>` in a DM thread: the thread answers as that version from now on. Returns the
-    reply; a bare `use` lists the profiles. Storage's not-found errors propagate for wording."""
+    reply (None when the message `ts` was already handled); a bare `use` lists the profiles.
+    Storage's not-found errors propagate for wording."""
+    if not await results_repo.claim_message(ctx.pool, team_id=team_id, channel_id=channel, ts=ts):
+        return None
     current = await results_repo.thread_version(
         ctx.pool, team_id=team_id, channel_id=channel, thread_ts=thread_ts
     )
