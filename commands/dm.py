@@ -4,6 +4,7 @@ offers suggested prompts. Edits, bots and our own messages are ignored."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Final
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -11,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.answers import dm, follow_up
 from bot.answers import thread as answering
 from bot.answers.pipeline import RunContext
+from bot.jobs.budget import interactive_lease
 from bot.startup.deps import Deps
 from commands.replies import run_guarded
 from commands.request import Reply
@@ -40,7 +42,11 @@ async def on_message(
 ) -> None:
     if not is_human_message(event, bot_user_id=bot_user_id):
         return
-    ctx = RunContext.of(deps.pool, deps.llm, deps.settings, streams=deps.streams)
+    # an interactive answer, like /bot test: it leases the model endpoint ahead of batch work
+    ctx = replace(
+        RunContext.of(deps.pool, deps.llm, deps.settings, streams=deps.streams),
+        interactive_lease=interactive_lease(deps),
+    )
     channel, ts, user_id = str(event["channel"]), str(event["ts"]), str(event["user"])
     # a message outside a thread starts a conversation in its own thread
     thread_ts = str(event.get("thread_ts") or ts)
