@@ -224,6 +224,26 @@ def _generic_rows(r: dict[str, Any]) -> list[Row]:
     return [Row("(ran; no figures this table knows how to read)", "—")]
 
 
+def _api_rows(r: dict[str, Any]) -> list[Row]:
+    return [
+        Row(
+            f"read API {label}, median / p95 ({r['concurrency']} client(s))",
+            f"{r[key]['p50_ms']:.1f} / {r[key]['p95_ms']:.1f} ms, {r[key]['body_bytes']} bytes",
+        )
+        for key, label in (("full_200", "200"), ("poll_304", "304 poll"))
+    ]
+
+
+def _calibration_rows(r: dict[str, Any]) -> list[Row]:
+    return [
+        Row(
+            "four-trait calibration, wall / floor",
+            f"{r['wall_s']} s / {r['floor_s']} s ({r['wall_s'] / r['floor_s']:.2f}×)",
+        ),
+        Row("model calls planned / made", f"{r['model_calls_planned']} / {r['model_calls_made']}"),
+    ]
+
+
 BENCHES: Final = (
     Bench("bench_answer", (), ("--runs", "10"), _answer_rows),
     Bench("bench_scenarios", (), ("--repeats", "1"), _scenario_rows),
@@ -232,6 +252,8 @@ BENCHES: Final = (
     Bench("bench_stats", (), (), _generic_rows, optional=True),
     Bench("bench_ack", (), (), _ack_rows),
     Bench("bench_db", (), ("--calls", "50", "--users", "50"), _db_rows),
+    Bench("bench_api", (), ("--calls", "200"), _api_rows),
+    Bench("bench_calibration", (), ("--samples", "1", "--latency-ms", "50"), _calibration_rows),
 )
 
 
