@@ -3,26 +3,19 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Final
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.common import escape
-from bot.blocks.labels import gate_text, labels_list, notice_text, promoted_text
+from bot.blocks.labels import gate_text, labels_list, promoted_text
 from bot.errors import UserError
 from bot.messages import usage
-from bot.release import labels
+from bot.release import labels, notices
 from bot.startup.deps import Deps
 from commands.parse import Parsed, split_words
 from commands.profiles import resolve
 from commands.request import Reply, SlashRequest
-from storage import gates as gates_repo
-from storage import scenarios as scenarios_repo
-from storage.scenarios import ScenarioNotFound
-
-log = logging.getLogger(__name__)
 
 PROMOTE_USAGE: Final = usage("promote <profile>@<version> <label>", "promote Support@7 production")
 LABELS_USAGE: Final = usage("labels [profile]", "labels Support")
@@ -74,18 +67,14 @@ async def promote(
     text = promoted_text(profile_name=done.profile_name, move=done.move)
     if reason is not None and done.move.override_reason is None:
         text += "\nNo gate failed, so the override was not needed and was not recorded."
-    channel = await gates_repo.notice_channel(deps.pool, team_id=req.team_id)
-    if channel is not None:
-        try:
-            await client.chat_postMessage(
-                channel=channel, text=notice_text(profile_name=done.profile_name, move=done.move)
-            )
-        except SlackApiError as exc:
-            log.warning("promotion notice not posted: %s", exc.response.get("error"))
-            text += (
-                f"\nThe notice could not be posted in <#{channel}>: invite me there with "
-                "`/invite @ROMASHKA`."
-            )
+    refused_in = await notices.announce(
+        deps.pool, client, team_id=req.team_id, profile_name=done.profile_name, move=done.move
+    )
+    if refused_in is not None:
+        text += (
+            f"\nThe notice could not be posted in <#{refused_in}>: invite me there with "
+            "`/invite @ROMASHKA`."
+        )
     return Reply(text)
 
 
@@ -104,41 +93,23 @@ async def gate(deps: Deps, req: SlashRequest, parsed: Parsed) -> Reply:
     if not words or parsed.profile is not None:
         raise UserError(GATE_USAGE)
     label = labels.label_name(words[0])
-    current = await gates_repo.gate_for(deps.pool, team_id=req.team_id, label=label)
-    scenario_id = current.scenario_id if current is not None else None
-    require_ab = current.require_ab if current is not None else False
     action = words[1].lower() if len(words) > 1 else ""
     if not action:
+        current = await notices.gate_of(deps.pool, team_id=req.team_id, label=label)
         return Reply(gate_text(label=label, gate=current))
     if action == "off" and len(words) == 2:
-        scenario_id, require_ab = None, False
+        change = notices.GateChange(drop_scenario=True, require_ab=False)
     elif action == "ab" and len(words) == 3 and words[2].lower() in {"on", "off"}:
-        require_ab = words[2].lower() == "on"
+        change = notices.GateChange(require_ab=words[2].lower() == "on")
     elif action == "scenario" and len(words) > 2:
         name = " ".join(words[2:])
-        if name.lower() == "off":
-            scenario_id = None
-        else:
-            try:
-                found = await scenarios_repo.find_scenario(
-                    deps.pool, team_id=req.team_id, name=name
-                )
-            except ScenarioNotFound:
-                raise UserError(
-                    f"There is no scenario named *{escape(name)}*. `/bot scenarios` lists them."
-                ) from None
-            scenario_id = found.id
+        off = name.lower() == "off"
+        change = notices.GateChange(scenario=None if off else name, drop_scenario=off)
     else:
         raise UserError(GATE_USAGE)
-    await gates_repo.set_gate(
-        deps.pool,
-        team_id=req.team_id,
-        label=label,
-        scenario_id=scenario_id,
-        require_ab=require_ab,
-        user_id=req.user_id,
+    updated = await notices.change_gate(
+        deps.pool, team_id=req.team_id, user_id=req.user_id, label=label, change=change
     )
-    updated = await gates_repo.gate_for(deps.pool, team_id=req.team_id, label=label)
     return Reply(gate_text(label=label, gate=updated))
 
 
@@ -147,7 +118,7 @@ async def promotions(deps: Deps, req: SlashRequest, parsed: Parsed) -> Reply:
     if parsed.profile is not None or len(words) > 1:
         raise UserError(PROMOTIONS_USAGE)
     if not words:
-        channel = await gates_repo.notice_channel(deps.pool, team_id=req.team_id)
+        channel = await notices.notice_channel(deps.pool, team_id=req.team_id)
         if channel is None:
             return Reply(
                 "Promotion notices are off. `/bot promotions here` sends them to this channel."
@@ -156,8 +127,8 @@ async def promotions(deps: Deps, req: SlashRequest, parsed: Parsed) -> Reply:
     if words[0] not in {"here", "off"}:
         raise UserError(PROMOTIONS_USAGE)
     channel_id = req.channel_id if words[0] == "here" else None
-    await gates_repo.set_notice_channel(
-        deps.pool, team_id=req.team_id, channel_id=channel_id, user_id=req.user_id
+    await notices.set_notice_channel(
+        deps.pool, team_id=req.team_id, user_id=req.user_id, channel_id=channel_id
     )
     if channel_id is None:
         return Reply("Promotion notices are off.")
