@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.answers import thread as answering
 from bot.answers.pipeline import RunContext
 from bot.blocks.answer import parent_text
+from bot.domain.profile import ProfileVersion
 from bot.persona.conversation import Turn
 from storage import profiles as repo
 from storage import results as results_repo
@@ -52,6 +53,32 @@ async def ask(
             return CANNOT_POST
         raise
     thread_ts = str(parent["ts"])
+    await first_answer(
+        ctx,
+        client,
+        team_id=team_id,
+        channel_id=channel_id,
+        thread_ts=thread_ts,
+        user_id=user_id,
+        version=version,
+        message=message,
+    )
+    return None
+
+
+async def first_answer(
+    ctx: RunContext,
+    client: AsyncWebClient,
+    *,
+    team_id: str,
+    channel_id: str,
+    thread_ts: str,
+    user_id: str,
+    version: ProfileVersion,
+    message: str,
+) -> None:
+    """A new conversation's first answer: the thread is registered with its version first, so
+    the follow-ups in it (in a channel or the DM) continue with that version."""
     await results_repo.register_thread(
         ctx.pool,
         team_id=team_id,
@@ -73,4 +100,3 @@ async def ask(
             turns=[Turn(role="user", content=message)],
         ),
     )
-    return None

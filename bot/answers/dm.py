@@ -22,13 +22,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
-from bot.answers import follow_up
+from bot.answers import ask, follow_up
 from bot.answers import thread as answering
 from bot.answers.pipeline import RunContext
 from bot.blocks import dm as texts
 from bot.domain.profile import ProfileVersion
 from bot.messages import NUL_IN_TEXT
-from bot.persona.conversation import Turn
 from bot.persona.versions import resolve_version
 from bot.scenarios import library
 from bot.scenarios.form import validate
@@ -197,28 +196,17 @@ async def converse(
         )
         return
     version = await resolve_version(ctx.pool, team_id=team_id, spec=None, channel_id=channel)
-    await results_repo.register_thread(
-        ctx.pool,
+    await _title(client, channel=channel, thread_ts=thread_ts, version=version, text=text)
+    await writing()
+    await ask.first_answer(
+        ctx,
+        client,
         team_id=team_id,
         channel_id=channel,
         thread_ts=thread_ts,
-        profile_version_id=version.id,
         user_id=user_id,
-    )
-    await _title(client, channel=channel, thread_ts=thread_ts, version=version, text=text)
-    await writing()
-    await answering.answer(
-        ctx,
-        client,
-        answering.AnswerJob(
-            team_id=team_id,
-            channel_id=channel,
-            thread_ts=thread_ts,
-            user_id=user_id,
-            kind="test",
-            version=version,
-            turns=[Turn(role="user", content=text)],
-        ),
+        version=version,
+        message=text,
     )
 
 
