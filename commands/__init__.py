@@ -59,6 +59,7 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
         (ids.ANSWER_DOWN, answers.thumbs_down),
         (ids.ANSWER_FEEDBACK, answers.native_feedback),
         (ids.SCENARIO_RERUN, scenarios.rerun_button),
+        (ids.SCENARIO_STOP, scenarios.stop_button),
         (ids.SCENARIO_RUN, scenarios.run_button),
         (ids.SCENARIO_RUN_ALL, scenarios.run_button),
         *((vote_id, ab_voting.vote) for vote_id in ids.AB_VOTES),

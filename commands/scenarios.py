@@ -239,6 +239,17 @@ async def rerun_button(deps: Deps, click: Click) -> Reply | None:
     return said(stopped)
 
 
+async def stop_button(deps: Deps, click: Click) -> Reply | None:
+    stopped = await scenario_run.stop(
+        deps.pool,
+        click.client,
+        team_id=click.team_id,
+        run_id=click.id_value(),
+        user_id=click.user_id,
+    )
+    return said(stopped)
+
+
 async def run_button(deps: Deps, click: Click) -> Reply | None:
     value = click.value
     channel_id = click.channel_id

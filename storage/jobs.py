@@ -1,6 +1,8 @@
 """What the job queue holds for a scenario run, and the claims that make a run's Slack messages
 go out once however many processes work on it. PgQueuer owns its tables' writes (enqueue,
-dequeue, heartbeats); this module only reads them, by the dedupe key our jobs carry."""
+dequeue, heartbeats); this module reads them by the dedupe key our jobs carry, and deletes a
+stopped run's jobs that no worker has picked yet (PgQueuer keeps no state for a queued job
+outside its row)."""
 
 from __future__ import annotations
 
@@ -184,6 +186,69 @@ async def parent_message_lock(
                 "SELECT pg_try_advisory_xact_lock($1, $2)", _PARENT_LOCK, run_id
             )
             yield bool(got)
+
+
+@dataclass(frozen=True, slots=True)
+class StoppedRun:
+    """A run someone stopped: its messages stored when it stopped, of all it planned, and the
+    queued jobs removed (a job being answered then finishes, and is stored, but shows nothing)."""
+
+    done: int
+    total: int
+    cancelled: int
+    channel_id: str | None
+    parent_ts: str | None
+
+
+async def stop_run(
+    pool: asyncpg.Pool, *, team_id: str, run_id: int, user_id: str, total: int
+) -> StoppedRun | None:
+    """Compare-and-set: a running run that nobody reported yet becomes interrupted, marked as
+    stopped by `user_id` (so it is never resumed), and its queued jobs are deleted in the same
+    transaction. None when the run had already finished, been stopped or reported."""
+    async with pool.acquire() as con, con.transaction():
+        row = await con.fetchrow(
+            """
+            UPDATE scenario_runs
+            SET status = 'interrupted', finished_at = now(),
+                totals = jsonb_build_object('stopped_by', $3::text)
+            WHERE team_id = $1 AND id = $2 AND status = 'running' AND reported_at IS NULL
+            RETURNING channel_id, parent_ts
+            """,
+            team_id,
+            run_id,
+            user_id,
+        )
+        if row is None:
+            return None
+        deleted = await con.execute(
+            "DELETE FROM pgqueuer WHERE left(dedupe_key, length($1)) = $1 AND status = 'queued'",
+            scenario_run_prefix(team_id=team_id, run_id=run_id),
+        )
+        done = await con.fetchval(
+            "SELECT count(*) FROM test_results"
+            " WHERE team_id = $1 AND run_id = $2 AND done_at IS NOT NULL",
+            team_id,
+            run_id,
+        )
+    return StoppedRun(
+        done=int(done or 0),
+        total=total,
+        cancelled=int(deleted.split()[-1]),
+        channel_id=row["channel_id"],
+        parent_ts=row["parent_ts"],
+    )
+
+
+async def progress_closed(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> bool:
+    """The run's parent shows its end (summary or stop): no progress edit may replace it."""
+    closed = await pool.fetchval(
+        "SELECT reported_at IS NOT NULL OR status <> 'running' FROM scenario_runs"
+        " WHERE team_id = $1 AND id = $2",
+        team_id,
+        run_id,
+    )
+    return closed is None or bool(closed)
 
 
 async def is_reported(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> bool:

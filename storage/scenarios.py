@@ -299,6 +299,7 @@ async def heartbeat(pool: asyncpg.Pool, *, team_id: str, run_id: int, attempt: i
         UPDATE scenario_runs
         SET heartbeat_at = now(), status = 'running', finished_at = NULL
         WHERE team_id = $1 AND id = $2 AND attempt = $3 AND status <> 'completed'
+          AND (totals IS NULL OR NOT totals ? 'stopped_by')
         RETURNING true
         """,
         team_id,
@@ -335,6 +336,8 @@ async def claim_resume(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> Scen
         SET status = 'running', heartbeat_at = now(), finished_at = NULL, attempt = attempt + 1,
             reported_at = NULL, progress_at = NULL
         WHERE team_id = $1 AND id = $2 AND status = 'interrupted'
+          -- a run someone stopped stays stopped
+          AND (totals IS NULL OR NOT totals ? 'stopped_by')
         RETURNING {_RUN_COLUMNS}
         """,
         team_id,

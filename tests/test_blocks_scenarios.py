@@ -110,11 +110,16 @@ def test_progress_message() -> None:
     )
     assert block_problems(blocks, most=limits.BLOCKS_PER_MESSAGE) == []
     assert text == "Scenario run #12 on *Support v3*: A, B — 1/4 answered…"
-    (button,) = blocks[-1]["elements"]
-    assert (button["action_id"], button["value"], button["text"]["text"]) == (
+    resume, stop = blocks[-1]["elements"]
+    assert (resume["action_id"], resume["value"], resume["text"]["text"]) == (
         ids.SCENARIO_RERUN,
         "12",
         "Resume",
+    )
+    assert (stop["action_id"], stop["value"], stop["text"]["text"]) == (
+        ids.SCENARIO_STOP,
+        "12",
+        "Stop",
     )
 
 

@@ -267,10 +267,28 @@ def progress_message(
                     "action_id": ids.SCENARIO_RERUN,
                     "text": plain("Resume", limits.BUTTON_TEXT),
                     "value": str(run_id),
-                }
+                },
+                {
+                    "type": "button",
+                    "action_id": ids.SCENARIO_STOP,
+                    "text": plain("Stop", limits.BUTTON_TEXT),
+                    "value": str(run_id),
+                    "style": "danger",
+                },
             ],
         },
     ]
+
+
+def stopped_message(
+    *, run_id: int, label: str, names: Sequence[str], user_id: str, done: int, total: int
+) -> tuple[str, list[Block]]:
+    """The parent of a run someone stopped: its last state, and no buttons (it is not resumed)."""
+    text = (
+        f"Scenario run #{run_id} on *{escape(label)}*: {escape(', '.join(names))} — "
+        f"stopped by <@{user_id}> after {done} of {total} messages."
+    )
+    return text, [{"type": "section", "text": mrkdwn(text, limits.SECTION_TEXT)}]
 
 
 def _num(value: float | None, fmt: str = "{:.0f}") -> str:

@@ -242,7 +242,7 @@ async def _progress_or_report(
     ):
         return
     async with jobs_repo.parent_message_lock(pool, run_id=run.id, wait=False) as held:
-        if not held or await jobs_repo.is_reported(pool, team_id=run.team_id, run_id=run.id):
+        if not held or await jobs_repo.progress_closed(pool, team_id=run.team_id, run_id=run.id):
             return
         progress = await jobs_repo.run_progress(
             pool, team_id=run.team_id, run_id=run.id, total=total

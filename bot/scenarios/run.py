@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers.pipeline import RunContext
-from bot.blocks.scenarios import RunComparison, progress_message, summary
+from bot.blocks.scenarios import RunComparison, progress_message, stopped_message, summary
 from bot.domain.profile import ProfileVersion
 from bot.domain.results import TestResult
 from bot.domain.scenarios import Scenario, ScenarioRun
@@ -21,6 +21,7 @@ from bot.jobs.payloads import ScenarioMessageJob
 from bot.scenarios.engine import PlanItem, model_calls, plan_for, plan_from_json, plan_json
 from bot.scenarios.figures import changes, figures, overall, per_scenario
 from bot.slack.post import post_message
+from storage import jobs as jobs_repo
 from storage import profiles as repo
 from storage import results as results_repo
 from storage import scenarios as scenarios_repo
@@ -147,6 +148,8 @@ async def resume(
         raise UserError(f"There is no scenario run #{run_id} in this workspace.") from None
     if current.status == "completed":
         return f"Scenario run #{run_id} is complete; nothing to resume."
+    if current.totals is not None and "stopped_by" in current.totals:
+        return f"Scenario run #{run_id} was stopped; start a new run to answer the rest."
     run = await scenarios_repo.claim_resume(pool, team_id=team_id, run_id=run_id)
     if run is None:
         return f"Scenario run #{run_id} is still running."
@@ -174,6 +177,45 @@ async def resume(
     # stored, so not answered again) reports it
     await queue_items(pool, run=run, items=missing or planned[-1:], parent_ts=None)
     return f"Resumed scenario run #{run_id}: answering the {len(missing)} missing messages."
+
+
+async def stop(
+    pool: asyncpg.Pool, client: AsyncWebClient, *, team_id: str, run_id: int, user_id: str
+) -> str:
+    """Stop a running run: its queued jobs are deleted (a job being answered finishes and is
+    stored, but edits nothing), and its parent says who stopped it and where."""
+    try:
+        run = await scenarios_repo.get_run(pool, team_id=team_id, run_id=run_id)
+    except RunNotFound:
+        raise UserError(f"There is no scenario run #{run_id} in this workspace.") from None
+    total = len(plan_from_json(run.plan))
+    stopped = await jobs_repo.stop_run(
+        pool, team_id=team_id, run_id=run_id, user_id=user_id, total=total
+    )
+    if stopped is None:
+        return f"Scenario run #{run_id} is not running; nothing to stop."
+    if stopped.channel_id is not None and stopped.parent_ts is not None:
+        version = await repo.get_version_by_id(
+            pool, team_id=team_id, version_id=run.profile_version_id
+        )
+        text, blocks = stopped_message(
+            run_id=run_id,
+            label=version.label,
+            names=[str(p["name"]) for p in run.plan],
+            user_id=user_id,
+            done=stopped.done,
+            total=total,
+        )
+        # waits for a progress edit in flight (which then sees the run closed and stops), so
+        # this is the parent's last edit
+        async with jobs_repo.parent_message_lock(pool, run_id=run_id, wait=True):
+            try:
+                await client.chat_update(
+                    channel=stopped.channel_id, ts=stopped.parent_ts, text=text, blocks=blocks
+                )
+            except SlackApiError as exc:
+                log.warning("could not show run %d as stopped: %s", run_id, _code(exc))
+    return f"Stopped scenario run #{run_id} after {stopped.done} of {total} messages."
 
 
 async def summary_message(
