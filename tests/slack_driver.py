@@ -66,7 +66,7 @@ class SlackDriver:
         llm: LLM | None = None,
         streams: StreamBudget | None = None,
     ) -> SlackDriver:
-        deps = Deps(settings=settings, pool=pool, llm=llm, streams=streams or StreamBudget())
+        deps = Deps(settings=settings, pool=pool, llm=llm, streams=streams)
         return cls(app=build_app(deps), slack=slack, pool=pool, deps=deps)
 
     async def dispatch(

@@ -110,7 +110,7 @@ class AnswerStream:
 
     async def _start(self, settled: int) -> None:
         try:
-            if self._budget is not None and not self._budget.spend(self._team_id):
+            if self._budget is not None and not await self._budget.spend(self._team_id):
                 raise _BudgetSpent()
             response = await self._client.chat_startStream(
                 channel=self._channel,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -19,5 +19,10 @@ class Deps:
     settings: Settings
     pool: asyncpg.Pool
     llm: LLM | None = None
-    # chat.startStream / stopStream per workspace, shared by every answer of this app
-    streams: StreamBudget = field(default_factory=StreamBudget)
+    # chat.startStream / stopStream per workspace, shared by every answer and run of this app
+    # (in PostgreSQL, so every process's too); None: built on `pool`
+    streams: StreamBudget | None = None
+
+    def __post_init__(self) -> None:
+        if self.streams is None:
+            object.__setattr__(self, "streams", StreamBudget(pool=self.pool))
