@@ -29,3 +29,9 @@ BLOCKS_TEXT_TOTAL: Final = 12_000
 
 # Slack gives three seconds to acknowledge; trigger_ids also expire after three seconds.
 ACK_DEADLINE_S: Final = 3.0
+
+# Streamed plans (chat.startStream chunks): a task_update's details and output are at most 256
+# characters; the title is held to the same. A run planning more messages than PLAN_TASKS shows
+# its progress by editing its parent instead (our choice: a plan that long is not readable).
+STREAM_TASK_TEXT: Final = 256
+PLAN_TASKS: Final = 50

@@ -87,13 +87,62 @@ def assistant_problems(method: str, args: dict[str, Any]) -> list[str]:
     return problems
 
 
+# Streaming chunks (docs.slack.dev "text streaming"; slack_sdk.models.messages.chunk 3.48): the
+# four chunk types, their required and optional fields; a task_update's details and output are
+# at most 256 characters. Anything else is refused, as Slack refuses an unknown chunk.
+CHUNK_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "markdown_text": (frozenset({"text"}), frozenset()),
+    "plan_update": (frozenset({"title"}), frozenset()),
+    "task_update": (
+        frozenset({"id", "title", "status"}),
+        frozenset({"details", "output", "sources"}),
+    ),
+    "blocks": (frozenset({"blocks"}), frozenset()),
+}
+TASK_STATUSES = frozenset({"pending", "in_progress", "complete", "error"})
+TASK_TEXT = 256
+DISPLAY_MODES = frozenset({"timeline", "plan"})
+
+
+def chunk_problems(method: str, args: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    mode = args.get("task_display_mode")
+    if mode is not None and (method != "chat.startStream" or mode not in DISPLAY_MODES):
+        problems.append(f"task_display_mode: {mode!r} (startStream only: timeline or plan)")
+    chunks = args.get("chunks")
+    if chunks is None:
+        return problems
+    if not isinstance(chunks, list) or not chunks:
+        return [*problems, "chunks: a non-empty array"]
+    for i, chunk in enumerate(chunks):
+        where = f"chunks[{i}]"
+        kind = chunk.get("type") if isinstance(chunk, dict) else None
+        if not isinstance(chunk, dict) or kind not in CHUNK_FIELDS:
+            problems.append(f"{where}: unknown chunk type {kind!r}")
+            continue
+        required, optional = CHUNK_FIELDS[str(kind)]
+        fields = set(chunk) - {"type"}
+        problems += [f"{where}.{f}: required" for f in sorted(required - fields)]
+        problems += [f"{where}.{f}: unknown field" for f in sorted(fields - required - optional)]
+        if kind == "task_update":
+            if chunk.get("status") not in TASK_STATUSES:
+                problems.append(f"{where}.status: {chunk.get('status')!r}")
+            for name in ("details", "output"):
+                value = chunk.get(name)
+                if value is not None and len(str(value)) > TASK_TEXT:
+                    problems.append(f"{where}.{name}: more than {TASK_TEXT} characters")
+        if kind == "markdown_text" and not str(chunk.get("text") or ""):
+            problems.append(f"{where}.text: empty")
+    return problems
+
+
 def payload_problems(method: str, args: dict[str, Any]) -> list[str]:
     if method in MESSAGE_METHODS or method.startswith("response_url"):
         if args.get("delete_original"):
             return []
         return message_problems(args)
     if method in STREAM_METHODS:
-        problems = stream_problems(args)
+        problems = stream_problems(args) + chunk_problems(method, args)
         if args.get("blocks") is not None:
             problems += message_problems({"blocks": args["blocks"], "text": "-"})
         return problems
@@ -109,9 +158,30 @@ def error_for(method: str, problems: list[str]) -> str:
     if method in VIEW_METHODS or method in ASSISTANT_METHODS:
         return "invalid_arguments"
     first = problems[0]
+    if first.startswith(("chunks", "task_display_mode")):
+        return "invalid_chunks"
     if first.startswith(("text:", "markdown_text:")):
         return "no_text" if "no_text" in first else "msg_too_long"
     return "invalid_blocks"
+
+
+@dataclass
+class StreamState:
+    mode: str
+    open: bool = True
+    title: str = ""
+    tasks: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (status, output)
+    text: str = ""
+
+    def apply(self, args: dict[str, Any]) -> None:
+        self.text += str(args.get("markdown_text") or "")
+        for chunk in args.get("chunks") or []:
+            if chunk["type"] == "plan_update":
+                self.title = chunk["title"]
+            elif chunk["type"] == "task_update":
+                self.tasks[chunk["id"]] = (chunk["status"], str(chunk.get("output", "")))
+            elif chunk["type"] == "markdown_text":
+                self.text += chunk["text"]
 
 
 @dataclass
@@ -144,6 +214,9 @@ class FakeSlack:
         self.responses: list[Call] = []  # posts to response_url
         self.injected: dict[str, list[Injected]] = {}
         self.thread_messages: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        # streamed messages by ts: open until stopped; what a reader sees of a plan (its title
+        # and each task's status and output, updated by id) and its text
+        self.streams: dict[str, StreamState] = {}
         # users.info: the default test user is an admin of the default workspace, so an editor
         # there; U0002 is the same in the second workspace tests use. Admin flags count only
         # in the user's own workspace (team_id).
@@ -399,14 +472,28 @@ class FakeSlack:
             }
         if method == "apps.connections.open":
             return {"ok": True, "url": f"{self.base_url.replace('http', 'ws', 1)}/socket"}
+        if method == "chat.startStream" and str(args.get("channel", ""))[:1] in {"C", "G"}:
+            # "Required when streaming to channels"
+            if not (args.get("recipient_user_id") and args.get("recipient_team_id")):
+                return {"ok": False, "error": "missing_recipient_user_id"}
         if method in {"chat.postMessage", "chat.startStream"}:
             ts = self.next_ts()
+            if method == "chat.startStream":
+                self.streams[ts] = StreamState(mode=str(args.get("task_display_mode", "timeline")))
+                self.streams[ts].apply(args)
             channel = args.get("channel", "")
             message = {"ts": ts, "text": args.get("text", ""), "bot_id": BOT_ID}
             if args.get("thread_ts"):
                 self.thread_messages.setdefault((channel, args["thread_ts"]), []).append(message)
             return {"ok": True, "channel": channel, "ts": ts, "message": message}
-        if method in {"chat.update", "chat.appendStream", "chat.stopStream"}:
+        if method in {"chat.appendStream", "chat.stopStream"}:
+            stream = self.streams.get(str(args.get("ts")))
+            if stream is None or not stream.open:
+                return {"ok": False, "error": "message_not_in_streaming_state"}
+            stream.apply(args)
+            stream.open = method == "chat.appendStream"
+            return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+        if method == "chat.update":
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": self.next_ts()}

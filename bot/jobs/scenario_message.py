@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers.pipeline import RunContext, answer_and_judge
+from bot.blocks.plan import finished_text
 from bot.blocks.scenarios import item_message, progress_message
 from bot.domain.profile import ProfileVersion
 from bot.domain.results import TestResult
@@ -29,6 +30,7 @@ from bot.jobs.enqueue import enqueue_thread_post
 from bot.jobs.payloads import ScenarioMessageJob, ThreadPostJob
 from bot.jobs.slack_clients import SlackClients
 from bot.model.llm import LLMError, LLMErrorKind
+from bot.scenarios import plan_stream
 from bot.scenarios.engine import INTERNAL_ERROR, PlanItem, base_result, plan_from_json
 from bot.scenarios.figures import overall, per_scenario
 from bot.scenarios.run import show_summary, summary_message
@@ -100,6 +102,9 @@ async def handle(
         position=item.position,
     )
     if result is None:
+        # the plan shows this message in progress (if a progress edit is due)
+        client = await slack.for_team(run.team_id)
+        await _progress_or_report(deps, client, run=run, version=version, total=len(items))
         try:
             result = await _answer(
                 deps, run=run, version=version, item=item, attempts=attempts, budget=budget
@@ -244,6 +249,8 @@ async def _progress_or_report(
     async with jobs_repo.parent_message_lock(pool, run_id=run.id, wait=False) as held:
         if not held or await jobs_repo.progress_closed(pool, team_id=run.team_id, run_id=run.id):
             return
+        if await plan_stream.show(pool, client, deps.streams, run=run, label=version.label):
+            return
         progress = await jobs_repo.run_progress(
             pool, team_id=run.team_id, run_id=run.id, total=total
         )
@@ -290,6 +297,14 @@ async def _report(
             parent_ts=run.parent_ts,
             text=text,
             blocks=blocks,
+        )
+        await plan_stream.close(
+            pool,
+            client,
+            run=run,
+            label=version.label,
+            ending=finished_text(done=len(results), total=len(results)),
+            stopped=False,
         )
     if refused is not None:
         log.warning("scenario run %d: %s", run.id, refused)

@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers.pipeline import RunContext
+from bot.blocks.plan import stopped_text
 from bot.blocks.scenarios import RunComparison, progress_message, stopped_message, summary
 from bot.domain.profile import ProfileVersion
 from bot.domain.results import TestResult
@@ -18,6 +19,7 @@ from bot.domain.scenarios import Scenario, ScenarioRun
 from bot.errors import UserError
 from bot.jobs.enqueue import enqueue_scenario_messages
 from bot.jobs.payloads import ScenarioMessageJob
+from bot.scenarios import plan_stream
 from bot.scenarios.engine import PlanItem, model_calls, plan_for, plan_from_json, plan_json
 from bot.scenarios.figures import changes, figures, overall, per_scenario
 from bot.slack.post import post_message
@@ -215,6 +217,14 @@ async def stop(
                 )
             except SlackApiError as exc:
                 log.warning("could not show run %d as stopped: %s", run_id, _code(exc))
+            await plan_stream.close(
+                pool,
+                client,
+                run=run,
+                label=version.label,
+                ending=stopped_text(user_id=user_id, done=stopped.done, total=total),
+                stopped=True,
+            )
     return f"Stopped scenario run #{run_id} after {stopped.done} of {total} messages."
 
 
