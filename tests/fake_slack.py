@@ -472,10 +472,13 @@ class FakeSlack:
             }
         if method == "apps.connections.open":
             return {"ok": True, "url": f"{self.base_url.replace('http', 'ws', 1)}/socket"}
-        if method == "chat.startStream" and str(args.get("channel", ""))[:1] in {"C", "G"}:
+        if (
+            method == "chat.startStream"
+            and str(args.get("channel", ""))[:1] in {"C", "G"}
+            and not (args.get("recipient_user_id") and args.get("recipient_team_id"))
+        ):
             # "Required when streaming to channels"
-            if not (args.get("recipient_user_id") and args.get("recipient_team_id")):
-                return {"ok": False, "error": "missing_recipient_user_id"}
+            return {"ok": False, "error": "missing_recipient_user_id"}
         if method in {"chat.postMessage", "chat.startStream"}:
             ts = self.next_ts()
             if method == "chat.startStream":

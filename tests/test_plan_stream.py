@@ -88,7 +88,7 @@ async def test_a_nine_message_run_is_one_streamed_plan(
     assert start.args["task_display_mode"] == "plan"
     assert start.args["recipient_user_id"] == USER
     assert [c["type"] for c in start.args["chunks"]][:1] == ["plan_update"]
-    ts, stream = the_stream(slack)
+    _, stream = the_stream(slack)
     assert not stream.open and all_ok(slack, "chat.appendStream")
     # what a reader sees at the end: nine tasks, each complete with its result
     assert sorted(stream.tasks) == sorted(f"m{i}" for i in range(1, 10))
@@ -216,7 +216,7 @@ async def test_a_stream_slack_ended_during_a_restart_falls_back_to_edits(
 ) -> None:
     slack = idle.slack
     run_id = await restarted_mid_run(idle, model)
-    ts, stream = the_stream(slack)
+    _, stream = the_stream(slack)
     stream.open = False  # Slack ended the stream while no worker ran
     fresh = SlackDriver.build(settings=settings, pool=idle.pool, slack=slack, llm=llm)
     async with Worker(fresh.deps, options=options_from(fresh.deps)):
