@@ -4,12 +4,14 @@ thread message."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from bot import ids, limits
 from bot.blocks.scenarios import (
+    SUMMARY_COLUMNS,
     FormContext,
     RunComparison,
     figures_text,
@@ -18,7 +20,9 @@ from bot.blocks.scenarios import (
     scenario_form,
     scenario_list,
     summary,
+    summary_table,
 )
+from bot.blocks.stats import without_table
 from bot.domain.scenarios import Figures, LastRun, Scenario
 from tests.block_kit_rules import block_problems, view_problems
 from tests.rows import WHEN, result, texts
@@ -192,8 +196,52 @@ def test_summary(comparisons: dict[int, RunComparison], line: str) -> None:
     assert block_problems(blocks, most=limits.BLOCKS_PER_MESSAGE) == []
     assert text == f"Scenario run #12 on Support v3: {figures_text(FIGURES)}"
     assert blocks[0]["text"]["text"] == "Scenario run #12: Support v3"
-    assert line in blocks[1]["text"]["text"]
-    assert blocks[3]["text"]["text"] == f"*Overall*\n{figures_text(FIGURES)}"
+    assert blocks[1]["type"] == "table"
+    assert line in blocks[2]["text"]["text"]
+    assert blocks[4]["text"]["text"] == f"*Overall*\n{figures_text(FIGURES)}"
+    assert without_table(blocks)[1:] == blocks[2:]
+
+
+def cells(block: dict[str, Any]) -> list[list[str]]:
+    return [[c["text"] for c in row] for row in block["rows"]]
+
+
+@pytest.mark.parametrize(
+    ("scenarios", "rows"),
+    [
+        (
+            [FIGURES, NOTHING],
+            [
+                list(SUMMARY_COLUMNS),
+                ["Refund", "3", "1", "2/4", "50%", "81", "1.5 s", "2.6 s", "1,234"],
+                ["Empty", "1", "0", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a"],
+                ["Overall", "3", "1", "2/4", "50%", "81", "1.5 s", "2.6 s", "1,234"],
+            ],
+        ),
+        (
+            [],
+            [
+                list(SUMMARY_COLUMNS),
+                ["Overall", "3", "1", "2/4", "50%", "81", "1.5 s", "2.6 s", "1,234"],
+            ],
+        ),
+    ],
+)
+def test_summary_table(scenarios: list[Figures], rows: list[list[str]]) -> None:
+    block = summary_table(list(enumerate(scenarios)), FIGURES)
+    assert block_problems([block], most=1) == []
+    assert cells(block) == rows
+    # numbers align right, the scenario's name left
+    assert [c["align"] for c in block["column_settings"]] == ["left"] + ["right"] * 8
+
+
+def test_summary_table_keeps_to_slacks_limits() -> None:
+    many = [(i, replace(FIGURES, name=f"S{i}")) for i in range(150)]
+    block = summary_table(many, FIGURES)
+    assert block_problems([block], most=1) == []
+    assert len(block["rows"]) == 100  # header, 98 scenarios, overall
+    assert cells(block)[-1][0] == "Overall" and cells(block)[-2][0] == "S97"
+    assert all(len(row) <= 20 for row in block["rows"])
 
 
 @pytest.mark.parametrize(

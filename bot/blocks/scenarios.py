@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Final
 
 from bot import ids, limits
 from bot.blocks.answer import seconds
 from bot.blocks.common import (
+    TABLE_ROWS,
     Block,
     counted,
     escape,
@@ -18,6 +19,7 @@ from bot.blocks.common import (
     mrkdwn,
     plain,
     split_text,
+    table,
     truncate,
 )
 from bot.blocks.stats import percent
@@ -389,9 +391,10 @@ def summary(
     comparisons: dict[int, RunComparison],
 ) -> tuple[str, list[Block]]:
     blocks: list[Block] = [
-        {"type": "header", "text": plain(f"Scenario run #{run_id}: {label}", limits.HEADER_TEXT)}
+        {"type": "header", "text": plain(f"Scenario run #{run_id}: {label}", limits.HEADER_TEXT)},
+        summary_table(scenarios, total),
     ]
-    room = limits.BLOCKS_PER_MESSAGE - 3
+    room = limits.BLOCKS_PER_MESSAGE - 4
     for sid, f in scenarios[:room]:
         text = f"*{escape(f.name)}*\n{figures_text(f)}"
         if sid in comparisons:
@@ -412,6 +415,41 @@ def summary(
     ]
     fallback = f"Scenario run #{run_id} on {label}: {figures_text(total)}"
     return truncate(fallback, limits.READABLE_MESSAGE_TEXT), blocks[: limits.BLOCKS_PER_MESSAGE]
+
+
+SUMMARY_COLUMNS: Final = (
+    "Scenario",
+    "Messages",
+    "Failed",
+    "Behaviours passed",
+    "Pass rate",
+    "Alignment",
+    "Median",
+    "Slowest",
+    "Tokens",
+)
+
+
+def summary_table(scenarios: Sequence[tuple[int, Figures]], total: Figures) -> Block:
+    """The run's scenarios side by side in Slack's table block (at most 100 rows with the header
+    and the overall row; the sections below keep every scenario's detail and comparison); n/a
+    where nothing was measured. A workspace that refuses tables gets the message without it."""
+    rows = []
+    for f in [*(f for _, f in scenarios[: TABLE_ROWS - 2]), replace(total, name="Overall")]:
+        rows.append(
+            [
+                f.name,
+                str(f.messages),
+                str(f.failed),
+                f"{f.passed}/{f.judged}" if f.judged else "n/a",
+                percent(f.pass_rate),
+                _num(f.mean_alignment),
+                seconds(f.median_ms),
+                seconds(f.slowest_ms),
+                _num(f.tokens, "{:,.0f}"),
+            ]
+        )
+    return table(list(SUMMARY_COLUMNS), rows, right=frozenset(range(1, len(SUMMARY_COLUMNS))))
 
 
 def _verdict_line(v: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.answers.pipeline import RunContext
 from bot.blocks.plan import stopped_text
 from bot.blocks.scenarios import RunComparison, progress_message, stopped_message, summary
+from bot.blocks.stats import without_table
 from bot.domain.profile import ProfileVersion
 from bot.domain.results import TestResult
 from bot.domain.scenarios import Scenario, ScenarioRun
@@ -123,6 +124,14 @@ async def show_summary(
         return None
     except SlackApiError as exc:
         log.warning("could not update run %d's parent: %s", run_id, _code(exc))
+        if _code(exc) == "invalid_blocks" and any(b.get("type") == "table" for b in blocks):
+            # a workspace without table blocks: today's layout, the sections below the table
+            blocks = without_table(blocks)
+            try:
+                await client.chat_update(channel=channel_id, ts=parent_ts, text=text, blocks=blocks)
+                return None
+            except SlackApiError as again:
+                log.warning("could not update run %d's parent: %s", run_id, _code(again))
     try:
         await post_message(client, channel=channel_id, text=text, blocks=blocks)
         return None
