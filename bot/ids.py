@@ -64,3 +64,5 @@ PURGE_MODAL: Final = "purge_confirm"
 PURGE_CONFIRM: Final = "purge_confirm_text"
 SCENARIO_RERUN: Final = "scenario_rerun"
 SCENARIO_STOP: Final = "scenario_stop"
+# the DM's profile and version select (the reply to a bare `use`)
+DM_PROFILE_PICK: Final = "dm_profile_pick"

@@ -55,3 +55,9 @@ GENERIC_FAILURE: Final = (
 
 def usage(sub: str, example: str) -> str:
     return f"Usage: `/bot {sub}` — for example `/bot {example}`. `/bot help` lists every command."
+
+
+# the DM's profile select (commands/dm.py)
+DM_PICK_UNREADABLE: Final = (
+    "That choice could not be read; write `use <profile>@<version>` instead."
+)

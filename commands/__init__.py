@@ -67,6 +67,7 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
         (ids.AB_CLOSE, ab.close_button),
         (ids.AB_CANCEL, ab.cancel_button),
         (ids.STATS_CHART, stats_command.chart_button),
+        (ids.DM_PROFILE_PICK, dm.pick_profile),
     ]
     for action_id, on_click in buttons:
         app.action(action_id)(button(deps, on_click))

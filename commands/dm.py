@@ -13,7 +13,9 @@ from bot.answers import dm, follow_up
 from bot.answers import thread as answering
 from bot.answers.pipeline import RunContext
 from bot.jobs.budget import interactive_lease
+from bot.messages import DM_PICK_UNREADABLE
 from bot.startup.deps import Deps
+from commands.listen import Click
 from commands.replies import run_guarded
 from commands.request import Reply
 
@@ -108,3 +110,24 @@ async def on_tab_opened(
         return None
 
     await run_guarded(offer)
+
+
+async def pick_profile(deps: Deps, click: Click) -> Reply | None:
+    """The select under the profiles list in a DM thread: that thread answers as the picked
+    profile and version from now on, as with `use Support@3`."""
+    action = (click.body.get("actions") or [{}])[0]
+    spec = str((action.get("selected_option") or {}).get("value", ""))
+    message = click.body.get("message") or {}
+    thread_ts = str(message.get("thread_ts") or message.get("ts") or "")
+    if not spec or not thread_ts:
+        return Reply(DM_PICK_UNREADABLE)
+    await dm.pick(
+        RunContext.of(deps.pool, deps.llm, deps.settings, streams=deps.streams),
+        click.client,
+        team_id=click.team_id,
+        channel=click.channel_id,
+        thread_ts=thread_ts,
+        user_id=click.user_id,
+        spec=spec,
+    )
+    return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot import ids
 from storage import profiles as repo
 from storage import scenarios as scenarios_repo
 from tests.fake_openai import FakeOpenAI
@@ -41,6 +42,19 @@ def notices(slack: FakeSlack, thread_ts: str) -> list[str]:
         str(c.args.get("text", ""))
         for c in slack.of("chat.postMessage")
         if c.args.get("thread_ts") == thread_ts and not c.args.get("blocks")
+    ]
+
+
+def pickers(slack: FakeSlack, thread_ts: str) -> list[dict[str, Any]]:
+    """The replies to a bare `use`: the profiles with a select to pick one."""
+    return [
+        c.args
+        for c in slack.of("chat.postMessage")
+        if c.args.get("thread_ts") == thread_ts
+        and any(
+            (b.get("accessory") or {}).get("action_id") == ids.DM_PROFILE_PICK
+            for b in c.args.get("blocks") or []
+        )
     ]
 
 
@@ -128,14 +142,14 @@ async def test_use_lists_profiles_and_words_mistakes(live: SlackDriver) -> None:
     await live.reply_text("new Support")
     root = dm_message(slack, "use")
     await live.event(root)
-    await slack.wait_for(lambda s: bool(notices(s, root["ts"])))
-    listing = notices(slack, root["ts"])[-1]
+    await slack.wait_for(lambda s: bool(pickers(s, root["ts"])))
+    listing = str(pickers(slack, root["ts"])[-1]["text"])
     assert "*Support*" in listing and "`use <profile>@3`" in listing
     await live.event(dm_message(slack, "use Nobody", thread_ts=root["ts"]))
-    await slack.wait_for(lambda s: len(notices(s, root["ts"])) == 2)
+    await slack.wait_for(lambda s: len(notices(s, root["ts"])) == 1)
     assert "no profile named *Nobody*" in notices(slack, root["ts"])[-1]
     await live.event(dm_message(slack, "save as scenario Empty", thread_ts=root["ts"]))
-    await slack.wait_for(lambda s: len(notices(s, root["ts"])) == 3)
+    await slack.wait_for(lambda s: len(notices(s, root["ts"])) == 2)
     assert "nothing to save yet" in notices(slack, root["ts"])[-1]
     # a retry of the same `use` is answered once
     again = dm_message(slack, "use Support")
@@ -176,3 +190,58 @@ async def test_bots_edits_and_empty_dms_are_ignored(live: SlackDriver) -> None:
     await live.event(dm_message(live.slack, "A real question"))
     results = await settled(live.pool)
     assert [r.question for r in results] == ["A real question"]
+
+
+async def test_the_profile_select_switches_the_thread(live: SlackDriver) -> None:
+    """`use` (the "Pick a profile" prompt) answers with a select of each profile's newest
+    versions; picking one switches the thread as `use Support@1` does, and says so there."""
+    slack = live.slack
+    await live.reply_text("new Support")
+    await live.reply_text("new Sales")
+    root = dm_message(slack, "Where is my parcel?")
+    await live.event(root)
+    [first] = await settled(live.pool)
+    await live.event(dm_message(slack, "use", thread_ts=root["ts"]))
+    await slack.wait_for(lambda s: bool(pickers(s, root["ts"])))
+    [posted] = pickers(slack, root["ts"])
+    select = posted["blocks"][0]["accessory"]
+    assert select["type"] == "static_select"
+    groups = {
+        g["label"]["text"]: [o["value"] for o in g["options"]] for g in select["option_groups"]
+    }
+    assert groups == {"Sales": ["Sales@1"], "Support": ["Support@1"]}
+    # the select is in the thread's reply; Slack sends the message it sits in
+    message = {"ts": slack.next_ts(), "thread_ts": root["ts"], "text": posted["text"]}
+    await live.interact(select_payload(slack, value="Sales@1", message=message))
+    await slack.wait_for(lambda s: any("now talking" in t for t in notices(s, root["ts"])))
+    assert "You are now talking to *Sales v1*" in notices(slack, root["ts"])[-1]
+    await live.event(dm_message(slack, "And a refund?", thread_ts=root["ts"]))
+    _, second = await settled(live.pool, 2)
+    sales = await repo.find_profile(live.pool, team_id=TEAM, name="Sales")
+    v1 = await repo.get_version(live.pool, team_id=TEAM, profile_id=sales.id, version=1)
+    assert second.profile_version_id == v1.id != first.profile_version_id
+    # an unknown profile (deleted since the select was posted) is worded, not a crash
+    await live.interact(select_payload(slack, value="Gone@1", message=message))
+    await slack.wait_for(lambda s: any("Gone" in str(c.args.get("text")) for c in s.responses))
+
+
+def select_payload(slack: FakeSlack, *, value: str, message: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "block_actions",
+        "team": {"id": TEAM, "domain": "example"},
+        "user": {"id": USER, "team_id": TEAM},
+        "api_app_id": "A0001",
+        "trigger_id": "trigger-pick",
+        "channel": {"id": DM},
+        "container": {"type": "message", "channel_id": DM, "message_ts": message["ts"]},
+        "message": message,
+        "response_url": slack.response_url("pick"),
+        "actions": [
+            {
+                "action_id": ids.DM_PROFILE_PICK,
+                "block_id": "b",
+                "type": "static_select",
+                "selected_option": {"text": {"type": "plain_text", "text": value}, "value": value},
+            }
+        ],
+    }

@@ -125,8 +125,8 @@ async def switch(
     spec: str,
 ) -> str | None:
     """`use <spec>` in a DM thread: the thread answers as that version from now on. Returns the
-    reply (None when the message `ts` was already handled); a bare `use` lists the profiles.
-    Storage's not-found errors propagate for wording."""
+    reply (None when the message `ts` was already handled); a bare `use` posts the profiles
+    with a select to pick one (and returns None). Storage's not-found errors propagate."""
     if not await results_repo.claim_message(ctx.pool, team_id=team_id, channel_id=channel, ts=ts):
         return None
     current = await results_repo.thread_version(
@@ -138,7 +138,40 @@ async def switch(
         if current is not None:
             version = await repo.get_version_by_id(ctx.pool, team_id=team_id, version_id=current)
             label = version.label
-        return texts.profiles_list([p.name for p in profiles], current=label)
+        blocks = texts.profile_picker(profiles, current=label)
+        await answering.post_notice(
+            client,
+            channel=channel,
+            thread_ts=thread_ts,
+            text=texts.profiles_list([p.name for p in profiles], current=label),
+            blocks=blocks,
+        )
+        return None
+    return await choose(
+        ctx,
+        client,
+        team_id=team_id,
+        channel=channel,
+        thread_ts=thread_ts,
+        user_id=user_id,
+        spec=spec,
+        current=current,
+    )
+
+
+async def choose(
+    ctx: RunContext,
+    client: AsyncWebClient,
+    *,
+    team_id: str,
+    channel: str,
+    thread_ts: str,
+    user_id: str,
+    spec: str,
+    current: int | None,
+) -> str:
+    """Switch the DM thread to `spec` ("Support" or "Support@3"), from `use` or the select;
+    picking twice is harmless (the thread's version is set, not added). Returns the reply."""
     version = await resolve_version(ctx.pool, team_id=team_id, spec=spec, channel_id=channel)
     await results_repo.switch_thread(
         ctx.pool,
@@ -151,6 +184,33 @@ async def switch(
     if current is None:
         await _title(client, channel=channel, thread_ts=thread_ts, version=version, text="")
     return texts.switched(version.label)
+
+
+async def pick(
+    ctx: RunContext,
+    client: AsyncWebClient,
+    *,
+    team_id: str,
+    channel: str,
+    thread_ts: str,
+    user_id: str,
+    spec: str,
+) -> None:
+    """A profile and version picked in the select of a DM thread: switch, and say so there."""
+    current = await results_repo.thread_version(
+        ctx.pool, team_id=team_id, channel_id=channel, thread_ts=thread_ts
+    )
+    told = await choose(
+        ctx,
+        client,
+        team_id=team_id,
+        channel=channel,
+        thread_ts=thread_ts,
+        user_id=user_id,
+        spec=spec,
+        current=current,
+    )
+    await answering.post_notice(client, channel=channel, thread_ts=thread_ts, text=told)
 
 
 async def converse(

@@ -49,9 +49,18 @@ class AnswerJob:
         return self.turns[-1].content
 
 
-async def post_notice(client: AsyncWebClient, *, channel: str, thread_ts: str, text: str) -> None:
+async def post_notice(
+    client: AsyncWebClient,
+    *,
+    channel: str,
+    thread_ts: str,
+    text: str,
+    blocks: list[dict[str, object]] | None = None,
+) -> None:
     try:
-        await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
+        await client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, text=text, blocks=blocks
+        )
     except SlackApiError:
         log.exception("could not post a notice in the thread")
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from bot.blocks.common import escape
+from bot import ids, limits
+from bot.blocks.common import Block, escape, mrkdwn, plain
+from bot.domain.profile import Profile
 from bot.domain.scenarios import Scenario
 
 MAX_PROMPTS: Final = 4  # assistant.threads.setSuggestedPrompts takes up to four
@@ -56,6 +58,45 @@ def profiles_list(names: Sequence[str], *, current: str | None) -> str:
         "the rest of this conversation is answered by it. "
         "`save as scenario <name>` keeps this conversation's messages as a scenario."
     )
+
+
+# static_select: at most 100 options in all, an option's text 75 characters, its value 150
+SELECT_OPTIONS: Final = 100
+OPTION_TEXT: Final = 75
+OPTION_VALUE: Final = 150
+VERSIONS_OFFERED: Final = 5  # each profile's newest versions in the select
+PICK_PLACEHOLDER: Final = "Pick a profile and version"
+
+
+def profile_picker(profiles: Sequence[Profile], *, current: str | None) -> list[Block]:
+    """The reply to a bare `use`: the list, and a select of each profile's newest versions (a
+    group per profile). Its value is what `use` takes ("Support@3"), so both switch the same."""
+    text = profiles_list([p.name for p in profiles], current=current)
+    section: Block = {"type": "section", "text": mrkdwn(text, limits.SECTION_TEXT)}
+    groups: list[Block] = []
+    room = SELECT_OPTIONS
+    for profile in profiles:
+        options = []
+        low = max(1, profile.current_version - VERSIONS_OFFERED + 1)
+        for version in range(profile.current_version, low - 1, -1):
+            value = f"{profile.name}@{version}"
+            if len(value) > OPTION_VALUE or room == 0:
+                break
+            label = f"{profile.name} v{version}" + (
+                " · current" if version == profile.current_version else ""
+            )
+            options.append({"text": plain(label, OPTION_TEXT), "value": value})
+            room -= 1
+        if options:
+            groups.append({"label": plain(profile.name, OPTION_TEXT), "options": options})
+    if groups:
+        section["accessory"] = {
+            "type": "static_select",
+            "action_id": ids.DM_PROFILE_PICK,
+            "placeholder": plain(PICK_PLACEHOLDER, 150),
+            "option_groups": groups,
+        }
+    return [section]
 
 
 def switched(label: str) -> str:
