@@ -196,6 +196,8 @@ async def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(
 
 async def test_progress_shows_what_the_queue_holds(live: SlackDriver, model: FakeOpenAI) -> None:
     model.ttft_s = 0.4  # 9 messages, 4 at once: some run while others wait
+    # the parent's progress edits (a workspace without streams; else the live plan shows it)
+    live.slack.fail_next("chat.startStream", error="not_allowed_token_type")
     await live.reply_text("new Support")
     await live.command("scenario run all")
     [run] = await run_done(live.pool)

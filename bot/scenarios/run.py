@@ -124,8 +124,10 @@ async def show_summary(
         return None
     except SlackApiError as exc:
         log.warning("could not update run %d's parent: %s", run_id, _code(exc))
-        if _code(exc) == "invalid_blocks" and any(b.get("type") == "table" for b in blocks):
-            # a workspace without table blocks: today's layout, the sections below the table
+        refused_table = _code(exc) in {"invalid_blocks", "msg_blocks_too_long"}
+        if refused_table and any(b.get("type") == "table" for b in blocks):
+            # a workspace without table blocks (or a table too long for Slack's undocumented
+            # total): today's layout, the sections below the table
             blocks = without_table(blocks)
             try:
                 await client.chat_update(channel=channel_id, ts=parent_ts, text=text, blocks=blocks)
