@@ -18,7 +18,7 @@ from bot.model.llm import LLM
 from bot.slack.stream_budget import STREAMS_PER_MINUTE, StreamBudget
 from bot.startup.settings import Settings
 from tests.fake_openai import FakeOpenAI
-from tests.fake_slack import FakeSlack, StreamState
+from tests.fake_slack import FakeSlack, StreamState, error_for, payload_problems
 from tests.slack_driver import USER, SlackDriver
 from tests.test_jobs import queued_run, until
 from tests.test_run_takeover import summaries
@@ -231,3 +231,49 @@ async def test_a_stream_slack_ended_during_a_restart_falls_back_to_edits(
     assert counts(slack)["chat.startStream"] == 1 and counts(slack)["chat.stopStream"] == 0
     assert progress_edits(idle, run["parent_ts"]) != []
     assert len(summaries(idle)) == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "args", "problem"),
+    [
+        ("chat.appendStream", {"chunks": [{"type": "plan_update", "title": "t"}]}, None),
+        ("chat.appendStream", {"chunks": [{"type": "thinking", "text": "x"}]}, "unknown chunk"),
+        (
+            "chat.appendStream",
+            {"chunks": [{"type": "task_update", "id": "m1", "title": "t", "status": "done"}]},
+            "status",
+        ),
+        (
+            "chat.stopStream",
+            {"chunks": [{"type": "task_update", "id": "m1", "status": "pending"}]},
+            "title: required",
+        ),
+        (
+            "chat.appendStream",
+            {"chunks": [{"type": "plan_update", "title": "t", "emoji": ":x:"}]},
+            "emoji: unknown field",
+        ),
+        (
+            "chat.appendStream",
+            {
+                "chunks": [
+                    {"type": "task_update", "id": "m", "title": "t", "status": "complete"}
+                    | {"output": "x" * 257}
+                ]
+            },
+            "output: more than 256",
+        ),
+        ("chat.appendStream", {"task_display_mode": "plan"}, "task_display_mode"),
+        ("chat.startStream", {"task_display_mode": "grid"}, "task_display_mode"),
+        ("chat.startStream", {"chunks": []}, "non-empty"),
+    ],
+)
+def test_the_fake_refuses_chunks_slack_would(
+    method: str, args: dict[str, Any], problem: str | None
+) -> None:
+    problems = payload_problems(method, {"channel": "C1", "ts": "1.0", **args})
+    if problem is None:
+        assert problems == []
+    else:
+        assert any(problem in p for p in problems), problems
+        assert error_for(method, problems) == "invalid_chunks"
