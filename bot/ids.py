@@ -66,3 +66,10 @@ SCENARIO_RERUN: Final = "scenario_rerun"
 SCENARIO_STOP: Final = "scenario_stop"
 # the DM's profile and version select (the reply to a bare `use`)
 DM_PROFILE_PICK: Final = "dm_profile_pick"
+
+# ---- saving a thread as a scenario (issue #18) ----
+# the message shortcut's callback_id (manifest.yml `shortcuts`) and the answer footer's button
+SCENARIO_FROM_THREAD: Final = "scenario_from_thread"
+ANSWER_SAVE_SCENARIO: Final = "answer_save_scenario"
+# the modal while the draft is written, or saying why there is nothing to save (no Save button)
+SCENARIO_DRAFT_NOTICE: Final = "scenario_draft_notice"

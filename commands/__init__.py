@@ -24,6 +24,7 @@ from commands import (
     knowledge,
     purge,
     router,
+    scenario_shortcut,
     scenarios,
     threads,
 )
@@ -68,6 +69,7 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
         (ids.AB_CANCEL, ab.cancel_button),
         (ids.STATS_CHART, stats_command.chart_button),
         (ids.DM_PROFILE_PICK, dm.pick_profile),
+        (ids.ANSWER_SAVE_SCENARIO, scenario_shortcut.from_answer),
     ]
     for action_id, on_click in buttons:
         app.action(action_id)(button(deps, on_click))
@@ -77,6 +79,9 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
         (ids.CARD_EDIT, actions.card_edit),
     ):
         app.action(action_id)(button(deps, on_click, direct_message=True))
+
+    # a message shortcut acks and replies as a button does: its payload has a response_url
+    app.shortcut(ids.SCENARIO_FROM_THREAD)(button(deps, scenario_shortcut.from_message))
 
     @app.event("message")
     async def thread_message(

@@ -241,6 +241,10 @@ class FakeSlack:
         self.sockets: list[web.WebSocketResponse] = []
         self.socket_acks: list[dict[str, Any]] = []
         self._envelopes = itertools.count(1)
+        # modals opened with views.open, by view id: the view and its hash as views.update
+        # checks them (an unknown or closed view is `not_found`, a stale hash `hash_conflict`)
+        self.open_views: dict[str, dict[str, Any]] = {}
+        self._view_ids = itertools.count(1)
 
     # ---- life cycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -287,6 +291,10 @@ class FakeSlack:
                     status, {"ok": False, "error": error}, headers or {}, after if i == 0 else 0
                 )
             )
+
+    def close_view(self, view_id: str) -> None:
+        """The person closed the modal (Cancel, Escape, clicking away)."""
+        self.open_views.pop(view_id, None)
 
     def of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -445,6 +453,11 @@ class FakeSlack:
         headers = {"x-oauth-scopes": ",".join(self.scopes)} if method == "auth.test" else None
         return web.json_response(call.response, headers=headers)
 
+    def _stored_view(self, view_id: str, args: dict[str, Any]) -> dict[str, Any]:
+        view = {**(args.get("view") or {}), "id": view_id, "hash": f"{time.time():.6f}.{view_id}"}
+        self.open_views[view_id] = view
+        return {"ok": True, "view": view}
+
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "oauth.v2.access":
             # what Slack answers when a workspace admin approves the install
@@ -500,7 +513,18 @@ class FakeSlack:
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": self.next_ts()}
-        if method in {"views.open", "views.update", "views.push", "views.publish"}:
+        if method in {"views.open", "views.push"}:
+            view_id = f"VM{next(self._view_ids):04d}"
+            return self._stored_view(view_id, args)
+        if method == "views.update":
+            view_id = str(args.get("view_id") or "")
+            stored = self.open_views.get(view_id)
+            if stored is None:
+                return {"ok": False, "error": "not_found"}
+            if args.get("hash") and args["hash"] != stored["hash"]:
+                return {"ok": False, "error": "hash_conflict"}
+            return self._stored_view(view_id, args)
+        if method == "views.publish":
             return {"ok": True, "view": {"id": "V0001", **(args.get("view") or {})}}
         if method == "conversations.replies":
             key = (args.get("channel", ""), args.get("ts", ""))

@@ -55,6 +55,8 @@ class SlackDriver:
     replies_read: int = 0
     # the response_url key of the last command sent, for `reply_to`
     last_command_key: str = ""
+    # the response_url key of the last message shortcut used, for `reply_for`
+    last_shortcut_key: str = ""
 
     @classmethod
     def build(
@@ -162,6 +164,38 @@ class SlackDriver:
                 "actions": [
                     {"action_id": action_id, "block_id": "b", "type": "button", "value": value}
                 ],
+            }
+        )
+
+    async def shortcut(
+        self,
+        callback_id: str,
+        message: dict[str, Any],
+        *,
+        team: str = TEAM,
+        user: str | None = None,
+        channel: str = CHANNEL,
+    ) -> BoltResponse:
+        """A message shortcut used on `message` (as Slack sends it: `message_action`, with the
+        whole message, its channel, a trigger_id and a response_url)."""
+        user = _user_in(team, user)
+        n = next(self._n)
+        self.last_shortcut_key = f"sc{n}"
+        return await self.interact(
+            {
+                "type": "message_action",
+                "token": "legacy-unused",
+                "action_ts": f"{time.time():.6f}",
+                "team": {"id": team, "domain": "example"},
+                "user": {"id": user, "name": "ana", "team_id": team},
+                "channel": {"id": channel, "name": "playground"},
+                "is_enterprise_install": False,
+                "enterprise": None,
+                "callback_id": callback_id,
+                "trigger_id": f"trigger-{n}",
+                "response_url": self.slack.response_url(f"sc{n}"),
+                "message_ts": message.get("ts", ""),
+                "message": {"type": "message", **message},
             }
         )
 

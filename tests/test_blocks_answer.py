@@ -81,8 +81,13 @@ def test_footer_buttons(tally: FeedbackTally, up: str, down: str) -> None:
     assert text == metrics_line(result())
     assert [b["type"] for b in blocks] == ["context", "actions"]
     buttons = blocks[1]["elements"]
-    assert [b["action_id"] for b in buttons] == [ids.ANSWER_DETAILS, ids.ANSWER_UP, ids.ANSWER_DOWN]
-    assert [b["text"]["text"] for b in buttons] == ["Details", up, down]
+    assert [b["action_id"] for b in buttons] == [
+        ids.ANSWER_DETAILS,
+        ids.ANSWER_UP,
+        ids.ANSWER_DOWN,
+        ids.ANSWER_SAVE_SCENARIO,
+    ]
+    assert [b["text"]["text"] for b in buttons] == ["Details", up, down, "Save as scenario"]
     assert {b["value"] for b in buttons} == {"41"}
 
 
@@ -160,7 +165,11 @@ def test_footer_native_feedback(tally: FeedbackTally, tail: str | None) -> None:
     assert [b["type"] for b in blocks] == ["context", "actions", "context_actions"]
     line = blocks[0]["elements"][0]["text"]
     assert line == metrics_line(result()) + (tail or "")
-    assert [b["action_id"] for b in blocks[1]["elements"]] == [ids.ANSWER_DETAILS]
+    assert [b["action_id"] for b in blocks[1]["elements"]] == [
+        ids.ANSWER_DETAILS,
+        ids.ANSWER_SAVE_SCENARIO,
+    ]
+    assert {b["value"] for b in blocks[1]["elements"]} == {"41"}
     [element] = blocks[2]["elements"]
     assert element["type"] == "feedback_buttons" and element["action_id"] == ids.ANSWER_FEEDBACK
     assert element["positive_button"]["value"] == "41:up"

@@ -104,8 +104,11 @@ async def test_answer_streams_into_the_thread_under_the_profile(
     update = (await slack.wait_calls("chat.update"))[-1].args
     line = update["blocks"][0]["elements"][0]["text"]
     assert f"alignment *{result.alignment:.0f}/100*" in line
-    # Details, then Slack's own feedback buttons
-    assert [e["action_id"] for e in update["blocks"][1]["elements"]] == [ids.ANSWER_DETAILS]
+    # Details and Save as scenario, then Slack's own feedback buttons
+    assert [e["action_id"] for e in update["blocks"][1]["elements"]] == [
+        ids.ANSWER_DETAILS,
+        ids.ANSWER_SAVE_SCENARIO,
+    ]
     [native] = update["blocks"][2]["elements"]
     assert update["blocks"][2]["type"] == "context_actions"
     assert (native["type"], native["action_id"]) == ("feedback_buttons", ids.ANSWER_FEEDBACK)
@@ -401,6 +404,7 @@ async def test_feedback_is_one_per_person_and_changeable(live: SlackDriver) -> N
         ids.ANSWER_DETAILS,
         ids.ANSWER_UP,
         ids.ANSWER_DOWN,
+        ids.ANSWER_SAVE_SCENARIO,
     ]
     await live.click(ids.ANSWER_UP, str(result.id), message=message)
     assert "your 👍 is recorded" in (await live.next_reply())["text"]
@@ -415,7 +419,7 @@ async def test_feedback_is_one_per_person_and_changeable(live: SlackDriver) -> N
     assert [(r["user_id"], r["rating"]) for r in rows] == [("U0001", -1), ("U0002", 1)]
     update = [c for c in live.slack.of("chat.update") if c.args["ts"] == message["ts"]][-1]
     labels = [e["text"]["text"] for e in update.args["blocks"][1]["elements"]]
-    assert labels == ["Details", "👍 1", "👎 1"]
+    assert labels == ["Details", "👍 1", "👎 1", "Save as scenario"]
 
 
 async def test_feedback_from_another_workspace_is_refused(live: SlackDriver) -> None:

@@ -97,9 +97,9 @@ def _tally_text(tally: FeedbackTally) -> str:
 def footer(
     result: TestResult, tally: FeedbackTally, *, native: bool = False
 ) -> tuple[str, list[Block]]:
-    """The metrics line, Details and 👍 / 👎. `native`: Slack's feedback_buttons element in a
-    context_actions block (its buttons carry no counts, so the counts join the metrics line);
-    otherwise today's three buttons, for workspaces that refuse the element."""
+    """The metrics line, Details, Save as scenario and 👍 / 👎. `native`: Slack's
+    feedback_buttons element in a context_actions block (its buttons carry no counts, so the
+    counts join the metrics line); otherwise today's buttons, for workspaces that refuse it."""
     line = metrics_line(result)
     value = str(result.id)
     details = {
@@ -108,12 +108,19 @@ def footer(
         "text": plain("Details", limits.BUTTON_TEXT),
         "value": value,
     }
+    # the whole conversation so far, as a scenario (bot/scenarios/from_thread.py)
+    save = {
+        "type": "button",
+        "action_id": ids.ANSWER_SAVE_SCENARIO,
+        "text": plain("Save as scenario", limits.BUTTON_TEXT),
+        "value": value,
+    }
     if native:
         counts = _tally_text(tally)
         shown = f"{line} · {counts}" if counts else line
         blocks: list[Block] = [
             {"type": "context", "elements": [mrkdwn(shown, 2000)]},
-            {"type": "actions", "elements": [details]},
+            {"type": "actions", "elements": [details, save]},
             {
                 "type": "context_actions",
                 "elements": [
@@ -153,6 +160,7 @@ def footer(
                     "text": plain(f"👎 {tally.down}" if tally.down else "👎", limits.BUTTON_TEXT),
                     "value": value,
                 },
+                save,
             ],
         },
     ]
