@@ -4,9 +4,11 @@ three modals (checked as Slack would)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from bot import ids, limits
 from bot.blocks.scenario_draft import DraftForm, draft_form, drafting_view, notice_view
@@ -183,3 +185,10 @@ def test_draft_form_is_the_scenario_form_prefilled() -> None:
         ids.SCENARIO_BEHAVIOURS: "calm\nclear",
     }
     assert FormContext.load(view["private_metadata"]) == CONTEXT
+
+
+def test_the_manifest_offers_the_shortcut_the_app_listens_for() -> None:
+    manifest = yaml.safe_load((Path(__file__).parent.parent / "manifest.yml").read_text())
+    [shortcut] = manifest["features"]["shortcuts"]
+    assert shortcut["type"] == "message"
+    assert shortcut["callback_id"] == ids.SCENARIO_FROM_THREAD
