@@ -25,6 +25,7 @@ HELP: Final = """*ROMASHKA bot playground* — tune your customer-service bot's 
 • `/bot scenarios` — the test scenarios with Run buttons · `/bot scenario new` · `/bot scenario edit <name>` · `/bot scenario delete <name>`
 • `/bot scenario run <name|all> [Support@3] [repeat 5]` — run every message (5 samples each) and post a summary
 • `/bot calibrate <trait|all> [Support@3] [scenario]` — sweep a slider 0–100 and chart what the judge perceives
+• *Save as scenario* (a test or DM message's ⋯ menu, or the button under an answer) — the conversation becomes a scenario, its expected behaviours drafted by the judge for you to edit
 
 *Company knowledge* (facts, products, policies and FAQs the answers must stick to)
 • `/bot knowledge [Support]` — edit it in a form · `/bot knowledge show` — the items with their ids
