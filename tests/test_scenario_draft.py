@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]  # PyYAML ships no annotations
 
 from bot import ids, limits
 from bot.blocks.scenario_draft import DraftForm, draft_form, drafting_view, notice_view
@@ -23,7 +23,7 @@ from bot.model.behaviour_drafter import (
     messages_for,
 )
 from bot.scenarios.form import validate
-from bot.scenarios.from_thread import fallback_name, fit
+from bot.scenarios.from_thread import draft, fallback_name, fit
 from tests.block_kit_rules import view_problems
 
 
@@ -38,6 +38,7 @@ from tests.block_kit_rules import view_problems
         ("acknowledges the delay politely", 20, "acknowledges the"),
         ("unbreakablewordthatislong", 10, "unbreakabl"),
         ("...", 60, ""),
+        ("tells @here and @channel", 60, "tells here and channel"),
     ],
 )
 def test_clean_phrase(raw: str, limit: int, expected: str) -> None:
@@ -192,3 +193,9 @@ def test_the_manifest_offers_the_shortcut_the_app_listens_for() -> None:
     [shortcut] = manifest["features"]["shortcuts"]
     assert shortcut["type"] == "message"
     assert shortcut["callback_id"] == ids.SCENARIO_FROM_THREAD
+
+
+async def test_no_model_configured_gives_an_empty_draft_that_says_why() -> None:
+    drafted = await draft(None, ["Where is my order?"], wait_s=1.0)
+    assert (drafted.name, drafted.behaviours) == ("", [])
+    assert "OPENAI_API_KEY" in drafted.note and "yourself" in drafted.note

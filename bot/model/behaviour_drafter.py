@@ -95,9 +95,10 @@ def messages_for(customer_messages: Sequence[str]) -> list[dict[str, str]]:
 
 
 def clean_phrase(text: str, limit: int) -> str:
-    """One line of printable text, without list markers or quotes at its ends, cut at a word
-    boundary to `limit` characters."""
-    printable = "".join(ch if ch.isprintable() else " " for ch in text)
+    """One line of printable text, without list markers or quotes at its ends and without `@`
+    (no `@here` to ping anyone where it is shown later), cut at a word boundary to `limit`
+    characters."""
+    printable = "".join(ch if ch.isprintable() and ch != "@" else " " for ch in text)
     phrase = " ".join(printable.split()).strip(_EDGES)
     if len(phrase) <= limit:
         return phrase
@@ -120,8 +121,9 @@ def clean_behaviours(raw: Sequence[str]) -> list[str]:
 
 
 def clean_name(raw: str) -> str:
-    """A name the form accepts as it is, or "" (a name is then made from the first message)."""
-    name = clean_phrase(raw.replace("@", " "), NAME_MAX)
+    """A name the form accepts as it is (it refuses `@` and `all`), or "" (a name is then made
+    from the first message)."""
+    name = clean_phrase(raw, NAME_MAX)
     return "" if name.lower() == "all" else name
 
 

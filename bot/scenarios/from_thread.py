@@ -127,7 +127,7 @@ async def thread_of_answer(pool: asyncpg.Pool, *, team_id: str, result_id: int) 
 
 
 def fallback_name(first_message: str) -> str:
-    name = behaviour_drafter.clean_phrase(first_message.replace("@", " "), FALLBACK_NAME_CHARS)
+    name = behaviour_drafter.clean_phrase(first_message, FALLBACK_NAME_CHARS)
     return name if name and name.lower() != "all" else "Saved conversation"
 
 
@@ -154,7 +154,9 @@ async def draft(llm: LLM | None, messages: Sequence[str], *, wait_s: float) -> D
     """The judge's draft, or an empty one with a note saying why there is none."""
     if llm is None or not llm.configured:
         reason = LLMError(LLMErrorKind.NOT_CONFIGURED).message
-        return Draft("", [], f"Nothing was drafted: {escape(reason)} Add them yourself.")
+        return Draft(
+            "", [], f"Nothing was drafted: {escape(reason)} Add the expected behaviours yourself."
+        )
     try:
         drafted = await asyncio.wait_for(behaviour_drafter.draft(llm, messages), timeout=wait_s)
     except TimeoutError:
