@@ -142,7 +142,7 @@ async def test_shortcut_drafts_a_scenario_a_person_edits_and_saves(
     [
         ("invalid", "could not draft the expected behaviours (the judge model's reply was not"),
         ("down", "could not draft the expected behaviours"),
-        ("slow", "did not draft the expected behaviours within 0 s"),
+        ("slow", "did not draft the expected behaviours within 0.2 s"),
     ],
 )
 async def test_a_failing_judge_still_gives_a_usable_form(

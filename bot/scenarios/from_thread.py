@@ -164,7 +164,7 @@ async def draft(llm: LLM | None, messages: Sequence[str], *, wait_s: float) -> D
         return Draft(
             "",
             [],
-            f"The judge model did not draft the expected behaviours within {wait_s:.0f} s; "
+            f"The judge model did not draft the expected behaviours within {wait_s:g} s; "
             "add them yourself.",
         )
     if isinstance(drafted, JudgeFailed):
@@ -201,8 +201,8 @@ async def prepared_form(
         if found.shortened:
             parts.append(f"{counted(found.shortened, 'message')} shortened")
         notes.append(
-            f"The form holds {MESSAGES_MAX} messages of {limits.PLAIN_TEXT_INPUT_MAX:,} "
-            f"characters in all: {' and '.join(parts)}."
+            f"The form holds at most {MESSAGES_MAX} messages and "
+            f"{limits.PLAIN_TEXT_INPUT_MAX:,} characters of them: {' and '.join(parts)}."
         )
     name = await free_name(
         pool, team_id=team_id, name=drafted.name or fallback_name(found.messages[0])
