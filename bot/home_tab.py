@@ -21,6 +21,8 @@ from bot.blocks.common import Block
 from bot.blocks.home import AB_TESTS_SHOWN, LEADERS_SHOWN, PROFILES_SHOWN, RECENT_TESTS, home_view
 from bot.domain.stats import AbSummary, HomeProfile, RecentTest
 from bot.domain.verdict import Ranked
+from bot.metrics import judge_report
+from bot.metrics.judges import JudgeAgreement
 from storage import ab as ab_repo
 from storage import stats as repo
 
@@ -37,19 +39,21 @@ class HomeData:
     ab_tests: list[AbSummary]
     fingerprint: str  # of the votes now
     cached: tuple[str, list[dict[str, Any]]] | None  # the kept leaderboard and its fingerprint
+    judges: list[JudgeAgreement]
 
 
 async def load(pool: asyncpg.Pool, *, team_id: str) -> HomeData:
     # independent reads on separate pooled connections, so the tab costs the slowest query,
     # not their sum
-    (profiles, total), tests, ab_tests, fingerprint, cached = await asyncio.gather(
+    (profiles, total), tests, ab_tests, fingerprint, cached, judges = await asyncio.gather(
         repo.home_profiles(pool, team_id=team_id, limit=PROFILES_SHOWN),
         repo.recent_tests(pool, team_id=team_id, limit=RECENT_TESTS),
         repo.recent_ab_tests(pool, team_id=team_id, limit=AB_TESTS_SHOWN),
         repo.votes_fingerprint(pool, team_id=team_id),
         repo.cached_leaderboard(pool, team_id=team_id),
+        judge_report.every(pool, team_id=team_id),
     )
-    return HomeData(profiles, total, tests, ab_tests, fingerprint, cached)
+    return HomeData(profiles, total, tests, ab_tests, fingerprint, cached, judges)
 
 
 async def render(
@@ -68,6 +72,7 @@ async def render(
         ranked=ranked,
         labels=labels,
         leaderboard_stale=stale,
+        judges=data.judges,
     )
 
 

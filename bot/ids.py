@@ -1,5 +1,6 @@
 """Every callback_id, action_id and block_id, defined once and shared by builders and listeners."""
 
+import re
 from typing import Final
 
 SLASH_COMMAND: Final = "/bot"
@@ -73,3 +74,10 @@ SCENARIO_FROM_THREAD: Final = "scenario_from_thread"
 ANSWER_SAVE_SCENARIO: Final = "answer_save_scenario"
 # the modal while the draft is written, or saying why there is nothing to save (no Save button)
 SCENARIO_DRAFT_NOTICE: Final = "scenario_draft_notice"
+
+# ---- checking the judges and confirming runs from buttons (issue #17) ----
+# one per behaviour verdict of a thread post: action ids must differ within a block
+JUDGE_WRONG: Final = "judge_wrong"
+JUDGE_WRONG_PATTERN: Final = re.compile(rf"^{JUDGE_WRONG}_[0-9]+$")
+SCENARIO_RUN_CONFIRMED: Final = "scenario_run_confirmed"
+SCENARIO_RERUN_CONFIRMED: Final = "scenario_rerun_confirmed"

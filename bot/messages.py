@@ -62,3 +62,25 @@ def usage(sub: str, example: str) -> str:
 DM_PICK_UNREADABLE: Final = (
     "That choice could not be read; write `use <profile>@<version>` instead."
 )
+# ---- checking the judges and confirming runs from buttons (issue #17) ----
+FLAG_OUT_OF_DATE: Final = "That verdict is no longer there; nothing was flagged."
+FLAG_NOT_A_VERDICT: Final = (
+    "Only the judge's own pass/fail verdicts can be flagged; this one was checked in code."
+)
+
+
+def flag_recorded(behaviour: str, *, flagged: bool, others: int) -> str:
+    who = "" if others == 0 else f" ({others} other {'person' if others == 1 else 'people'} too)"
+    if flagged:
+        return (
+            f"Recorded: you think the judge was wrong on “{behaviour}”{who}. It counts in the "
+            "behaviours judge's figures in `/bot stats`. Click again to take it back."
+        )
+    return f"Taken back: your flag on “{behaviour}” is removed{who}."
+
+
+def run_needs_confirming(calls: int, limit: int) -> str:
+    return (
+        f"This run makes {calls} model calls, above this workspace's limit of {limit}. "
+        "Confirm to start it."
+    )

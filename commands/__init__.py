@@ -21,6 +21,7 @@ from commands import (
     answers,
     config,
     dm,
+    judges,
     knowledge,
     purge,
     router,
@@ -79,6 +80,8 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
         (ids.CARD_EDIT, actions.card_edit),
     ):
         app.action(action_id)(button(deps, on_click, direct_message=True))
+    # ---- issue #17: checking the judges, confirming runs from buttons ----
+    app.action(ids.JUDGE_WRONG_PATTERN)(button(deps, judges.judge_wrong))
 
     # a message shortcut acks and replies as a button does: its payload has a response_url
     app.shortcut(ids.SCENARIO_FROM_THREAD)(button(deps, scenario_shortcut.from_message))

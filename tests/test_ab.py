@@ -195,6 +195,8 @@ async def test_close_reveals_and_gives_an_honest_verdict(live: SlackDriver) -> N
     # everyone chose the same on every message: agreement is perfect but κ is undefined
     assert "voters with each other, Fleiss' κ n/a (3 messages)" in text
     assert "agreed with the people on" in text
+    # the pairwise judge's standing over the workspace's closed tests: 3 labels so far
+    assert "not enough labels to rate the judge (3 of 20)" in text
     revealed = [
         c for c in live.slack.of("chat.update") if "Reply 1 was" in json.dumps(c.args["blocks"])
     ]

@@ -19,6 +19,8 @@ from bot.blocks.common import escape
 from bot.domain.ab import AbMessage, AbTest, Vote
 from bot.domain.results import TestResult
 from bot.errors import UserError
+from bot.metrics import judge_report
+from bot.metrics.judges import Judge
 from storage import ab as repo
 from storage import results as results_repo
 from storage.ab import AbTestNotFound
@@ -125,8 +127,9 @@ async def _finish(pool: asyncpg.Pool, client: AsyncWebClient, closed: AbTest) ->
     )
     label_a, label_b = await labels(pool, closed)
     await _reveal(pool, client, closed, rows, votes, results, label_a, label_b)
+    judge = await judge_report.one(pool, team_id=team_id, judge=Judge.PAIRWISE)
     text, verdict_blocks = blocks.verdict_message(
-        ab_id=ab_id, label_a=label_a, label_b=label_b, v=verdict
+        ab_id=ab_id, label_a=label_a, label_b=label_b, v=verdict, judge=judge
     )
     if closed.parent_ts:
         try:

@@ -10,6 +10,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.answers.thread import refresh_footer
 from bot.blocks.answer import details_view
 from bot.errors import UserError
+from bot.metrics import judge_report
+from bot.metrics.judges import Judge
 from storage import knowledge as knowledge_repo
 from storage import profiles as repo
 from storage import results as results_repo
@@ -33,7 +35,8 @@ async def details(pool: asyncpg.Pool, *, team_id: str, result_id: int) -> dict[s
     knowledge = await knowledge_repo.items(
         pool, team_id=team_id, version_id=result.profile_version_id
     )
-    return details_view(result, label=version.label, knowledge=knowledge)
+    judge = await judge_report.one(pool, team_id=team_id, judge=Judge.TRAITS)
+    return details_view(result, label=version.label, knowledge=knowledge, judge=judge)
 
 
 async def rate(

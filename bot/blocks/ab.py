@@ -17,6 +17,7 @@ from typing import Final
 from bot import ids, limits
 from bot.blocks.answer import seconds
 from bot.blocks.common import Block, counted, escape, mrkdwn, plain, table
+from bot.blocks.judges import agreement_note
 from bot.domain.ab import Participation, Tally
 from bot.domain.verdict import (
     LOG_THRESHOLD,
@@ -27,6 +28,7 @@ from bot.domain.verdict import (
     SideMetrics,
     Verdict,
 )
+from bot.metrics.judges import JudgeAgreement
 from bot.slack.text import Dialect, neutralise
 
 NEUTRAL_NAME = "ROMASHKA A/B"
@@ -389,7 +391,7 @@ def _side(m: SideMetrics) -> str:
 
 
 def verdict_message(
-    *, ab_id: int, label_a: str, label_b: str, v: AbVerdict
+    *, ab_id: int, label_a: str, label_b: str, v: AbVerdict, judge: JudgeAgreement | None = None
 ) -> tuple[str, list[Block]]:
     p, m = v.per_person, v.per_message
     human = (
@@ -412,7 +414,7 @@ def verdict_message(
         if v.judge_compared
         else "no message where both the judge and the people were decisive"
     )
-    judge = (
+    judge_text = (
         f"*Automatic judge* (asked in both orders): A {v.judge['a']} · B {v.judge['b']} · "
         f"tie {v.judge['tie']} · inconsistent {v.judge['inconsistent']} · "
         f"unavailable {v.judge['unavailable']}; {agreed}"
@@ -426,7 +428,8 @@ def verdict_message(
         {"type": "section", "text": mrkdwn(f"*{escape(v.recommendation)}*", limits.SECTION_TEXT)},
         {"type": "section", "text": mrkdwn(human, limits.SECTION_TEXT)},
         {"type": "section", "text": mrkdwn(agreement, limits.SECTION_TEXT)},
-        {"type": "section", "text": mrkdwn(judge, limits.SECTION_TEXT)},
+        {"type": "section", "text": mrkdwn(judge_text, limits.SECTION_TEXT)},
+        *([] if (note := agreement_note(judge)) is None else [note]),
         {"type": "section", "text": mrkdwn(metrics, limits.SECTION_TEXT)},
     ]
     return f"Verdict of A/B test #{ab_id}: {v.recommendation}", blocks

@@ -7,11 +7,13 @@ from typing import Any
 
 from bot import ids, limits
 from bot.blocks.common import Block, counted, escape, mrkdwn, plain, truncate
+from bot.blocks.judges import agreement_note
 from bot.domain.analysis import Analysis
 from bot.domain.knowledge import KnowledgeItem, describe
 from bot.domain.profile import TRAIT_LABELS
 from bot.domain.results import FeedbackTally, TestResult
 from bot.domain.truncation import CUT_MARK, cut_note
+from bot.metrics.judges import JudgeAgreement
 from bot.slack.text import Dialect, neutralise
 
 QUESTION_PREVIEW = 2500
@@ -193,7 +195,11 @@ def _judged(text: str) -> str:
 
 
 def details_view(
-    result: TestResult, *, label: str, knowledge: Sequence[KnowledgeItem] = ()
+    result: TestResult,
+    *,
+    label: str,
+    knowledge: Sequence[KnowledgeItem] = (),
+    judge: JudgeAgreement | None = None,
 ) -> dict[str, Any]:
     blocks: list[Block] = [
         {
@@ -236,6 +242,9 @@ def details_view(
                 "elements": [mrkdwn(f"judged by {_judged(analysis.judge_model)}", 200)],
             }
         )
+        note = agreement_note(judge)
+        if note is not None:
+            blocks.append(note)
     sources = knowledge_lines(result, knowledge)
     if sources:
         blocks += [

@@ -8,10 +8,12 @@ from typing import Final
 
 from bot import ids, limits
 from bot.blocks.common import Block, bar, counted, escape, mrkdwn, plain, slack_date, truncate
+from bot.blocks.judges import agreement_section
 from bot.blocks.stats import ms
 from bot.domain.profile import TRAIT_LABELS, TRAITS
 from bot.domain.stats import AbSummary, HomeProfile, RecentTest
 from bot.domain.verdict import LOW_KAPPA, OUTCOME_WORDS, Outcome, Ranked
+from bot.metrics.judges import JudgeAgreement
 
 RECENT_TESTS: Final = 10
 AB_TESTS_SHOWN: Final = 10
@@ -163,6 +165,7 @@ def home_view(
     ranked: Sequence[Ranked] | None,
     labels: dict[str, str],
     leaderboard_stale: bool = False,
+    judges: Sequence[JudgeAgreement] = (),
 ) -> Block:
     """`ranked` None means the leaderboard is still being worked out."""
     tests_text = (
@@ -184,6 +187,7 @@ def home_view(
         _section(ab_text),
         _header("Leaderboard"),
         _section(_leader_lines(ranked, labels, leaderboard_stale)),
+        *([agreement_section(judges)] if judges else []),
         {"type": "divider"},
         _header("How are these numbers computed?"),
         *(_section(d) for d in DEFINITIONS),

@@ -22,6 +22,7 @@ from bot.blocks.common import (
     table,
     truncate,
 )
+from bot.blocks.judges import judge_blocks
 from bot.blocks.stats import percent
 from bot.domain.results import TestResult
 from bot.domain.scenarios import (
@@ -34,6 +35,7 @@ from bot.domain.scenarios import (
     Scenario,
 )
 from bot.domain.truncation import CUT_MARK, cut_note
+from bot.metrics.judges import JudgeAgreement
 from bot.slack.text import Dialect, neutralise
 
 ANSWER_SECTIONS_MAX = 8
@@ -464,8 +466,11 @@ def _verdict_line(v: dict[str, Any]) -> str:
     return f"{mark} {name}{score}: {reason}"
 
 
-def item_message(result: TestResult) -> tuple[str, list[Block]]:
-    """One thread message per scenario message: the answer, the verdicts, alignment and time."""
+def item_message(
+    result: TestResult, *, judge: JudgeAgreement | None = None
+) -> tuple[str, list[Block]]:
+    """One thread message per scenario message: the answer, the verdicts (with how far the
+    behaviours judge agrees with the team, and a "Judge wrong" button each), alignment, time."""
     head = f"*{escape(result.scenario_name or '')}* — _{escape(truncate(result.question, 300))}_"
     blocks: list[Block] = [{"type": "section", "text": mrkdwn(head, limits.SECTION_TEXT)}]
     if result.error_kind and not result.answer:
@@ -484,6 +489,7 @@ def item_message(result: TestResult) -> tuple[str, list[Block]]:
     if result.behaviour_results:
         lines = "\n".join(_verdict_line(v) for v in result.behaviour_results)
         blocks.append({"type": "section", "text": mrkdwn(lines, limits.SECTION_TEXT)})
+        blocks += judge_blocks(result.id, result.behaviour_results, judge)
     alignment = (
         f"alignment {result.alignment:.0f}/100" if result.alignment is not None else "alignment n/a"
     )

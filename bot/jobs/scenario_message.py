@@ -29,6 +29,8 @@ from bot.jobs.budget import ModelBudget
 from bot.jobs.enqueue import enqueue_thread_post
 from bot.jobs.payloads import ScenarioMessageJob, ThreadPostJob
 from bot.jobs.slack_clients import SlackClients
+from bot.metrics import judge_report
+from bot.metrics.judges import Judge
 from bot.model.llm import LLMError, LLMErrorKind
 from bot.scenarios import plan_stream
 from bot.scenarios.engine import INTERNAL_ERROR, PlanItem, base_result, plan_from_json
@@ -147,7 +149,8 @@ async def handle_post(deps: Deps, slack: SlackClients, payload: bytes | None) ->
         return
     if not await jobs_repo.claim_post(pool, team_id=run.team_id, result_id=result.id):
         return
-    text, blocks = item_message(result)
+    judge = await judge_report.one(pool, team_id=run.team_id, judge=Judge.BEHAVIOURS)
+    text, blocks = item_message(result, judge=judge)
     try:
         await post_message(
             client,

@@ -9,9 +9,12 @@ from datetime import UTC, datetime
 import asyncpg
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import limits
 from bot.blocks.common import Block, escape
+from bot.blocks.judges import agreement_section
 from bot.blocks.stats import period_text, stats_message
 from bot.domain.profile import Profile
+from bot.metrics import judge_report
 from bot.metrics.charts import stats_chart
 from bot.metrics.versions import compare
 from bot.slack.uploads import Upload, upload
@@ -37,7 +40,15 @@ async def figures(
 ) -> tuple[str, list[Block]]:
     """The stats message: each version used in the period against the one before it."""
     rows = await repo.version_stats(pool, team_id=team_id, profile_id=profile.id, days=days)
-    return stats_message(compare(rows), profile_name=profile.name, profile_id=profile.id, days=days)
+    text, blocks = stats_message(
+        compare(rows), profile_name=profile.name, profile_id=profile.id, days=days
+    )
+    # the judges are the workspace's, whichever profile is shown: one note under the header
+    # and its explanation (or after the "nothing yet" line), within Slack's 50 blocks
+    judges = await judge_report.every(pool, team_id=team_id)
+    at = min(2, len(blocks))
+    shown = [*blocks[:at], agreement_section(judges), *blocks[at:]]
+    return text, shown[: limits.BLOCKS_PER_MESSAGE]
 
 
 def _chart_title(profile: Profile, days: int) -> str:

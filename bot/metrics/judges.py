@@ -1,0 +1,127 @@
+"""How well each judge agrees with the people of a workspace, from the labels they left. Pure.
+
+Every human signal is turned into a label the judge's verdict can be compared with:
+
+- **pairwise judge** (A/B): per A/B message of a *closed* test, the judge's verdict (A, B or
+  tie; "inconsistent" and "unavailable" are no verdict) against the people's majority vote on
+  that message (A, B or tie; "both bad" is no preference, and a split top is no majority).
+  One label per message. Cohen's κ over the three categories.
+- **traits judge**: per answer people rated, the judge says "on target" when its alignment
+  (100 − mean |perceived − target|) is at least `ON_TARGET`, else "off target"; the people say
+  "good" when the answer has more 👍 than 👎, "bad" when fewer (equal counts are no label).
+  One label per answer. Cohen's κ over the two categories. A 👍 judges the whole answer, not
+  only its tone, so this κ measures how far the judge's "on target" predicts what people like.
+- **behaviours judge**: people only *flag* verdicts they think are wrong ("judge was wrong");
+  nobody confirms a right one. Every label is then a disagreement, and an unflagged verdict is
+  not an agreement (nobody may have read it), so κ, which needs both, is not computed. Shown
+  instead: the share of posted verdicts flagged wrong, with its Wilson 95% interval — a floor
+  on the judge's error rate, never an agreement score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from bot.ab.statistics import majority
+from bot.metrics.agreement import KappaInterval, cohen_kappa_interval
+from bot.metrics.sampling import wilson_interval
+
+# below this many labels the interval is too wide (and the normal approximation too rough)
+# for κ to say anything: "not enough labels to rate the judge"
+MIN_LABELS: Final = 20
+# κ below this: the judge's verdicts carry a warning (Landis & Koch's "fair" and below)
+LOW_KAPPA: Final = 0.4
+# alignment at or above this counts as the traits judge saying "on target"
+ON_TARGET: Final = 75.0
+# flagged share at or above this (with at least MIN_LABELS verdicts): the behaviour verdicts
+# carry a warning; it is a floor on the error rate, so the judge is at least this often wrong
+FLAGGED_WARNING: Final = 0.2
+PAIRWISE_CATEGORIES: Final = frozenset({"a", "b", "tie"})
+
+
+class Judge(StrEnum):
+    TRAITS = "traits"
+    BEHAVIOURS = "behaviours"
+    PAIRWISE = "pairwise"
+
+
+JUDGE_NAMES: Final = {
+    Judge.TRAITS: "Traits judge",
+    Judge.BEHAVIOURS: "Behaviours judge",
+    Judge.PAIRWISE: "Pairwise (A/B) judge",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Flagged:
+    """`flagged` of `verdicts` posted verdicts that at least one person flagged as wrong."""
+
+    flagged: int
+    verdicts: int
+    low: float | None
+    high: float | None
+
+    @property
+    def share(self) -> float | None:
+        return self.flagged / self.verdicts if self.verdicts else None
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeAgreement:
+    """One judge in one workspace: κ with people (two-sided labels) or the flagged share."""
+
+    judge: Judge
+    kappa: KappaInterval | None = None
+    flagged: Flagged | None = None
+
+    @property
+    def labels(self) -> int:
+        if self.kappa is not None:
+            return self.kappa.labels
+        return 0 if self.flagged is None else self.flagged.verdicts
+
+    @property
+    def enough(self) -> bool:
+        return self.labels >= MIN_LABELS
+
+    @property
+    def warning(self) -> bool:
+        """Whether this judge's verdicts should carry a warning."""
+        if not self.enough:
+            return False
+        if self.kappa is not None:
+            return self.kappa.value is not None and self.kappa.value < LOW_KAPPA
+        share = None if self.flagged is None else self.flagged.share
+        return share is not None and share >= FLAGGED_WARNING
+
+
+def pairwise(messages: Sequence[tuple[str | None, Sequence[str]]]) -> JudgeAgreement:
+    """(judge verdict, the votes' choices) per A/B message of closed tests."""
+    pairs: list[tuple[str, str]] = []
+    for verdict, votes in messages:
+        people = majority(votes)
+        if verdict in PAIRWISE_CATEGORIES and people in PAIRWISE_CATEGORIES:
+            pairs.append((verdict, people))
+    return JudgeAgreement(Judge.PAIRWISE, kappa=cohen_kappa_interval(pairs))
+
+
+def traits(answers: Sequence[tuple[float, int, int]]) -> JudgeAgreement:
+    """(alignment, 👍 count, 👎 count) per judged answer people rated."""
+    pairs: list[tuple[str, str]] = []
+    for alignment, up, down in answers:
+        if up == down:
+            continue
+        judge = "good" if alignment >= ON_TARGET else "bad"
+        pairs.append((judge, "good" if up > down else "bad"))
+    return JudgeAgreement(Judge.TRAITS, kappa=cohen_kappa_interval(pairs))
+
+
+def behaviours(*, flagged: int, verdicts: int) -> JudgeAgreement:
+    """Posted pass/fail verdicts and how many of them someone flagged as wrong."""
+    if verdicts < 2:
+        return JudgeAgreement(Judge.BEHAVIOURS, flagged=Flagged(flagged, verdicts, None, None))
+    low, high = wilson_interval(flagged, verdicts)
+    return JudgeAgreement(Judge.BEHAVIOURS, flagged=Flagged(flagged, verdicts, low, high))
