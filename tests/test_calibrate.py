@@ -73,3 +73,37 @@ async def test_calibration_posts_figures_and_chart_in_a_thread(
     await live.slack.wait_for(
         lambda s: any("Calibrated formality" in c.args["text"] for c in s.of("chat.update"))
     )
+
+
+async def test_a_calibration_is_kept_and_the_next_one_compared(
+    live: SlackDriver, model: FakeOpenAI
+) -> None:
+    await live.reply_text("new Support")
+
+    async def calibrated(times: int) -> str:
+        await live.command("calibrate formality Support Product inquiry samples 2")
+        await live.slack.wait_for(lambda s: len(s.files_posted()) >= times, timeout=30)
+        return str(
+            [
+                c.args["text"]
+                for c in live.slack.of("chat.postMessage")
+                if c.args.get("thread_ts") is not None and "Spearman" in c.args["text"]
+            ][-1]
+        )
+
+    assert "First calibration of this trait, profile and scenario" in await calibrated(1)
+    [row] = await live.pool.fetch("SELECT * FROM calibrations")
+    assert (row["trait"], row["scenario"], row["samples"]) == ("formality", "Product inquiry", 2)
+    assert [lv["setting"] for lv in row["result"]["levels"]] == [0, 25, 50, 75, 100]
+    assert len(row["inputs_hash"]) == 64
+    second = await calibrated(2)
+    assert "Against the last calibration (Support v1, " in second
+    assert "prompt inputs changed" not in second and " → " in second
+    # the swept trait's own value changes no prompt; another trait's does
+    await live.reply_text("set formality 90")
+    assert "prompt inputs changed" not in await calibrated(3)
+    await live.reply_text("set enthusiasm 90")
+    third = await calibrated(4)
+    assert "Against the last calibration (Support v2, " in third
+    assert "the prompt inputs changed since" in third
+    assert await live.pool.fetchval("SELECT count(DISTINCT inputs_hash) FROM calibrations") == 2

@@ -85,6 +85,27 @@ async def test_formality_sweep(db_dsn: str, model: FakeOpenAI, tmp_path: Path) -
     png = (tmp_path / "charts" / "formality.png").read_bytes()
     assert png.startswith(b"\x89PNG")
     assert "SECRET" not in out + err
+    assert formality["against_last"] is None  # the first one is kept to compare with
+    # the same sweep again, as a table: compared with the one before, inputs unchanged
+    code, out, err = await calibrate(
+        "formality",
+        "--team",
+        TEAM,
+        "--profile",
+        "Support",
+        "--scenario",
+        "Product inquiry",
+        "--samples",
+        "2",
+        db_dsn=db_dsn,
+        model=model,
+        cwd=tmp_path,
+    )
+    assert code == 0, err
+    assert "Against the last calibration (Support v1, " in out
+    assert "prompt inputs changed" not in out
+    assert f"ρ {formality['correlation']['rho']:.2f} → " in out
+    assert "dead ranges: " in out and "perceived level moved detectably (Welch) at " in out
 
 
 @pytest.mark.usefixtures("profile")

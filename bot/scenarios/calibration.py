@@ -31,7 +31,7 @@ from bot.model.trait_judge import analyse
 from bot.persona.conversation import Turn, build_messages
 from bot.persona.personality import build_system_prompt, sampling_for
 from bot.persona.versions import resolve_version
-from bot.scenarios import library
+from bot.scenarios import calibration_history, library
 from bot.slack.post import post_message
 from bot.slack.uploads import Upload, upload
 from storage import profiles as profiles_repo
@@ -262,6 +262,17 @@ async def start(
         lines = summary_lines(result)
         if lost:
             lines.append(f"({lost} samples gave no levels: model error or no judge verdict)")
+        recorded = await calibration_history.record(
+            ctx.pool,
+            team_id=team_id,
+            version=version,
+            scenario=scenarios[0].name if args.scenario else None,
+            questions=questions,
+            samples=args.samples,
+            lost=lost,
+            result=result,
+        )
+        lines += recorded.lines
         text = truncate("```" + escape("\n".join(lines)) + "```", limits.READABLE_MESSAGE_TEXT)
         await post_message(client, channel=channel_id, thread_ts=thread, text=text)
         title = f"{trait.replace('_', ' ')} on {version.label}"

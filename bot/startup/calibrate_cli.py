@@ -13,6 +13,7 @@ from bot.errors import UserError
 from bot.metrics.calibration import Calibration, calibrate, summary_lines, to_json
 from bot.metrics.charts import calibration_chart
 from bot.persona.versions import NotAVersionNumber, resolve_version
+from bot.scenarios import calibration_history
 from bot.scenarios.calibration import SAMPLES_MAX, model_calls, sweep
 from bot.startup.runtime import build_llm, database
 from bot.startup.settings import CoreSettings
@@ -71,6 +72,7 @@ async def run_calibration(settings: CoreSettings, args: argparse.Namespace) -> i
         )
         return EXIT_USAGE
     out: list[dict[str, object]] = []
+    scenario = None if args.scenario.lower() == "all" else scenarios[0].name
     for trait in traits:
         samples, lost = await sweep(
             llm,
@@ -82,6 +84,17 @@ async def run_calibration(settings: CoreSettings, args: argparse.Namespace) -> i
             context_budget_tokens=settings.context_budget_tokens,
         )
         result = calibrate(trait, samples)
+        async with database(settings) as pool:
+            recorded = await calibration_history.record(
+                pool,
+                team_id=args.team,
+                version=version,
+                scenario=scenario,
+                questions=questions,
+                samples=args.samples,
+                lost=lost,
+                result=result,
+            )
         if args.chart:
             await asyncio.to_thread(
                 _write_chart,
@@ -90,11 +103,18 @@ async def run_calibration(settings: CoreSettings, args: argparse.Namespace) -> i
                 f"{trait} on {version.label}",
             )
         if args.format == "json":
-            out.append({**to_json(result), "samples_without_levels": lost})
+            out.append(
+                {
+                    **to_json(result),
+                    "samples_without_levels": lost,
+                    "against_last": recorded.to_json(),
+                }
+            )
         else:
             print("\n".join(summary_lines(result)))
             if lost:
                 print(f"  ({lost} samples gave no levels: model error or no judge verdict)")
+            print("\n".join(recorded.lines))
     if args.format == "json":
         print(
             json.dumps(
