@@ -9,6 +9,7 @@ shown.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -88,7 +89,7 @@ def _pairs(ranges: tuple[tuple[int, int], ...], settings: list[int]) -> set[tupl
     out: set[tuple[int, int]] = set()
     for low, high in ranges:
         inside = [s for s in settings if low <= s <= high]
-        out |= set(zip(inside, inside[1:], strict=False))
+        out |= set(itertools.pairwise(inside))
     return out
 
 
