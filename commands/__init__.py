@@ -82,6 +82,8 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
         app.action(action_id)(button(deps, on_click, direct_message=True))
     # ---- issue #17: checking the judges, confirming runs from buttons ----
     app.action(ids.JUDGE_WRONG_PATTERN)(button(deps, judges.judge_wrong))
+    app.action(ids.SCENARIO_RUN_CONFIRMED)(button(deps, scenarios.run_confirmed))
+    app.action(ids.SCENARIO_RERUN_CONFIRMED)(button(deps, scenarios.rerun_confirmed))
 
     # a message shortcut acks and replies as a button does: its payload has a response_url
     app.shortcut(ids.SCENARIO_FROM_THREAD)(button(deps, scenario_shortcut.from_message))

@@ -8,8 +8,9 @@ from typing import Any, Final
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import ids
+from bot import ids, messages
 from bot.blocks.common import counted, escape
+from bot.blocks.confirm import confirm_prompt
 from bot.blocks.scenarios import FormContext, read_form, scenario_form
 from bot.domain.scenarios import REPEAT_MAX, Scenario
 from bot.errors import UserError
@@ -227,8 +228,21 @@ async def handle_submit(
     )
 
 
-async def rerun_button(deps: Deps, click: Click) -> Reply | None:
+async def rerun_button(deps: Deps, click: Click, *, confirmed: bool = False) -> Reply | None:
     channel_id = click.channel_id
+    limit = deps.settings.confirm_model_calls
+    if not confirmed:
+        calls = await scenario_run.resume_calls_above(
+            deps.pool, team_id=click.team_id, run_id=click.id_value(), limit=limit
+        )
+        if calls is not None:
+            return Reply(
+                *confirm_prompt(
+                    messages.run_needs_confirming(calls, limit),
+                    action_id=ids.SCENARIO_RERUN_CONFIRMED,
+                    value=click.value,
+                )
+            )
     stopped = await scenario_run.resume(
         answering(deps),
         click.client,
@@ -250,11 +264,21 @@ async def stop_button(deps: Deps, click: Click) -> Reply | None:
     return said(stopped)
 
 
-async def run_button(deps: Deps, click: Click) -> Reply | None:
+async def run_button(deps: Deps, click: Click, *, confirmed: bool = False) -> Reply | None:
     value = click.value
     channel_id = click.channel_id
     user_id = click.user_id
     chosen = await library.chosen_by_button(deps.pool, team_id=click.team_id, value=value)
+    limit = deps.settings.confirm_model_calls
+    calls = None if confirmed else scenario_run.calls_above(chosen, limit=limit)
+    if calls is not None:
+        return Reply(
+            *confirm_prompt(
+                messages.run_needs_confirming(calls, limit),
+                action_id=ids.SCENARIO_RUN_CONFIRMED,
+                value=value,
+            )
+        )
     version = await resolve_version(
         deps.pool, team_id=click.team_id, channel_id=channel_id, spec=None
     )
@@ -269,3 +293,11 @@ async def run_button(deps: Deps, click: Click) -> Reply | None:
         scenarios=chosen,
     )
     return said(stopped)
+
+
+async def run_confirmed(deps: Deps, click: Click) -> Reply | None:
+    return await run_button(deps, click, confirmed=True)
+
+
+async def rerun_confirmed(deps: Deps, click: Click) -> Reply | None:
+    return await rerun_button(deps, click, confirmed=True)

@@ -149,6 +149,28 @@ def _code(exc: SlackApiError) -> str:
     return str(exc.response.get("error")) if exc.response is not None else "unknown"
 
 
+def calls_above(scenarios: Sequence[Scenario], *, limit: int, repeat: int = 1) -> int | None:
+    """A run's model calls when they are above the workspace's limit (to confirm first)."""
+    calls = model_calls(plan_for(scenarios, repeat=repeat))
+    return calls if calls > limit else None
+
+
+async def resume_calls_above(
+    pool: asyncpg.Pool, *, team_id: str, run_id: int, limit: int
+) -> int | None:
+    """What resuming would cost (the messages not answered yet), when above the limit; None
+    when within it or when there is nothing to resume (`resume` then says why)."""
+    try:
+        run = await scenarios_repo.get_run(pool, team_id=team_id, run_id=run_id)
+    except RunNotFound:
+        return None
+    existing = await results_repo.run_results(pool, team_id=team_id, run_id=run_id)
+    answered = {(r.scenario_id, r.position) for r in existing if r.done_at is not None}
+    missing = [i for i in plan_from_json(run.plan) if (i.scenario_id, i.position) not in answered]
+    calls = model_calls(missing)
+    return calls if calls > limit else None
+
+
 async def resume(
     ctx: RunContext, client: AsyncWebClient, *, team_id: str, run_id: int, channel_id: str
 ) -> str | None:
