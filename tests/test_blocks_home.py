@@ -12,6 +12,8 @@ from bot import ids
 from bot.blocks.home import PROFILES_SHOWN, home_view
 from bot.domain.stats import AbSummary, HomeProfile, RecentTest
 from bot.domain.verdict import Ranked
+from bot.metrics import judges
+from bot.metrics.agreement import cohen_kappa_interval
 from tests.block_kit_rules import view_problems
 from tests.rows import WHEN
 
@@ -172,3 +174,21 @@ def test_profiles_cap(count: int, cards: int, note: str | None) -> None:
     if cards:
         assert "`███████░░░ 70`" in text(built)
         assert "workspace default" in text(built)
+
+
+def test_judges_note_fits_with_every_profile_shown() -> None:
+    shown = [
+        judges.traits([(90.0, 1, 0), (30.0, 0, 1)] * 10 + [(90.0, 0, 1)] * 15),
+        judges.behaviours(flagged=2, verdicts=50),
+        judges.pairwise([]),
+    ]
+    assert shown[0].kappa == cohen_kappa_interval(
+        [("good", "good"), ("bad", "bad")] * 10 + [("good", "bad")] * 15
+    )
+    built = view(profiles=[PROFILE] * 200, total_profiles=200, judges=shown)
+    assert len(built["blocks"]) <= 100
+    body = text(built)
+    assert "How far the judges agree with your team" in body
+    assert "*Traits judge*: ⚠️ judge agrees with your team κ = " in body
+    assert "people flagged 2 of 50 verdicts as wrong" in body
+    assert "*Pairwise (A/B) judge*: not enough labels to rate the judge (0 of 20)" in body
