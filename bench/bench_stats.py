@@ -29,6 +29,7 @@ from bot import home_tab as home
 from bot.ab import leaderboard
 from bot.domain.profile import TRAITS
 from bot.domain.verdict import Outcome
+from bot.metrics import judge_report
 from commands import stats as stats_command
 from commands.parse import parse
 from commands.request import SlashRequest
@@ -282,6 +283,14 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         figures["Home view, assembly"] = await timed(
             args.runs, lambda: home.build_view(deps.pool, team_id=TEAM)
         )
+
+        # the judges' agreement is kept a minute per process (bot/metrics/judge_report.py):
+        # the figures above mostly reuse it; this is the cost of reading it afresh
+        async def judges_fresh() -> object:
+            judge_report.clear()
+            return await judge_report.every(deps.pool, team_id=TEAM)
+
+        figures["judges' agreement, read fresh (3 judges)"] = await timed(args.runs, judges_fresh)
         figures["stats Support, signed command → reply"] = [
             await signed_stats(h, "stats Support") for _ in range(args.runs)
         ]

@@ -81,48 +81,55 @@ async def pairwise_labels(conn: Conn, *, team_id: str) -> list[tuple[str | None,
     return [(r["judge_verdict"], list(r["votes"])) for r in rows]
 
 
-async def traits_labels(conn: Conn, *, team_id: str) -> list[tuple[float, int, int]]:
-    """(alignment, 👍, 👎) per judged answer with at least one rating. A/B replies are left
-    out: they are rated by votes, and their ratings would unblind nothing but mean little."""
+async def traits_cells(
+    conn: Conn, *, team_id: str, on_target: float
+) -> dict[tuple[bool, bool], int]:
+    """Rated, judged answers counted by (judge said on target: alignment ≥ `on_target`, people
+    liked it: more 👍 than 👎); answers with as many 👍 as 👎 give no label, and A/B replies are
+    left out (they are judged by votes). Counted in SQL: four numbers come back, not a row per
+    answer."""
     rows = await conn.fetch(
         """
-        SELECT r.alignment,
-               count(*) FILTER (WHERE f.rating = 1) AS up,
-               count(*) FILTER (WHERE f.rating = -1) AS down
-        FROM result_feedback f
-        JOIN test_results r ON r.team_id = f.team_id AND r.id = f.result_id
-        WHERE f.team_id = $1 AND r.alignment IS NOT NULL AND r.kind <> 'ab'
-        GROUP BY r.id, r.alignment
+        WITH rated AS (
+            SELECT f.result_id, sum(f.rating) AS net
+            FROM result_feedback f
+            WHERE f.team_id = $1
+            GROUP BY f.result_id
+            HAVING sum(f.rating) <> 0
+        )
+        SELECT r.alignment >= $2 AS on_target, x.net > 0 AS liked, count(*) AS n
+        FROM rated x
+        JOIN test_results r ON r.team_id = $1 AND r.id = x.result_id
+        WHERE r.alignment IS NOT NULL AND r.kind <> 'ab'
+        GROUP BY 1, 2
         """,
         team_id,
+        on_target,
     )
-    return [(float(r["alignment"]), int(r["up"]), int(r["down"])) for r in rows]
+    return {(bool(r["on_target"]), bool(r["liked"])): int(r["n"]) for r in rows}
 
 
 async def behaviour_counts(conn: Conn, *, team_id: str) -> tuple[int, int]:
-    """(verdicts flagged by at least one person, judge verdicts posted): pass/fail verdicts
-    with a judge's score on scenario answers."""
-    row = await conn.fetchrow(
+    """(verdicts flagged by at least one person, verdicts of the judge): pass/fail verdicts
+    with a judge's score on scenario answers. A flag is only ever stored for such a verdict
+    (the button checks), so the flagged ones are counted from the flags alone."""
+    verdicts = await conn.fetchval(
         """
-        WITH verdicts AS (
-            SELECT r.id, b.verdict ->> 'behaviour' AS behaviour
-            FROM test_results r
-            CROSS JOIN LATERAL jsonb_array_elements(
-                CASE WHEN jsonb_typeof(r.behaviour_results) = 'array'
-                     THEN r.behaviour_results ELSE '[]'::jsonb END
-            ) AS b(verdict)
-            WHERE r.team_id = $1 AND r.kind = 'scenario'
-              AND jsonb_typeof(b.verdict -> 'passed') = 'boolean'
-              AND jsonb_typeof(b.verdict -> 'score') = 'number'
-        )
-        SELECT count(*) AS verdicts,
-               count(*) FILTER (WHERE EXISTS (
-                   SELECT 1 FROM judge_flags f
-                   WHERE f.team_id = $1 AND f.result_id = verdicts.id
-                     AND f.behaviour = verdicts.behaviour)) AS flagged
-        FROM verdicts
+        SELECT coalesce(sum(jsonb_array_length(jsonb_path_query_array(
+                   r.behaviour_results,
+                   '$[*] ? (@.passed.type() == "boolean" && @.score.type() == "number")'))), 0)
+        FROM test_results r
+        WHERE r.team_id = $1 AND r.kind = 'scenario'
+          AND jsonb_typeof(r.behaviour_results) = 'array'
         """,
         team_id,
     )
-    assert row is not None
-    return int(row["flagged"]), int(row["verdicts"])
+    flagged = await conn.fetchval(
+        """
+        SELECT count(*) FROM (
+            SELECT DISTINCT result_id, behaviour FROM judge_flags WHERE team_id = $1
+        ) f
+        """,
+        team_id,
+    )
+    return int(flagged), int(verdicts)

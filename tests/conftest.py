@@ -18,6 +18,7 @@ from aiohttp import web
 from openai import AsyncOpenAI
 
 from bot.jobs.worker import Worker, options_from
+from bot.metrics import judge_report
 from bot.model.llm import LLM
 from bot.startup.app import build_app
 from bot.startup.deps import Deps
@@ -180,3 +181,12 @@ async def live(
     driver = SlackDriver.build(settings=settings, pool=pool, slack=slack, llm=llm)
     async with Worker(driver.deps, options=options_from(driver.deps)):
         yield driver
+
+
+@pytest.fixture(autouse=True)
+def fresh_judge_figures() -> Iterator[None]:
+    """Each test has its own database under the same team ids: no judge figure kept in this
+    process (bot/metrics/judge_report.py) may carry over from one test to the next."""
+    judge_report.clear()
+    yield
+    judge_report.clear()

@@ -124,7 +124,7 @@ def kappa(value: float | None, labels: int) -> JudgeAgreement:
         (judges.behaviours(flagged=30, verdicts=100), "⚠️ people flagged 30 of 100", True),
         (
             judges.behaviours(flagged=1, verdicts=5),
-            "not enough labels to rate the judge (5 verdicts posted",
+            "not enough labels to rate the judge (5 verdicts given",
             False,
         ),
     ],

@@ -12,7 +12,6 @@ from bot.metrics.judges import (
     JUDGE_NAMES,
     LOW_KAPPA,
     MIN_LABELS,
-    Judge,
     JudgeAgreement,
 )
 
@@ -30,7 +29,7 @@ def agreement_text(a: JudgeAgreement) -> str:
         f = a.flagged
         if not a.enough:
             return (
-                f"not enough labels to rate the judge ({counted(f.verdicts, 'verdict')} posted, "
+                f"not enough labels to rate the judge ({counted(f.verdicts, 'verdict')} given, "
                 f"{MIN_LABELS} needed)"
             )
         interval = "" if f.low is None or f.high is None else f" ({_pct(f.low)}–{_pct(f.high)})"
@@ -62,11 +61,15 @@ def agreement_lines(judges: Sequence[JudgeAgreement]) -> str:
     return "\n".join(f"*{JUDGE_NAMES[a.judge]}*: {agreement_text(a)}" for a in judges)
 
 
-def agreement_note(a: JudgeAgreement | None) -> Block | None:
-    """The context line shown next to a judge's verdict."""
+def agreement_note(a: JudgeAgreement | None, *, named: bool = False) -> Block | None:
+    """The context line shown next to a judge's verdict; `named` starts it with the judge's
+    name, where a message shows the verdicts of more than one judge."""
     if a is None:
         return None
-    return {"type": "context", "elements": [mrkdwn(agreement_text(a), limits.SECTION_FIELD_TEXT)]}
+    text = agreement_text(a)
+    if named:
+        text = f"{JUDGE_NAMES[a.judge]}: {text}"
+    return {"type": "context", "elements": [mrkdwn(text, limits.SECTION_FIELD_TEXT)]}
 
 
 def agreement_section(judges: Sequence[JudgeAgreement]) -> Block:
@@ -76,10 +79,6 @@ def agreement_section(judges: Sequence[JudgeAgreement]) -> Block:
     )
     # a context block: the judges are a note under the figures, not one of them
     return {"type": "context", "elements": [mrkdwn(text, limits.SECTION_TEXT)]}
-
-
-def by_judge(judges: Sequence[JudgeAgreement]) -> Mapping[Judge, JudgeAgreement]:
-    return {a.judge: a for a in judges}
 
 
 def flag_value(result_id: int, index: int) -> str:
@@ -117,5 +116,5 @@ def judge_blocks(
     buttons = flag_buttons(result_id, verdicts)
     if buttons is None:
         return []
-    note = agreement_note(judge)
+    note = agreement_note(judge, named=True)
     return [buttons] if note is None else [note, buttons]

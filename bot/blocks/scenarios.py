@@ -22,7 +22,7 @@ from bot.blocks.common import (
     table,
     truncate,
 )
-from bot.blocks.judges import judge_blocks
+from bot.blocks.judges import agreement_note, judge_blocks
 from bot.blocks.stats import percent
 from bot.domain.results import TestResult
 from bot.domain.scenarios import (
@@ -467,7 +467,10 @@ def _verdict_line(v: dict[str, Any]) -> str:
 
 
 def item_message(
-    result: TestResult, *, judge: JudgeAgreement | None = None
+    result: TestResult,
+    *,
+    judge: JudgeAgreement | None = None,
+    traits_judge: JudgeAgreement | None = None,
 ) -> tuple[str, list[Block]]:
     """One thread message per scenario message: the answer, the verdicts (with how far the
     behaviours judge agrees with the team, and a "Judge wrong" button each), alignment, time."""
@@ -514,4 +517,6 @@ def item_message(
             ],
         }
     )
+    if result.alignment is not None and (note := agreement_note(traits_judge, named=True)):
+        blocks.append(note)
     return truncate(answer, limits.READABLE_MESSAGE_TEXT), blocks

@@ -149,8 +149,12 @@ async def handle_post(deps: Deps, slack: SlackClients, payload: bytes | None) ->
         return
     if not await jobs_repo.claim_post(pool, team_id=run.team_id, result_id=result.id):
         return
-    judge = await judge_report.one(pool, team_id=run.team_id, judge=Judge.BEHAVIOURS)
-    text, blocks = item_message(result, judge=judge)
+    judges = await judge_report.some(
+        pool, team_id=run.team_id, which=(Judge.BEHAVIOURS, Judge.TRAITS)
+    )
+    text, blocks = item_message(
+        result, judge=judges[Judge.BEHAVIOURS], traits_judge=judges[Judge.TRAITS]
+    )
     try:
         await post_message(
             client,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -78,11 +78,18 @@ def cohen_kappa_interval(pairs: Sequence[tuple[Hashable, Hashable]]) -> KappaInt
     (1969), as in Fleiss, Levin & Paik (2003, §18.1), and a normal 95% interval clipped to
     [−1, 1]. statpsych's ci.kappa(.05, 31, 12, 4, 58) gives κ 0.6757, SE 0.07345,
     0.5317–0.8196, which the tests check."""
-    n = len(pairs)
+    return cohen_kappa_counts(Counter(pairs))
+
+
+def cohen_kappa_counts(cells: Mapping[tuple[Hashable, Hashable], int]) -> KappaInterval:
+    """`cohen_kappa_interval` from the count of items per (first, second) rating."""
+    if any(c < 0 for c in cells.values()):
+        raise ValueError("counts must be non-negative")
+    n = sum(cells.values())
     if n == 0:
         return KappaInterval(None, None, None, 0)
-    cats = list(dict.fromkeys([x for x, _ in pairs] + [y for _, y in pairs]))
-    cell = Counter(pairs)
+    cats = list(dict.fromkeys([x for x, _ in cells] + [y for _, y in cells]))
+    cell = Counter({k: v for k, v in cells.items() if v})
     p = {(i, j): cell[(i, j)] / n for i in cats for j in cats}
     row = {i: sum(p[(i, j)] for j in cats) for i in cats}
     col = {j: sum(p[(i, j)] for i in cats) for j in cats}

@@ -14,19 +14,20 @@ Every human signal is turned into a label the judge's verdict can be compared wi
 - **behaviours judge**: people only *flag* verdicts they think are wrong ("judge was wrong");
   nobody confirms a right one. Every label is then a disagreement, and an unflagged verdict is
   not an agreement (nobody may have read it), so κ, which needs both, is not computed. Shown
-  instead: the share of posted verdicts flagged wrong, with its Wilson 95% interval — a floor
+  instead: the share of the judge's verdicts (pass/fail with a score) flagged wrong, with its
+  Wilson 95% interval — a floor
   on the judge's error rate, never an agreement score.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
 from bot.ab.statistics import majority
-from bot.metrics.agreement import KappaInterval, cohen_kappa_interval
+from bot.metrics.agreement import KappaInterval, cohen_kappa_counts, cohen_kappa_interval
 from bot.metrics.sampling import wilson_interval
 
 # below this many labels the interval is too wide (and the normal approximation too rough)
@@ -57,7 +58,7 @@ JUDGE_NAMES: Final = {
 
 @dataclass(frozen=True, slots=True)
 class Flagged:
-    """`flagged` of `verdicts` posted verdicts that at least one person flagged as wrong."""
+    """`flagged` of `verdicts` verdicts of the judge that at least one person flagged as wrong."""
 
     flagged: int
     verdicts: int
@@ -108,15 +109,27 @@ def pairwise(messages: Sequence[tuple[str | None, Sequence[str]]]) -> JudgeAgree
     return JudgeAgreement(Judge.PAIRWISE, kappa=cohen_kappa_interval(pairs))
 
 
+def traits_label(alignment: float, up: int, down: int) -> tuple[str, str] | None:
+    """(the judge's label, the people's) for one rated answer; None when the people split."""
+    if up == down:
+        return None
+    return ("good" if alignment >= ON_TARGET else "bad", "good" if up > down else "bad")
+
+
 def traits(answers: Sequence[tuple[float, int, int]]) -> JudgeAgreement:
     """(alignment, 👍 count, 👎 count) per judged answer people rated."""
-    pairs: list[tuple[str, str]] = []
-    for alignment, up, down in answers:
-        if up == down:
-            continue
-        judge = "good" if alignment >= ON_TARGET else "bad"
-        pairs.append((judge, "good" if up > down else "bad"))
+    pairs = [p for a in answers if (p := traits_label(*a)) is not None]
     return JudgeAgreement(Judge.TRAITS, kappa=cohen_kappa_interval(pairs))
+
+
+def traits_from_cells(cells: Mapping[tuple[bool, bool], int]) -> JudgeAgreement:
+    """The same from counts per (on target, liked), as SQL counts them (`traits_label`'s
+    mapping, with `ON_TARGET` passed to the query)."""
+    label = {True: "good", False: "bad"}
+    counts: dict[tuple[Hashable, Hashable], int] = {
+        (label[judge], label[people]): n for (judge, people), n in cells.items()
+    }
+    return JudgeAgreement(Judge.TRAITS, kappa=cohen_kappa_counts(counts))
 
 
 def behaviours(*, flagged: int, verdicts: int) -> JudgeAgreement:

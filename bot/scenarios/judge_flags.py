@@ -9,6 +9,8 @@ from bot import messages
 from bot.blocks.common import escape
 from bot.blocks.judges import flaggable
 from bot.errors import UserError
+from bot.metrics import judge_report
+from bot.metrics.judges import Judge
 from storage import judges as repo
 from storage import results as results_repo
 from storage.results import ResultNotFound
@@ -37,6 +39,7 @@ async def toggle(
         user_id=user_id,
         judged_passed=bool(verdict["passed"]),
     )
+    judge_report.forget(team_id, Judge.BEHAVIOURS)
     count = await repo.flag_count(pool, team_id=team_id, result_id=result_id, behaviour=behaviour)
     others = count - 1 if now else count
     return messages.flag_recorded(escape(behaviour), flagged=now, others=others)
