@@ -3,6 +3,8 @@ detectable only when the Fisher z interval allows, dead ranges and leaks gone or
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.metrics.calibration import Calibration, Sample, calibrate, to_json
 from bot.metrics.calibration_compare import (
     change_lines,
@@ -11,6 +13,9 @@ from bot.metrics.calibration_compare import (
     from_json,
 )
 from bot.metrics.sampling import Correlation
+from bot.scenarios import calibration_history
+from storage.db import create_pool
+from tests import rows
 
 
 def sweep(perceived: dict[int, list[int]], *, leak: bool = False) -> Calibration:
@@ -60,3 +65,31 @@ def test_dead_range_gone_leak_new_and_moved_levels() -> None:
     again = compare(now, now, same_inputs=True)
     text = "\n".join(change_lines(again, before_label="x"))
     assert "within noise" in text and "dead ranges: as before" in text and "at no setting" in text
+
+
+async def test_a_refused_store_still_shows_the_figures(db_dsn: str) -> None:
+    """With the database gone, the calibration says it was not kept instead of failing."""
+    closed = await create_pool(db_dsn, min_size=1, max_size=1)
+    await closed.close()
+    recorded = await calibration_history.record(
+        closed,
+        team_id="T0001",
+        version=rows.version(),
+        scenario=None,
+        questions=["How do I cancel?"],
+        samples=3,
+        lost=0,
+        result=sweep(STEEP),
+    )
+    assert recorded.change is None and recorded.lines == [calibration_history.NOT_KEPT]
+
+
+def test_inputs_hash_ignores_the_swept_value_only() -> None:
+    base = rows.version()
+    same = calibration_history.inputs_hash
+    swept = replace(base, fields=replace(base.fields, formality=3))
+    other = replace(base, fields=replace(base.fields, empathy=3))
+    q = ["How do I cancel?"]
+    assert same(base, trait="formality", questions=q) == same(swept, trait="formality", questions=q)
+    assert same(base, trait="formality", questions=q) != same(other, trait="formality", questions=q)
+    assert same(base, trait="formality", questions=q) != same(base, trait="formality", questions=[])

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, Final
 
 import asyncpg
 
@@ -17,6 +18,13 @@ from bot.metrics.calibration_compare import Change, change_lines, compare, from_
 from bot.metrics.calibration_compare import to_json as change_json
 from bot.persona.personality import build_system_prompt, sampling_for
 from storage import calibrations as repo
+
+log = logging.getLogger(__name__)
+
+NOT_KEPT: Final = (
+    "Not kept: the database refused this calibration, so the next one cannot be compared "
+    "with it (the figures above stand)."
+)
 
 
 def inputs_hash(version: ProfileVersion, *, trait: str, questions: Sequence[str]) -> str:
@@ -63,24 +71,29 @@ async def record(
     lost: int,
     result: Calibration,
 ) -> Recorded:
-    """Store the calibration; the lines comparing it with the last one before it."""
+    """Store the calibration; the lines comparing it with the last one before it. When the
+    database refuses, the figures are still shown and the lines say it was not kept."""
     key = scenario or ""
     digest = inputs_hash(version, trait=result.trait, questions=questions)
-    previous = await repo.last(
-        pool, team_id=team_id, profile_id=version.profile_id, trait=result.trait, scenario=key
-    )
-    await repo.save(
-        pool,
-        team_id=team_id,
-        profile_id=version.profile_id,
-        version_id=version.id,
-        trait=result.trait,
-        scenario=key,
-        samples=samples,
-        lost=lost,
-        inputs_hash=digest,
-        result=to_json(result),
-    )
+    try:
+        previous = await repo.last(
+            pool, team_id=team_id, profile_id=version.profile_id, trait=result.trait, scenario=key
+        )
+        await repo.save(
+            pool,
+            team_id=team_id,
+            profile_id=version.profile_id,
+            version_id=version.id,
+            trait=result.trait,
+            scenario=key,
+            samples=samples,
+            lost=lost,
+            inputs_hash=digest,
+            result=to_json(result),
+        )
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        log.exception("could not keep a calibration of %s", result.trait)
+        return Recorded(None, None, [NOT_KEPT])
     if previous is None:
         return Recorded(
             None, None, ["First calibration of this trait, profile and scenario: kept to compare."]
