@@ -79,8 +79,6 @@ def flag_recorded(behaviour: str, *, flagged: bool, others: int) -> str:
     return f"Taken back: your flag on “{behaviour}” is removed{who}."
 
 
-def run_needs_confirming(calls: int, limit: int) -> str:
-    return (
-        f"This run makes {calls} model calls, above this workspace's limit of {limit}. "
-        "Confirm to start it."
-    )
+def run_needs_confirming(calls: int, limit: int, *, by_command: bool = False) -> str:
+    how = "Add `confirm` at the end to run it." if by_command else "Confirm to start it."
+    return f"This run makes {calls} model calls, above this workspace's limit of {limit}. {how}"

@@ -99,9 +99,20 @@ async def handle(
         scenario = await _by_name(deps, req.team_id, rest)
         return Reply(await library.delete(deps.pool, team_id=req.team_id, scenario=scenario))
     if action in {"rerun", "resume"}:
-        number = rest.strip().lstrip("#")
+        words, confirmed = split_confirm(rest.split())
+        number = " ".join(words).lstrip("#")
         if not number.isdigit() or len(number) > payload.MAX_ID_DIGITS:
             raise UserError("Usage: `/bot scenario rerun <run id>`, e.g. `/bot scenario rerun 12`.")
+        limit = deps.settings.confirm_model_calls
+        calls = (
+            None
+            if confirmed
+            else await scenario_run.resume_calls_above(
+                deps.pool, team_id=req.team_id, run_id=int(number), limit=limit
+            )
+        )
+        if calls is not None:
+            return Reply(messages.run_needs_confirming(calls, limit, by_command=True))
         stopped = await scenario_run.resume(
             answering(deps),
             client,

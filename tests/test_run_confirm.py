@@ -84,3 +84,15 @@ async def test_resume_button_asks_first(strict: SlackDriver) -> None:
     # confirmed: the resume itself answers (the run is still queued, so it says so)
     await strict.click(button["action_id"], button["value"])
     assert f"Scenario run #{run_id} is still running" in (await strict.next_reply())["text"]
+
+
+async def test_rerun_command_asks_for_confirm(strict: SlackDriver) -> None:
+    await strict.reply_text("new Support")
+    await strict.click(ids.SCENARIO_RUN_CONFIRMED, "all")
+    await started(strict)
+    run_id: int = await strict.pool.fetchval("SELECT id FROM scenario_runs")
+    text = await strict.reply_text(f"scenario rerun {run_id}")
+    assert "This run makes 27 model calls" in text and "Add `confirm` at the end" in text
+    text = await strict.reply_text(f"scenario rerun {run_id} confirm")
+    assert f"Scenario run #{run_id} is still running" in text
+    assert "Usage: `/bot scenario rerun" in await strict.reply_text("scenario rerun x confirm")
