@@ -10,8 +10,9 @@ import pytest
 
 from bot import ids
 from bot.blocks.judges import agreement_text, flag_buttons, judge_blocks
+from bot.domain.judges import KappaInterval
 from bot.metrics import judges
-from bot.metrics.agreement import KappaInterval, cohen_kappa, cohen_kappa_interval
+from bot.metrics.agreement import cohen_kappa, cohen_kappa_interval
 from bot.metrics.judges import MIN_LABELS, Flagged, Judge, JudgeAgreement
 from tests.block_kit_rules import message_problems
 

@@ -19,6 +19,7 @@ from bot.blocks.answer import seconds
 from bot.blocks.common import Block, counted, escape, mrkdwn, plain, table
 from bot.blocks.judges import agreement_note
 from bot.domain.ab import Participation, Tally
+from bot.domain.judges import JudgeAgreement
 from bot.domain.verdict import (
     LOG_THRESHOLD,
     THRESHOLD,
@@ -28,7 +29,6 @@ from bot.domain.verdict import (
     SideMetrics,
     Verdict,
 )
-from bot.metrics.judges import JudgeAgreement
 from bot.slack.text import Dialect, neutralise
 
 NEUTRAL_NAME = "ROMASHKA A/B"

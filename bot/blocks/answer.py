@@ -9,11 +9,11 @@ from bot import ids, limits
 from bot.blocks.common import Block, counted, escape, mrkdwn, plain, truncate
 from bot.blocks.judges import agreement_note
 from bot.domain.analysis import Analysis
+from bot.domain.judges import JudgeAgreement
 from bot.domain.knowledge import KnowledgeItem, describe
 from bot.domain.profile import TRAIT_LABELS
 from bot.domain.results import FeedbackTally, TestResult
 from bot.domain.truncation import CUT_MARK, cut_note
-from bot.metrics.judges import JudgeAgreement
 from bot.slack.text import Dialect, neutralise
 
 QUESTION_PREVIEW = 2500

@@ -10,10 +10,10 @@ from bot import ids, limits
 from bot.blocks.common import Block, bar, counted, escape, mrkdwn, plain, slack_date, truncate
 from bot.blocks.judges import agreement_section
 from bot.blocks.stats import ms
+from bot.domain.judges import JudgeAgreement
 from bot.domain.profile import TRAIT_LABELS, TRAITS
 from bot.domain.stats import AbSummary, HomeProfile, RecentTest
 from bot.domain.verdict import LOW_KAPPA, OUTCOME_WORDS, Outcome, Ranked
-from bot.metrics.judges import JudgeAgreement
 
 RECENT_TESTS: Final = 10
 AB_TESTS_SHOWN: Final = 10

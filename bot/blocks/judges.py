@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from bot import ids, limits
 from bot.blocks.common import Block, counted, mrkdwn, plain
-from bot.metrics.judges import (
+from bot.domain.judges import (
     JUDGE_NAMES,
     LOW_KAPPA,
     MIN_LABELS,

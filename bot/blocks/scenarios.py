@@ -24,6 +24,7 @@ from bot.blocks.common import (
 )
 from bot.blocks.judges import agreement_note, judge_blocks
 from bot.blocks.stats import percent
+from bot.domain.judges import JudgeAgreement
 from bot.domain.results import TestResult
 from bot.domain.scenarios import (
     DESCRIPTION_MAX,
@@ -35,7 +36,6 @@ from bot.domain.scenarios import (
     Scenario,
 )
 from bot.domain.truncation import CUT_MARK, cut_note
-from bot.metrics.judges import JudgeAgreement
 from bot.slack.text import Dialect, neutralise
 
 ANSWER_SECTIONS_MAX = 8

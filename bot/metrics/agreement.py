@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Final
 
+from bot.domain.judges import KappaInterval
 from bot.domain.verdict import Kappa
 
 MIN_RATERS: Final = 2
@@ -60,17 +60,6 @@ def cohen_kappa(pairs: Sequence[tuple[Hashable, Hashable]]) -> Kappa:
 # ---- κ with its interval, for a judge against people ------------------------------------------
 
 Z_95: Final = 1.959963984540054
-
-
-@dataclass(frozen=True, slots=True)
-class KappaInterval:
-    """Cohen's κ over `labels` items with its 95% interval; all None when κ is undefined (no
-    items, or both raters always in one category)."""
-
-    value: float | None
-    low: float | None
-    high: float | None
-    labels: int
 
 
 def cohen_kappa_interval(pairs: Sequence[tuple[Hashable, Hashable]]) -> KappaInterval:

@@ -22,81 +22,39 @@ Every human signal is turned into a label the judge's verdict can be compared wi
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Final
 
 from bot.ab.statistics import majority
-from bot.metrics.agreement import KappaInterval, cohen_kappa_counts, cohen_kappa_interval
+from bot.domain.judges import (
+    FLAGGED_WARNING,
+    JUDGE_NAMES,
+    LOW_KAPPA,
+    MIN_LABELS,
+    ON_TARGET,
+    PAIRWISE_CATEGORIES,
+    Flagged,
+    Judge,
+    JudgeAgreement,
+    KappaInterval,
+)
+from bot.metrics.agreement import cohen_kappa_counts, cohen_kappa_interval
 from bot.metrics.sampling import wilson_interval
 
-# below this many labels the interval is too wide (and the normal approximation too rough)
-# for κ to say anything: "not enough labels to rate the judge"
-MIN_LABELS: Final = 20
-# κ below this: the judge's verdicts carry a warning (Landis & Koch's "fair" and below)
-LOW_KAPPA: Final = 0.4
-# alignment at or above this counts as the traits judge saying "on target"
-ON_TARGET: Final = 75.0
-# flagged share at or above this (with at least MIN_LABELS verdicts): the behaviour verdicts
-# carry a warning; it is a floor on the error rate, so the judge is at least this often wrong
-FLAGGED_WARNING: Final = 0.2
-PAIRWISE_CATEGORIES: Final = frozenset({"a", "b", "tie"})
-
-
-class Judge(StrEnum):
-    TRAITS = "traits"
-    BEHAVIOURS = "behaviours"
-    PAIRWISE = "pairwise"
-
-
-JUDGE_NAMES: Final = {
-    Judge.TRAITS: "Traits judge",
-    Judge.BEHAVIOURS: "Behaviours judge",
-    Judge.PAIRWISE: "Pairwise (A/B) judge",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Flagged:
-    """`flagged` of `verdicts` verdicts of the judge that at least one person flagged as wrong."""
-
-    flagged: int
-    verdicts: int
-    low: float | None
-    high: float | None
-
-    @property
-    def share(self) -> float | None:
-        return self.flagged / self.verdicts if self.verdicts else None
-
-
-@dataclass(frozen=True, slots=True)
-class JudgeAgreement:
-    """One judge in one workspace: κ with people (two-sided labels) or the flagged share."""
-
-    judge: Judge
-    kappa: KappaInterval | None = None
-    flagged: Flagged | None = None
-
-    @property
-    def labels(self) -> int:
-        if self.kappa is not None:
-            return self.kappa.labels
-        return 0 if self.flagged is None else self.flagged.verdicts
-
-    @property
-    def enough(self) -> bool:
-        return self.labels >= MIN_LABELS
-
-    @property
-    def warning(self) -> bool:
-        """Whether this judge's verdicts should carry a warning."""
-        if not self.enough:
-            return False
-        if self.kappa is not None:
-            return self.kappa.value is not None and self.kappa.value < LOW_KAPPA
-        share = None if self.flagged is None else self.flagged.share
-        return share is not None and share >= FLAGGED_WARNING
+__all__ = [
+    "FLAGGED_WARNING",
+    "JUDGE_NAMES",
+    "LOW_KAPPA",
+    "MIN_LABELS",
+    "ON_TARGET",
+    "Flagged",
+    "Judge",
+    "JudgeAgreement",
+    "KappaInterval",
+    "behaviours",
+    "pairwise",
+    "traits",
+    "traits_from_cells",
+    "traits_label",
+]
 
 
 def pairwise(messages: Sequence[tuple[str | None, Sequence[str]]]) -> JudgeAgreement:
