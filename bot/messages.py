@@ -62,6 +62,7 @@ def usage(sub: str, example: str) -> str:
 DM_PICK_UNREADABLE: Final = (
     "That choice could not be read; write `use <profile>@<version>` instead."
 )
+
 # ---- checking the judges and confirming runs from buttons (issue #17) ----
 FLAG_OUT_OF_DATE: Final = "That verdict is no longer there; nothing was flagged."
 FLAG_NOT_A_VERDICT: Final = (
