@@ -35,3 +35,7 @@ ACK_DEADLINE_S: Final = 3.0
 # its progress by editing its parent instead (our choice: a plan that long is not readable).
 STREAM_TASK_TEXT: Final = 256
 PLAN_TASKS: Final = 50
+
+# conversations.replies: messages asked for a page (Slack's documented maximum is 1000; it
+# recommends no more than 200)
+REPLIES_PAGE: Final = 200

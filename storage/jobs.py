@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from enum import Enum
 
 import asyncpg
 
@@ -70,18 +71,61 @@ async def run_progress(pool: asyncpg.Pool, *, team_id: str, run_id: int, total: 
     )
 
 
-async def claim_post(pool: asyncpg.Pool, *, team_id: str, result_id: int) -> bool:
-    """True for the one caller that may post this result in the run's thread."""
-    claimed = await pool.fetchval(
-        """
-        UPDATE test_results SET posted_at = now()
-        WHERE team_id = $1 AND id = $2 AND posted_at IS NULL
-        RETURNING true
-        """,
+class PostClaim(Enum):
+    """What a thread post's job may do now."""
+
+    # nobody claimed it: this caller posts
+    POST = "post"
+    # claimed longer than the lease ago and no ts recorded: the claimant died before or after
+    # Slack took the message; this caller looks for it in the thread before posting
+    LOOK_FIRST = "look_first"
+    # claimed less than the lease ago, no ts yet: ask again later (`wait_s`)
+    WAIT = "wait"
+    # posted (its ts is recorded)
+    DONE = "done"
+
+
+@dataclass(frozen=True, slots=True)
+class PostState:
+    claim: PostClaim
+    wait_s: float = 0.0
+
+
+async def claim_post(
+    pool: asyncpg.Pool, *, team_id: str, result_id: int, lease_s: float
+) -> PostState:
+    """Claim the result's thread post (row lock: one caller at a time). A claim older than
+    `lease_s` without a message ts is taken again, with LOOK_FIRST."""
+    async with pool.acquire() as con, con.transaction():
+        row = await con.fetchrow(
+            """
+            SELECT posted_ts IS NOT NULL AS done, posted_at IS NULL AS free,
+                   extract(epoch FROM now() - posted_at)::float8 AS age_s
+            FROM test_results WHERE team_id = $1 AND id = $2 FOR UPDATE
+            """,
+            team_id,
+            result_id,
+        )
+        if row is None or row["done"]:
+            return PostState(PostClaim.DONE)
+        if not row["free"] and row["age_s"] < lease_s:
+            return PostState(PostClaim.WAIT, wait_s=lease_s - row["age_s"])
+        await con.execute(
+            "UPDATE test_results SET posted_at = now() WHERE team_id = $1 AND id = $2",
+            team_id,
+            result_id,
+        )
+        return PostState(PostClaim.POST if row["free"] else PostClaim.LOOK_FIRST)
+
+
+async def record_post(pool: asyncpg.Pool, *, team_id: str, result_id: int, ts: str) -> None:
+    """The thread post is in Slack with this ts: no job posts it again."""
+    await pool.execute(
+        "UPDATE test_results SET posted_ts = $3 WHERE team_id = $1 AND id = $2",
         team_id,
         result_id,
+        ts,
     )
-    return bool(claimed)
 
 
 async def mark_done(pool: asyncpg.Pool, *, team_id: str, result_id: int) -> None:
@@ -121,14 +165,17 @@ async def touch_run(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> None:
 
 
 async def claim_report(
-    pool: asyncpg.Pool, *, team_id: str, run_id: int, attempt: int, total: int
+    pool: asyncpg.Pool, *, team_id: str, run_id: int, attempt: int, total: int, reporter: str
 ) -> bool:
     """Compare-and-set: the run has all `total` results and nobody reported it yet. True for
-    exactly one caller, which then stores the totals and posts the summary."""
+    exactly one caller, which then stores the totals and posts the summary (`show_summary`).
+    The same `reporter` (the job that claimed it, run again because its worker died before
+    the summary showed) claims it again."""
     claimed = await pool.fetchval(
         """
-        UPDATE scenario_runs SET reported_at = now()
-        WHERE team_id = $1 AND id = $2 AND attempt = $3 AND reported_at IS NULL
+        UPDATE scenario_runs SET reported_at = now(), reporter = $5
+        WHERE team_id = $1 AND id = $2 AND attempt = $3
+          AND (reported_at IS NULL OR (summary_at IS NULL AND reporter = $5))
           -- completed without its summary: the job reporting it stopped half-way
           AND status IN ('running', 'completed')
           AND (SELECT count(*) FROM test_results t
@@ -139,8 +186,19 @@ async def claim_report(
         run_id,
         attempt,
         total,
+        reporter,
     )
     return bool(claimed)
+
+
+async def summary_shown(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> None:
+    """The run's summary is on its parent (or there was nowhere to show it): nobody shows it
+    again."""
+    await pool.execute(
+        "UPDATE scenario_runs SET summary_at = now() WHERE team_id = $1 AND id = $2",
+        team_id,
+        run_id,
+    )
 
 
 async def release_report(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> None:
@@ -148,7 +206,8 @@ async def release_report(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> No
     a retry of the job claims it again. The summary is an edit of the parent, so showing it a
     second time changes nothing."""
     await pool.execute(
-        "UPDATE scenario_runs SET reported_at = NULL WHERE team_id = $1 AND id = $2",
+        "UPDATE scenario_runs SET reported_at = NULL, reporter = NULL"
+        " WHERE team_id = $1 AND id = $2 AND summary_at IS NULL",
         team_id,
         run_id,
     )

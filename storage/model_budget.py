@@ -86,7 +86,8 @@ async def release(
     rate_limited_for_s: float | None,
 ) -> None:
     """Give the lease back. After a success the limit grows by 1/limit (about one a round of
-    requests); after a 429 it halves and batch requests pause for `rate_limited_for_s`."""
+    requests); after a 429 batch requests pause for `rate_limited_for_s` (the halving was
+    done when the 429 arrived, see `rate_limited`)."""
     async with pool.acquire() as con, con.transaction():
         await con.execute("DELETE FROM model_leases WHERE id = $1", lease_id)
         if rate_limited_for_s is None:
@@ -101,17 +102,48 @@ async def release(
                 float(ceiling),
             )
         else:
+            # the 429 itself was reported as it arrived (`rate_limited`, which halved the
+            # limit): this only makes sure batch work waits for the Retry-After
             await con.execute(
                 """
                 UPDATE model_budgets
-                SET current_limit = greatest(1, current_limit / 2),
-                    paused_until = greatest(paused_until, now() + make_interval(secs => $3))
+                SET paused_until = greatest(paused_until, now() + make_interval(secs => $3))
                 WHERE endpoint = $1 AND model = $2
                 """,
                 endpoint,
                 model,
                 rate_limited_for_s,
             )
+
+
+async def rate_limited(
+    pool: asyncpg.Pool,
+    *,
+    endpoint: str,
+    model: str,
+    ceiling: int,
+    pause_s: float,
+    halve: bool,
+) -> None:
+    """The endpoint refused a request (429, `halve`) or said it has nothing left for now
+    (x-ratelimit-remaining 0): batch requests pause for `pause_s`; after a 429 the limit
+    halves too. Whichever request met the limit, interactive or batch, answer or judge."""
+    await pool.execute(
+        """
+        INSERT INTO model_budgets AS b (endpoint, model, current_limit, paused_until)
+        VALUES ($1, $2, CASE WHEN $5 THEN greatest(1, $3 / 2) ELSE $3 END,
+                now() + make_interval(secs => $4))
+        ON CONFLICT (endpoint, model) DO UPDATE
+        SET current_limit = CASE WHEN $5 THEN greatest(1, b.current_limit / 2)
+                                 ELSE b.current_limit END,
+            paused_until = greatest(b.paused_until, now() + make_interval(secs => $4))
+        """,
+        endpoint,
+        model,
+        float(ceiling),
+        pause_s,
+        halve,
+    )
 
 
 async def current_limit(pool: asyncpg.Pool, *, endpoint: str, model: str) -> float | None:
@@ -121,3 +153,13 @@ async def current_limit(pool: asyncpg.Pool, *, endpoint: str, model: str) -> flo
         model,
     )
     return None if value is None else float(value)
+
+
+async def paused_for_s(pool: asyncpg.Pool, *, endpoint: str, model: str) -> float:
+    value = await pool.fetchval(
+        "SELECT greatest(0, extract(epoch FROM paused_until - now()))::float8"
+        " FROM model_budgets WHERE endpoint = $1 AND model = $2",
+        endpoint,
+        model,
+    )
+    return float(value or 0.0)

@@ -582,6 +582,8 @@ class FakeOpenAI:
         self.limit_retry_after = "1"
         self.rejected = 0
         self.model_list_requests = 0
+        # headers sent with every response (x-ratelimit-remaining-requests, say)
+        self.extra_headers: dict[str, str] = {}
         self._runner: web.AppRunner | None = None
         self._port = 0
         self._stopping = asyncio.Event()
@@ -598,6 +600,11 @@ class FakeOpenAI:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat_completions)
         app.router.add_get("/v1/models", self._models)
+
+        async def add_headers(_: web.Request, response: web.StreamResponse) -> None:
+            response.headers.update(self.extra_headers)
+
+        app.on_response_prepare.append(add_headers)
         self._runner = web.AppRunner(app, shutdown_timeout=0.5, handle_signals=False)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

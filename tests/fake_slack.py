@@ -499,6 +499,8 @@ class FakeSlack:
                 self.streams[ts].apply(args)
             channel = args.get("channel", "")
             message = {"ts": ts, "text": args.get("text", ""), "bot_id": BOT_ID}
+            if args.get("metadata"):
+                message["metadata"] = args["metadata"]
             if args.get("thread_ts"):
                 self.thread_messages.setdefault((channel, args["thread_ts"]), []).append(message)
             return {"ok": True, "channel": channel, "ts": ts, "message": message}
@@ -528,7 +530,11 @@ class FakeSlack:
             return {"ok": True, "view": {"id": "V0001", **(args.get("view") or {})}}
         if method == "conversations.replies":
             key = (args.get("channel", ""), args.get("ts", ""))
-            return {"ok": True, "messages": self.thread_messages.get(key, []), "has_more": False}
+            messages = self.thread_messages.get(key, [])
+            # Slack leaves messages' metadata out unless asked for it
+            if str(args.get("include_all_metadata", "")).lower() not in {"true", "1"}:
+                messages = [{k: v for k, v in m.items() if k != "metadata"} for m in messages]
+            return {"ok": True, "messages": messages, "has_more": False}
         if method == "files.getUploadURLExternal":
             file_id = f"F{next(self._file_ids):06d}"
             self.upload_names[file_id] = str(args.get("filename", ""))

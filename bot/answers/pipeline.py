@@ -13,6 +13,7 @@ from typing import Any, Final, Protocol
 import asyncpg
 
 from bot.domain.analysis import Analysis
+from bot.domain.knowledge import KnowledgeItem
 from bot.domain.profile import ProfileVersion
 from bot.domain.results import TestResult
 from bot.metrics.proxies import measure
@@ -203,23 +204,79 @@ async def answer_and_judge(
     }
     result = await results_repo.insert_result(ctx.pool, replace(base, **changes))
     await sink.stored(result)
+    assert llm is not None  # it answered
+    return await judge_stored(
+        ctx,
+        llm,
+        version=version,
+        result=result,
+        behaviours=behaviours,
+        knowledge=knowledge,
+        sink=sink,
+        detail=detail,
+    )
+
+
+def needs_judging(result: TestResult, *, behaviours: tuple[str, ...]) -> bool:
+    """A stored answer whose judges' verdicts are not all stored (its job died while judging).
+    A message the model gave no answer for (an error before any text) is never judged."""
+    if result.error_kind is not None and not result.interrupted:
+        return False
+    if result.analysis is None and result.analysis_error is None:
+        return True
+    return bool(behaviours) and result.behaviour_results is None
+
+
+async def judge_again(
+    ctx: RunContext, *, version: ProfileVersion, result: TestResult, behaviours: tuple[str, ...]
+) -> TestResult:
+    """Judge a stored answer whose judging did not finish: the same judges on the same row,
+    so its verdicts are stored once (each judge's write replaces, never adds)."""
+    llm = ctx.llm
+    if llm is None or not llm.configured:
+        return result
+    knowledge = await for_prompt(
+        ctx.pool,
+        team_id=result.team_id,
+        version_id=version.id,
+        query=knowledge_query([Turn(role="user", content=result.question)]),
+        budget_tokens=ctx.knowledge_budget_tokens,
+    )
+    return await judge_stored(
+        ctx, llm, version=version, result=result, behaviours=behaviours, knowledge=knowledge
+    )
+
+
+async def judge_stored(
+    ctx: RunContext,
+    llm: LLM,
+    *,
+    version: ProfileVersion,
+    result: TestResult,
+    behaviours: tuple[str, ...],
+    knowledge: Sequence[KnowledgeItem],
+    sink: Sink = QUIET,
+    detail: bool = False,
+) -> TestResult:
+    """The judges of a stored answer: the trait analysis and any expected behaviours."""
+    answer = result.answer
     # expected behaviours (scenarios) are judged beside the traits; other answers have none
     judging = (
         behaviour_judge.judge(
             llm,
-            question=base.question,
-            answer=completion.text,
+            question=result.question,
+            answer=answer,
             behaviours=behaviours,
             knowledge=knowledge,
-            cut_off=completion.cut_off,
-            interrupted=completion.interrupted,
-            token_limit=completion.token_limit,
+            cut_off=result.cut_off,
+            interrupted=result.interrupted,
+            token_limit=result.token_limit,
         )
         if behaviours
         else None
     )
     judged: Judged | None = None
-    if not completion.text.strip():
+    if not answer.strip():
         # nothing to analyse; expected behaviours are still recorded, as not judged
         if judging is not None:
             judged = await judging
@@ -229,9 +286,9 @@ async def answer_and_judge(
         await sink.shown(result)
         analysing = analyse(
             llm,
-            fields=fields,
-            question=base.question,
-            answer=completion.text,
+            fields=version.fields,
+            question=result.question,
+            answer=answer,
             knowledge=knowledge,
             detail=detail,
         )
@@ -243,12 +300,12 @@ async def answer_and_judge(
     if judged is not None:
         result = await results_repo.set_behaviours(
             ctx.pool,
-            team_id=base.team_id,
+            team_id=result.team_id,
             result_id=result.id,
             verdicts=[v.to_json() for v in judged.verdicts],
             outcome=judged.outcome,
         )
-    if completion.text.strip():
+    if answer.strip():
         await sink.judged(result)
     return result
 

@@ -12,6 +12,7 @@ from typing import Final
 
 import asyncpg
 
+from bot.model.rate_signals import RateSignal
 from bot.startup.deps import Deps
 from storage import model_budget as repo
 
@@ -21,6 +22,9 @@ POLL_S: Final = 0.1
 LEASE_MARGIN_S: Final = 30.0
 # the pause after a 429 that named no Retry-After
 DEFAULT_PAUSE_S: Final = 2.0
+# a reset or Retry-After longer than this (a daily quota) pauses batch work this long at a time:
+# the next request after it asks the endpoint again
+MAX_PAUSE_S: Final = 60.0
 # the budget's key when OPENAI_BASE_URL is not set
 DEFAULT_ENDPOINT: Final = "https://api.openai.com/v1"
 
@@ -73,16 +77,39 @@ class ModelBudget:
                 )
             )
 
+    async def observe(self, signal: RateSignal) -> None:
+        """Every response of the endpoint that names a limit, from any code path (batch or
+        interactive, answer or judge): a 429 halves the limit and pauses batch work for its
+        Retry-After; requests or tokens remaining 0 pause it until the reset."""
+        if signal.rate_limited:
+            pause = signal.retry_after_s if signal.retry_after_s is not None else DEFAULT_PAUSE_S
+        else:
+            pause = signal.exhausted_for_s or 0.0
+        await repo.rate_limited(
+            self._pool,
+            endpoint=self._endpoint,
+            model=signal.model,
+            ceiling=self._ceiling,
+            pause_s=min(pause, MAX_PAUSE_S),
+            halve=signal.rate_limited,
+        )
+
 
 def model_budget(deps: Deps) -> ModelBudget:
-    """The budget of the configured endpoint; its ceiling is SCENARIO_CONCURRENCY."""
+    """The budget of the configured endpoint; its ceiling is SCENARIO_CONCURRENCY. It hears
+    every response of the process's model client (one listener per endpoint, however often
+    this is called)."""
     settings = deps.settings
-    return ModelBudget(
+    endpoint = str(settings.openai_base_url or DEFAULT_ENDPOINT)
+    budget = ModelBudget(
         deps.pool,
-        endpoint=str(settings.openai_base_url or DEFAULT_ENDPOINT),
+        endpoint=endpoint,
         ceiling=settings.scenario_concurrency,
         request_timeout_s=settings.openai_timeout,
     )
+    if deps.llm is not None:
+        deps.llm.rate_signals.subscribe(endpoint, budget.observe)
+    return budget
 
 
 def interactive_lease(deps: Deps) -> Callable[[str], AbstractAsyncContextManager[object]]:

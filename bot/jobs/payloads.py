@@ -45,6 +45,11 @@ class ScenarioMessageJob:
         prefix = scenario_run_prefix(team_id=self.team_id, run_id=self.run_id)
         return f"{prefix}{self.attempt}:{self.scenario_id}:{self.position}"
 
+    @property
+    def reporter(self) -> str:
+        """Names this job when it claims its run's report: run again, it may claim it again."""
+        return f"{self.attempt}:{self.scenario_id}:{self.position}"
+
 
 @dataclass(frozen=True, slots=True)
 class ThreadPostJob:

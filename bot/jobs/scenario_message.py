@@ -19,7 +19,8 @@ from pgqueuer import RetryRequested
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answers.pipeline import RunContext, answer_and_judge
+from bot import limits
+from bot.answers.pipeline import RunContext, answer_and_judge, judge_again, needs_judging
 from bot.blocks.plan import finished_text
 from bot.blocks.scenarios import item_message, progress_message
 from bot.domain.profile import ProfileVersion
@@ -43,6 +44,7 @@ from storage import profiles as profiles_repo
 from storage import results as results_repo
 from storage import scenarios as scenarios_repo
 from storage.errors import VersionIdNotFound
+from storage.jobs import PostClaim
 from storage.results import ResultNotFound
 from storage.scenarios import RunNotFound, RunTakenOver
 
@@ -56,6 +58,8 @@ THREAD_POST_INTERVAL_S: Final = 1.0
 THREAD_POST_BURST: Final = 10
 # a message answered 429 is put back in the queue this many times before it is stored as failed
 RATE_LIMIT_RETRIES: Final = 20
+# the metadata each thread post carries, so that a recovering job can find it in the thread
+POST_EVENT_TYPE: Final = "romashka_scenario_result"
 SCENARIO_DELETED: Final = (
     "This message was not run: its scenario was deleted after the run started."
 )
@@ -89,7 +93,9 @@ async def handle(
         if run.status == "completed":
             # this job may have finished the run and stopped before its summary was shown
             client = await slack.for_team(run.team_id)
-            await _progress_or_report(deps, client, run=run, version=version, total=len(items))
+            await _progress_or_report(
+                deps, client, run=run, version=version, total=len(items), reporter=job.reporter
+            )
         return
     item = next(
         (i for i in items if (i.scenario_id, i.position) == (job.scenario_id, job.position)), None
@@ -113,6 +119,9 @@ async def handle(
             )
         except RunTakenOver:
             return
+    elif result.done_at is None and needs_judging(result, behaviours=item.behaviours):
+        # the answer was stored, then the job died while its judges ran: judged now, once
+        result = await _judge_again(deps, version=version, result=result, item=item, budget=budget)
     await jobs_repo.mark_done(pool, team_id=run.team_id, result_id=result.id)
     if run.channel_id is not None and run.parent_ts is not None and result.posted_at is None:
         wait_s = await jobs_repo.pace_post(
@@ -127,15 +136,28 @@ async def handle(
     client = await slack.for_team(run.team_id)
     if client is None:
         log.warning("scenario run %d: the workspace has no installation to post with", run.id)
-    await _progress_or_report(deps, client, run=run, version=version, total=len(items))
+    await _progress_or_report(
+        deps, client, run=run, version=version, total=len(items), reporter=job.reporter
+    )
 
 
-async def handle_post(deps: Deps, slack: SlackClients, payload: bytes | None) -> None:
-    """The thread post of one result. At most once: the claim comes first, so a job that dies
-    after it leaves the message unposted (its result is stored and in the summary) rather than
-    posted twice."""
+async def handle_post(
+    deps: Deps, slack: SlackClients, payload: bytes | None, *, lease_s: float | None = None
+) -> None:
+    """The thread post of one result: at most once, and sent even when a worker dies half-way.
+
+    The post is claimed before it is sent and carries the result's id in its metadata; its ts
+    is recorded once Slack took it. A claim without a ts older than `lease_s` belongs to a
+    worker that died before or after Slack took the message: the job (run again by PgQueuer)
+    looks for the message in the thread by its metadata, and posts only if it is not there.
+
+    `lease_s` is the queue's heartbeat timeout by default: PgQueuer runs the job again only
+    once its worker has stopped beating that long, so the claimant is dead (or stalled that
+    long) and its last request had that long to reach Slack."""
     job = ThreadPostJob.loads(payload)
     pool = deps.pool
+    if lease_s is None:
+        lease_s = deps.settings.job_heartbeat_timeout_s
     try:
         run = await scenarios_repo.get_run(pool, team_id=job.team_id, run_id=job.run_id)
         version = await profiles_repo.get_version_by_id(
@@ -147,8 +169,30 @@ async def handle_post(deps: Deps, slack: SlackClients, payload: bytes | None) ->
     client = await slack.for_team(run.team_id)
     if client is None or run.channel_id is None or run.parent_ts is None:
         return
-    if not await jobs_repo.claim_post(pool, team_id=run.team_id, result_id=result.id):
+    state = await jobs_repo.claim_post(
+        pool, team_id=run.team_id, result_id=result.id, lease_s=lease_s
+    )
+    if state.claim is PostClaim.DONE:
         return
+    if state.claim is PostClaim.WAIT:
+        # another worker holds the claim, or held it and died: asked again once it lapses
+        raise RetryRequested(delay=timedelta(seconds=state.wait_s), reason="post claimed")
+    if state.claim is PostClaim.LOOK_FIRST:
+        try:
+            found = await find_post(
+                client, channel=run.channel_id, thread_ts=run.parent_ts, result_id=result.id
+            )
+        except SlackApiError as exc:
+            # without the thread we cannot know whether it went out: never post twice
+            log.warning(
+                "scenario run %d: could not read its thread to recover a post: %s",
+                run.id,
+                exc.response.get("error"),
+            )
+            return
+        if found is not None:
+            await jobs_repo.record_post(pool, team_id=run.team_id, result_id=result.id, ts=found)
+            return
     judges = await judge_report.some(
         pool, team_id=run.team_id, which=(Judge.BEHAVIOURS, Judge.TRAITS)
     )
@@ -156,7 +200,7 @@ async def handle_post(deps: Deps, slack: SlackClients, payload: bytes | None) ->
         result, judge=judges[Judge.BEHAVIOURS], traits_judge=judges[Judge.TRAITS]
     )
     try:
-        await post_message(
+        response = await post_message(
             client,
             channel=run.channel_id,
             thread_ts=run.parent_ts,
@@ -164,9 +208,16 @@ async def handle_post(deps: Deps, slack: SlackClients, payload: bytes | None) ->
             blocks=blocks,
             username=version.fields.bot_name,
             icon_emoji=version.fields.avatar_emoji,
+            metadata=post_metadata(result.id),
         )
     except SlackApiError as exc:
+        # Slack answered and refused it (not in the channel, say): the claim stays, so no
+        # retry posts it; the result is in the summary
         log.warning("could not post a scenario answer: %s", exc.response.get("error"))
+        return
+    await jobs_repo.record_post(
+        pool, team_id=run.team_id, result_id=result.id, ts=str(response.get("ts") or "")
+    )
 
 
 async def _answer(
@@ -228,6 +279,26 @@ async def _answer(
         )
 
 
+async def _judge_again(
+    deps: Deps,
+    *,
+    version: ProfileVersion,
+    result: TestResult,
+    item: PlanItem,
+    budget: ModelBudget | None,
+) -> TestResult:
+    ctx = RunContext(
+        deps.pool,
+        deps.llm,
+        deps.settings.context_budget_tokens,
+        deps.settings.knowledge_budget_tokens,
+    )
+    if budget is None or deps.llm is None:
+        return await judge_again(ctx, version=version, result=result, behaviours=item.behaviours)
+    async with budget.lease(deps.llm.judge_model):
+        return await judge_again(ctx, version=version, result=result, behaviours=item.behaviours)
+
+
 async def _progress_or_report(
     deps: Deps,
     client: AsyncWebClient | None,
@@ -235,10 +306,16 @@ async def _progress_or_report(
     run: ScenarioRun,
     version: ProfileVersion,
     total: int,
+    reporter: str,
 ) -> None:
     pool = deps.pool
     if await jobs_repo.claim_report(
-        pool, team_id=run.team_id, run_id=run.id, attempt=run.attempt, total=total
+        pool,
+        team_id=run.team_id,
+        run_id=run.id,
+        attempt=run.attempt,
+        total=total,
+        reporter=reporter,
     ):
         try:
             await _report(deps, client, run=run, version=version)
@@ -293,6 +370,7 @@ async def _report(
         pool, team_id=run.team_id, run_id=run.id, totals=totals, attempt=run.attempt
     )
     if client is None or run.channel_id is None or run.parent_ts is None:
+        await jobs_repo.summary_shown(pool, team_id=run.team_id, run_id=run.id)
         return
     text, blocks = await summary_message(pool, run_id=run.id, version=version, results=results)
     # waits for a progress edit in flight, so the summary is the parent's last edit
@@ -313,5 +391,35 @@ async def _report(
             ending=finished_text(done=len(results), total=len(results)),
             stopped=False,
         )
+    # shown, or refused twice (the warning says so): either way a retry would change nothing
+    await jobs_repo.summary_shown(pool, team_id=run.team_id, run_id=run.id)
     if refused is not None:
         log.warning("scenario run %d: %s", run.id, refused)
+
+
+def post_metadata(result_id: int) -> dict[str, object]:
+    return {"event_type": POST_EVENT_TYPE, "event_payload": {"result_id": result_id}}
+
+
+async def find_post(
+    client: AsyncWebClient, *, channel: str, thread_ts: str, result_id: int
+) -> str | None:
+    """The ts of our thread post of `result_id`, if Slack has it (conversations.replies with
+    the messages' metadata, every page)."""
+    cursor: str | None = None
+    while True:
+        page = await client.conversations_replies(
+            channel=channel,
+            ts=thread_ts,
+            include_all_metadata=True,
+            limit=limits.REPLIES_PAGE,
+            cursor=cursor,
+        )
+        for message in page.get("messages") or []:
+            meta = message.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            if meta.get("event_type") == POST_EVENT_TYPE and payload.get("result_id") == result_id:
+                return str(message.get("ts"))
+        cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+        if cursor is None:
+            return None

@@ -9,7 +9,6 @@ some request parameters.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 import math
@@ -32,6 +31,8 @@ from openai.types.chat import (
     completion_create_params,
 )
 
+from bot.model.rate_signals import RateSignals
+from bot.model.rate_signals import retry_after_seconds as _retry_after_seconds
 from bot.persona.personality import Sampling
 
 log = logging.getLogger(__name__)
@@ -149,27 +150,6 @@ _CONTEXT_PATTERNS: Final = re.compile(
     r"|reduce the length of the messages",
     re.IGNORECASE,
 )
-
-
-def _retry_after_seconds(headers: httpx2.Headers) -> float | None:
-    ms = headers.get("retry-after-ms")
-    if ms is not None:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, parsed.timestamp() - time.time())
 
 
 def _is_context_too_long(err: openai.APIStatusError) -> bool:
@@ -417,6 +397,12 @@ class LLM:
         judge_max_tokens: int | None = None,
     ) -> None:
         self._client = client
+        # every response of the endpoint (429s and x-ratelimit-* headers) is reported here;
+        # the judge client below shares the HTTP client, so its responses are heard too. The
+        # openai client has no public hook: its httpx client is `_client`.
+        self.rate_signals = RateSignals(default_model=default_model)
+        if client is not None:
+            self.rate_signals.attach(getattr(client, "_client", None))
         # Judge calls do their own retrying (see complete_json): the client's would repeat a
         # timed-out request unchanged, each time waiting for the full timeout again.
         self._judge_client = client.with_options(max_retries=0) if client is not None else None
