@@ -273,3 +273,24 @@ async def test_without_a_model_exits_2(db_dsn: str, model: FakeOpenAI, tmp_path:
         with_model=False,
     )
     assert code == 2 and "OPENAI_API_KEY" in err
+
+
+@pytest.mark.usefixtures("profile")
+async def test_the_run_goes_through_the_job_queue(
+    db_dsn: str, model: FakeOpenAI, tmp_path: Path, pool: asyncpg.Pool
+) -> None:
+    """Each message is a job on the queue (the Slack run's own), run once by this command's
+    worker: nothing left queued, the run completed with its totals, one result per message."""
+    code, _, err = await cli(
+        "all", "--team", TEAM, "--profile", "Support", db_dsn=db_dsn, model=model, cwd=tmp_path
+    )
+    assert code == 0, err
+    done = await pool.fetch(
+        "SELECT job_id FROM pgqueuer_log WHERE entrypoint = 'scenario_message_headless'"
+        " AND status = 'successful'"
+    )
+    assert len(done) == len({r["job_id"] for r in done}) == 9
+    assert await pool.fetchval("SELECT count(*) FROM pgqueuer") == 0
+    run = await pool.fetchrow("SELECT status, totals, channel_id FROM scenario_runs")
+    assert run["status"] == "completed" and run["totals"] and run["channel_id"] is None
+    assert await pool.fetchval("SELECT count(*) FROM test_results") == 9

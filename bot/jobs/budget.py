@@ -12,6 +12,7 @@ from typing import Final
 
 import asyncpg
 
+from bot.jobs.context import JobDeps
 from bot.model.rate_signals import RateSignal
 from bot.startup.deps import Deps
 from storage import model_budget as repo
@@ -95,7 +96,7 @@ class ModelBudget:
         )
 
 
-def model_budget(deps: Deps) -> ModelBudget:
+def model_budget(deps: JobDeps) -> ModelBudget:
     """The budget of the configured endpoint; its ceiling is SCENARIO_CONCURRENCY. It hears
     every response of the process's model client (one listener per endpoint, however often
     this is called)."""

@@ -17,15 +17,18 @@ BATCH_PRIORITY = 0
 
 
 async def enqueue_scenario_messages(
-    con: asyncpg.Connection, jobs: Sequence[ScenarioMessageJob]
+    con: asyncpg.Connection,
+    jobs: Sequence[ScenarioMessageJob],
+    *,
+    entrypoint: str = SCENARIO_MESSAGE,
 ) -> int:
     """Queue one job per message; a message whose job is already queued is skipped. Returns
-    how many were queued now."""
+    how many were queued now. `entrypoint`: SCENARIO_MESSAGE_HEADLESS for a run without Slack."""
     if not jobs:
         return 0
     queries = Queries(AsyncpgDriver(con))
     ids = await queries.enqueue(
-        [SCENARIO_MESSAGE] * len(jobs),
+        [entrypoint] * len(jobs),
         [job.dumps() for job in jobs],
         [BATCH_PRIORITY] * len(jobs),
         dedupe_key=[job.dedupe_key for job in jobs],

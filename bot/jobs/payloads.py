@@ -11,6 +11,10 @@ from storage.jobs import scenario_run_prefix
 
 SCENARIO_MESSAGE: Final = "scenario_message"
 THREAD_POST: Final = "scenario_thread_post"
+# a message of a run started without Slack (`romashka scenarios run`): the same job, under a
+# name of its own so that the command's worker answers only such runs (it has no Slack client)
+# while the app's workers help with them too
+SCENARIO_MESSAGE_HEADLESS: Final = "scenario_message_headless"
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,9 +27,10 @@ from bot.domain.profile import ProfileVersion
 from bot.domain.results import TestResult
 from bot.domain.scenarios import ScenarioRun
 from bot.jobs.budget import ModelBudget
+from bot.jobs.context import JobDeps
 from bot.jobs.enqueue import enqueue_thread_post
 from bot.jobs.payloads import ScenarioMessageJob, ThreadPostJob
-from bot.jobs.slack_clients import SlackClients
+from bot.jobs.slack_clients import SlackFor
 from bot.metrics import judge_report
 from bot.metrics.judges import Judge
 from bot.model.llm import LLMError, LLMErrorKind
@@ -38,7 +39,6 @@ from bot.scenarios.engine import INTERNAL_ERROR, PlanItem, base_result, plan_fro
 from bot.scenarios.figures import overall, per_scenario
 from bot.scenarios.run import show_summary, summary_message
 from bot.slack.post import post_message
-from bot.startup.deps import Deps
 from storage import jobs as jobs_repo
 from storage import profiles as profiles_repo
 from storage import results as results_repo
@@ -66,8 +66,8 @@ SCENARIO_DELETED: Final = (
 
 
 async def handle(
-    deps: Deps,
-    slack: SlackClients,
+    deps: JobDeps,
+    slack: SlackFor,
     payload: bytes | None,
     *,
     attempts: int = 0,
@@ -142,7 +142,7 @@ async def handle(
 
 
 async def handle_post(
-    deps: Deps, slack: SlackClients, payload: bytes | None, *, lease_s: float | None = None
+    deps: JobDeps, slack: SlackFor, payload: bytes | None, *, lease_s: float | None = None
 ) -> None:
     """The thread post of one result: at most once, and sent even when a worker dies half-way.
 
@@ -221,7 +221,7 @@ async def handle_post(
 
 
 async def _answer(
-    deps: Deps,
+    deps: JobDeps,
     *,
     run: ScenarioRun,
     version: ProfileVersion,
@@ -280,7 +280,7 @@ async def _answer(
 
 
 async def _judge_again(
-    deps: Deps,
+    deps: JobDeps,
     *,
     version: ProfileVersion,
     result: TestResult,
@@ -300,7 +300,7 @@ async def _judge_again(
 
 
 async def _progress_or_report(
-    deps: Deps,
+    deps: JobDeps,
     client: AsyncWebClient | None,
     *,
     run: ScenarioRun,
@@ -358,7 +358,7 @@ async def _progress_or_report(
 
 
 async def _report(
-    deps: Deps, client: AsyncWebClient | None, *, run: ScenarioRun, version: ProfileVersion
+    deps: JobDeps, client: AsyncWebClient | None, *, run: ScenarioRun, version: ProfileVersion
 ) -> None:
     pool = deps.pool
     results = await results_repo.run_results(pool, team_id=run.team_id, run_id=run.id)

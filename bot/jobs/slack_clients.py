@@ -3,12 +3,25 @@ the bot token of a one-workspace install, or the team's stored installation unde
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import asyncpg
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.startup.settings import Settings
 from storage.installations import PostgresInstallationStore
+
+
+class SlackFor(Protocol):
+    async def for_team(self, team_id: str) -> AsyncWebClient | None: ...
+
+
+class NoSlack:
+    """For a process without Slack settings (the CI command): its runs have no channel."""
+
+    async def for_team(self, team_id: str) -> AsyncWebClient | None:
+        return None
 
 
 class SlackClients:

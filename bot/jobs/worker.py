@@ -23,7 +23,7 @@ from pgqueuer.queries import Queries
 
 from bot.jobs import scenario_message
 from bot.jobs.budget import model_budget
-from bot.jobs.payloads import SCENARIO_MESSAGE, THREAD_POST
+from bot.jobs.payloads import SCENARIO_MESSAGE, SCENARIO_MESSAGE_HEADLESS, THREAD_POST
 from bot.jobs.slack_clients import SlackClients
 from bot.startup.deps import Deps
 
@@ -51,7 +51,7 @@ class WorkerOptions:
     scenario_concurrency: int
 
 
-class _Executor(DatabaseRetryEntrypointExecutor):
+class Executor(DatabaseRetryEntrypointExecutor):
     """Retries with backoff, and hands a job back to the queue when this worker stops before
     the job is done (cancelled at the end of the shutdown grace period): another worker, or
     this process after a restart, answers it. Its results are idempotent, so it may have
@@ -117,9 +117,22 @@ class Worker:
     def _build_queue(self) -> QueueManager:
         scenario_message_job, thread_post_job = self._handlers
         queue = QueueManager(Queries(AsyncpgPoolDriver(self._deps.pool)))
+        # runs of `romashka scenarios run`: the same job, helped along by every app worker
+        queue.register_executor(
+            SCENARIO_MESSAGE_HEADLESS,
+            Executor(
+                EntrypointExecutorParameters(
+                    func=scenario_message_job,
+                    concurrency_limit=self._options.scenario_concurrency,
+                    on_failure="hold",
+                ),
+                running=self._running,
+                handing_back=self._handing_back,
+            ),
+        )
         queue.register_executor(
             THREAD_POST,
-            _Executor(
+            Executor(
                 EntrypointExecutorParameters(
                     func=thread_post_job, concurrency_limit=0, on_failure="hold"
                 ),
@@ -129,7 +142,7 @@ class Worker:
         )
         queue.register_executor(
             SCENARIO_MESSAGE,
-            _Executor(
+            Executor(
                 EntrypointExecutorParameters(
                     func=scenario_message_job,
                     # held in the database: every worker together answers at most this many

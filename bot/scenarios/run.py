@@ -19,7 +19,7 @@ from bot.domain.results import TestResult
 from bot.domain.scenarios import Scenario, ScenarioRun
 from bot.errors import UserError
 from bot.jobs.enqueue import enqueue_scenario_messages
-from bot.jobs.payloads import ScenarioMessageJob
+from bot.jobs.payloads import SCENARIO_MESSAGE, ScenarioMessageJob
 from bot.scenarios import plan_stream
 from bot.scenarios.engine import PlanItem, model_calls, plan_for, plan_from_json, plan_json
 from bot.scenarios.figures import changes, figures, overall, per_scenario
@@ -86,7 +86,12 @@ async def start(
 
 
 async def queue_items(
-    pool: asyncpg.Pool, *, run: ScenarioRun, items: Sequence[PlanItem], parent_ts: str | None
+    pool: asyncpg.Pool,
+    *,
+    run: ScenarioRun,
+    items: Sequence[PlanItem],
+    parent_ts: str | None,
+    entrypoint: str = SCENARIO_MESSAGE,
 ) -> int:
     """One job per message, queued in the transaction that records the parent message: any
     process's worker answers them, and the last one posts the summary."""
@@ -105,7 +110,7 @@ async def queue_items(
             await scenarios_repo.set_parent(
                 con, team_id=run.team_id, run_id=run.id, parent_ts=parent_ts
             )
-        return await enqueue_scenario_messages(con, jobs)
+        return await enqueue_scenario_messages(con, jobs, entrypoint=entrypoint)
 
 
 async def show_summary(

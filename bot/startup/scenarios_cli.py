@@ -8,20 +8,20 @@ from typing import TextIO
 
 import asyncpg
 
-from bot.answers.pipeline import RunContext
 from bot.domain.profile import ProfileVersion
-from bot.domain.results import TestResult
 from bot.domain.scenarios import REPEAT_MAX, Scenario
 from bot.errors import UserError
+from bot.jobs.context import HeadlessDeps
+from bot.jobs.headless import RunNotCompleted, run_queued
 from bot.persona.versions import NotAVersionNumber, resolve_version
-from bot.scenarios.engine import execute, plan_for, plan_json
+from bot.scenarios.engine import plan_for, plan_json
 from bot.scenarios.figures import overall
 from bot.scenarios.report import Thresholds, as_json, junit, table
 from bot.startup.runtime import build_llm, database
 from bot.startup.settings import CoreSettings
+from storage import results as results_repo
 from storage import scenarios as repo
 from storage.errors import NotFound
-from storage.scenarios import RunTakenOver
 
 EXIT_OK, EXIT_BELOW, EXIT_USAGE = 0, 1, 2
 CLI_USER = "cli"
@@ -37,7 +37,7 @@ class ProgressBar:
         self.stream = stream
         self.enabled = stream.isatty()
 
-    async def update(self, _item: object, _result: TestResult, done: int, total: int) -> None:
+    async def update(self, done: int, total: int) -> None:
         if not self.enabled:
             return
         filled = round(self.WIDTH * done / total)
@@ -100,19 +100,28 @@ async def run_scenarios(settings: CoreSettings, args: argparse.Namespace) -> int
         )
         progress = ProgressBar(len(items), sys.stderr)
         try:
-            results = await execute(
-                RunContext.of(pool, llm, settings),
+            # through the queue, like a Slack run: this process works on it until it is
+            # completed, and any app worker running meanwhile helps
+            await run_queued(
+                HeadlessDeps(settings=settings, pool=pool, llm=llm),
                 run=run,
-                version=version,
                 items=items,
-                on_result=progress.update,
+                concurrency=args.concurrency or settings.scenario_concurrency,
+                on_progress=progress.update,
             )
-        except RunTakenOver:
-            # someone resumed the run from Slack while this process was too slow to beat
+        except RunNotCompleted as exc:
+            # someone resumed or stopped the run from Slack meanwhile
             print(
-                f"romashka: run #{run.id} was resumed elsewhere; not judged here", file=sys.stderr
+                f"romashka: run #{run.id} was {exc.status} elsewhere; not judged here",
+                file=sys.stderr,
             )
             return EXIT_BELOW
+        stored = await results_repo.run_results(pool, team_id=args.team, run_id=run.id)
+    # in plan order, as the run was asked
+    order: dict[tuple[int | None, int | None], int] = {
+        (i.scenario_id, i.position): n for n, i in enumerate(items)
+    }
+    results = sorted(stored, key=lambda r: order.get((r.scenario_id, r.position), len(order)))
     problems = Thresholds(args.min_pass_rate, args.min_alignment, strict=args.strict).failures(
         overall(results)
     )

@@ -1,0 +1,31 @@
+"""What a job handler needs from its process: the settings every entry point has, the pool and
+the model client. The app's `Deps` has them; so has the CI command's `HeadlessDeps` (no Slack
+settings: its runs post nothing)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import asyncpg
+
+from bot.startup.settings import CoreSettings
+
+if TYPE_CHECKING:
+    from bot.model.llm import LLM
+
+
+class JobDeps(Protocol):
+    @property
+    def settings(self) -> CoreSettings: ...
+    @property
+    def pool(self) -> asyncpg.Pool: ...
+    @property
+    def llm(self) -> LLM | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HeadlessDeps:
+    settings: CoreSettings
+    pool: asyncpg.Pool
+    llm: LLM | None

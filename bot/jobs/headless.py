@@ -1,0 +1,130 @@
+"""A scenario run without Slack (`romashka scenarios run`, for CI) through the same queue as a
+Slack run: its messages are queued as jobs (SCENARIO_MESSAGE_HEADLESS), this process runs a
+worker for such jobs until the run is completed, and any app worker running meanwhile helps.
+The jobs are the Slack run's own (bot.jobs.scenario_message): answered and judged once each,
+the run's totals stored by the job that finishes it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Any, Final
+
+from pgqueuer import Job, QueueManager
+from pgqueuer.adapters.drivers.asyncpg import AsyncpgPoolDriver
+from pgqueuer.executors import EntrypointExecutorParameters
+from pgqueuer.queries import Queries
+
+from bot.domain.scenarios import ScenarioRun
+from bot.jobs import scenario_message
+from bot.jobs.budget import model_budget
+from bot.jobs.context import JobDeps
+from bot.jobs.payloads import SCENARIO_MESSAGE_HEADLESS
+from bot.jobs.slack_clients import NoSlack
+from bot.jobs.worker import Executor
+from bot.scenarios.engine import HEARTBEAT_S, PlanItem
+from bot.scenarios.run import queue_items
+from storage import jobs as jobs_repo
+from storage import scenarios as scenarios_repo
+
+# how often the command looks at its run (and beats for it, so no sweeper takes it for dead)
+POLL_S: Final = 0.2
+
+OnProgress = Callable[[int, int], Awaitable[None]]
+
+
+class RunNotCompleted(Exception):
+    """The run ended otherwise: stopped, or resumed by another process."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+async def run_queued(
+    deps: JobDeps,
+    *,
+    run: ScenarioRun,
+    items: Sequence[PlanItem],
+    concurrency: int,
+    on_progress: OnProgress | None = None,
+) -> None:
+    """Queue the run's messages and work on them until the run is completed."""
+    pool = deps.pool
+    await queue_items(
+        pool, run=run, items=items, parent_ts=None, entrypoint=SCENARIO_MESSAGE_HEADLESS
+    )
+    slack = NoSlack()
+    budget = model_budget(deps)
+
+    async def message_job(job: Job) -> None:
+        await scenario_message.handle(
+            deps, slack, job.payload, attempts=job.attempts, budget=budget
+        )
+
+    running: set[asyncio.Task[Any]] = set()
+    queue = QueueManager(Queries(AsyncpgPoolDriver(pool)))
+    queue.register_executor(
+        SCENARIO_MESSAGE_HEADLESS,
+        Executor(
+            EntrypointExecutorParameters(
+                func=message_job, concurrency_limit=concurrency, on_failure="hold"
+            ),
+            running=running,
+            handing_back=set(),
+        ),
+    )
+    timeout = timedelta(seconds=deps.settings.job_heartbeat_timeout_s)
+    worker = asyncio.create_task(
+        queue.run(
+            batch_size=max(1, concurrency // 2),
+            max_concurrent_tasks=max(2, concurrency),
+            heartbeat_timeout=timeout,
+            dequeue_timeout=timeout,
+        )
+    )
+    try:
+        await _until_finished(
+            deps, run=run, total=len(items), on_progress=on_progress, worker=worker
+        )
+    finally:
+        queue.shutdown.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(worker), timeout=10)
+        except TimeoutError:
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
+
+
+async def _until_finished(
+    deps: JobDeps,
+    *,
+    run: ScenarioRun,
+    total: int,
+    on_progress: OnProgress | None,
+    worker: asyncio.Task[None],
+) -> None:
+    pool = deps.pool
+    shown = -1
+    beat_at = 0.0
+    while True:
+        if worker.done():
+            worker.result()  # raises what stopped it
+            raise RuntimeError("the job worker stopped")
+        current = await scenarios_repo.get_run(pool, team_id=run.team_id, run_id=run.id)
+        progress = await jobs_repo.run_progress(
+            pool, team_id=run.team_id, run_id=run.id, total=total
+        )
+        if on_progress is not None and progress.done != shown:
+            shown = progress.done
+            await on_progress(progress.done, total)
+        if current.attempt != run.attempt or current.status not in {"running", "completed"}:
+            raise RunNotCompleted(current.status)
+        if current.status == "completed":
+            return
+        if time.monotonic() - beat_at > HEARTBEAT_S:
+            beat_at = time.monotonic()
+            await jobs_repo.touch_run(pool, team_id=run.team_id, run_id=run.id)
+        await asyncio.sleep(POLL_S)
