@@ -281,6 +281,15 @@ async def _streaming(model: FakeOpenAI, first_request: int, answers: int) -> Non
     raise RuntimeError("the burst's answers never started streaming")
 
 
+async def _jobs_running(con: asyncpg.Connection, timeout_s: float = 60.0) -> None:
+    """Until a worker has picked scenario jobs (the run's load is on)."""
+    deadline = time.monotonic() + timeout_s
+    while not await con.fetchval("SELECT count(*) FROM pgqueuer WHERE status = 'picked'"):
+        if time.monotonic() > deadline:
+            raise RuntimeError("no worker picked the scenario run's jobs")
+        await asyncio.sleep(0.05)
+
+
 async def wait_healthy(client: ClientThread, base: str, proc: asyncio.subprocess.Process) -> float:
     started = time.monotonic()
     while time.monotonic() - started < HEALTH_TIMEOUT_S:
@@ -292,7 +301,9 @@ async def wait_healthy(client: ClientThread, base: str, proc: asyncio.subprocess
     raise RuntimeError(f"the app was not healthy after {HEALTH_TIMEOUT_S:g} s")
 
 
-def app_env(*, dsn: str, port: int, slack: FakeSlack, model: FakeOpenAI) -> dict[str, str]:
+def app_env(
+    *, dsn: str, port: int, slack: FakeSlack, model: FakeOpenAI, worker_in_app: bool = True
+) -> dict[str, str]:
     # Nothing of the developer's own Slack/OpenAI set-up may leak in: the app must talk only to
     # the fakes on 127.0.0.1.
     env = {
@@ -312,6 +323,8 @@ def app_env(*, dsn: str, port: int, slack: FakeSlack, model: FakeOpenAI) -> dict
             "OPENAI_API_KEY": "sk-bench",
             "OPENAI_MODEL": "fake-model",
             "LOG_LEVEL": "INFO",  # the product default, so logging costs what it costs in use
+            # "false": scenario jobs run in a `romashka worker` process of their own
+            "WORKER_IN_APP": "true" if worker_in_app else "false",
         }
     )
     return env
@@ -335,8 +348,19 @@ async def _stop(proc: asyncio.subprocess.Process) -> int:
 
 
 async def bench(
-    *, requests: int, ttft_ms: float, token_ms: float, judge_ms: float, warmup: int = 1
+    *,
+    requests: int,
+    ttft_ms: float,
+    token_ms: float,
+    judge_ms: float,
+    warmup: int = 1,
+    worker: str = "app",
+    scenario_repeat: int = 0,
 ) -> dict[str, Any]:
+    """`worker`: "app" (scenario jobs run in the app process, the default deployment) or
+    "separate" (WORKER_IN_APP=false and one `python -m bot worker` process beside it);
+    `scenario_repeat` > 0 starts `/bot scenario run all repeat N` before the bursts, so that
+    scenario jobs are being answered while the acks are timed."""
     date = datetime.now(UTC)
     workdir = Path(tempfile.mkdtemp(prefix="romashka-bench-ack-"))
     log_path = workdir / "app.log"
@@ -352,15 +376,32 @@ async def bench(
         events = f"{base}/slack/events"
         commands = Commands(slack)
         try:
+            env = app_env(
+                dsn=dsn, port=port, slack=slack, model=model, worker_in_app=worker == "app"
+            )
             with log_path.open("wb") as log:
                 proc = await asyncio.create_subprocess_exec(
                     sys.executable,
                     "-m",
                     "bot",
-                    env=app_env(dsn=dsn, port=port, slack=slack, model=model),
+                    env=env,
                     cwd=workdir,  # away from any developer's .env
                     stdout=log,
                     stderr=asyncio.subprocess.STDOUT,
+                )
+                worker_proc = (
+                    await asyncio.create_subprocess_exec(
+                        sys.executable,
+                        "-m",
+                        "bot",
+                        "worker",
+                        env=env,
+                        cwd=workdir,
+                        stdout=log,
+                        stderr=asyncio.subprocess.STDOUT,
+                    )
+                    if worker == "separate"
+                    else None
                 )
             try:
                 report = await _drive(
@@ -373,12 +414,17 @@ async def bench(
                     commands=commands,
                     requests=requests,
                     warmup=warmup,
+                    scenario_repeat=scenario_repeat,
                 )
             except BaseException:
                 await _stop(proc)
+                if worker_proc is not None:
+                    await _stop(worker_proc)
                 print(f"app log (last lines):\n{_tail(log_path)}", file=sys.stderr)
                 raise
             report["exit_code"] = await _stop(proc)
+            if worker_proc is not None:
+                report["worker_exit_code"] = await _stop(worker_proc)
             server_version = await con.fetchval("SHOW server_version")
         finally:
             await con.close()
@@ -394,6 +440,8 @@ async def bench(
             "token_ms": token_ms,
             "judge_ms": judge_ms,
             "message": MESSAGE,
+            "worker": worker,
+            "scenario_repeat": scenario_repeat,
         },
         "machine": machine(embedded=embedded, postgres_version=server_version),
         **report,
@@ -411,6 +459,7 @@ async def _drive(
     commands: Commands,
     requests: int,
     warmup: int,
+    scenario_repeat: int = 0,
 ) -> dict[str, Any]:
     async with ClientThread(limit=requests) as client:
         http = client.http
@@ -447,6 +496,12 @@ async def _drive(
         help_warm, _ = await burst_of("help")
         await slack.wait_responses(replies + PROBE_SEQUENTIAL + 2 * requests, timeout=30)
 
+        if scenario_repeat:
+            # scenario jobs being answered (in the app or in the worker) during the bursts
+            await post(f"scenario run all repeat {scenario_repeat} confirm")
+            await _jobs_running(con)
+        scenario_jobs = await con.fetchval("SELECT count(*) FROM pgqueuer")
+
         sampler = Sampler(proc.pid)
         sampling = asyncio.create_task(sampler.run())
         model.max_in_flight = 0
@@ -467,6 +522,7 @@ async def _drive(
         peak_hwm = hwm_mib(proc.pid)
 
     return {
+        "scenario_jobs_at_burst": int(scenario_jobs or 0),
         "startup_s": round(startup_s, 2),
         "ack": {**_summary(acks), "burst_s": round(burst_s, 3)},
         "ack_while_streaming": _summary(streaming_acks),
@@ -551,6 +607,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ttft-ms", type=float, default=2000.0, help="model's time to first token")
     parser.add_argument("--token-ms", type=float, default=50.0, help="time between tokens")
     parser.add_argument("--judge-ms", type=float, default=500.0, help="each judge call's latency")
+    parser.add_argument(
+        "--worker",
+        choices=("app", "separate"),
+        default="app",
+        help="scenario jobs in the app process (app) or in a `romashka worker` beside it",
+    )
+    parser.add_argument(
+        "--scenario-repeat",
+        type=int,
+        default=0,
+        help="start `/bot scenario run all repeat N` before the bursts (0: none)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     if args.requests < 1 or min(args.ttft_ms, args.token_ms, args.judge_ms) < 0:
@@ -561,6 +629,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ttft_ms=args.ttft_ms,
             token_ms=args.token_ms,
             judge_ms=args.judge_ms,
+            worker=args.worker,
+            scenario_repeat=args.scenario_repeat,
         )
     )
     print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else render(report))

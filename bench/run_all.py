@@ -256,6 +256,7 @@ BENCHES: Final = (
     Bench("bench_calibration", (), ("--samples", "1", "--latency-ms", "50"), _calibration_rows),
     Bench("bench_plan_stream", (), ("--ttft-ms", "300"), _generic_rows),
     Bench("bench_scenario_draft", (), ("--runs", "5"), _generic_rows),
+    Bench("bench_ack_worker", (), ("--scenario-repeat", "5"), _generic_rows),
 )
 
 

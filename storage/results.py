@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -250,6 +251,25 @@ async def run_item_result(
         position,
     )
     return None if row is None else _result(row)
+
+
+async def run_results_at(
+    pool: asyncpg.Pool, *, team_id: str, run_id: int, scenario_id: int, positions: Sequence[int]
+) -> list[TestResult]:
+    """The run's results of one scenario at these positions (the samples of one message), in
+    position order."""
+    rows = await pool.fetch(
+        f"""
+        SELECT {_RESULT_COLUMNS} FROM test_results
+        WHERE team_id = $1 AND run_id = $2 AND scenario_id = $3 AND position = ANY($4::int[])
+        ORDER BY position
+        """,
+        team_id,
+        run_id,
+        scenario_id,
+        list(positions),
+    )
+    return [_result(r) for r in rows]
 
 
 async def results_by_ids(

@@ -520,3 +520,96 @@ def item_message(
     if result.alignment is not None and (note := agreement_note(traits_judge, named=True)):
         blocks.append(note)
     return truncate(answer, limits.READABLE_MESSAGE_TEXT), blocks
+
+
+# a collapsed message shows the first failing sample's answer up to this long
+SAMPLE_ANSWER_CHARS = 1500
+
+
+def _failed(result: TestResult) -> bool:
+    """The sample failed: an error without an answer, or a behaviour judged as failed."""
+    if result.error_kind and not result.answer:
+        return True
+    return any(v.get("passed") is False for v in result.behaviour_results or [])
+
+
+def samples_message(results: Sequence[TestResult]) -> tuple[str, list[Block]]:
+    """One thread message for every sample of one scenario message (a run with repeat > 1),
+    instead of one per sample: per behaviour how many samples passed of those judged (flaky
+    when some passed and some failed), the samples that failed with an error, alignment and
+    time over the samples, and the first failing sample's answer with its verdicts (else the
+    first sample's). A handful of blocks whatever the repeat."""
+    first = results[0]
+    n = len(results)
+    head = (
+        f"*{escape(first.scenario_name or '')}* — _{escape(truncate(first.question, 300))}_ · "
+        f"{n} samples"
+    )
+    blocks: list[Block] = [{"type": "section", "text": mrkdwn(head, limits.SECTION_TEXT)}]
+    tally: dict[str, list[int]] = {}
+    for r in results:
+        for v in r.behaviour_results or []:
+            counts = tally.setdefault(str(v["behaviour"]), [0, 0, 0])  # passed, judged, not
+            if v.get("passed") is None:
+                counts[2] += 1
+            else:
+                counts[1] += 1
+                counts[0] += 1 if v["passed"] else 0
+    lines = []
+    for name, (passed, judged, unjudged) in tally.items():
+        if judged == 0:
+            mark = "➖"
+        elif passed == judged:
+            mark = "✅"
+        elif passed == 0:
+            mark = "❌"
+        else:
+            mark = "〰️"
+        rate = f"{passed}/{judged} passed ({passed / judged:.0%})" if judged else "not judged"
+        flaky = " · *flaky*" if 0 < passed < judged else ""
+        apart = f" · {unjudged} not judged" if unjudged and judged else ""
+        lines.append(f"{mark} {escape(name)}: {rate}{flaky}{apart}")
+    errors = sum(1 for r in results if r.error_kind and not r.answer)
+    if errors:
+        lines.append(f":warning: {counted(errors, 'sample')} failed without an answer")
+    if lines:
+        blocks.append({"type": "section", "text": mrkdwn(truncate("\n".join(lines), 3000), 3000)})
+    failing = next(((i, r) for i, r in enumerate(results) if _failed(r)), None)
+    index, shown = failing if failing is not None else (0, first)
+    label = "First failing sample" if failing is not None else "First sample"
+    if shown.error_kind and not shown.answer:
+        body = f":warning: {escape(shown.error or '')}"
+    else:
+        body = neutralise(truncate(shown.answer, SAMPLE_ANSWER_CHARS), dialect=Dialect.MRKDWN)
+    blocks.append(
+        {
+            "type": "section",
+            "text": mrkdwn(
+                truncate(f"_{label} (#{index + 1}):_\n{body}", limits.SECTION_TEXT),
+                limits.SECTION_TEXT,
+            ),
+        }
+    )
+    failed_verdicts = [v for v in shown.behaviour_results or [] if v.get("passed") is False]
+    if failed_verdicts:
+        text = "\n".join(_verdict_line(v) for v in failed_verdicts)
+        blocks.append({"type": "section", "text": mrkdwn(truncate(text, 3000), 3000)})
+    aligned = [r.alignment for r in results if r.alignment is not None]
+    times = sorted(r.total_ms for r in results if r.total_ms is not None)
+    alignment = (
+        f"alignment {min(aligned):.0f}–{max(aligned):.0f}/100" if aligned else "alignment n/a"
+    )
+    median = seconds(times[len(times) // 2]) if times else "n/a"
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                mrkdwn(
+                    f"{alignment} over the samples · median {median} total",
+                    500,
+                )
+            ],
+        }
+    )
+    text = f"{first.scenario_name}: {first.question} ({n} samples)"
+    return truncate(text, limits.READABLE_MESSAGE_TEXT), blocks

@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import limits
 from bot.answers.pipeline import RunContext, answer_and_judge, judge_again, needs_judging
 from bot.blocks.plan import finished_text
-from bot.blocks.scenarios import item_message, progress_message
+from bot.blocks.scenarios import item_message, progress_message, samples_message
 from bot.domain.profile import ProfileVersion
 from bot.domain.results import TestResult
 from bot.domain.scenarios import ScenarioRun
@@ -123,7 +123,9 @@ async def handle(
         # the answer was stored, then the job died while its judges ran: judged now, once
         result = await _judge_again(deps, version=version, result=result, item=item, budget=budget)
     await jobs_repo.mark_done(pool, team_id=run.team_id, result_id=result.id)
-    if run.channel_id is not None and run.parent_ts is not None and result.posted_at is None:
+    has_thread = run.channel_id is not None and run.parent_ts is not None
+    anchor = await _post_anchor(deps, run=run, item=item, result=result) if has_thread else None
+    if run.channel_id is not None and anchor is not None:
         wait_s = await jobs_repo.pace_post(
             pool,
             team_id=run.team_id,
@@ -131,7 +133,7 @@ async def handle(
             interval_s=THREAD_POST_INTERVAL_S,
             burst=THREAD_POST_BURST,
         )
-        post = ThreadPostJob(team_id=run.team_id, run_id=run.id, result_id=result.id)
+        post = ThreadPostJob(team_id=run.team_id, run_id=run.id, result_id=anchor)
         await enqueue_thread_post(pool, post, after_s=wait_s)
     client = await slack.for_team(run.team_id)
     if client is None:
@@ -193,12 +195,23 @@ async def handle_post(
         if found is not None:
             await jobs_repo.record_post(pool, team_id=run.team_id, result_id=result.id, ts=found)
             return
-    judges = await judge_report.some(
-        pool, team_id=run.team_id, which=(Judge.BEHAVIOURS, Judge.TRAITS)
-    )
-    text, blocks = item_message(
-        result, judge=judges[Judge.BEHAVIOURS], traits_judge=judges[Judge.TRAITS]
-    )
+    positions = _sample_positions(run, scenario_id=result.scenario_id, position=result.position)
+    if len(positions) > 1:
+        samples = await results_repo.run_results_at(
+            pool,
+            team_id=run.team_id,
+            run_id=run.id,
+            scenario_id=result.scenario_id or 0,
+            positions=positions,
+        )
+        text, blocks = samples_message(samples or [result])
+    else:
+        judges = await judge_report.some(
+            pool, team_id=run.team_id, which=(Judge.BEHAVIOURS, Judge.TRAITS)
+        )
+        text, blocks = item_message(
+            result, judge=judges[Judge.BEHAVIOURS], traits_judge=judges[Judge.TRAITS]
+        )
     try:
         response = await post_message(
             client,
@@ -277,6 +290,43 @@ async def _answer(
         return await results_repo.insert_result(
             pool, replace(base, error_kind="internal", error=INTERNAL_ERROR)
         )
+
+
+def _sample_positions(
+    run: ScenarioRun, *, scenario_id: int | None, position: int | None
+) -> list[int]:
+    """The positions of every sample of the message at `position` (sample s of message i of n
+    is at s·n + i, see bot.scenarios.engine), sample 0 first; one position without repeats."""
+    if scenario_id is None or position is None:
+        return [position or 0]
+    for p in run.plan:
+        if int(str(p["scenario_id"])) == scenario_id:
+            n = len(p["messages"]) if isinstance(p["messages"], list) else 1
+            repeat = int(str(p.get("repeat", 1)))
+            i = position % max(1, n)
+            return [s * n + i for s in range(repeat)]
+    return [position]
+
+
+async def _post_anchor(
+    deps: JobDeps, *, run: ScenarioRun, item: PlanItem, result: TestResult
+) -> int | None:
+    """The result whose thread post this job queues: its own; with repeats, sample 0's once
+    every sample of its message is done (one post for them all), else None. Each job marks its
+    sample done before it looks, so the last of them to finish sees all done."""
+    positions = _sample_positions(run, scenario_id=item.scenario_id, position=item.position)
+    if len(positions) == 1:
+        return result.id
+    samples = await results_repo.run_results_at(
+        deps.pool,
+        team_id=run.team_id,
+        run_id=run.id,
+        scenario_id=item.scenario_id,
+        positions=positions,
+    )
+    if len(samples) < len(positions) or any(r.done_at is None for r in samples):
+        return None
+    return samples[0].id
 
 
 async def _judge_again(
