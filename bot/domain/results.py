@@ -49,6 +49,8 @@ class TestResult:
     done_at: datetime | None = None
     # when it was claimed for posting in the run's thread (at most once)
     posted_at: datetime | None = None
+    # the ts of that thread post once Slack took it ("" for posts made before it was kept)
+    posted_ts: str | None = None
 
     @property
     def cut_off(self) -> bool:
