@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import asyncpg
 
+from bot.slack.stream_budget import StreamBudget
 from bot.startup.settings import CoreSettings
 
 if TYPE_CHECKING:
@@ -22,6 +23,9 @@ class JobDeps(Protocol):
     def pool(self) -> asyncpg.Pool: ...
     @property
     def llm(self) -> LLM | None: ...
+    # the streams budget of the run's plan stream (bot.scenarios.plan_stream); None: no budget
+    @property
+    def streams(self) -> StreamBudget | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,3 +33,4 @@ class HeadlessDeps:
     settings: CoreSettings
     pool: asyncpg.Pool
     llm: LLM | None
+    streams: StreamBudget | None = None

@@ -112,7 +112,9 @@ async def handle(
     if result is None:
         # the plan shows this message in progress (if a progress edit is due)
         client = await slack.for_team(run.team_id)
-        await _progress_or_report(deps, client, run=run, version=version, total=len(items))
+        await _progress_or_report(
+            deps, client, run=run, version=version, total=len(items), reporter=job.reporter
+        )
         try:
             result = await _answer(
                 deps, run=run, version=version, item=item, attempts=attempts, budget=budget
