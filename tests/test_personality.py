@@ -14,11 +14,13 @@ from bot.persona.personality import (
     CUSTOM_END,
     CUSTOM_START,
     STYLE_INSTRUCTIONS,
-    TRAIT_BANDS,
+    TRAIT_ANCHORS,
+    TRAIT_SCALES,
     Sampling,
-    band,
     build_system_prompt,
+    nearest_anchor,
     sampling_for,
+    trait_instruction,
 )
 from tests.fake_openai import FakeOpenAI, rate, read_cues
 from tests.slack_driver import SlackDriver
@@ -35,40 +37,117 @@ def with_(**changes: Any) -> ProfileFields:
     ("level", "expected"),
     [
         (0, 0),
-        (20, 0),
-        (21, 1),
-        (40, 1),
-        (41, 2),
-        (60, 2),
-        (61, 3),
-        (80, 3),
-        (81, 4),
+        (12, 0),
+        (13, 1),
+        (25, 1),
+        (37, 1),
+        (38, 2),
+        (62, 2),
+        (63, 3),
+        (87, 3),
+        (88, 4),
         (100, 4),
         (-5, 0),
         (150, 4),
     ],
 )
-def test_band_boundaries(level: int, expected: int) -> None:
-    assert band(level) == expected
+def test_nearest_anchor(level: int, expected: int) -> None:
+    assert nearest_anchor(level) == expected
 
 
-def test_band_texts_are_all_distinct() -> None:
-    texts = [text for bands in TRAIT_BANDS.values() for text in bands]
+def test_anchor_texts_are_all_distinct() -> None:
+    texts = [text for anchors in TRAIT_ANCHORS.values() for text in anchors]
     assert len(texts) == 20
     assert len(set(texts)) == 20
-    # No band text may contain another, or a prompt could not be traced back to its band.
+    # No anchor text may contain another, or a prompt could not be traced back to its anchor.
     for a in texts:
         assert not any(a != b and a in b for b in texts)
 
 
 @pytest.mark.parametrize("trait", TRAITS)
-@pytest.mark.parametrize(("level", "band_index"), [(5, 0), (30, 1), (50, 2), (70, 3), (95, 4)])
-def test_prompt_contains_exactly_the_band_of_each_trait(
-    trait: str, level: int, band_index: int
+@pytest.mark.parametrize(("level", "anchor"), [(5, 0), (30, 1), (50, 2), (70, 3), (95, 4)])
+def test_prompt_contains_exactly_the_nearest_anchor_of_each_trait(
+    trait: str, level: int, anchor: int
 ) -> None:
     prompt = build_system_prompt(with_(**{trait: level}))
-    for index, text in enumerate(TRAIT_BANDS[trait]):
-        assert (text in prompt) == (index == band_index)
+    for index, text in enumerate(TRAIT_ANCHORS[trait]):
+        assert (text in prompt) == (index == anchor)
+
+
+@pytest.mark.parametrize(
+    ("trait", "level", "line"),
+    [
+        (
+            "formality",
+            50,
+            "Formality 50/100 (0 = casual chat, 100 = formal writing): "
+            + TRAIT_ANCHORS["formality"][2],
+        ),
+        (
+            "formality",
+            63,
+            "Formality 63/100 (0 = casual chat, 100 = formal writing): "
+            + TRAIT_ANCHORS["formality"][3]
+            + " Lean somewhat more casual than that.",
+        ),
+        (
+            "enthusiasm",
+            3,
+            "Enthusiasm 3/100 (0 = calm, 100 = enthusiastic): "
+            + TRAIT_ANCHORS["enthusiasm"][0]
+            + " Lean slightly more lively than that.",
+        ),
+        (
+            "technical_depth",
+            81,
+            "Technical depth 81/100 (0 = everyday words, 100 = expert detail): "
+            + TRAIT_ANCHORS["technical_depth"][3]
+            + " Lean slightly more technical than that.",
+        ),
+        (
+            "empathy",
+            94,
+            "Empathy 94/100 (0 = solution only, 100 = deeply empathetic): "
+            + TRAIT_ANCHORS["empathy"][4]
+            + " Lean slightly more to the point than that.",
+        ),
+        # clamped, as the band was: a slightly off value still builds a prompt
+        (
+            "empathy",
+            150,
+            "Empathy 100/100 (0 = solution only, 100 = deeply empathetic): "
+            + TRAIT_ANCHORS["empathy"][4],
+        ),
+        (
+            "technical_depth",
+            -5,
+            "Technical depth 0/100 (0 = everyday words, 100 = expert "
+            "detail): " + TRAIT_ANCHORS["technical_depth"][0],
+        ),
+    ],
+)
+def test_trait_line_states_the_level_the_anchor_and_the_lean(
+    trait: str, level: int, line: str
+) -> None:
+    assert trait_instruction(trait, level) == line
+    assert f"- {line}\n" in build_system_prompt(with_(**{trait: level}))
+
+
+@pytest.mark.parametrize("trait", TRAITS)
+def test_every_level_reads_differently_and_leans_toward_its_side(trait: str) -> None:
+    """Point by point, not five bands: 101 distinct lines, each off-anchor line leaning from its
+    anchor toward the side the level lies on, "slightly" within 6 points, else "somewhat"."""
+    scale = TRAIT_SCALES[trait]
+    lines = [trait_instruction(trait, level) for level in range(101)]
+    assert len(set(lines)) == 101
+    for level, line in enumerate(lines):
+        off = level - 25 * nearest_anchor(level)
+        if off == 0:
+            assert " Lean " not in line
+            continue
+        toward = scale.toward_high if off > 0 else scale.toward_low
+        amount = "slightly" if abs(off) <= 6 else "somewhat"
+        assert line.endswith(f" Lean {amount} {toward} than that."), (level, line)
 
 
 @pytest.mark.parametrize(
@@ -259,12 +338,13 @@ async def test_profiles_produce_measurably_different_answers(
         ("empathy", "caring"),
     ],
 )
-def test_each_band_reads_stronger_to_a_model_that_reads_words(trait: str, leaning: str) -> None:
-    """The band texts carry their meaning in plain words: a model that knows only a list of cue
-    words (the fake's) leans further with each band, so swapped or emptied bands show here."""
+def test_each_anchor_reads_stronger_to_a_model_that_reads_words(trait: str, leaning: str) -> None:
+    """The anchor texts carry their meaning in plain words: a model that knows only a list of
+    cue words (the fake's) leans further with each anchor, so swapped or emptied anchors show
+    here."""
     leanings = [
         getattr(read_cues(build_system_prompt(with_(**{trait: level}))), leaning)
-        for level in (5, 30, 50, 70, 95)
+        for level in (0, 25, 50, 75, 100)
     ]
     assert leanings == sorted(leanings)
     assert len(set(leanings)) == 5

@@ -2,6 +2,15 @@
 
 Pure functions only: the same fields always give the same prompt and sampling, so a saved
 profile version reproduces exactly what the model was told.
+
+Each trait line follows its slider point by point (issue #17, "Continuous traits"): it states
+the level as a number on a scale whose two ends are named, gives the wording of the nearest of
+five anchors (0, 25, 50, 75, 100), and between anchors says how far and which way to lean from
+that wording. So 63 and 70 read differently, where five fixed bands gave them one text. The
+anchors are graded in steps of similar size (README, "Continuous traits: before and after"):
+the calibration of the five old band texts found the low three of enthusiasm, technical depth
+and empathy indistinguishable (they only forbade things) and the top two of formality,
+technical depth and empathy saturated.
 """
 
 from __future__ import annotations
@@ -15,21 +24,57 @@ from bot.domain.knowledge import KnowledgeItem
 from bot.domain.profile import MAX_TOKENS_BY_STYLE, TRAITS, ProfileFields, ResponseStyle
 from bot.persona.knowledge import prompt_section
 
-BAND_RANGES: Final[tuple[tuple[int, int], ...]] = ((0, 20), (21, 40), (41, 60), (61, 80), (81, 100))
+ANCHORS: Final[tuple[int, int, int, int, int]] = (0, 25, 50, 75, 100)
+ANCHOR_STEP: Final = 25
+# Off an anchor by at most this much the lean is "slightly", beyond it "somewhat" (an anchor
+# is at most 12 points away).
+SLIGHT_MAX: Final = 6
 
-# Each text is a behavioural instruction, not an adjective: models follow "never use
-# contractions" far more reliably than "be formal". Every text is unique across all traits
-# and bands so a prompt can be traced back to the band that produced it.
-TRAIT_BANDS: Final[dict[str, tuple[str, str, str, str, str]]] = {
+
+@dataclass(frozen=True, slots=True)
+class TraitScale:
+    """How a trait is named to the model: its label, what 0 and 100 mean, and the phrases that
+    lean from an anchor's wording toward either end."""
+
+    label: str
+    low: str
+    high: str
+    toward_low: str
+    toward_high: str
+
+
+TRAIT_SCALES: Final[dict[str, TraitScale]] = {
+    "formality": TraitScale(
+        "Formality", "casual chat", "formal writing", "more casual", "more formal"
+    ),
+    "enthusiasm": TraitScale("Enthusiasm", "calm", "enthusiastic", "calmer", "more lively"),
+    "technical_depth": TraitScale(
+        "Technical depth", "everyday words", "expert detail", "less technical", "more technical"
+    ),
+    "empathy": TraitScale(
+        "Empathy", "solution only", "deeply empathetic", "more to the point", "warmer"
+    ),
+}
+
+# The wording at each anchor (0, 25, 50, 75, 100). Each text is a behavioural instruction, not
+# an adjective: models follow "never use contractions" far more reliably than "be formal".
+# Each step up adds or strengthens a behaviour the previous anchor did not ask for, so that
+# neighbouring anchors differ by a similar amount: the old middle texts only forbade things
+# ("at most one exclamation mark", "no emoji"), which reads the same as the text below them,
+# and their top two both asked for everything at once. Words that belong to another trait's
+# scale are avoided ("plain" reads as non-technical, "warm" as empathetic), so that one slider
+# does not move another. Every text is unique across all traits and anchors so a prompt can be
+# traced back to the anchor that produced it.
+TRAIT_ANCHORS: Final[dict[str, tuple[str, str, str, str, str]]] = {
     "formality": (
-        "Write casually, like a friendly colleague in chat: use contractions (you're, it's, "
-        "don't), address the customer by first name when you know it, and keep it relaxed.",
-        "Keep the tone informal but tidy: contractions are welcome, plain everyday words, "
-        "no slang and no stiff phrasing.",
-        "Use a neutral, professional tone: plain language, occasional contractions are fine, "
-        "avoid both slang and ceremonial phrases.",
-        "Write in a polished business tone: prefer full forms over contractions, use complete "
-        "sentences, and greet and close politely.",
+        "Write very casually, like chatting with a colleague: use contractions (you're, it's, "
+        "don't) in nearly every sentence, use the customer's first name when you know it, and "
+        "keep it relaxed.",
+        "Keep the tone informal but tidy: use contractions freely and simple words, and no jokes.",
+        "Use a neutral tone, neither stiff nor loose: a contraction now and then is fine; avoid "
+        "ceremonial phrases.",
+        "Write in a polished tone: prefer full forms (do not, it is) over contractions, and "
+        "greet and close politely.",
         "Write formally: never use contractions or slang, address the customer respectfully "
         "(no first names), use complete, carefully constructed sentences, and close with a "
         "courteous sign-off.",
@@ -37,22 +82,23 @@ TRAIT_BANDS: Final[dict[str, tuple[str, str, str, str, str]]] = {
     "enthusiasm": (
         "Stay calm and matter-of-fact: no exclamation marks, no emoji, no superlatives; state "
         "the facts evenly.",
-        "Be reserved: at most a brief, understated positive remark, no exclamation marks and "
+        "Add a little energy: one brief positive remark is fine, but no exclamation marks and "
         "no emoji.",
-        "Be pleasant and moderately warm: an occasional positive phrase is fine, at most one "
+        "Sound pleasant and upbeat, with some energy: a positive phrase or two and one "
         "exclamation mark, no emoji.",
-        "Sound upbeat: show genuine energy with positive phrasing, use an exclamation mark or "
-        "two, and one fitting emoji is fine.",
+        "Sound upbeat, energetic and enthusiastic: show excitement with positive phrasing, use "
+        "an exclamation mark or two, and one fitting emoji.",
         "Be highly enthusiastic and energetic: open with excitement, use exclamation marks "
-        "freely, celebrate the customer's progress, and include one or two fitting emoji.",
+        "freely, celebrate the customer's progress, keep it lively, and include one or two "
+        "fitting emoji.",
     ),
     "technical_depth": (
         "Avoid technical jargon entirely: explain everything in everyday words a non-technical "
         "customer understands, and skip internal details.",
-        "Keep technical detail light: name a setting or menu item when needed, but explain any "
-        "technical term in plain words.",
-        "Give a balanced level of detail: name the relevant settings, features and steps "
-        "precisely, with brief explanations of technical terms.",
+        "Keep technical detail light: name the exact setting or menu item when needed, and "
+        "explain any technical term in simple words.",
+        "Give a moderate level of detail: name the exact settings, features and steps "
+        "precisely, with specific values, and briefly explain technical terms.",
         "Be technically specific: use precise product and technical terminology, mention exact "
         "settings, error codes and versions where relevant.",
         "Go deep technically: assume an expert reader, use exact technical terminology (APIs, "
@@ -62,9 +108,8 @@ TRAIT_BANDS: Final[dict[str, tuple[str, str, str, str, str]]] = {
     "empathy": (
         "Focus strictly on the solution: do not comment on the customer's feelings or "
         "apologise unless the company is clearly at fault.",
-        "Acknowledge the issue briefly in a few words, then move straight to the solution.",
-        "Show reasonable understanding: acknowledge the customer's situation in one sentence "
-        "before helping.",
+        "Acknowledge the issue in a few words, then move on to the fix.",
+        "Show understanding: acknowledge the customer's situation in one sentence before helping.",
         "Be warm and understanding: acknowledge how the problem affects the customer, thank "
         "them for their patience, and reassure them it can be fixed.",
         "Lead with empathy: name the customer's frustration or concern explicitly, validate "
@@ -101,20 +146,31 @@ TEMPERATURE_MAX: Final = 1.0
 PRESENCE_PENALTY_MAX: Final = 0.6
 
 
-def band(level: int) -> int:
-    """Index 0..4 of the band a 0-100 trait level falls into (0-20, 21-40, ..., 81-100).
+def _clamped(level: int) -> int:
+    # The UI validates input, and a prompt should still be built from a slightly off value
+    # rather than crash a reply.
+    return min(100, max(0, level))
 
-    Out-of-range levels are clamped: the UI validates input, and a prompt should still
-    be built from a slightly off value rather than crash a reply.
-    """
-    clamped = min(100, max(0, level))
-    if clamped <= 20:
-        return 0
-    return (clamped - 1) // 20
+
+def nearest_anchor(level: int) -> int:
+    """Index 0..4 of the anchor (0, 25, 50, 75, 100) nearest a 0-100 level: 12 is nearer 0,
+    13 nearer 25. Out-of-range levels are clamped."""
+    return (_clamped(level) + ANCHOR_STEP // 2) // ANCHOR_STEP
 
 
 def trait_instruction(trait: str, level: int) -> str:
-    return TRAIT_BANDS[trait][band(level)]
+    """The trait's line: the level on a named scale, the nearest anchor's wording, and off an
+    anchor which way and how far to lean from it."""
+    scale = TRAIT_SCALES[trait]
+    clamped = _clamped(level)
+    index = nearest_anchor(clamped)
+    text = TRAIT_ANCHORS[trait][index]
+    off = clamped - ANCHORS[index]
+    if off:
+        amount = "slightly" if abs(off) <= SLIGHT_MAX else "somewhat"
+        toward = scale.toward_high if off > 0 else scale.toward_low
+        text += f" Lean {amount} {toward} than that."
+    return f"{scale.label} {clamped}/100 (0 = {scale.low}, 100 = {scale.high}): {text}"
 
 
 def build_system_prompt(fields: ProfileFields, knowledge: Sequence[KnowledgeItem] = ()) -> str:
