@@ -1,7 +1,7 @@
 """Set-vs-perceived curves of the four trait sliders, for comparing prompt wordings (issue #17).
 
     python -m bench.bench_trait_curves [--base-url URL --model NAME] [--samples 2]
-        [--questions 1] [--concurrency 2] [--timeout 300] [--out DIR] [--json]
+        [--questions 1] [--style concise] [--concurrency 2] [--timeout 300] [--out DIR] [--json]
 
 Without --base-url the fake model (tests/fake_openai.py, whose leanings follow its own cue
 words) answers and judges; with it, any OpenAI-compatible server does both (the same model is
@@ -19,12 +19,13 @@ import asyncio
 import json
 import time
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Final
 
 from openai import AsyncOpenAI
 
-from bot.domain.profile import DEFAULT_FIELDS, TRAITS
+from bot.domain.profile import DEFAULT_FIELDS, TRAITS, ResponseStyle
 from bot.metrics.calibration import Calibration, calibrate
 from bot.metrics.charts import calibration_chart
 from bot.model.llm import LLM
@@ -91,7 +92,7 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, object], list[Calibra
         for trait in args.traits:
             got, lost = await sweep(
                 llm,
-                fields=DEFAULT_FIELDS,
+                fields=replace(DEFAULT_FIELDS, response_style=ResponseStyle(args.style)),
                 trait=trait,
                 questions=asked,
                 samples=args.samples,
@@ -106,6 +107,7 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, object], list[Calibra
             "label": args.label,
             "questions": asked,
             "samples": args.samples,
+            "style": args.style,
             "wall_s": round(time.perf_counter() - started, 1),
             "traits": rows,
         }
@@ -122,6 +124,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--context", type=int, default=4000)
+    # concise (150 tokens) halves a CPU model's time per answer; the default is the profile's
+    parser.add_argument(
+        "--style",
+        default=DEFAULT_FIELDS.response_style.value,
+        choices=[s.value for s in ResponseStyle],
+    )
     parser.add_argument("--traits", nargs="+", default=list(TRAITS), choices=TRAITS)
     parser.add_argument("--out", default=None)
     parser.add_argument("--json", action="store_true")
