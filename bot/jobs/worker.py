@@ -22,6 +22,7 @@ from pgqueuer.models import Context
 from pgqueuer.queries import Queries
 
 from bot.jobs import scenario_message
+from bot.jobs import simulation as simulation_job
 from bot.jobs.budget import model_budget
 from bot.jobs.payloads import SCENARIO_MESSAGE, SCENARIO_MESSAGE_HEADLESS, THREAD_POST
 from bot.jobs.slack_clients import SlackClients
@@ -112,6 +113,13 @@ class Worker:
             await scenario_message.handle_post(deps, slack, job.payload)
 
         self._handlers = (scenario_message_job, thread_post_job)
+
+        async def simulation_conversation_job(job: Job) -> None:
+            await simulation_job.handle(
+                deps, slack, job.payload, attempts=job.attempts, budget=budget
+            )
+
+        self._simulation_handler = simulation_conversation_job
         self.queue = self._build_queue()
 
     def _build_queue(self) -> QueueManager:
@@ -146,6 +154,20 @@ class Worker:
                 EntrypointExecutorParameters(
                     func=scenario_message_job,
                     # held in the database: every worker together answers at most this many
+                    concurrency_limit=self._options.scenario_concurrency,
+                    on_failure="hold",
+                ),
+                running=self._running,
+                handing_back=self._handing_back,
+            ),
+        )
+        queue.register_executor(
+            simulation_job.SIMULATION_CONVERSATION,
+            _Executor(
+                EntrypointExecutorParameters(
+                    func=self._simulation_handler,
+                    # conversations share the model's budget with scenario messages (each of
+                    # their model calls takes a batch lease); this bounds the jobs themselves
                     concurrency_limit=self._options.scenario_concurrency,
                     on_failure="hold",
                 ),

@@ -52,6 +52,8 @@ class CoreSettings(BaseSettings):
     knowledge_budget_tokens: Annotated[int, Field(ge=100, le=100_000)] = 2000
     # days after an uninstall before a workspace's data is deleted; unset keeps it until purged
     uninstalled_retention_days: Annotated[int, Field(ge=0, le=3650)] | None = None
+    # the model that plays simulated customers (issue #18); unset = the judge model
+    simulator_model: str | None = None
 
     log_level: str = "INFO"
 

@@ -1,0 +1,337 @@
+"""The job of one simulated conversation (one per simulation and sample of a run): play it,
+posting each turn in the run's thread at the channel's pace, judge it, and, for the job that
+finishes the run's last conversation, post the summary and the drift chart.
+
+Safe to repeat: the conversation row is unique per (run, simulation, sample) and its turns per
+(conversation, turn), so a retried job continues from the stored turns; each turn's post is
+claimed before it is sent (at most once); the report is claimed by a compare-and-set."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from typing import Final
+
+import asyncpg
+from pgqueuer import AsyncpgDriver, Queries, RetryRequested
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.answers.pipeline import RunContext
+from bot.blocks.simulation import (
+    CUSTOMER_ICON,
+    CUSTOMER_NAME,
+    progress_message,
+    summary,
+    turn_message,
+)
+from bot.domain.profile import ProfileVersion
+from bot.domain.simulation import Simulation, SimulationRun, StoredTurn
+from bot.jobs.budget import ModelBudget
+from bot.jobs.enqueue import BATCH_PRIORITY
+from bot.jobs.slack_clients import SlackClients
+from bot.model.llm import LLMError, LLMErrorKind
+from bot.scenarios.run import show_summary
+from bot.simulation.chart import drift_chart
+from bot.simulation.conversation import Lease, OnTurn, converse
+from bot.simulation.figures import simulation_figures, summary_json
+from bot.slack.post import post_message
+from bot.slack.uploads import Upload, upload
+from bot.startup.deps import Deps
+from storage import jobs as jobs_repo
+from storage import profiles as profiles_repo
+from storage import simulations as repo
+from storage.errors import VersionIdNotFound
+from storage.simulations import SimulationRunNotFound
+
+log = logging.getLogger(__name__)
+
+SIMULATION_CONVERSATION: Final = "simulation_conversation"
+# chat.postMessage: about one message a second per channel, short bursts allowed; shared
+# with the scenario runs' posts in the same channel (storage.jobs.pace_post)
+THREAD_POST_INTERVAL_S: Final = 1.0
+THREAD_POST_BURST: Final = 3
+# a conversation hitting 429s is put back in the queue this many times before its rate-limited
+# step ends it as a model error
+RATE_LIMIT_RETRIES: Final = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationJob:
+    team_id: str
+    run_id: int
+    simulation_id: int
+    sample: int
+
+    def dumps(self) -> bytes:
+        return json.dumps(asdict(self)).encode()
+
+    @classmethod
+    def loads(cls, raw: bytes | None) -> ConversationJob:
+        data = json.loads(raw or b"{}")
+        return cls(
+            team_id=str(data["team_id"]),
+            run_id=int(data["run_id"]),
+            simulation_id=int(data["simulation_id"]),
+            sample=int(data["sample"]),
+        )
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"simulation:{self.team_id}:{self.run_id}:{self.simulation_id}:{self.sample}"
+
+
+async def enqueue(con: asyncpg.Connection, jobs: Sequence[ConversationJob]) -> int:
+    if not jobs:
+        return 0
+    ids = await Queries(AsyncpgDriver(con)).enqueue(
+        [SIMULATION_CONVERSATION] * len(jobs),
+        [j.dumps() for j in jobs],
+        [BATCH_PRIORITY] * len(jobs),
+        dedupe_key=[j.dedupe_key for j in jobs],
+        on_conflict="skip",
+    )
+    return sum(1 for i in ids if i is not None)
+
+
+def jobs_for(run: SimulationRun) -> list[ConversationJob]:
+    return [
+        ConversationJob(run.team_id, run.id, s.id, sample)
+        for s in run.simulations()
+        for sample in range(run.repeat)
+    ]
+
+
+def simulator_model(deps: Deps) -> str:
+    llm = deps.llm
+    return deps.settings.simulator_model or (llm.judge_model if llm is not None else "")
+
+
+def batch_lease(budget: ModelBudget | None) -> Lease:
+    """The shared model budget as batch work: a lease per model call (a conversation does not
+    hold a slot while it waits to post); a 429 inside tells the budget to back off."""
+
+    @asynccontextmanager
+    async def lease(model: str) -> AsyncIterator[None]:
+        if budget is None:
+            yield
+            return
+        async with budget.lease(model) as held:
+            try:
+                yield
+            except LLMError as err:
+                if err.kind is LLMErrorKind.RATE_LIMITED:
+                    held.rate_limited(err.retry_after_s)
+                raise
+
+    return lease
+
+
+async def handle(
+    deps: Deps,
+    slack: SlackClients,
+    payload: bytes | None,
+    *,
+    attempts: int = 0,
+    budget: ModelBudget | None = None,
+) -> None:
+    job = ConversationJob.loads(payload)
+    pool = deps.pool
+    try:
+        run = await repo.get_run(pool, team_id=job.team_id, run_id=job.run_id)
+        version = await profiles_repo.get_version_by_id(
+            pool, team_id=job.team_id, version_id=run.profile_version_id
+        )
+    except (SimulationRunNotFound, VersionIdNotFound):
+        log.info("simulation run %d is gone; dropping its job", job.run_id)
+        return
+    simulation = next((s for s in run.simulations() if s.id == job.simulation_id), None)
+    if simulation is None:
+        return
+    client = await slack.for_team(run.team_id)
+    conversation = await repo.conversation(
+        pool,
+        team_id=run.team_id,
+        run_id=run.id,
+        simulation_id=simulation.id,
+        sample=job.sample,
+    )
+    if not conversation.done:
+        on_turn: OnTurn | None = None
+        if client is not None and run.channel_id is not None and run.parent_ts is not None:
+            on_turn = _poster(
+                deps,
+                client,
+                run=run,
+                version=version,
+                simulation=simulation,
+                conversation_id=conversation.id,
+                sample=job.sample,
+            )
+        lease = batch_lease(budget)
+        retry = budget is not None and attempts < RATE_LIMIT_RETRIES
+        try:
+            await converse(
+                RunContext.of(pool, deps.llm, deps.settings),
+                simulator_model=simulator_model(deps),
+                version=version,
+                simulation=simulation,
+                conversation=conversation,
+                user_id=run.started_by,
+                lease=lease,
+                on_turn=on_turn,
+                raise_rate_limited=retry,
+            )
+        except LLMError as err:
+            if err.kind is not LLMErrorKind.RATE_LIMITED:
+                raise
+            pause = err.retry_after_s if err.retry_after_s is not None else 2.0
+            raise RetryRequested(
+                delay=timedelta(seconds=pause), reason="model rate-limited"
+            ) from None
+    await _progress_or_report(deps, client, run=run, version=version)
+
+
+def _poster(
+    deps: Deps,
+    client: AsyncWebClient,
+    *,
+    run: SimulationRun,
+    version: ProfileVersion,
+    simulation: Simulation,
+    conversation_id: int,
+    sample: int,
+) -> OnTurn:
+    assert run.channel_id is not None and run.parent_ts is not None
+    channel_id, parent_ts = run.channel_id, run.parent_ts
+
+    async def post(turn: StoredTurn) -> None:
+        # the channel's turn first (every process shares the pace), then the claim: a job
+        # that dies after the claim leaves the turn unposted rather than posted twice
+        wait_s = await jobs_repo.pace_post(
+            deps.pool,
+            team_id=run.team_id,
+            channel_id=channel_id,
+            interval_s=THREAD_POST_INTERVAL_S,
+            burst=THREAD_POST_BURST,
+        )
+        if wait_s > 0:
+            await asyncio.sleep(wait_s)
+        if not await repo.claim_turn_post(
+            deps.pool, team_id=run.team_id, conversation_id=conversation_id, turn=turn.turn
+        ):
+            return
+        text, blocks = turn_message(
+            name=simulation.name,
+            sample=sample,
+            repeat=run.repeat,
+            turn=turn.turn,
+            text=turn.text,
+            customer=turn.is_customer,
+        )
+        name, icon = (
+            (CUSTOMER_NAME, CUSTOMER_ICON)
+            if turn.is_customer
+            else (version.fields.bot_name, version.fields.avatar_emoji)
+        )
+        try:
+            await post_message(
+                client,
+                channel=channel_id,
+                thread_ts=parent_ts,
+                text=text,
+                blocks=blocks,
+                username=name,
+                icon_emoji=icon,
+            )
+        except SlackApiError as exc:
+            log.warning("could not post a simulated turn: %s", exc.response.get("error"))
+
+    return post
+
+
+async def _progress_or_report(
+    deps: Deps, client: AsyncWebClient | None, *, run: SimulationRun, version: ProfileVersion
+) -> None:
+    pool = deps.pool
+    if await repo.claim_report(pool, team_id=run.team_id, run_id=run.id, total=run.total):
+        try:
+            await report(deps, client, run=run, version=version)
+        except BaseException:
+            await asyncio.shield(repo.release_report(pool, team_id=run.team_id, run_id=run.id))
+            raise
+        return
+    if client is None or run.channel_id is None or run.parent_ts is None:
+        return
+    async with repo.parent_lock(pool, run_id=run.id, wait=False) as held:
+        if not held or await repo.is_reported(pool, team_id=run.team_id, run_id=run.id):
+            return
+        done = await repo.done_count(pool, team_id=run.team_id, run_id=run.id)
+        text, blocks = progress_message(
+            run_id=run.id,
+            label=version.label,
+            names=[s.name for s in run.simulations()],
+            done=done,
+            total=run.total,
+        )
+        try:
+            await client.chat_update(
+                channel=run.channel_id, ts=run.parent_ts, text=text, blocks=blocks
+            )
+        except SlackApiError as exc:
+            log.warning("could not update simulation run %d: %s", run.id, exc.response.get("error"))
+
+
+async def figures_of(pool: asyncpg.Pool, run: SimulationRun) -> list[dict[str, object]]:
+    conversations = await repo.conversations(pool, team_id=run.team_id, run_id=run.id)
+    return [
+        simulation_figures(
+            s,
+            [
+                (c.ending, c.fault, dict(c.outcome or {}))
+                for c in conversations
+                if c.simulation_id == s.id
+            ],
+        )
+        for s in run.simulations()
+    ]
+
+
+async def report(
+    deps: Deps, client: AsyncWebClient | None, *, run: SimulationRun, version: ProfileVersion
+) -> None:
+    pool = deps.pool
+    figures = await figures_of(pool, run)
+    data = summary_json(figures)
+    await repo.finish_run(pool, team_id=run.team_id, run_id=run.id, summary=data)
+    if client is None or run.channel_id is None or run.parent_ts is None:
+        return
+    text, blocks = summary(run_id=run.id, label=version.label, data=data)
+    async with repo.parent_lock(pool, run_id=run.id, wait=True):
+        refused = await show_summary(
+            client,
+            run_id=run.id,
+            channel_id=run.channel_id,
+            parent_ts=run.parent_ts,
+            text=text,
+            blocks=blocks,
+        )
+    if refused is not None:
+        log.warning("simulation run %d: %s", run.id, refused)
+    png = await asyncio.to_thread(
+        drift_chart, figures, title=f"Drift — simulation run #{run.id}, {version.label}"
+    )
+    problem = await upload(
+        client,
+        channel_id=run.channel_id,
+        thread_ts=run.parent_ts,
+        files=[Upload(f"drift-run-{run.id}.png", png, f"Drift, simulation run #{run.id}")],
+        comment="Drift per trait: perceived − set level at each bot turn (band: tolerance).",
+    )
+    if problem is not None:
+        log.warning("simulation run %d: drift chart not uploaded: %s", run.id, problem)

@@ -1,0 +1,420 @@
+"""Simulation scenarios, their runs, conversations and turns. Every query is scoped by the
+Slack team id."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Final
+
+import asyncpg
+
+from bot.domain.simulation import (
+    Conversation,
+    Persona,
+    Simulation,
+    SimulationRun,
+    StoredTurn,
+)
+from storage.errors import NotFound, StorageError
+
+_SIM_COLUMNS: Final = "id, team_id, name, persona, goal, behaviours, turn_limit, updated_at"
+_RUN_COLUMNS: Final = (
+    "id, team_id, profile_version_id, started_by, status, plan, repeat, channel_id, parent_ts,"
+    " summary"
+)
+_CONV_COLUMNS: Final = (
+    "id, run_id, simulation_id, sample, ending, fault, outcome, done_at IS NOT NULL AS done"
+)
+
+
+class SimulationNotFound(NotFound):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"simulation {name!r} not found")
+        self.name = name
+
+
+class SimulationNameTaken(StorageError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a simulation named {name!r} already exists")
+        self.name = name
+
+
+class SimulationRunNotFound(NotFound):
+    def __init__(self, run_id: int) -> None:
+        super().__init__(f"no simulation run {run_id}")
+        self.run_id = run_id
+
+
+def _simulation(row: Any) -> Simulation:
+    return Simulation(
+        id=row["id"],
+        team_id=row["team_id"],
+        name=row["name"],
+        persona=Persona.from_json(dict(row["persona"])),
+        goal=row["goal"],
+        behaviours=tuple(row["behaviours"]),
+        turn_limit=row["turn_limit"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _conversation(row: Any) -> Conversation:
+    return Conversation(**dict(row))
+
+
+async def seed_simulations(
+    con: asyncpg.Connection, *, team_id: str, seeds: Sequence[Simulation]
+) -> None:
+    """The workspace's seed simulations, exactly once even when two requests race (the
+    workspace row is locked). Call inside a transaction."""
+    await con.execute(
+        "INSERT INTO workspaces (team_id) VALUES ($1) ON CONFLICT (team_id) DO NOTHING", team_id
+    )
+    seeded = await con.fetchval(
+        "SELECT simulations_seeded FROM workspaces WHERE team_id = $1 FOR UPDATE", team_id
+    )
+    if seeded:
+        return
+    await con.executemany(
+        """
+        INSERT INTO simulation_scenarios (team_id, name, persona, goal, behaviours, turn_limit,
+                                          created_by, updated_by)
+        VALUES ($1, $2, $3, $4, $5, $6, 'seed', 'seed')
+        ON CONFLICT DO NOTHING
+        """,
+        [
+            (team_id, s.name, s.persona.to_json(), s.goal, list(s.behaviours), s.turn_limit)
+            for s in seeds
+        ],
+    )
+    await con.execute("UPDATE workspaces SET simulations_seeded = true WHERE team_id = $1", team_id)
+
+
+async def ensure_seeded(pool: asyncpg.Pool, *, team_id: str, seeds: Sequence[Simulation]) -> None:
+    async with pool.acquire() as con, con.transaction():
+        await seed_simulations(con, team_id=team_id, seeds=seeds)
+
+
+async def list_simulations(pool: asyncpg.Pool, *, team_id: str) -> list[Simulation]:
+    rows = await pool.fetch(
+        f"SELECT {_SIM_COLUMNS} FROM simulation_scenarios"
+        " WHERE team_id = $1 AND deleted_at IS NULL ORDER BY id",
+        team_id,
+    )
+    return [_simulation(r) for r in rows]
+
+
+async def find_simulation(pool: asyncpg.Pool, *, team_id: str, name: str) -> Simulation:
+    row = await pool.fetchrow(
+        f"SELECT {_SIM_COLUMNS} FROM simulation_scenarios"
+        " WHERE team_id = $1 AND lower(name) = lower($2) AND deleted_at IS NULL",
+        team_id,
+        name.strip(),
+    )
+    if row is None:
+        raise SimulationNotFound(name)
+    return _simulation(row)
+
+
+async def create_simulation(
+    pool: asyncpg.Pool,
+    *,
+    team_id: str,
+    name: str,
+    persona: Persona,
+    goal: str,
+    behaviours: list[str],
+    turn_limit: int,
+    user_id: str,
+) -> Simulation:
+    try:
+        row = await pool.fetchrow(
+            f"""
+            INSERT INTO simulation_scenarios (team_id, name, persona, goal, behaviours,
+                                              turn_limit, created_by, updated_by)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+            RETURNING {_SIM_COLUMNS}
+            """,
+            team_id,
+            name,
+            persona.to_json(),
+            goal,
+            behaviours,
+            turn_limit,
+            user_id,
+        )
+    except asyncpg.UniqueViolationError:
+        raise SimulationNameTaken(name) from None
+    return _simulation(row)
+
+
+async def delete_simulation(pool: asyncpg.Pool, *, team_id: str, simulation_id: int) -> None:
+    done = await pool.execute(
+        "UPDATE simulation_scenarios SET deleted_at = now()"
+        " WHERE team_id = $1 AND id = $2 AND deleted_at IS NULL",
+        team_id,
+        simulation_id,
+    )
+    if done == "UPDATE 0":
+        raise SimulationNotFound(str(simulation_id))
+
+
+# ---- runs --------------------------------------------------------------------------------------
+
+
+def _run(row: Any) -> SimulationRun:
+    return SimulationRun(**dict(row))
+
+
+async def create_run(
+    pool: asyncpg.Pool | asyncpg.Connection,
+    *,
+    team_id: str,
+    profile_version_id: int,
+    user_id: str,
+    plan: list[dict[str, Any]],
+    repeat: int,
+    channel_id: str | None,
+) -> SimulationRun:
+    row = await pool.fetchrow(
+        f"""
+        INSERT INTO simulation_runs (team_id, profile_version_id, started_by, plan, repeat,
+                                     channel_id)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        RETURNING {_RUN_COLUMNS}
+        """,
+        team_id,
+        profile_version_id,
+        user_id,
+        plan,
+        repeat,
+        channel_id,
+    )
+    return _run(row)
+
+
+async def set_parent(
+    pool: asyncpg.Pool | asyncpg.Connection, *, team_id: str, run_id: int, parent_ts: str
+) -> None:
+    await pool.execute(
+        "UPDATE simulation_runs SET parent_ts = $3 WHERE team_id = $1 AND id = $2",
+        team_id,
+        run_id,
+        parent_ts,
+    )
+
+
+async def get_run(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> SimulationRun:
+    row = await pool.fetchrow(
+        f"SELECT {_RUN_COLUMNS} FROM simulation_runs WHERE team_id = $1 AND id = $2",
+        team_id,
+        run_id,
+    )
+    if row is None:
+        raise SimulationRunNotFound(run_id)
+    return _run(row)
+
+
+async def conversation(
+    pool: asyncpg.Pool, *, team_id: str, run_id: int, simulation_id: int, sample: int
+) -> Conversation:
+    """The conversation's row, created by the first job that gets here (unique key)."""
+    row = await pool.fetchrow(
+        f"""
+        WITH made AS (
+            INSERT INTO simulation_conversations (team_id, run_id, simulation_id, sample)
+            VALUES ($1, $2, $3, $4)
+            ON CONFLICT (team_id, run_id, simulation_id, sample) DO NOTHING
+            RETURNING {_CONV_COLUMNS}
+        )
+        SELECT * FROM made
+        UNION ALL
+        SELECT {_CONV_COLUMNS} FROM simulation_conversations
+        WHERE team_id = $1 AND run_id = $2 AND simulation_id = $3 AND sample = $4
+        LIMIT 1
+        """,
+        team_id,
+        run_id,
+        simulation_id,
+        sample,
+    )
+    assert row is not None
+    return _conversation(row)
+
+
+async def conversations(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> list[Conversation]:
+    rows = await pool.fetch(
+        f"SELECT {_CONV_COLUMNS} FROM simulation_conversations"
+        " WHERE team_id = $1 AND run_id = $2 ORDER BY simulation_id, sample",
+        team_id,
+        run_id,
+    )
+    return [_conversation(r) for r in rows]
+
+
+async def turns(pool: asyncpg.Pool, *, team_id: str, conversation_id: int) -> list[StoredTurn]:
+    rows = await pool.fetch(
+        """
+        SELECT turn, text, state, result_id, posted_at IS NOT NULL AS posted
+        FROM simulation_turns WHERE team_id = $1 AND conversation_id = $2 ORDER BY turn
+        """,
+        team_id,
+        conversation_id,
+    )
+    return [StoredTurn(**dict(r)) for r in rows]
+
+
+async def add_turn(
+    pool: asyncpg.Pool,
+    *,
+    team_id: str,
+    conversation_id: int,
+    turn: int,
+    text: str,
+    state: str | None = None,
+    result_id: int | None = None,
+) -> StoredTurn:
+    """Store the turn once; a second writer of the same turn (a retried job racing the first)
+    gets the stored one back, and goes on from it."""
+    await pool.execute(
+        """
+        INSERT INTO simulation_turns (team_id, conversation_id, turn, text, state, result_id)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (conversation_id, turn) DO NOTHING
+        """,
+        team_id,
+        conversation_id,
+        turn,
+        text,
+        state,
+        result_id,
+    )
+    row = await pool.fetchrow(
+        """
+        SELECT turn, text, state, result_id, posted_at IS NOT NULL AS posted
+        FROM simulation_turns WHERE team_id = $1 AND conversation_id = $2 AND turn = $3
+        """,
+        team_id,
+        conversation_id,
+        turn,
+    )
+    assert row is not None
+    return StoredTurn(**dict(row))
+
+
+async def claim_turn_post(
+    pool: asyncpg.Pool, *, team_id: str, conversation_id: int, turn: int
+) -> bool:
+    """True for the one caller that may post this turn in the run's thread."""
+    claimed = await pool.fetchval(
+        """
+        UPDATE simulation_turns SET posted_at = now()
+        WHERE team_id = $1 AND conversation_id = $2 AND turn = $3 AND posted_at IS NULL
+        RETURNING true
+        """,
+        team_id,
+        conversation_id,
+        turn,
+    )
+    return bool(claimed)
+
+
+async def finish_conversation(
+    pool: asyncpg.Pool,
+    *,
+    team_id: str,
+    conversation_id: int,
+    ending: str,
+    fault: str | None,
+    outcome: dict[str, Any],
+) -> None:
+    await pool.execute(
+        """
+        UPDATE simulation_conversations
+        SET ending = $3, fault = $4, outcome = $5, done_at = now()
+        WHERE team_id = $1 AND id = $2 AND done_at IS NULL
+        """,
+        team_id,
+        conversation_id,
+        ending,
+        fault,
+        outcome,
+    )
+
+
+async def claim_report(pool: asyncpg.Pool, *, team_id: str, run_id: int, total: int) -> bool:
+    """Compare-and-set: every conversation is done and nobody reported the run yet."""
+    claimed = await pool.fetchval(
+        """
+        UPDATE simulation_runs SET reported_at = now()
+        WHERE team_id = $1 AND id = $2 AND reported_at IS NULL
+          AND (SELECT count(*) FROM simulation_conversations c
+                WHERE c.team_id = $1 AND c.run_id = $2 AND c.done_at IS NOT NULL) >= $3
+        RETURNING true
+        """,
+        team_id,
+        run_id,
+        total,
+    )
+    return bool(claimed)
+
+
+async def release_report(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> None:
+    await pool.execute(
+        "UPDATE simulation_runs SET reported_at = NULL WHERE team_id = $1 AND id = $2",
+        team_id,
+        run_id,
+    )
+
+
+async def finish_run(
+    pool: asyncpg.Pool, *, team_id: str, run_id: int, summary: dict[str, Any]
+) -> None:
+    await pool.execute(
+        """
+        UPDATE simulation_runs SET status = 'completed', finished_at = now(), summary = $3
+        WHERE team_id = $1 AND id = $2
+        """,
+        team_id,
+        run_id,
+        summary,
+    )
+
+
+async def done_count(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> int:
+    n = await pool.fetchval(
+        "SELECT count(*) FROM simulation_conversations"
+        " WHERE team_id = $1 AND run_id = $2 AND done_at IS NOT NULL",
+        team_id,
+        run_id,
+    )
+    return int(n or 0)
+
+
+async def is_reported(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> bool:
+    reported = await pool.fetchval(
+        "SELECT reported_at IS NOT NULL FROM simulation_runs WHERE team_id = $1 AND id = $2",
+        team_id,
+        run_id,
+    )
+    return reported is None or bool(reported)
+
+
+# first half of the advisory-lock key of a simulation run's parent message
+_PARENT_LOCK: Final = 0x53494D  # "SIM"
+
+
+@asynccontextmanager
+async def parent_lock(pool: asyncpg.Pool, *, run_id: int, wait: bool) -> AsyncIterator[bool]:
+    """Held while a process edits a run's parent message, so a progress edit in flight never
+    lands after the summary. Yields False (without waiting) when another holds it."""
+    async with pool.acquire() as con, con.transaction():
+        if wait:
+            await con.execute("SELECT pg_advisory_xact_lock($1, $2)", _PARENT_LOCK, run_id)
+            yield True
+        else:
+            got = await con.fetchval(
+                "SELECT pg_try_advisory_xact_lock($1, $2)", _PARENT_LOCK, run_id
+            )
+            yield bool(got)
