@@ -27,6 +27,7 @@ from commands import (
     router,
     scenario_shortcut,
     scenarios,
+    simulations,
     threads,
 )
 from commands import stats as stats_command
@@ -50,6 +51,7 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
         (ids.KNOWLEDGE_MODAL, knowledge.handle_submit),
         (ids.PURGE_MODAL, purge.handle_submit),
         (ids.SCENARIO_MODAL, scenarios.handle_submit),
+        (ids.SIMULATION_MODAL, simulations.handle_submit),
     ):
         app.view(view_id)(submission(deps, on_submit))
 
@@ -71,6 +73,7 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
         (ids.STATS_CHART, stats_command.chart_button),
         (ids.DM_PROFILE_PICK, dm.pick_profile),
         (ids.ANSWER_SAVE_SCENARIO, scenario_shortcut.from_answer),
+        (ids.SCENARIO_KIND, simulations.kind_changed),
     ]
     for action_id, on_click in buttons:
         app.action(action_id)(button(deps, on_click))

@@ -19,6 +19,7 @@ from bot.scenarios import library
 from bot.scenarios import run as scenario_run
 from bot.scenarios.form import validate
 from bot.scenarios.library import ScenarioNameTaken, ScenarioNotFound
+from bot.simulation import uses as simulated
 from bot.slack.roles import NOT_AN_EDITOR, is_editor
 from bot.startup.deps import Deps
 from commands import payload
@@ -27,6 +28,7 @@ from commands.listen import Click
 from commands.parse import Parsed
 from commands.replies import answering, confirm_text, open_view, said
 from commands.request import Reply, SlashRequest
+from commands.simulations import new_form
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,9 @@ async def list_all(deps: Deps, req: SlashRequest, parsed: Parsed) -> Reply:
     if parsed.rest or parsed.profile:
         raise UserError(USAGE)
     text, blocks = await library.listing(deps.pool, team_id=req.team_id)
-    return Reply(text, blocks)
+    return Reply(
+        text, await simulated.with_simulations(deps.pool, team_id=req.team_id, blocks=blocks)
+    )
 
 
 async def _by_name(deps: Deps, team_id: str, name: str) -> Scenario:
@@ -96,6 +100,9 @@ async def handle(
     if action == "edit":
         return await _open_form(client, req, await _by_name(deps, req.team_id, rest))
     if action == "delete":
+        deleted = await simulated.delete(deps.pool, team_id=req.team_id, name=rest)
+        if deleted is not None:
+            return Reply(deleted)
         scenario = await _by_name(deps, req.team_id, rest)
         return Reply(await library.delete(deps.pool, team_id=req.team_id, scenario=scenario))
     if action in {"rerun", "resume"}:
@@ -125,9 +132,30 @@ async def handle(
         scenarios = await library.every(deps.pool, team_id=req.team_id)
         words, confirmed = split_confirm(rest.split())
         words, repeat = split_repeat(words)
-        name, spec = split_run_args(words, [s.name for s in scenarios])
+        names = [s.name for s in scenarios]
+        names += await simulated.names(deps.pool, team_id=req.team_id)
+        name, spec = split_run_args(words, names)
         if not name:
             raise UserError(USAGE)
+        simulations = await simulated.chosen(deps.pool, team_id=req.team_id, name=name)
+        if simulations is not None:
+            version = await resolve_version(
+                deps.pool, team_id=req.team_id, channel_id=req.channel_id, spec=spec
+            )
+            return said(
+                await simulated.start(
+                    deps.pool,
+                    client,
+                    team_id=req.team_id,
+                    channel_id=req.channel_id,
+                    user_id=req.user_id,
+                    version=version,
+                    simulations=simulations,
+                    repeat=repeat,
+                    confirm_above=deps.settings.confirm_model_calls,
+                    confirmed=confirmed,
+                )
+            )
         chosen = scenarios if name.lower() == "all" else [await _by_name(deps, req.team_id, name)]
         version = await resolve_version(
             deps.pool, team_id=req.team_id, channel_id=req.channel_id, spec=spec
@@ -154,9 +182,13 @@ async def _open_form(
     client: AsyncWebClient, req: SlashRequest, scenario: Scenario | None
 ) -> Reply | None:
     context = FormContext(scenario.id if scenario else None, req.channel_id, req.response_url)
-    return await open_view(
-        client, trigger_id=req.trigger_id, view=scenario_form(scenario, context=context)
+    # a new scenario's form starts with the kind choice (single messages / simulated customer)
+    view = (
+        scenario_form(scenario, context=context)
+        if scenario
+        else new_form(context, ids.SCENARIO_KIND_SINGLE)
     )
+    return await open_view(client, trigger_id=req.trigger_id, view=view)
 
 
 async def handle_submit(

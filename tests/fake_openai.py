@@ -20,6 +20,8 @@ Knobs (set as attributes; reset them per test by making a new server):
 - reject_params: parameters answered with an OpenAI-shaped 400 "unsupported_parameter"
 - reject_json_schema / reject_json_object: 400 for those response formats
 - judge_levels: override perceived levels in judge replies; judge_reply: raw judge text
+- json_hook: a function of the request body that may answer a JSON request itself (its text),
+  or None to leave it to the fake judge; a test recognises its request by the schema's name
 - output limits: every reply stops at the request's max_completion_tokens / max_tokens with
   finish_reason "length" (answers count word pieces as tokens, JSON replies 3 characters);
   output_limits = False lets a long answer_text through whole
@@ -539,6 +541,7 @@ class FakeOpenAI:
         self.reject_json_object = False
         self.judge_levels: dict[str, int] | None = None
         self.judge_reply: str | None = None
+        self.json_hook: Callable[[dict[str, Any]], str | None] | None = None
         self.requests: list[dict[str, Any]] = []
         # the text of each reply as written (before any failure cuts it), at its request's
         # index; None for a request answered with an error
@@ -876,6 +879,10 @@ class FakeOpenAI:
     def _judge_text(self, body: dict[str, Any]) -> str:
         """A reply in the shape of the request's schema, filled by the fake judge's own rules:
         the schema says what is asked (see `_fill`), the tags in the user message what about."""
+        if self.json_hook is not None:
+            hooked = self.json_hook(body)
+            if hooked is not None:
+                return hooked
         if self.judge_reply is not None:
             return self.judge_reply
         schema = _enforced_schema(body) or _prompt_schema(body) or {}

@@ -31,6 +31,8 @@ from bot.slack.text import Dialect, neutralise
 CUSTOMER_NAME: Final = "Simulated customer"
 CUSTOMER_ICON: Final = ":bust_in_silhouette:"
 TURN_SECTIONS_MAX: Final = 4
+# a context block's text element: at most 2000 characters
+CONTEXT_TEXT_MAX: Final = 2000
 
 _KINDS: Final = (
     (ids.SCENARIO_KIND_SINGLE, "Single messages", "Customer messages sent one at a time"),
@@ -42,8 +44,35 @@ _KINDS: Final = (
 )
 
 
+def with_kind_choice(view: dict[str, Any], *, chosen: str) -> dict[str, Any]:
+    """A new scenario's form with the kind choice on top: choosing the other kind swaps the
+    form (views.update), keeping the modal open."""
+    options = [
+        {
+            "text": plain(title, limits.INPUT_LABEL),
+            "description": plain(hint, limits.INPUT_LABEL),
+            "value": value,
+        }
+        for value, title, hint in _KINDS
+    ]
+    choice: Block = {
+        "type": "actions",
+        "block_id": ids.SCENARIO_KIND,
+        "elements": [
+            {
+                "type": "radio_buttons",
+                "action_id": ids.SCENARIO_KIND,
+                "options": options,
+                "initial_option": next(o for o in options if o["value"] == chosen),
+            }
+        ],
+    }
+    return {**view, "blocks": [choice, *view["blocks"]]}
+
+
 def kind_choice(context: FormContext) -> dict[str, Any]:
-    """The first step of `/bot scenario new`: which kind of scenario."""
+    """The kind of scenario as a modal of its own (unused by `/bot scenario new`, which shows
+    the choice on top of the form)."""
     options = [
         {
             "text": plain(title, limits.INPUT_LABEL),
@@ -279,15 +308,16 @@ def summary(*, run_id: int, label: str, data: dict[str, Any]) -> tuple[str, list
 
 
 def simulation_list(simulations: Sequence[Simulation]) -> list[Block]:
+    """A context block listing the simulated customers (the scripted scenarios' list keeps its
+    sections and Run buttons; simulations are run by name)."""
     if not simulations:
         return []
     lines = [
-        f"• *{escape(s.name)}* — {escape(truncate(s.goal, 120))} (up to {s.turn_limit} turns)"
+        f"• *{escape(s.name)}* — {escape(truncate(s.goal, 100))} (up to {s.turn_limit} turns)"
         for s in simulations
     ]
-    return [
-        {
-            "type": "section",
-            "text": mrkdwn("*Simulated customers*\n" + "\n".join(lines), limits.SECTION_TEXT),
-        }
-    ]
+    text = (
+        "*Simulated customers* (`/bot scenario run <name>`, or `simulations` for all):\n"
+        + "\n".join(lines)
+    )
+    return [{"type": "context", "elements": [mrkdwn(text, CONTEXT_TEXT_MAX)]}]

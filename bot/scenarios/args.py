@@ -7,7 +7,11 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("scenario", help="a scenario's name (quote names with spaces) or 'all'")
+    parser.add_argument(
+        "scenario",
+        help="a scenario's name (quote names with spaces), 'all' (the scripted ones) or "
+        "'simulations' (every simulated customer)",
+    )
     parser.add_argument("--team", required=True, help="the Slack team id, e.g. T0123ABCD")
     parser.add_argument("--profile", required=True, help="profile name, or name@version")
     parser.add_argument("--format", choices=["table", "json", "junit"], default="table")

@@ -17,6 +17,8 @@ from bot.persona.versions import NotAVersionNumber, resolve_version
 from bot.scenarios.engine import plan_for, plan_json
 from bot.scenarios.figures import overall
 from bot.scenarios.report import Thresholds, as_json, junit, table
+from bot.simulation import cli as simulation_cli
+from bot.simulation import library as simulation_library
 from bot.startup.runtime import build_llm, database
 from bot.startup.settings import CoreSettings
 from storage import results as results_repo
@@ -81,6 +83,14 @@ async def run_scenarios(settings: CoreSettings, args: argparse.Namespace) -> int
     async with database(settings) as pool:
         try:
             version = await _version(pool, args.team, args.profile)
+            simulations = await simulation_library.chosen(
+                pool, team_id=args.team, name=args.scenario
+            )
+            if simulations:
+                # simulated customers (issue #18): the same gates and formats
+                return await simulation_cli.run(
+                    pool, llm, settings, args, version=version, simulations=simulations
+                )
             scenarios = await _scenarios(pool, args.team, args.scenario)
         except (NotFound, UserError) as exc:
             print(f"romashka: {exc}", file=sys.stderr)
