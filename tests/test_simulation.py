@@ -8,7 +8,7 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
@@ -17,8 +17,15 @@ from scipy import stats as scipy_stats
 
 from bot import ids
 from bot.domain.simulation import Persona
+from bot.jobs import simulation as simulation_job
+from bot.jobs.slack_clients import SlackClients
+from bot.jobs.worker import Worker, options_from
+from bot.model.llm import LLM
+from bot.simulation.library import SEEDS
+from bot.startup.settings import Settings
 from storage import simulations as repo
 from tests.fake_openai import Failure, FakeOpenAI, Leaning, rate, write_answer
+from tests.fake_slack import FakeSlack
 from tests.slack_driver import TEAM, SlackDriver
 
 SIMULATOR_SCHEMA = "simulated_customer"
@@ -179,7 +186,7 @@ async def test_a_simulated_conversation_is_posted_judged_and_its_drift_measured(
             [("Refund please", "continue"), ("As an AI language model, I can't", "continue")],
             "the simulator broke character (“As an AI”)",
         ),
-        ([("Still waiting", "continue")], "did not end the conversation within 8 turns"),
+        ([("Still waiting", "continue")], "did not end the conversation within 3 turns"),
     ],
 )
 async def test_simulator_faults_are_reported_not_counted_against_the_bot(
@@ -187,6 +194,8 @@ async def test_simulator_faults_are_reported_not_counted_against_the_bot(
 ) -> None:
     model.json_hook = scripted_customer(script)
     await live.reply_text("new Support")
+    await repo.ensure_seeded(live.pool, team_id=TEAM, seeds=SEEDS)
+    await live.pool.execute("UPDATE simulation_scenarios SET turn_limit = 3")
     await live.command(f"scenario run {CHARGED_TWICE}")
     run = await run_finished(live.pool)
     [conv] = await live.pool.fetch("SELECT * FROM simulation_conversations")
@@ -219,36 +228,68 @@ async def test_a_model_error_mid_conversation_keeps_the_turns_so_far(
     assert run["summary"]["simulations"][0]["endings"] == {"model_error": 1}
 
 
-async def test_a_rate_limited_conversation_continues_without_repeating_a_turn(
-    live: SlackDriver, model: FakeOpenAI
-) -> None:
-    def rate_limit_the_third_customer_turn(calls: int) -> None:
-        if calls == 2:
-            # the bot answers turn 2, then the simulator is refused until the client and the
-            # judge call give up: the job goes back to the queue and later continues
-            model.fail_next(
-                *(Failure("rate_limit", retry_after="0") for _ in range(2)),
-            )
+@pytest.fixture
+async def quick_live(
+    settings: Settings, pool: asyncpg.Pool, slack: FakeSlack, llm: LLM
+) -> AsyncIterator[SlackDriver]:
+    """With a worker that polls the queue every 2 s (a job put back with a delay is picked up
+    by polling), as tests/test_jobs.py's `quick`."""
+    quick = settings.model_copy(update={"job_heartbeat_timeout_s": 2.0})
+    driver = SlackDriver.build(settings=quick, pool=pool, slack=slack, llm=llm)
+    async with Worker(driver.deps, options=options_from(driver.deps)):
+        yield driver
 
-    script = REFUND_SCRIPT
-    model.json_hook = scripted_customer(script, on_call=rate_limit_the_third_customer_turn)
+
+async def test_a_rate_limited_conversation_continues_without_repeating_a_turn(
+    quick_live: SlackDriver, model: FakeOpenAI
+) -> None:
+    live = quick_live
+
+    def rate_limit_the_next_answer(calls: int) -> None:
+        if calls == 2:
+            # the bot's second answer is refused until the client gives up (it retries once):
+            # the job goes back to the queue and later continues from the stored turns
+            model.fail_next(*(Failure("rate_limit", retry_after="0") for _ in range(2)))
+
+    model.json_hook = scripted_customer(REFUND_SCRIPT, on_call=rate_limit_the_next_answer)
     await live.reply_text("new Support")
-    await live.command(f"scenario run {CHARGED_TWICE} repeat 2")
+    await live.command(f"scenario run {CHARGED_TWICE}")
     run = await run_finished(live.pool, timeout=60)
     convs = await live.pool.fetch("SELECT * FROM simulation_conversations ORDER BY sample")
-    assert [c["sample"] for c in convs] == [0, 1]
     turns = await live.pool.fetch(
         "SELECT conversation_id, turn FROM simulation_turns ORDER BY conversation_id, turn"
     )
     posts = thread_of(live, run["parent_ts"])
     assert len(posts) == len(turns)  # nothing posted twice
     assert len({(t["conversation_id"], t["turn"]) for t in turns}) == len(turns)
-    summary = run["summary"]["simulations"][0]
-    assert summary["conversations"] == 2
-    # both played to the end, the refused one continued from its stored turns
-    assert [c["ending"] for c in convs] == ["goal_met", "goal_met"]
-    assert len(turns) == 2 * 9
+    # played to the end, continued from its stored turns: each turn once
+    assert [c["ending"] for c in convs] == ["goal_met"]
+    assert [t["turn"] for t in turns] == list(range(9))
     assert sum(1 for r in model.replies if r is None) >= 2  # the 429s were answered
+
+
+async def test_a_conversation_job_run_twice_plays_and_posts_once(
+    settings: Settings, pool: asyncpg.Pool, slack: FakeSlack, llm: LLM, model: FakeOpenAI
+) -> None:
+    idle = SlackDriver.build(settings=settings, pool=pool, slack=slack, llm=llm)
+    model.json_hook = scripted_customer(REFUND_SCRIPT)
+    await idle.reply_text("new Support")
+    await idle.command(f"scenario run {CHARGED_TWICE}")
+    await slack.wait_calls("chat.postMessage")
+    deadline = time.monotonic() + 5
+    while not await pool.fetchval("SELECT count(*) FROM pgqueuer"):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    payload = await pool.fetchval("SELECT payload FROM pgqueuer")
+    clients = SlackClients(idle.deps.settings, pool)
+    await simulation_job.handle(idle.deps, clients, payload)
+    requests, posts = len(model.requests), len(slack.of("chat.postMessage"))
+    # a retry of a finished conversation (its worker died before the queue heard) adds nothing
+    await simulation_job.handle(idle.deps, clients, payload)
+    assert len(model.requests) == requests and len(slack.of("chat.postMessage")) == posts
+    assert await pool.fetchval("SELECT count(*) FROM simulation_turns") == 9
+    assert await pool.fetchval("SELECT count(*) FROM simulation_conversations") == 1
+    assert len(slack.files_posted()) == 1  # the report was claimed once
 
 
 async def test_new_offers_the_kind_and_saves_a_simulated_customer(driver: SlackDriver) -> None:
@@ -281,9 +322,10 @@ async def test_new_offers_the_kind_and_saves_a_simulated_customer(driver: SlackD
     values = persona_values(who="A shop owner", name="Late parcel")
     response = await driver.submit_view(form_view, values)
     assert response.status == 200 and response.body == ""
-    assert "Created simulated customer *Late parcel*: up to 6 turns" in (
-        await driver.next_reply()
-    )["text"]
+    assert (
+        "Created simulated customer *Late parcel*: up to 6 turns"
+        in (await driver.next_reply())["text"]
+    )
     saved = await repo.find_simulation(driver.pool, team_id=TEAM, name="late parcel")
     assert saved.persona.facts == "parcel 77" and saved.turn_limit == 6
     # a persona longer than the form allows is refused inline, naming the bound
@@ -318,11 +360,7 @@ def persona_values(*, who: str, name: str, turn_limit: str = "6") -> dict[str, A
 
 
 async def test_the_three_seeds_are_added_exactly_once(pool: asyncpg.Pool) -> None:
-    from bot.simulation.library import SEEDS
-
-    await asyncio.gather(
-        *(repo.ensure_seeded(pool, team_id=TEAM, seeds=SEEDS) for _ in range(5))
-    )
+    await asyncio.gather(*(repo.ensure_seeded(pool, team_id=TEAM, seeds=SEEDS) for _ in range(5)))
     names = [s.name for s in await repo.list_simulations(pool, team_id=TEAM)]
     assert names == [
         "Charged twice (simulated)",
