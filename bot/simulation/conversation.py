@@ -213,7 +213,7 @@ async def _judge(
     llm = ctx.llm
     # a conversation the bot never answered in, or whose simulator broke down, says nothing
     # about the bot's goal or behaviours
-    if not bot or llm is None or ending in {Ending.SIMULATOR_FAULT, Ending.MODEL_ERROR}:
+    if not bot or llm is None or not counted(ending.value):
         return outcome
     lines = lines_of(stored)
     async with lease(llm.judge_model):
