@@ -14,17 +14,18 @@ from bot.domain.scenarios import NAME_MAX
 from bot.domain.simulation import (
     ENDING_TEXT,
     GOAL_MAX,
+    MIN_TURNS_FOR_TREND,
     PERSONA_FACTS_MAX,
     PERSONA_GIVES_UP_MAX,
     PERSONA_SHORT_MAX,
     PERSONA_WANTS_MAX,
     PERSONA_WHO_MAX,
+    TOLERANCE,
     TURN_LIMIT_DEFAULT,
     TURN_LIMIT_MAX,
     Ending,
     Simulation,
 )
-from bot.simulation.drift import MIN_TURNS_FOR_TREND, TOLERANCE
 from bot.slack.text import Dialect, neutralise
 
 # the neutral name and icon the simulated customer's turns are posted under

@@ -20,6 +20,11 @@ TURN_LIMIT_DEFAULT: Final = 8
 TURN_LIMIT_MAX: Final = 20
 # the customer's message in one turn (the simulator's schema bounds it too)
 CUSTOMER_MESSAGE_MAX: Final = 1000
+# Drift (bot.simulation.drift): a gap (perceived − set level) up to this many points either way
+# is within what the judge's own noise and a reasonable rendering of the level allow; beyond it
+# the trait has drifted. A trend needs at least MIN_TURNS_FOR_TREND judged turns.
+TOLERANCE: Final = 15
+MIN_TURNS_FOR_TREND: Final = 3
 
 
 @dataclass(frozen=True, slots=True)

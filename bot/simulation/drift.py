@@ -16,16 +16,13 @@ import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Final
+from typing import Any
 
 from scipy import stats as scipy_stats
 
+from bot.domain.simulation import MIN_TURNS_FOR_TREND as MIN_TURNS_FOR_TREND
+from bot.domain.simulation import TOLERANCE as TOLERANCE
 from bot.metrics.sampling import CONFIDENCE
-
-# a gap up to this many points either way is within what the judge's own noise and a
-# reasonable rendering of the level allow; beyond it the trait has drifted
-TOLERANCE: Final = 15
-MIN_TURNS_FOR_TREND: Final = 3
 
 
 @dataclass(frozen=True, slots=True)
