@@ -163,7 +163,7 @@ class Worker:
         )
         queue.register_executor(
             simulation_job.SIMULATION_CONVERSATION,
-            _Executor(
+            Executor(
                 EntrypointExecutorParameters(
                     func=self._simulation_handler,
                     # conversations share the model's budget with scenario messages (each of
