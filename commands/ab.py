@@ -60,7 +60,6 @@ async def start(
     told = await ab_start.start(
         ctx,
         client,
-        concurrency=deps.settings.scenario_concurrency,
         team_id=req.team_id,
         channel_id=req.channel_id,
         user_id=req.user_id,

@@ -7,6 +7,7 @@ from typing import Any, Final, Literal
 import asyncpg
 
 from bot.domain.ab import AbMessage, AbTest, Participation, Tally, Vote, VoteOutcome
+from storage.ab_jobs import AB_PAIR_PREFIX, AB_POST_PREFIX, delete_queued
 from storage.errors import NotFound
 
 Choice = Literal["a", "b", "tie", "both_bad"]
@@ -15,7 +16,7 @@ Status = Literal["answering", "open", "closed", "failed", "interrupted", "cancel
 RUNNING: Final = ("answering", "open")
 # a test in one of these can be cancelled by its starter or an editor
 CANCELLABLE: Final = ("answering", "open", "failed", "interrupted")
-# a test whose process stopped beating for this long is interrupted, not answering forever
+# a test answering with no job in the queue and no progress for this long is interrupted
 STALE_AFTER_S: Final = 60
 INTERRUPTED_REASON: Final = "the app stopped while writing the replies"
 
@@ -32,7 +33,7 @@ _TEST_COLUMNS = """
 """
 _MESSAGE_COLUMNS = """
     id, ab_test_id, position, message, a_first, result_a_id, result_b_id, message_ts,
-    judge_verdict, judge_detail, failure
+    judge_verdict, judge_detail, failure, post_claimed_at, done_at
 """
 
 
@@ -45,7 +46,7 @@ def _message(row: Any) -> AbMessage:
 
 
 async def create(
-    pool: asyncpg.Pool,
+    pool: asyncpg.Pool | asyncpg.Connection,
     *,
     team_id: str,
     version_a_id: int,
@@ -54,7 +55,40 @@ async def create(
     channel_id: str,
     messages: list[tuple[str, bool]],
 ) -> tuple[AbTest, list[AbMessage]]:
-    async with pool.acquire() as con, con.transaction():
+    """Given a connection, inside the caller's transaction (its pair jobs are queued in it)."""
+    if isinstance(pool, asyncpg.Pool):
+        async with pool.acquire() as con:
+            return await _create(
+                con,
+                team_id=team_id,
+                version_a_id=version_a_id,
+                version_b_id=version_b_id,
+                user_id=user_id,
+                channel_id=channel_id,
+                messages=messages,
+            )
+    return await _create(
+        pool,
+        team_id=team_id,
+        version_a_id=version_a_id,
+        version_b_id=version_b_id,
+        user_id=user_id,
+        channel_id=channel_id,
+        messages=messages,
+    )
+
+
+async def _create(
+    con: asyncpg.Connection,
+    *,
+    team_id: str,
+    version_a_id: int,
+    version_b_id: int,
+    user_id: str,
+    channel_id: str,
+    messages: list[tuple[str, bool]],
+) -> tuple[AbTest, list[AbMessage]]:
+    async with con.transaction():
         test = _test(
             await con.fetchrow(
                 f"""
@@ -97,52 +131,6 @@ async def set_parent(pool: asyncpg.Pool, *, team_id: str, ab_id: int, parent_ts:
     )
 
 
-async def set_answers(
-    pool: asyncpg.Pool,
-    *,
-    team_id: str,
-    message_id: int,
-    result_a_id: int | None,
-    result_b_id: int | None,
-    judge_verdict: str,
-    judge_detail: dict[str, Any],
-) -> AbMessage:
-    row = await pool.fetchrow(
-        f"""
-        UPDATE ab_messages
-        SET result_a_id = $3, result_b_id = $4, judge_verdict = $5, judge_detail = $6
-        WHERE team_id = $1 AND id = $2 RETURNING {_MESSAGE_COLUMNS}
-        """,
-        team_id,
-        message_id,
-        result_a_id,
-        result_b_id,
-        judge_verdict,
-        judge_detail,
-    )
-    return _message(row)
-
-
-async def set_message_ts(pool: asyncpg.Pool, *, team_id: str, message_id: int, ts: str) -> None:
-    await pool.execute(
-        "UPDATE ab_messages SET message_ts = $3 WHERE team_id = $1 AND id = $2",
-        team_id,
-        message_id,
-        ts,
-    )
-
-
-async def set_message_failure(
-    pool: asyncpg.Pool, *, team_id: str, message_id: int, reason: str
-) -> None:
-    await pool.execute(
-        "UPDATE ab_messages SET failure = $3 WHERE team_id = $1 AND id = $2",
-        team_id,
-        message_id,
-        reason,
-    )
-
-
 async def open_voting(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> bool:
     """False when the test stopped answering meanwhile (cancelled, or marked interrupted)."""
     done = await pool.execute(
@@ -156,17 +144,6 @@ async def open_voting(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> bool:
     return str(done) == "UPDATE 1"
 
 
-async def heartbeat(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> None:
-    await pool.execute(
-        """
-        UPDATE ab_tests SET heartbeat_at = now()
-        WHERE team_id = $1 AND id = $2 AND status = 'answering'
-        """,
-        team_id,
-        ab_id,
-    )
-
-
 async def stop_answering(
     pool: asyncpg.Pool,
     *,
@@ -175,34 +152,50 @@ async def stop_answering(
     status: Literal["failed", "interrupted"],
     reason: str,
 ) -> bool:
-    """Mark a test that is still answering as failed or interrupted, with the reason; False
-    when it was no longer answering (opened, cancelled, or already marked)."""
-    done = await pool.execute(
-        """
-        UPDATE ab_tests SET status = $3, failure_reason = $4
-        WHERE team_id = $1 AND id = $2 AND status = 'answering'
-        """,
-        team_id,
-        ab_id,
-        status,
-        reason,
-    )
-    return str(done) == "UPDATE 1"
+    """Mark a test that is still answering as failed or interrupted, with the reason, and
+    delete its jobs still waiting in the queue; False when it was no longer answering (opened,
+    cancelled, or already marked)."""
+    async with pool.acquire() as con, con.transaction():
+        done = await con.execute(
+            """
+            UPDATE ab_tests SET status = $3, failure_reason = $4
+            WHERE team_id = $1 AND id = $2 AND status = 'answering'
+            """,
+            team_id,
+            ab_id,
+            status,
+            reason,
+        )
+        if str(done) != "UPDATE 1":
+            return False
+        await delete_queued(con, team_id=team_id, ab_id=ab_id)
+        return True
 
 
 async def mark_stale_tests_interrupted(
     pool: asyncpg.Pool, *, stale_after_s: int = STALE_AFTER_S
 ) -> int:
-    """Tests whose process stopped beating while answering are interrupted, in every
-    workspace (the periodic sweep)."""
+    """Tests left answering with no job of theirs in the queue (waiting or being run) and no
+    progress for `stale_after_s` are interrupted, in every workspace (the periodic sweep): a
+    test answered before the queue by a process that died, or whose jobs failed for good. A
+    test whose jobs wait behind other work is left alone, however long it waits."""
     done = await pool.execute(
         """
-        UPDATE ab_tests SET status = 'interrupted', failure_reason = $2
-        WHERE status = 'answering'
-          AND COALESCE(heartbeat_at, started_at) < now() - make_interval(secs => $1)
+        UPDATE ab_tests t SET status = 'interrupted', failure_reason = $2
+        WHERE t.status = 'answering'
+          AND COALESCE(t.heartbeat_at, t.started_at) < now() - make_interval(secs => $1)
+          AND NOT EXISTS (
+              SELECT 1 FROM pgqueuer q
+              WHERE q.status IN ('queued', 'picked')
+                AND (left(q.dedupe_key, length($3 || t.team_id || ':' || t.id || ':'))
+                         = $3 || t.team_id || ':' || t.id || ':'
+                     OR left(q.dedupe_key, length($4 || t.team_id || ':' || t.id || ':'))
+                         = $4 || t.team_id || ':' || t.id || ':'))
         """,
         stale_after_s,
         INTERRUPTED_REASON,
+        AB_PAIR_PREFIX.split("{")[0],
+        AB_POST_PREFIX.split("{")[0],
     )
     return int(done.split()[-1])
 
@@ -210,18 +203,24 @@ async def mark_stale_tests_interrupted(
 async def cancel(pool: asyncpg.Pool, *, team_id: str, ab_id: int, user_id: str) -> AbTest | None:
     """End a test without a verdict; None when it had already ended (closed or cancelled).
     Votes already cast are kept; none are taken afterwards (a vote locks the test row)."""
-    row = await pool.fetchrow(
-        f"""
-        UPDATE ab_tests SET status = 'cancelled', closed_by = $3, closed_at = now()
-        WHERE team_id = $1 AND id = $2 AND status = ANY($4::text[])
-        RETURNING {_TEST_COLUMNS}
-        """,
-        team_id,
-        ab_id,
-        user_id,
-        list(CANCELLABLE),
-    )
-    return None if row is None else _test(row)
+    async with pool.acquire() as con, con.transaction():
+        row = await con.fetchrow(
+            f"""
+            UPDATE ab_tests SET status = 'cancelled', closed_by = $3, closed_at = now()
+            WHERE team_id = $1 AND id = $2 AND status = ANY($4::text[])
+            RETURNING {_TEST_COLUMNS}
+            """,
+            team_id,
+            ab_id,
+            user_id,
+            list(CANCELLABLE),
+        )
+        if row is None:
+            return None
+        # pairs nobody started writing are not written (a pair being written finishes, sees
+        # the test ended and posts nothing)
+        await delete_queued(con, team_id=team_id, ab_id=ab_id)
+    return _test(row)
 
 
 async def get(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> AbTest:

@@ -60,6 +60,10 @@ class NewResult:
     run_attempt: int | None = None
     finish_reason: str | None = None
     token_limit: int | None = None
+    # one side ("a" or "b") of an A/B pair: stored and linked to its pair in one transaction,
+    # once (a retried pair job finds the side answered and gets that row back)
+    ab_message_id: int | None = None
+    ab_side: str | None = None
 
 
 # One judge's outcome merged into the others' (the two judges of an answer write separately);
@@ -121,6 +125,8 @@ def _values(result: NewResult) -> tuple[Any, ...]:
 async def insert_result(pool: asyncpg.Pool, result: NewResult) -> TestResult:
     if result.run_id is not None:
         return await _insert_run_result(pool, result)
+    if result.ab_message_id is not None:
+        return await _insert_ab_side(pool, result)
     row = await pool.fetchrow(f"{_INSERT} RETURNING {_RESULT_COLUMNS}", *_values(result))
     return _result(row)
 
@@ -160,6 +166,33 @@ async def _insert_run_result(pool: asyncpg.Pool, result: NewResult) -> TestResul
                 result.scenario_id,
                 result.position,
             )
+    return _result(row)
+
+
+async def _insert_ab_side(pool: asyncpg.Pool, result: NewResult) -> TestResult:
+    """The pair's row lock makes two runs of its job store one answer per side: the second
+    finds the side linked and gets that row, and its own answer is not stored."""
+    column = {"a": "result_a_id", "b": "result_b_id"}[result.ab_side or ""]
+    async with pool.acquire() as con, con.transaction():
+        linked = await con.fetchval(
+            f"SELECT {column} FROM ab_messages WHERE team_id = $1 AND id = $2 FOR UPDATE",
+            result.team_id,
+            result.ab_message_id,
+        )
+        if linked is not None:
+            row = await con.fetchrow(
+                f"SELECT {_RESULT_COLUMNS} FROM test_results WHERE team_id = $1 AND id = $2",
+                result.team_id,
+                linked,
+            )
+            return _result(row)
+        row = await con.fetchrow(f"{_INSERT} RETURNING {_RESULT_COLUMNS}", *_values(result))
+        await con.execute(
+            f"UPDATE ab_messages SET {column} = $3 WHERE team_id = $1 AND id = $2",
+            result.team_id,
+            result.ab_message_id,
+            row["id"],
+        )
     return _result(row)
 
 

@@ -14,6 +14,7 @@ from bot.blocks import ab as blocks
 from bot.domain.ab import AbTest
 from bot.domain.verdict import Outcome, describe
 from storage import ab as repo
+from storage import ab_jobs as jobs_repo
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,13 @@ async def refresh(pool: asyncpg.Pool, client: AsyncWebClient, ab_id: int, *, tea
             if test.status == "closed"
             else None
         )
-        state = (taking_part, revealed, test.status, test.verdict_code)
+        # while answering: the pairs posted, failed, being written and waiting in the queue
+        progress = (
+            await jobs_repo.pair_progress(pool, team_id=team_id, ab_id=ab_id)
+            if test.status == "answering"
+            else None
+        )
+        state = (taking_part, revealed, progress, test.status, test.verdict_code)
         if state == shown:
             return
         label_a, label_b = await labels(pool, test)
@@ -66,6 +73,7 @@ async def refresh(pool: asyncpg.Pool, client: AsyncWebClient, ab_id: int, *, tea
             recommendation=recommendation(test),
             reason=test.failure_reason,
             ended_by=test.closed_by,
+            progress=progress,
         )
         try:
             await client.chat_update(

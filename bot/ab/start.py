@@ -1,5 +1,6 @@
 """Starting a blind A/B test: the test and its messages stored with a random order per message,
-the parent message posted, both sides answering every message and voting opened."""
+one job per pair queued with them, and the parent message posted. The queue's workers write and
+post the pairs (bot/jobs/ab_pair.py), and the last one opens voting."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from typing import Final
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.ab.pairs import answer_all, slack_error
+from bot.ab.pairs import slack_error
 from bot.answers.pipeline import RunContext
 from bot.blocks import ab as blocks
 from bot.blocks.common import escape
-from bot.domain.ab import Participation
+from bot.domain.ab import PairProgress, Participation
 from bot.errors import UserError
+from bot.jobs.enqueue import enqueue_ab_pairs
+from bot.jobs.payloads import AbPairJob
 from bot.persona.versions import resolve_version
 from storage import ab as repo
 from storage import scenarios as scenarios_repo
@@ -36,7 +39,6 @@ async def start(
     ctx: RunContext,
     client: AsyncWebClient,
     *,
-    concurrency: int,
     team_id: str,
     channel_id: str,
     user_id: str,
@@ -45,8 +47,9 @@ async def start(
     messages: list[str] | None,
     scenario: str,
 ) -> str | None:
-    """Run a test of `spec_a` against `spec_b` on `messages`, or on the named scenario's when
-    None. None once voting opened; otherwise what the person should be told."""
+    """Start a test of `spec_a` against `spec_b` on `messages`, or on the named scenario's when
+    None. None once its pairs are queued and its parent posted (progress and the opening show
+    there); otherwise what the person should be told."""
     pool = ctx.pool
     version_a = await resolve_version(pool, team_id=team_id, channel_id=channel_id, spec=spec_a)
     version_b = await resolve_version(pool, team_id=team_id, channel_id=channel_id, spec=spec_b)
@@ -68,15 +71,20 @@ async def start(
         messages = list(found.messages)
     if len(messages) > MAX_MESSAGES:
         raise UserError(f"An A/B test takes at most {MAX_MESSAGES} messages (got {len(messages)}).")
-    test, rows = await repo.create(
-        pool,
-        team_id=team_id,
-        version_a_id=version_a.id,
-        version_b_id=version_b.id,
-        user_id=user_id,
-        channel_id=channel_id,
-        messages=[(m, draw_a_first()) for m in messages],
-    )
+    async with pool.acquire() as con, con.transaction():
+        # the test and one job per pair, stored together: never one without the other
+        test, rows = await repo.create(
+            con,
+            team_id=team_id,
+            version_a_id=version_a.id,
+            version_b_id=version_b.id,
+            user_id=user_id,
+            channel_id=channel_id,
+            messages=[(m, draw_a_first()) for m in messages],
+        )
+        await enqueue_ab_pairs(
+            con, [AbPairJob(team_id=team_id, ab_id=test.id, message_id=r.id) for r in rows]
+        )
     text, parent_blocks = blocks.parent(
         ab_id=test.id,
         label_a=version_a.label,
@@ -84,13 +92,15 @@ async def start(
         messages=len(rows),
         status="answering",
         participation=Participation(0, 0, [0] * len(rows), 0),
+        progress=PairProgress(posted=0, failed=0, running=0, waiting=len(rows), total=len(rows)),
     )
     try:
         parent = await client.chat_postMessage(channel=channel_id, text=text, blocks=parent_blocks)
     except SlackApiError as exc:
         code = slack_error(exc)
         log.warning("could not post the A/B parent: %s", code)
-        # kept, failed with its reason, rather than left answering with nowhere to answer
+        # kept, failed with its reason (its queued pairs deleted), rather than left answering
+        # with nowhere to answer
         await repo.stop_answering(
             pool,
             team_id=team_id,
@@ -103,19 +113,6 @@ async def start(
             f"conversation (`{code}`). Invite me with `/invite @ROMASHKA` (or start it in a "
             "channel I am in) and start it again."
         )
-    parent_ts = str(parent["ts"])
-    await repo.set_parent(pool, team_id=team_id, ab_id=test.id, parent_ts=parent_ts)
-    why = await answer_all(
-        pool,
-        client,
-        ctx=ctx,
-        concurrency=concurrency,
-        test=test,
-        rows=rows,
-        version_a=version_a,
-        version_b=version_b,
-        parent_ts=parent_ts,
-    )
-    if why is not None:
-        return f"A/B test #{test.id} did not open for voting: {why}."
+    # the pairs' jobs wait for this before answering: their answers belong to its thread
+    await repo.set_parent(pool, team_id=team_id, ab_id=test.id, parent_ts=str(parent["ts"]))
     return None

@@ -18,7 +18,7 @@ from bot import ids, limits
 from bot.blocks.answer import seconds
 from bot.blocks.common import Block, counted, escape, mrkdwn, plain, table
 from bot.blocks.judges import agreement_note
-from bot.domain.ab import Participation, Tally
+from bot.domain.ab import PairProgress, Participation, Tally
 from bot.domain.judges import JudgeAgreement
 from bot.domain.verdict import (
     LOG_THRESHOLD,
@@ -93,6 +93,18 @@ def participation_line(p: Participation) -> str:
     return line
 
 
+def progress_line(p: PairProgress) -> str:
+    """How far the pairs are, from the queue: the same for any blind order."""
+    parts = [f"Pairs posted *{p.posted}/{p.total}*"]
+    if p.running:
+        parts.append(f"{p.running} being written")
+    if p.waiting:
+        parts.append(f"{p.waiting} waiting")
+    if p.failed:
+        parts.append(f"{p.failed} failed")
+    return " · ".join(parts)
+
+
 def parent(
     *,
     ab_id: int,
@@ -105,13 +117,17 @@ def parent(
     recommendation: str | None = None,
     reason: str | None = None,
     ended_by: str | None = None,
+    progress: PairProgress | None = None,
 ) -> tuple[str, list[Block]]:
-    """`revealed` and `recommendation` are shown for a closed test only."""
+    """`revealed` and `recommendation` are shown for a closed test only; `progress` while it
+    is answering."""
     head = (
         f"{title(ab_id, label_a, label_b)}, {counted(messages, 'message')}, "
         f"{STATE_WORDS.get(status, status)}"
     )
     lines = [f"*{escape(head)}*", participation_line(participation)]
+    if status == "answering" and progress is not None:
+        lines.append(progress_line(progress))
     closed = status == "closed"
     if closed and revealed is not None:
         lines.append(

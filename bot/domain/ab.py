@@ -38,6 +38,9 @@ class AbMessage:
     judge_verdict: str | None
     judge_detail: dict[str, Any] | None
     failure: str | None
+    # claimed before its thread message is posted (at most once), and its job through with it
+    post_claimed_at: datetime | None = None
+    done_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,18 @@ class Participation:
     voters: int
     per_message: list[int]  # votes on each message, by position
     unanswered: int  # pairs that could not be answered or posted
+
+
+@dataclass(frozen=True, slots=True)
+class PairProgress:
+    """A test's pairs while it answers, from its rows and the job queue: posted, failed, being
+    written, waiting for a worker. Nothing in it depends on which reply is A."""
+
+    posted: int
+    failed: int
+    running: int
+    waiting: int
+    total: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,16 @@ from datetime import timedelta
 import asyncpg
 from pgqueuer import AsyncpgDriver, Queries
 
-from bot.jobs.payloads import SCENARIO_MESSAGE, THREAD_POST, ScenarioMessageJob, ThreadPostJob
+from bot.jobs.payloads import (
+    AB_PAIR,
+    AB_POST,
+    SCENARIO_MESSAGE,
+    THREAD_POST,
+    AbPairJob,
+    AbPostJob,
+    ScenarioMessageJob,
+    ThreadPostJob,
+)
 
 # interactive work (nothing yet) goes before batch work; a scenario run is batch work
 BATCH_PRIORITY = 0
@@ -42,6 +51,34 @@ async def enqueue_thread_post(pool: asyncpg.Pool, job: ThreadPostJob, *, after_s
     async with pool.acquire() as con:
         await Queries(AsyncpgDriver(con)).enqueue(
             THREAD_POST,
+            job.dumps(),
+            BATCH_PRIORITY,
+            execute_after=timedelta(seconds=after_s),
+            dedupe_key=job.dedupe_key,
+            on_conflict="skip",
+        )
+
+
+async def enqueue_ab_pairs(con: asyncpg.Connection, jobs: Sequence[AbPairJob]) -> int:
+    """Queue one job per pair of an A/B test, in the caller's transaction (the one storing the
+    test); a pair whose job is already queued is skipped. Returns how many were queued now."""
+    if not jobs:
+        return 0
+    ids = await Queries(AsyncpgDriver(con)).enqueue(
+        [AB_PAIR] * len(jobs),
+        [job.dumps() for job in jobs],
+        [BATCH_PRIORITY] * len(jobs),
+        dedupe_key=[job.dedupe_key for job in jobs],
+        on_conflict="skip",
+    )
+    return sum(1 for i in ids if i is not None)
+
+
+async def enqueue_ab_post(pool: asyncpg.Pool, job: AbPostJob, *, after_s: float) -> None:
+    """Queue a pair's thread post for its turn in the channel, `after_s` from now."""
+    async with pool.acquire() as con:
+        await Queries(AsyncpgDriver(con)).enqueue(
+            AB_POST,
             job.dumps(),
             BATCH_PRIORITY,
             execute_after=timedelta(seconds=after_s),

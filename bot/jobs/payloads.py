@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Final
 
+from storage.ab_jobs import pair_prefix, post_prefix
 from storage.jobs import scenario_run_prefix
 
 SCENARIO_MESSAGE: Final = "scenario_message"
@@ -79,3 +80,60 @@ class ThreadPostJob:
     @property
     def dedupe_key(self) -> str:
         return f"scenario-post:{self.team_id}:{self.run_id}:{self.result_id}"
+
+
+AB_PAIR: Final = "ab_pair"
+AB_POST: Final = "ab_pair_post"
+
+
+@dataclass(frozen=True, slots=True)
+class AbPairJob:
+    """Write one pair of an A/B test: both versions answer its message and the judge compares
+    them in both orders; then its thread post is scheduled."""
+
+    team_id: str
+    ab_id: int
+    message_id: int
+
+    def dumps(self) -> bytes:
+        return json.dumps(asdict(self)).encode()
+
+    @classmethod
+    def loads(cls, raw: bytes | None) -> AbPairJob:
+        data = json.loads(raw or b"{}")
+        return cls(
+            team_id=str(data["team_id"]),
+            ab_id=int(data["ab_id"]),
+            message_id=int(data["message_id"]),
+        )
+
+    @property
+    def dedupe_key(self) -> str:
+        """One job per pair in the queue at a time: queueing it again adds nothing."""
+        return f"{pair_prefix(team_id=self.team_id, ab_id=self.ab_id)}{self.message_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class AbPostJob:
+    """Post one written pair (or why it failed) in the test's thread at the channel's pace, and
+    open the test for voting when it is the last pair."""
+
+    team_id: str
+    ab_id: int
+    message_id: int
+
+    def dumps(self) -> bytes:
+        return json.dumps(asdict(self)).encode()
+
+    @classmethod
+    def loads(cls, raw: bytes | None) -> AbPostJob:
+        data = json.loads(raw or b"{}")
+        return cls(
+            team_id=str(data["team_id"]),
+            ab_id=int(data["ab_id"]),
+            message_id=int(data["message_id"]),
+        )
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"{post_prefix(team_id=self.team_id, ab_id=self.ab_id)}{self.message_id}"

@@ -21,10 +21,16 @@ from pgqueuer.executors import DatabaseRetryEntrypointExecutor, EntrypointExecut
 from pgqueuer.models import Context
 from pgqueuer.queries import Queries
 
-from bot.jobs import scenario_message
+from bot.jobs import ab_pair, scenario_message
 from bot.jobs import simulation as simulation_job
 from bot.jobs.budget import model_budget
-from bot.jobs.payloads import SCENARIO_MESSAGE, SCENARIO_MESSAGE_HEADLESS, THREAD_POST
+from bot.jobs.payloads import (
+    AB_PAIR,
+    AB_POST,
+    SCENARIO_MESSAGE,
+    SCENARIO_MESSAGE_HEADLESS,
+    THREAD_POST,
+)
 from bot.jobs.slack_clients import SlackClients
 from bot.startup.deps import Deps
 
@@ -120,6 +126,14 @@ class Worker:
             )
 
         self._simulation_handler = simulation_conversation_job
+
+        async def ab_pair_job(job: Job) -> None:
+            await ab_pair.handle(deps, slack, job.payload, attempts=job.attempts, budget=budget)
+
+        async def ab_post_job(job: Job) -> None:
+            await ab_pair.handle_post(deps, slack, job.payload)
+
+        self._ab_handlers = (ab_pair_job, ab_post_job)
         self.queue = self._build_queue()
 
     def _build_queue(self) -> QueueManager:
@@ -138,6 +152,7 @@ class Worker:
                 handing_back=self._handing_back,
             ),
         )
+        self._register_ab(queue)
         queue.register_executor(
             THREAD_POST,
             Executor(
@@ -176,6 +191,33 @@ class Worker:
             ),
         )
         return queue
+
+    def _register_ab(self, queue: QueueManager) -> None:
+        """A/B pairs: written at most SCENARIO_CONCURRENCY at once across every worker (the
+        model budget paces them further), posted at the channel's pace."""
+        ab_pair_job, ab_post_job = self._ab_handlers
+        queue.register_executor(
+            AB_POST,
+            Executor(
+                EntrypointExecutorParameters(
+                    func=ab_post_job, concurrency_limit=0, on_failure="hold"
+                ),
+                running=self._running,
+                handing_back=self._handing_back,
+            ),
+        )
+        queue.register_executor(
+            AB_PAIR,
+            Executor(
+                EntrypointExecutorParameters(
+                    func=ab_pair_job,
+                    concurrency_limit=self._options.scenario_concurrency,
+                    on_failure="hold",
+                ),
+                running=self._running,
+                handing_back=self._handing_back,
+            ),
+        )
 
     async def _supervise(self) -> None:
         """Run the queue manager until stopped; when it fails (the database restarted and its

@@ -1,6 +1,7 @@
-"""Background upkeep every process runs: interrupted scenario runs and A/B tests are marked as
-such, OAuth states nobody came back with are deleted, and the data of workspaces that uninstalled
-the app is deleted after the retention period."""
+"""Background upkeep every process runs: interrupted scenario runs, and A/B tests left answering
+with no job of theirs in the queue, are marked as such; OAuth states nobody came back with are
+deleted, and the data of workspaces that uninstalled the app is deleted after the retention
+period."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ async def run_once(pool: asyncpg.Pool, *, retention_days: int | None) -> None:
         log.info("deleted %d expired OAuth states", expired)
     stuck = await ab_repo.mark_stale_tests_interrupted(pool)
     if stuck:
-        log.info("marked %d A/B tests interrupted (their process stopped)", stuck)
+        log.info("marked %d A/B tests interrupted (no job of theirs left in the queue)", stuck)
     if retention_days is not None:
         purged = await workspaces_repo.sweep_uninstalled(pool, older_than_days=retention_days)
         if purged:
