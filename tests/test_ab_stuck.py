@@ -7,17 +7,22 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
+import asyncpg
 import pytest
 
 from bot import ids, limits
 from bot.ab import pairs as ab_pairs
+from bot.jobs.enqueue import enqueue_ab_pairs
+from bot.jobs.payloads import AbPairJob
+from bot.jobs.worker import Worker, options_from
+from bot.model.llm import LLM
 from bot.model.pair_judge import judge as pairwise_judge
 from bot.startup.maintenance import run_once
-from storage.ab import INTERRUPTED_REASON
+from bot.startup.settings import Settings
 from tests.fake_openai import FakeOpenAI
+from tests.fake_slack import FakeSlack
 from tests.slack_driver import TEAM, SlackDriver
 from tests.test_ab import button, last_parent, open_test, pairs
 
@@ -40,21 +45,6 @@ async def status_of(live: SlackDriver, *, becomes: str | None = None) -> dict[st
 
 def parent_text(live: SlackDriver, parent_ts: str) -> str:
     return json.dumps(last_parent(live, parent_ts)["blocks"], ensure_ascii=False)
-
-
-def _awaiting(coro: Any) -> Iterator[Any]:
-    while coro is not None:
-        yield coro
-        coro = getattr(coro, "cr_await", None)
-
-
-def answering_task() -> asyncio.Task[Any]:
-    """The task writing an A/B test's pairs, found the way a shutdown finds work in flight."""
-    for task in asyncio.all_tasks():
-        names = [getattr(c, "cr_code", None) for c in _awaiting(task.get_coro())]
-        if any(code is not None and code.co_name == "answer_all" for code in names):
-            return task
-    raise AssertionError("no A/B test is answering")
 
 
 @pytest.mark.usefixtures("two_versions")
@@ -127,10 +117,10 @@ async def test_a_test_whose_every_pair_breaks_ends_failed_and_cancellable(
     test = await status_of(live, becomes="failed")
     reason = "no message could be answered and posted: message 1 could not be answered"
     assert test["failure_reason"].startswith(reason)
-    assert (
-        f"A/B test #{test['id']} did not open for voting: {reason}"
-        in ((await live.next_reply())["text"])
-    )
+    # the job that failed the test tells its starter (the command had replied long before)
+    told = await live.slack.wait_calls("chat.postEphemeral")
+    assert told[-1].args["user"] == "U0001"
+    assert f"A/B test #{test['id']} did not open for voting: {reason}" in told[-1].args["text"]
     shown = parent_text(live, test["parent_ts"])
     assert "failed" in shown and "Nobody can vote on it" in shown and ids.AB_CANCEL in shown
     await live.click(ids.AB_CANCEL, str(test["id"]), user="U9")  # neither starter nor editor
@@ -140,27 +130,51 @@ async def test_a_test_whose_every_pair_breaks_ends_failed_and_cancellable(
     assert "Cancelled by <@U0001>" in parent_text(live, test["parent_ts"])
 
 
-@pytest.mark.usefixtures("two_versions")
-async def test_a_stop_while_answering_marks_the_test_interrupted(
-    live: SlackDriver, model: FakeOpenAI
+@pytest.fixture
+def idle(settings: Settings, pool: asyncpg.Pool, slack: FakeSlack, llm: LLM) -> SlackDriver:
+    """The app with a model but no worker running: a test's pairs wait in the queue."""
+    quick = settings.model_copy(update={"job_heartbeat_timeout_s": 2.0})
+    return SlackDriver.build(settings=quick, pool=pool, slack=slack, llm=llm)
+
+
+async def test_a_stop_while_answering_hands_the_pairs_back_and_another_worker_ends_it(
+    idle: SlackDriver, model: FakeOpenAI
 ) -> None:
-    model.ttft_s = 3.0  # still answering when the process stops
-    await live.command("ab Support@1 Support@2")
-    test = await status_of(live)
-    await live.slack.wait_for(lambda s: bool(s.of("chat.postMessage")))
-    await asyncio.sleep(0.2)
-    # what a shutdown does to work still in flight after its grace period
-    task = answering_task()
-    task.cancel()
-    await asyncio.wait([task], timeout=5)
-    test = await status_of(live, becomes="interrupted")
-    assert test["failure_reason"] == INTERRUPTED_REASON
-    parent_ts = await live.pool.fetchval("SELECT parent_ts FROM ab_tests")
-    shown = parent_text(live, parent_ts)
-    assert "interrupted" in shown and "the app stopped while writing the replies" in shown
-    assert ids.AB_CANCEL in shown
-    reply = await live.reply_text(f"ab close {test['id']}")
-    assert "never opened for voting (interrupted: the app stopped" in reply
+    """A process stopping mid-test (its grace period over) no longer interrupts the test: its
+    pair jobs go back to the queue and the next worker writes them, each once."""
+    await idle.reply_text("new Support")
+    await idle.reply_text("set formality 95")
+    model.ttft_s = 3.0  # still answering when the worker stops
+    await idle.command('ab Support@1 Support@2 "Where is my order?" "Hi"')
+    test = await status_of(idle)
+    worker = Worker(idle.deps, options=options_from(idle.deps))
+    await worker.start()
+
+    async def picked() -> bool:
+        n = await idle.pool.fetchval("SELECT count(*) FROM pgqueuer WHERE status = 'picked'")
+        return bool(n)
+
+    deadline = time.monotonic() + 20
+    while not await picked():
+        assert time.monotonic() < deadline, "no pair was picked"
+        await asyncio.sleep(0.05)
+    await worker.stop(grace_s=0)
+    assert (await status_of(idle))["status"] == "answering"
+    back = await idle.pool.fetchval(
+        "SELECT count(*) FROM pgqueuer WHERE entrypoint = 'ab_pair' AND status = 'queued'"
+    )
+    assert back == 2
+    model.ttft_s = 0.0
+    async with Worker(idle.deps, options=options_from(idle.deps)):
+        opened = await status_of(idle, becomes="open")
+    assert opened["id"] == test["id"]
+    rows = await idle.pool.fetch("SELECT result_a_id, result_b_id, failure FROM ab_messages")
+    assert all(r["failure"] is None for r in rows)
+    results = await idle.pool.fetchval("SELECT count(*) FROM test_results WHERE kind = 'ab'")
+    linked = {i for r in rows for i in (r["result_a_id"], r["result_b_id"])}
+    # the answers the stopped worker had under way were cut off unstored: 4 results, 4 linked
+    assert results == len(linked) == 4
+    assert len(pairs(idle, opened["parent_ts"])) == 2
 
 
 async def test_the_sweep_marks_a_test_left_answering_by_a_dead_process(
@@ -181,9 +195,13 @@ async def test_the_sweep_marks_a_test_left_answering_by_a_dead_process(
         TEAM,
         *versions,
     )
+    # a test as old, but whose pair still waits in the queue (behind other work), is left alone
+    waiting = await live.pool.fetchval(stale, TEAM, *versions)
+    async with live.pool.acquire() as con, con.transaction():
+        await enqueue_ab_pairs(con, [AbPairJob(team_id=TEAM, ab_id=waiting, message_id=1)])
     await run_once(live.pool, retention_days=None)
     statuses = dict(await live.pool.fetch("SELECT id, status FROM ab_tests"))
-    assert statuses == {first: "interrupted", fresh: "answering"}
+    assert statuses == {first: "interrupted", fresh: "answering", waiting: "answering"}
     # one left answering that nobody swept yet is found when someone tries to close it
     await live.pool.execute(
         "UPDATE ab_tests SET heartbeat_at = now() - interval '5 minutes' WHERE id = $1", fresh
