@@ -8,6 +8,10 @@ For each run: when every message was answered and stored, when the summary was p
 bound the issue sets: the larger of the slowest single message and what the endpoint's limit
 allows (ceil(messages / limit) rounds of one message each). Thread posts are paced by Slack's
 limit (ten at once, then one a second per channel), which bounds the summary of a big run.
+
+The A/B case: `/bot ab` with --ab-pairs messages (at most 20), one job per pair; seconds until
+voting opened, against the larger of what the endpoint's limit allows (a pair takes two answer
+slots: ceil(pairs / (limit / 2)) rounds of one pair alone) and the channel's post pace.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -162,7 +167,61 @@ async def single_message(h: Harness) -> float:
     return float(seconds)
 
 
-async def bench(*, jobs: int, limit: int, ceiling: int, ttft_ms: float, big: int) -> dict[str, Any]:
+async def ab_test(h: Harness, *, pairs: int, limit: int) -> dict[str, Any]:
+    """`/bot ab` of two versions on `pairs` messages; seconds until voting opened."""
+    first = len(h.slack.calls)
+    h.model.answer_limit = limit
+    h.model.rejected = 0
+    before = await h.pool.fetchval("SELECT coalesce(max(id), 0) FROM ab_tests")
+    questions = " ".join(f'"Question {i + 1}: where is my order?"' for i in range(pairs))
+    t0 = time.monotonic()
+    response = await h.driver.command(f"ab BenchAB@1 BenchAB@2 {questions}")
+    if response.status != 200:
+        raise RuntimeError(f"/bot ab was refused: {response.status}")
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while True:
+        row = await h.pool.fetchrow(
+            "SELECT id, status FROM ab_tests WHERE id > $1 ORDER BY id LIMIT 1", before
+        )
+        if row is not None and row["status"] not in ("answering",):
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError("the A/B test did not open")
+        await asyncio.sleep(0.05)
+    open_s = time.monotonic() - t0
+    stats = await h.pool.fetchrow(
+        """
+        SELECT count(*) AS n, count(*) FILTER (WHERE failure IS NOT NULL) AS failed,
+               count(DISTINCT result_a_id) + count(DISTINCT result_b_id) AS sides
+        FROM ab_messages WHERE ab_test_id = $1
+        """,
+        row["id"],
+    )
+    stored = await h.pool.fetchval(
+        "SELECT count(*) FROM test_results WHERE kind = 'ab' AND thread_ts = "
+        "(SELECT parent_ts FROM ab_tests WHERE id = $1)",
+        row["id"],
+    )
+    posts = sum(
+        1
+        for c in h.slack.calls[first:]
+        if c.method == "chat.postMessage" and c.args.get("thread_ts")
+    )
+    return {
+        "status": row["status"],
+        "pairs": stats["n"],
+        "failed": stats["failed"],
+        "sides_linked": stats["sides"],
+        "answers_stored": stored,
+        "open_s": round(open_s, 2),
+        "thread_posts": posts,
+        "rejected_429": h.model.rejected,
+    }
+
+
+async def bench(
+    *, jobs: int, limit: int, ceiling: int, ttft_ms: float, big: int, ab_pairs: int = 20
+) -> dict[str, Any]:
     date = datetime.now(UTC)
     async with harness(
         ttft_s=ttft_ms / 1000, token_interval_s=0.02, scenario_concurrency=ceiling
@@ -191,11 +250,29 @@ async def bench(*, jobs: int, limit: int, ceiling: int, ttft_ms: float, big: int
                 user_id=USER,
             )
         runs[str(big)] = await run_all(h, limit=limit)
+        version = await profiles_repo.create_profile(
+            h.pool, team_id=TEAM, name="BenchAB", fields=DEFAULT_FIELDS, user_id=USER
+        )
+        await profiles_repo.save_version(
+            h.pool,
+            team_id=TEAM,
+            profile_id=version.profile_id,
+            fields=replace(DEFAULT_FIELDS, bot_name="Bench B"),
+            user_id=USER,
+        )
+        single_pair = await ab_test(h, pairs=1, limit=limit)
+        ab = await ab_test(h, pairs=ab_pairs, limit=limit)
         server_version = await h.pool.fetchval("SHOW server_version")
     for n, r in runs.items():
         bound = max(single_s, math.ceil(int(n) / limit) * single_s)
         r["bound_s"] = round(bound, 2)
         r["answered_vs_bound"] = round(r["answered_s"] / bound, 2)
+    # a pair holds two of the endpoint's slots; posts: ten at once, then one a second
+    answering = math.ceil(ab_pairs / max(1, limit // 2)) * single_pair["open_s"]
+    pacing = max(0, ab_pairs - 10) * 1.0
+    ab["single_pair_s"] = single_pair["open_s"]
+    ab["bound_s"] = round(max(answering, pacing, single_pair["open_s"]), 2)
+    ab["open_vs_bound"] = round(ab["open_s"] / ab["bound_s"], 2)
     return {
         "date": date.strftime("%Y-%m-%d %H:%M UTC"),
         "settings": {
@@ -213,6 +290,7 @@ async def bench(*, jobs: int, limit: int, ceiling: int, ttft_ms: float, big: int
         },
         "queue_overhead": overhead,
         "runs": runs,
+        "ab": ab,
     }
 
 
@@ -234,6 +312,14 @@ def render(report: dict[str, Any]) -> str:
             f"{r['summary_s']:>9} | {r['thread_posts']:>12} | {r['rejected_429']:>4} | "
             f"{r['failed']:>6} | {r['messages'] - r['distinct']:>3}"
         )
+    ab = report["ab"]
+    lines.append(
+        f"A/B {ab['pairs']} pairs: voting {ab['status']} after {ab['open_s']} s "
+        f"(bound {ab['bound_s']} s, ratio {ab['open_vs_bound']}; one pair alone "
+        f"{ab['single_pair_s']} s); {ab['thread_posts']} thread posts, {ab['rejected_429']} 429s, "
+        f"{ab['failed']} failed, {ab['answers_stored']} answers stored for "
+        f"{ab['sides_linked']} sides"
+    )
     return "\n".join(lines)
 
 
@@ -249,6 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--ttft-ms", type=float, default=300.0, help="model's time to first token")
     parser.add_argument("--big", type=int, default=200, help="messages of the big run")
+    parser.add_argument("--ab-pairs", type=int, default=20, help="pairs of the A/B test (≤ 20)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     report = asyncio.run(
@@ -258,6 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ceiling=args.ceiling,
             ttft_ms=args.ttft_ms,
             big=args.big,
+            ab_pairs=args.ab_pairs,
         )
     )
     print(json.dumps(report, indent=2) if args.json else render(report))

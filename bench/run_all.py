@@ -194,6 +194,24 @@ def _queue_rows(r: dict[str, Any]) -> list[Row]:
                 run["distinct"] == int(n) == run["messages"],
             )
         )
+    ab = r.get("ab")
+    if isinstance(ab, dict):
+        rows.append(
+            Row(
+                f"A/B test, {ab['pairs']} pairs as jobs: voting open ÷ its bound",
+                f"{ab['open_vs_bound']:.2f}×",
+                "≤ 1.3×",
+                ab["open_vs_bound"] <= 1.3,
+            )
+        )
+        rows.append(
+            Row(
+                f"A/B test, {ab['pairs']} pairs: failed / answers stored for 2 × pairs sides",
+                f"{ab['failed']} / {ab['answers_stored']} for {ab['sides_linked']}",
+                f"0 / {2 * ab['pairs']} for {2 * ab['pairs']}",
+                ab["failed"] == 0 and ab["answers_stored"] == ab["sides_linked"] == 2 * ab["pairs"],
+            )
+        )
     return rows
 
 
