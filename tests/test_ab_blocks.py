@@ -11,7 +11,7 @@ import pytest
 from bot import ids, limits
 from bot.ab.statistics import verdict
 from bot.blocks import ab as blocks
-from bot.domain.ab import Participation, Tally
+from bot.domain.ab import PairProgress, Participation, Tally
 from bot.domain.verdict import AbVerdict, Kappa, SideMetrics
 
 TAKING_PART = Participation(votes=5, voters=3, per_message=[3, 2, 0], unanswered=0)
@@ -195,3 +195,27 @@ def test_model_text_is_inert_when_shortened_and_in_details() -> None:
             assert control not in text
         assert "docs (https://evil.example/b)" in text
     assert "(shortened; full text in Details)" in json.dumps(pair)
+
+
+@pytest.mark.parametrize(
+    ("progress", "line"),
+    [
+        (
+            PairProgress(posted=0, failed=0, running=0, waiting=3, total=3),
+            "Pairs posted *0/3* · 3 waiting",
+        ),
+        (
+            PairProgress(posted=1, failed=1, running=1, waiting=0, total=3),
+            "Pairs posted *1/3* · 1 being written · 1 failed",
+        ),
+        (PairProgress(posted=3, failed=0, running=0, waiting=0, total=3), "Pairs posted *3/3*"),
+    ],
+)
+def test_the_parent_shows_the_pairs_progress_while_answering(
+    progress: PairProgress, line: str
+) -> None:
+    assert blocks.progress_line(progress) == line
+    assert line in parent("answering", progress=progress)
+    # once voting opens (or the test ends) the parent no longer speaks of pairs being written
+    for status in ("open", "failed", "cancelled"):
+        assert "Pairs posted" not in parent(status, progress=progress, reason="why")
