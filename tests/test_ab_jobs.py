@@ -310,6 +310,12 @@ async def test_a_worker_killed_mid_test_loses_and_duplicates_nothing(
 
     async with Worker(idle.deps, options=options_from(idle.deps)):
         await status_becomes(pool, "open", timeout=60)
+
+        async def closable() -> bool:
+            return ids.AB_CLOSE in parent_shows(idle, test["parent_ts"])
+
+        # the opening is the parent's last edit (made just after the compare-and-set)
+        await until(closable, what="the parent to open for voting")
     rows = await pool.fetch("SELECT * FROM ab_messages ORDER BY position")
     linked = [i for r in rows for i in (r["result_a_id"], r["result_b_id"])]
     stored = await pool.fetchval("SELECT count(*) FROM test_results WHERE kind = 'ab'")
@@ -321,7 +327,6 @@ async def test_a_worker_killed_mid_test_loses_and_duplicates_nothing(
     # a post claimed just before the kill is failed visibly rather than posted twice
     assert len(questions) == len(set(questions)) == 8 - len(failed)
     assert all(r["failure"] == ab_pair.POST_LOST for r in failed)
-    assert ids.AB_CLOSE in parent_shows(idle, test["parent_ts"])
 
 
 async def test_progress_shows_what_the_queue_holds(
