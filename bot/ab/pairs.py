@@ -23,6 +23,7 @@ from bot.domain.results import TestResult
 from bot.model.llm import LLM
 from bot.model.pair_judge import judge as pairwise_judge
 from bot.slack.post import post_message
+from bot.slack.thread_marks import find_marked, mark
 from storage import ab as repo
 from storage import ab_jobs as jobs_repo
 from storage import results as results_repo
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 INTERNAL_ERROR: Final = "could not be answered (internal error)"
 NOTHING_POSTED: Final = "no message could be answered and posted"
 TOO_LONG: Final = frozenset({"msg_too_long", "msg_blocks_too_long", "invalid_blocks"})
+# the metadata event type of a pair's thread message (bot.slack.thread_marks)
+PAIR_EVENT_TYPE: Final = "romashka_ab_pair"
 
 
 class Build(Protocol):
@@ -46,7 +49,33 @@ def slack_error(exc: SlackApiError) -> str:
     return str(exc.response.get("error")) if exc.response is not None else "unknown error"
 
 
-async def post_pair(client: AsyncWebClient, *, test: AbTest, parent_ts: str, build: Build) -> str:
+def pair_mark(message_id: int) -> dict[str, object]:
+    """The metadata of a pair's thread message (or its failure note): the pair's row id, the
+    same whichever reply is A, so it tells a voter nothing."""
+    return mark(PAIR_EVENT_TYPE, "message_id", message_id)
+
+
+async def find_pair_post(client: AsyncWebClient, *, test: AbTest, message_id: int) -> str | None:
+    """The ts of the pair's thread message (or failure note), if Slack has it."""
+    assert test.parent_ts is not None
+    return await find_marked(
+        client,
+        channel=test.channel_id,
+        thread_ts=test.parent_ts,
+        event_type=PAIR_EVENT_TYPE,
+        key="message_id",
+        value=message_id,
+    )
+
+
+async def post_pair(
+    client: AsyncWebClient,
+    *,
+    test: AbTest,
+    parent_ts: str,
+    build: Build,
+    metadata: dict[str, object] | None = None,
+) -> str:
     """Post a pair with its buttons; when Slack refuses it as too long, again with shorter
     replies (their full text stays behind the Details button). Returns the message's ts."""
     text, pair_blocks = build(budget=blocks.FULL)
@@ -56,6 +85,8 @@ async def post_pair(client: AsyncWebClient, *, test: AbTest, parent_ts: str, bui
         "username": blocks.NEUTRAL_NAME,
         "icon_emoji": blocks.NEUTRAL_ICON,
     }
+    if metadata is not None:
+        message["metadata"] = metadata
     try:
         posted = await client.chat_postMessage(**message, text=text, blocks=pair_blocks)
     except SlackApiError as exc:
@@ -180,7 +211,9 @@ async def post_written(
         reply_2=second.answer,
     )
     try:
-        return await post_pair(client, test=test, parent_ts=test.parent_ts, build=build)
+        return await post_pair(
+            client, test=test, parent_ts=test.parent_ts, build=build, metadata=pair_mark(row.id)
+        )
     except SlackApiError as exc:
         reason = f"could not be posted (Slack said `{slack_error(exc)}`)"
         log.warning("A/B test %d: %s", test.id, reason)
@@ -207,6 +240,7 @@ async def post_failure_note(
             blocks=note,
             username=blocks.NEUTRAL_NAME,
             icon_emoji=blocks.NEUTRAL_ICON,
+            metadata=pair_mark(row.id),
         )
     except SlackApiError as exc:
         log.warning("could not post a failed A/B pair: %s", slack_error(exc))

@@ -25,13 +25,15 @@ from bot.ab.pairs import (
     NOTHING_POSTED,
     Answer,
     Judge,
+    find_pair_post,
     judge_with,
     post_written,
+    slack_error,
     write_pair,
 )
 from bot.ab.parent import refresh
 from bot.answers.pipeline import RunContext, answer_and_judge
-from bot.domain.ab import AbTest
+from bot.domain.ab import AbMessage, AbTest
 from bot.domain.profile import ProfileVersion
 from bot.domain.results import TestResult
 from bot.jobs.budget import ModelBudget
@@ -46,6 +48,7 @@ from storage import jobs as pace_repo
 from storage import profiles as profiles_repo
 from storage.ab import AbTestNotFound
 from storage.errors import VersionIdNotFound
+from storage.jobs import PostClaim
 from storage.results import NewResult
 
 log = logging.getLogger(__name__)
@@ -65,8 +68,8 @@ PARENT_GIVE_UP_S: Final = 60.0
 PARENT_NEVER_POSTED: Final = "the app stopped before posting its first message"
 VERSION_GONE: Final = "a version it compares was deleted"
 POST_LOST: Final = (
-    "could not be posted (the app stopped while posting it; it is left out rather than "
-    "risk posting it twice)"
+    "could not be posted (the app stopped while posting it and could not read the thread to "
+    "check; it is left out rather than risk posting it twice)"
 )
 NO_INSTALLATION: Final = "could not be posted (the app has no installation in this workspace)"
 
@@ -144,11 +147,18 @@ async def handle(
         await _progress(deps, client, test)
 
 
-async def handle_post(deps: Deps, slack: SlackClients, payload: bytes | None) -> None:
-    """Post one written pair (or the note saying why it failed), at most once: the claim comes
-    first, so a job killed after it leaves the pair failed rather than posted twice."""
+async def handle_post(
+    deps: Deps, slack: SlackClients, payload: bytes | None, *, lease_s: float | None = None
+) -> None:
+    """Post one written pair (or the note saying why it failed) exactly once: the claim comes
+    first, and the message carries the pair's id in its metadata. A claim older than `lease_s`
+    (the queue's heartbeat timeout by default: PgQueuer runs a job again only after that) with
+    no ts recorded belongs to a job that died before or after Slack took the message, so the
+    thread is read first and the pair posted only if it is not there."""
     job = AbPostJob.loads(payload)
     pool = deps.pool
+    if lease_s is None:
+        lease_s = deps.settings.job_heartbeat_timeout_s
     try:
         test = await repo.get(pool, team_id=job.team_id, ab_id=job.ab_id)
         row = await repo.message(pool, team_id=job.team_id, message_id=job.message_id)
@@ -162,20 +172,44 @@ async def handle_post(deps: Deps, slack: SlackClients, payload: bytes | None) ->
     if test.status != "answering" or test.parent_ts is None:
         return
     total = len(await repo.messages(pool, team_id=test.team_id, ab_id=test.id))
+    ts: str | None = None
     if client is None:
         await jobs_repo.fail_pair(
             pool, team_id=test.team_id, message_id=row.id, reason=NO_INSTALLATION
         )
-        ts = None
-    elif not await jobs_repo.claim_post(pool, team_id=test.team_id, message_id=row.id):
-        # claimed by a run of this job that stopped before recording the post: it may or may
-        # not be in the thread, and posting again could show it twice
-        await jobs_repo.fail_pair(pool, team_id=test.team_id, message_id=row.id, reason=POST_LOST)
-        ts = None
     else:
-        ts = await post_written(pool, client, test=test, row=row, total=total)
+        state = await jobs_repo.claim_post(
+            pool, team_id=test.team_id, message_id=row.id, lease_s=lease_s
+        )
+        if state.claim is PostClaim.WAIT:
+            # another worker holds the claim, or held it and died: asked again once it lapses
+            raise RetryRequested(delay=timedelta(seconds=state.wait_s), reason="post claimed")
+        if state.claim is PostClaim.DONE:
+            ts = row.message_ts
+        elif state.claim is PostClaim.LOOK_FIRST:
+            ts = await _recover_post(deps, client, test=test, row=row, total=total)
+        else:
+            ts = await post_written(pool, client, test=test, row=row, total=total)
     await jobs_repo.mark_done(pool, team_id=test.team_id, message_id=row.id, ts=ts)
     await _finish_or_progress(deps, client, test, again=False)
+
+
+async def _recover_post(
+    deps: Deps, client: AsyncWebClient, *, test: AbTest, row: AbMessage, total: int
+) -> str | None:
+    """A dead job's claim: the pair's message if it is in the thread, else post it now."""
+    try:
+        found = await find_pair_post(client, test=test, message_id=row.id)
+    except SlackApiError as exc:
+        # without the thread we cannot know whether it went out: never post twice
+        log.warning("A/B test %d: could not read its thread: %s", test.id, slack_error(exc))
+        await jobs_repo.fail_pair(
+            deps.pool, team_id=test.team_id, message_id=row.id, reason=POST_LOST
+        )
+        return None
+    if found is not None:
+        return found
+    return await post_written(deps.pool, client, test=test, row=row, total=total)
 
 
 def _answerer(deps: Deps, *, attempts: int, budget: ModelBudget | None) -> Answer:

@@ -19,7 +19,6 @@ from pgqueuer import RetryRequested
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import limits
 from bot.answers.pipeline import RunContext, answer_and_judge, judge_again, needs_judging
 from bot.blocks.plan import finished_text
 from bot.blocks.scenarios import item_message, progress_message, samples_message
@@ -39,6 +38,7 @@ from bot.scenarios.engine import INTERNAL_ERROR, PlanItem, base_result, plan_fro
 from bot.scenarios.figures import overall, per_scenario
 from bot.scenarios.run import show_summary, summary_message
 from bot.slack.post import post_message
+from bot.slack.thread_marks import find_marked, mark
 from storage import jobs as jobs_repo
 from storage import profiles as profiles_repo
 from storage import results as results_repo
@@ -450,28 +450,18 @@ async def _report(
 
 
 def post_metadata(result_id: int) -> dict[str, object]:
-    return {"event_type": POST_EVENT_TYPE, "event_payload": {"result_id": result_id}}
+    return mark(POST_EVENT_TYPE, "result_id", result_id)
 
 
 async def find_post(
     client: AsyncWebClient, *, channel: str, thread_ts: str, result_id: int
 ) -> str | None:
-    """The ts of our thread post of `result_id`, if Slack has it (conversations.replies with
-    the messages' metadata, every page)."""
-    cursor: str | None = None
-    while True:
-        page = await client.conversations_replies(
-            channel=channel,
-            ts=thread_ts,
-            include_all_metadata=True,
-            limit=limits.REPLIES_PAGE,
-            cursor=cursor,
-        )
-        for message in page.get("messages") or []:
-            meta = message.get("metadata") or {}
-            payload = meta.get("event_payload") or {}
-            if meta.get("event_type") == POST_EVENT_TYPE and payload.get("result_id") == result_id:
-                return str(message.get("ts"))
-        cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-        if cursor is None:
-            return None
+    """The ts of our thread post of `result_id`, if Slack has it."""
+    return await find_marked(
+        client,
+        channel=channel,
+        thread_ts=thread_ts,
+        event_type=POST_EVENT_TYPE,
+        key="result_id",
+        value=result_id,
+    )
