@@ -4,8 +4,8 @@ current rows, so a job never acts on a stale copy, and sees when what it names w
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
-from typing import Final
+from dataclasses import Field, asdict, dataclass, fields
+from typing import Any, ClassVar, Final, Self
 
 from storage.ab_jobs import pair_prefix, post_prefix
 from storage.jobs import scenario_run_prefix
@@ -17,9 +17,28 @@ THREAD_POST: Final = "scenario_thread_post"
 # while the app's workers help with them too
 SCENARIO_MESSAGE_HEADLESS: Final = "scenario_message_headless"
 
+# the field types a payload may have (ids and names), read back from JSON
+_READ: Final[dict[str, Any]] = {"str": str, "int": int}
+
+
+class Payload:
+    """A job's payload as JSON: a frozen dataclass of `str` and `int` fields (ids only)."""
+
+    __slots__ = ()
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+
+    def dumps(self) -> bytes:
+        return json.dumps(asdict(self)).encode()
+
+    @classmethod
+    def loads(cls, raw: bytes | None) -> Self:
+        data = json.loads(raw or b"{}")
+        values = {f.name: _READ[str(f.type)](data[f.name]) for f in fields(cls)}
+        return cls(**values)
+
 
 @dataclass(frozen=True, slots=True)
-class ScenarioMessageJob:
+class ScenarioMessageJob(Payload):
     """Answer and judge one message of a scenario run, post it, and report the run when it is
     the last one."""
 
@@ -28,20 +47,6 @@ class ScenarioMessageJob:
     attempt: int
     scenario_id: int
     position: int
-
-    def dumps(self) -> bytes:
-        return json.dumps(asdict(self)).encode()
-
-    @classmethod
-    def loads(cls, raw: bytes | None) -> ScenarioMessageJob:
-        data = json.loads(raw or b"{}")
-        return cls(
-            team_id=str(data["team_id"]),
-            run_id=int(data["run_id"]),
-            attempt=int(data["attempt"]),
-            scenario_id=int(data["scenario_id"]),
-            position=int(data["position"]),
-        )
 
     @property
     def dedupe_key(self) -> str:
@@ -57,25 +62,13 @@ class ScenarioMessageJob:
 
 
 @dataclass(frozen=True, slots=True)
-class ThreadPostJob:
+class ThreadPostJob(Payload):
     """Post one stored result of a run in the run's thread, at the channel's pace: the job is
     scheduled for its turn rather than waiting inside an answering slot."""
 
     team_id: str
     run_id: int
     result_id: int
-
-    def dumps(self) -> bytes:
-        return json.dumps(asdict(self)).encode()
-
-    @classmethod
-    def loads(cls, raw: bytes | None) -> ThreadPostJob:
-        data = json.loads(raw or b"{}")
-        return cls(
-            team_id=str(data["team_id"]),
-            run_id=int(data["run_id"]),
-            result_id=int(data["result_id"]),
-        )
 
     @property
     def dedupe_key(self) -> str:
@@ -87,25 +80,13 @@ AB_POST: Final = "ab_pair_post"
 
 
 @dataclass(frozen=True, slots=True)
-class AbPairJob:
+class AbPairJob(Payload):
     """Write one pair of an A/B test: both versions answer its message and the judge compares
     them in both orders; then its thread post is scheduled."""
 
     team_id: str
     ab_id: int
     message_id: int
-
-    def dumps(self) -> bytes:
-        return json.dumps(asdict(self)).encode()
-
-    @classmethod
-    def loads(cls, raw: bytes | None) -> AbPairJob:
-        data = json.loads(raw or b"{}")
-        return cls(
-            team_id=str(data["team_id"]),
-            ab_id=int(data["ab_id"]),
-            message_id=int(data["message_id"]),
-        )
 
     @property
     def dedupe_key(self) -> str:
@@ -114,25 +95,13 @@ class AbPairJob:
 
 
 @dataclass(frozen=True, slots=True)
-class AbPostJob:
+class AbPostJob(Payload):
     """Post one written pair (or why it failed) in the test's thread at the channel's pace, and
     open the test for voting when it is the last pair."""
 
     team_id: str
     ab_id: int
     message_id: int
-
-    def dumps(self) -> bytes:
-        return json.dumps(asdict(self)).encode()
-
-    @classmethod
-    def loads(cls, raw: bytes | None) -> AbPostJob:
-        data = json.loads(raw or b"{}")
-        return cls(
-            team_id=str(data["team_id"]),
-            ab_id=int(data["ab_id"]),
-            message_id=int(data["message_id"]),
-        )
 
     @property
     def dedupe_key(self) -> str:

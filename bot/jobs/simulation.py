@@ -9,11 +9,10 @@ claimed before it is sent (at most once); the report is claimed by a compare-and
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
@@ -34,6 +33,7 @@ from bot.domain.profile import ProfileVersion
 from bot.domain.simulation import Simulation, SimulationRun, StoredTurn
 from bot.jobs.budget import ModelBudget
 from bot.jobs.enqueue import BATCH_PRIORITY
+from bot.jobs.payloads import Payload
 from bot.jobs.slack_clients import SlackClients
 from bot.model.llm import LLMError, LLMErrorKind
 from bot.scenarios.run import show_summary
@@ -62,24 +62,14 @@ RATE_LIMIT_RETRIES: Final = 20
 
 
 @dataclass(frozen=True, slots=True)
-class ConversationJob:
+class ConversationJob(Payload):
+    """Play one simulated conversation (one sample of a simulation in a run), post its turns
+    and judge it."""
+
     team_id: str
     run_id: int
     simulation_id: int
     sample: int
-
-    def dumps(self) -> bytes:
-        return json.dumps(asdict(self)).encode()
-
-    @classmethod
-    def loads(cls, raw: bytes | None) -> ConversationJob:
-        data = json.loads(raw or b"{}")
-        return cls(
-            team_id=str(data["team_id"]),
-            run_id=int(data["run_id"]),
-            simulation_id=int(data["simulation_id"]),
-            sample=int(data["sample"]),
-        )
 
     @property
     def dedupe_key(self) -> str:
