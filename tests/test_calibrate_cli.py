@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
 import pytest
 
 from bot.domain.profile import DEFAULT_FIELDS
+from bot.persona.personality import trait_instruction
 from storage import profiles as repo
-from tests.fake_openai import FakeOpenAI
+from tests.fake_openai import FakeOpenAI, Leaning, read_cues
 from tests.test_cli import CLEAN_ENV
 
 TEAM = "T0CAL"
@@ -119,3 +121,54 @@ async def test_cost_is_said_and_a_large_sweep_needs_yes(
     assert code == 2
     assert "= 1800 model calls" in err and "add --yes" in err
     assert model.requests == []
+
+
+# A hidden curve of the formality slider, unknown to the product: rising to 25, flat from 25 to
+# 50 (a dead range), then rising faster to 100.
+def hidden_formality(level: int) -> float:
+    if level <= 25:
+        return float(level)
+    if level <= 50:
+        return 25.0
+    return 25.0 + (level - 50) * 1.5
+
+
+@pytest.mark.usefixtures("profile")
+async def test_a_hidden_curve_and_its_dead_range_are_recovered(
+    db_dsn: str, model: FakeOpenAI, tmp_path: Path
+) -> None:
+    """The fake writes from a continuous function of the slider the test knows (the level is
+    read off the system prompt by matching the product's own line for each level, so the fake
+    learns no wording): the calibration must recover its shape and find its dead range."""
+    lines = {level: trait_instruction("formality", level) for level in range(101)}
+
+    def leaning(system: str) -> Leaning:
+        base = read_cues(system)
+        [level] = [lv for lv, line in lines.items() if line in system]
+        # the fake's formal leaning spans its whole casual..formal range (0.25..0.75)
+        return replace(base, formal=0.25 + 0.5 * hidden_formality(level) / 100)
+
+    model.leaning = leaning
+    code, out, err = await calibrate(
+        "formality",
+        "--team",
+        TEAM,
+        "--profile",
+        "Support",
+        "--scenario",
+        "Product inquiry",
+        "--samples",
+        "2",
+        "--format",
+        "json",
+        db_dsn=db_dsn,
+        model=model,
+        cwd=tmp_path,
+    )
+    assert code == 0, err
+    [formality] = json.loads(out)["traits"]
+    means = [lv["perceived"]["value"] for lv in formality["levels"]]
+    # the known shape: rising, flat between 25 and 50, rising again
+    assert means[0] < means[1] == means[2] < means[3] < means[4]
+    assert [tuple(r) for r in formality["dead_ranges"]] == [(25, 50)]
+    assert formality["correlation"]["rho"] > 0.9
