@@ -98,3 +98,7 @@ SIMULATION_FACTS: Final = "simulation_facts"
 SIMULATION_GOAL: Final = "simulation_goal"
 SIMULATION_BEHAVIOURS: Final = "simulation_behaviours"
 SIMULATION_TURN_LIMIT: Final = "simulation_turn_limit"
+
+# ---- saving a thread as a simulated customer (issue #18) ----
+# the kind choice on the Save-as-scenario modal: the other kind is drafted from the thread again
+SCENARIO_DRAFT_KIND: Final = "scenario_draft_kind"

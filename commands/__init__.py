@@ -90,6 +90,8 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
 
     # a message shortcut acks and replies as a button does: its payload has a response_url
     app.shortcut(ids.SCENARIO_FROM_THREAD)(button(deps, scenario_shortcut.from_message))
+    # ---- issue #18: the Save-as-scenario modal's kind choice drafts the other kind ----
+    app.action(ids.SCENARIO_DRAFT_KIND)(button(deps, scenario_shortcut.kind_changed))
 
     @app.event("message")
     async def thread_message(

@@ -1,6 +1,7 @@
 """Saving a conversation as a scenario: the "Save as scenario" message shortcut and the button
 of the same name under each answer. Both open the modal the use case fills
-(bot/scenarios/from_thread.py); its Save is the scenario form's (commands/scenarios.py)."""
+(bot/scenarios/from_thread.py); its Save is the scenario form's (commands/scenarios.py), or the
+simulated customer's (commands/simulations.py) when that kind is chosen on the modal."""
 
 from __future__ import annotations
 
@@ -43,3 +44,14 @@ async def _open(deps: Deps, click: Click, *, channel_id: str, thread_ts: str) ->
         response_url=click.response_url,
     )
     return said(told)
+
+
+async def kind_changed(deps: Deps, click: Click) -> Reply | None:
+    """The kind choice on the drafted modal: the form of that kind, drafted from the thread."""
+    view: dict[str, object] = click.body.get("view") or {}
+    actions = click.body.get("actions") or [{}]
+    kind = str((actions[0].get("selected_option") or {}).get("value", ""))
+    await from_thread.redraft(
+        deps.pool, deps.llm, click.client, team_id=click.team_id, view=view, kind=kind
+    )
+    return None

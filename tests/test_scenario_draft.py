@@ -11,9 +11,19 @@ import pytest
 import yaml  # type: ignore[import-untyped]  # PyYAML ships no annotations
 
 from bot import ids, limits
-from bot.blocks.scenario_draft import DraftForm, draft_form, drafting_view, notice_view
+from bot.blocks.scenario_draft import (
+    DraftContext,
+    DraftForm,
+    SimulationDraftForm,
+    draft_form,
+    drafting_view,
+    notice_view,
+    simulation_draft_form,
+)
 from bot.blocks.scenarios import FormContext
 from bot.domain.scenarios import BEHAVIOUR_MAX, BEHAVIOURS_MAX, MESSAGES_MAX, NAME_MAX
+from bot.domain.simulation import Persona
+from bot.model import persona_drafter
 from bot.model.behaviour_drafter import (
     PROMPT_CHARS,
     SCHEMA,
@@ -133,13 +143,45 @@ def test_prompt_holds_the_messages_as_data_and_is_bounded() -> None:
     assert "2. " + "z" * 499 + "…" in user
 
 
-CONTEXT = FormContext(None, "C1", "https://hooks.example/r")
+FORM_CONTEXT = FormContext(None, "C1", "https://hooks.example/r")
+CONTEXT = DraftContext(FORM_CONTEXT, "1700000000.000100")
+PERSONA = Persona(
+    who="A parcel customer",
+    mood="fed up",
+    expertise="non-technical",
+    wants="a refund",
+    gives_up_when="asked twice",
+    facts="order 48213",
+)
 
 
 @pytest.mark.parametrize(
     ("view", "callback", "has_submit"),
     [
         (drafting_view(), ids.SCENARIO_DRAFT_NOTICE, False),
+        (drafting_view(ids.SCENARIO_KIND_SIMULATED), ids.SCENARIO_DRAFT_NOTICE, False),
+        (
+            simulation_draft_form(
+                SimulationDraftForm("Lost parcel", PERSONA, "Refunded", ["calm"], ["note"]),
+                context=CONTEXT,
+            ),
+            ids.SIMULATION_MODAL,
+            True,
+        ),
+        (
+            simulation_draft_form(
+                SimulationDraftForm(
+                    "n" * 60,
+                    Persona("w" * 2000, "m" * 200, "e" * 200, "x" * 900, "g" * 900, "f" * 900),
+                    "o" * 900,
+                    ["b" * 60] * 10,
+                    ["n" * 5000],
+                ),
+                context=CONTEXT,
+            ),
+            ids.SIMULATION_MODAL,
+            True,
+        ),
         (notice_view("Not *here*."), ids.SCENARIO_DRAFT_NOTICE, False),
         (
             draft_form(
@@ -170,7 +212,11 @@ def test_draft_form_is_the_scenario_form_prefilled() -> None:
         DraftForm("Lost parcel", "From a thread.", ["a", "b"], ["calm", "clear"], ["A *note*."]),
         context=CONTEXT,
     )
-    assert view["blocks"][0] == {
+    # the kind choice on top (single messages chosen), then the note
+    assert view["blocks"][0]["block_id"] == ids.SCENARIO_DRAFT_KIND
+    [radio] = view["blocks"][0]["elements"]
+    assert radio["initial_option"]["value"] == ids.SCENARIO_KIND_SINGLE
+    assert view["blocks"][1] == {
         "type": "context",
         "elements": [{"type": "mrkdwn", "text": "A *note*."}],
     }
@@ -185,7 +231,78 @@ def test_draft_form_is_the_scenario_form_prefilled() -> None:
         ids.SCENARIO_MESSAGES: "a\nb",
         ids.SCENARIO_BEHAVIOURS: "calm\nclear",
     }
-    assert FormContext.load(view["private_metadata"]) == CONTEXT
+    # Save reads the form's own context; the kind choice reads the thread too
+    assert FormContext.load(view["private_metadata"]) == FORM_CONTEXT
+    assert DraftContext.load(view["private_metadata"]) == CONTEXT
+
+
+def test_simulation_draft_form_is_the_simulation_form_prefilled() -> None:
+    view = simulation_draft_form(
+        SimulationDraftForm(
+            "Lost parcel", PERSONA, "Refunded with a date", ["calm", "clear"], ["A *note*."]
+        ),
+        context=CONTEXT,
+    )
+    [radio] = view["blocks"][0]["elements"]
+    assert radio["initial_option"]["value"] == ids.SCENARIO_KIND_SIMULATED
+    assert radio["action_id"] == ids.SCENARIO_DRAFT_KIND
+    shown = {
+        b["block_id"]: b["element"].get("initial_value")
+        for b in view["blocks"]
+        if b["type"] == "input"
+    }
+    assert shown == {
+        ids.SIMULATION_NAME: "Lost parcel",
+        ids.SIMULATION_WHO: "A parcel customer",
+        ids.SIMULATION_MOOD: "fed up",
+        ids.SIMULATION_EXPERTISE: "non-technical",
+        ids.SIMULATION_WANTS: "a refund",
+        ids.SIMULATION_GIVES_UP: "asked twice",
+        ids.SIMULATION_FACTS: "order 48213",
+        ids.SIMULATION_GOAL: "Refunded with a date",
+        ids.SIMULATION_BEHAVIOURS: "calm\nclear",
+        ids.SIMULATION_TURN_LIMIT: "8",
+    }
+    assert DraftContext.load(view["private_metadata"]) == CONTEXT
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"id": null, "c": "C1"}',  # a form without its thread
+        '{"id": null, "c": "C1", "t": ""}',
+        '{"id": null, "c": "C1", "t": 5}',
+        "not json",
+        '{"t": "1.2"}',
+    ],
+)
+def test_a_draft_context_without_its_thread_is_refused(raw: str) -> None:
+    with pytest.raises((ValueError, KeyError, TypeError)):
+        DraftContext.load(raw)
+
+
+def test_persona_schema_is_strict_mode_compatible_and_flat() -> None:
+    schema = persona_drafter.SCHEMA
+    assert schema["additionalProperties"] is False
+    assert set(schema["required"]) == set(schema["properties"])
+    # flat: strings and one array of strings, as a small model's constrained decoding handles
+    kinds = {name: sub["type"] for name, sub in schema["properties"].items()}
+    assert set(kinds.values()) == {"string", "array"} and kinds["behaviours"] == "array"
+    assert set(persona_drafter.ASKED_CHARS) <= set(kinds)
+
+
+@pytest.mark.parametrize(
+    ("raw", "limit", "expected"),
+    [
+        ("  fed   up\n", 100, "fed up"),
+        ("order 48213; ana@example.com", 100, "order 48213; ana@example.com"),
+        ("x\x00y\u202ez", 100, "x y z"),
+        ("a very long description", 12, "a very long"),
+        ("unbreakable", 5, "unbre"),
+    ],
+)
+def test_persona_fields_are_cleaned(raw: str, limit: int, expected: str) -> None:
+    assert persona_drafter.clean_field(raw, limit) == expected
 
 
 def test_the_manifest_offers_the_shortcut_the_app_listens_for() -> None:

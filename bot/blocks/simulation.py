@@ -45,9 +45,12 @@ _KINDS: Final = (
 )
 
 
-def with_kind_choice(view: dict[str, Any], *, chosen: str) -> dict[str, Any]:
+def with_kind_choice(
+    view: dict[str, Any], *, chosen: str, action_id: str = ids.SCENARIO_KIND
+) -> dict[str, Any]:
     """A new scenario's form with the kind choice on top: choosing the other kind swaps the
-    form (views.update), keeping the modal open."""
+    form (views.update), keeping the modal open. `action_id` says who swaps it: the saved
+    thread's forms (bot/blocks/scenario_draft.py) draft again from the conversation."""
     options = [
         {
             "text": plain(title, limits.INPUT_LABEL),
@@ -58,11 +61,11 @@ def with_kind_choice(view: dict[str, Any], *, chosen: str) -> dict[str, Any]:
     ]
     choice: Block = {
         "type": "actions",
-        "block_id": ids.SCENARIO_KIND,
+        "block_id": action_id,
         "elements": [
             {
                 "type": "radio_buttons",
-                "action_id": ids.SCENARIO_KIND,
+                "action_id": action_id,
                 "options": options,
                 "initial_option": next(o for o in options if o["value"] == chosen),
             }

@@ -24,24 +24,31 @@ import asyncpg
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import limits
+from bot import ids, limits
 from bot.blocks import dm as dm_texts
 from bot.blocks.common import counted, escape, truncate
 from bot.blocks.scenario_draft import (
+    DraftContext,
     DraftForm,
+    SimulationDraftForm,
     draft_form,
     drafted_note,
+    drafted_persona_note,
     drafting_view,
     notice_view,
+    simulation_draft_form,
 )
 from bot.blocks.scenarios import FormContext
 from bot.domain.scenarios import MESSAGE_MAX, MESSAGES_MAX, NAME_MAX
+from bot.domain.simulation import Persona
 from bot.errors import UserError
 from bot.messages import GENERIC_FAILURE
-from bot.model import behaviour_drafter
+from bot.model import behaviour_drafter, persona_drafter
 from bot.model.judge_call import JudgeFailed
 from bot.model.llm import LLM, LLMError, LLMErrorKind
+from bot.model.persona_drafter import DraftedSimulation
 from bot.scenarios import library
+from bot.simulation import library as simulations
 from storage import results as results_repo
 from storage.results import ResultNotFound
 
@@ -132,9 +139,11 @@ def fallback_name(first_message: str) -> str:
 
 
 async def free_name(pool: asyncpg.Pool, *, team_id: str, name: str) -> str:
-    """`name`, or `name 2`, `name 3`… when the workspace has a scenario by that name: the
-    person may still change it, and Save refuses a name taken meanwhile."""
+    """`name`, or `name 2`, `name 3`… when the workspace has a scenario (scripted or simulated:
+    a name picks one) by that name: the person may still change it, and Save refuses a name
+    taken meanwhile."""
     taken = {s.name.lower() for s in await library.every(pool, team_id=team_id)}
+    taken |= {s.name.lower() for s in await simulations.every(pool, team_id=team_id)}
     candidate, n = name, 1
     while candidate.lower() in taken:
         n += 1
@@ -181,6 +190,53 @@ async def draft(llm: LLM | None, messages: Sequence[str], *, wait_s: float) -> D
     return Draft(drafted.name, drafted.behaviours, note)
 
 
+NO_PERSONA: Final = Persona(who="", mood="", expertise="", wants="", gives_up_when="")
+
+
+async def draft_simulation(
+    llm: LLM | None, messages: Sequence[str], *, wait_s: float
+) -> tuple[DraftedSimulation, str]:
+    """The judge's simulated customer, or an empty one, with a note saying which."""
+    empty = DraftedSimulation(name="", persona=NO_PERSONA, goal="", behaviours=[])
+    what = "the simulated customer"
+    if llm is None or not llm.configured:
+        reason = LLMError(LLMErrorKind.NOT_CONFIGURED).message
+        return empty, f"Nothing was drafted: {escape(reason)} Describe the customer yourself."
+    try:
+        drafted = await asyncio.wait_for(persona_drafter.draft(llm, messages), timeout=wait_s)
+    except TimeoutError:
+        log.warning("drafting a simulated customer took longer than %.0f s", wait_s)
+        return empty, (
+            f"The judge model did not draft {what} within {wait_s:g} s; describe it yourself."
+        )
+    if isinstance(drafted, JudgeFailed):
+        reason = drafted.reason.rstrip(". ")
+        return empty, (
+            f"The judge model could not draft {what} ({escape(reason)}); describe it yourself."
+        )
+    p = drafted.persona
+    missing = sum(not v for v in (p.who, p.mood, p.expertise, p.wants, p.gives_up_when))
+    missing += not drafted.goal
+    note = drafted_persona_note(
+        judge_model=llm.judge_model, messages=len(messages), missing=missing
+    )
+    return drafted, note
+
+
+def _fit_note(found: Conversation) -> list[str]:
+    if not (found.left_out or found.shortened):
+        return []
+    parts = []
+    if found.left_out:
+        parts.append(f"the last {counted(found.left_out, 'message')} left out")
+    if found.shortened:
+        parts.append(f"{counted(found.shortened, 'message')} shortened")
+    return [
+        f"The form holds at most {MESSAGES_MAX} messages and "
+        f"{limits.PLAIN_TEXT_INPUT_MAX:,} characters of them: {' and '.join(parts)}."
+    ]
+
+
 async def prepared_form(
     pool: asyncpg.Pool,
     llm: LLM | None,
@@ -190,20 +246,28 @@ async def prepared_form(
     thread_ts: str,
     response_url: str | None,
     wait_s: float,
+    kind: str = ids.SCENARIO_KIND_SINGLE,
 ) -> dict[str, object]:
+    """The form of `kind` drafted from the thread (single messages, or a simulated customer)."""
     found = await conversation(pool, team_id=team_id, channel_id=channel_id, thread_ts=thread_ts)
-    drafted = await draft(llm, found.messages, wait_s=wait_s)
-    notes = [drafted.note]
-    if found.left_out or found.shortened:
-        parts = []
-        if found.left_out:
-            parts.append(f"the last {counted(found.left_out, 'message')} left out")
-        if found.shortened:
-            parts.append(f"{counted(found.shortened, 'message')} shortened")
-        notes.append(
-            f"The form holds at most {MESSAGES_MAX} messages and "
-            f"{limits.PLAIN_TEXT_INPUT_MAX:,} characters of them: {' and '.join(parts)}."
+    context = DraftContext(FormContext(None, channel_id, response_url), thread_ts)
+    if kind == ids.SCENARIO_KIND_SIMULATED:
+        simulated, said = await draft_simulation(llm, found.messages, wait_s=wait_s)
+        name = await free_name(
+            pool, team_id=team_id, name=simulated.name or fallback_name(found.messages[0])
         )
+        return simulation_draft_form(
+            SimulationDraftForm(
+                name=name,
+                persona=simulated.persona,
+                goal=simulated.goal,
+                behaviours=simulated.behaviours,
+                notes=[said],
+            ),
+            context=context,
+        )
+    drafted = await draft(llm, found.messages, wait_s=wait_s)
+    notes = [drafted.note, *_fit_note(found)]
     name = await free_name(
         pool, team_id=team_id, name=drafted.name or fallback_name(found.messages[0])
     )
@@ -215,7 +279,7 @@ async def prepared_form(
         behaviours=drafted.behaviours,
         notes=notes,
     )
-    return draft_form(form, context=FormContext(None, channel_id, response_url))
+    return draft_form(form, context=context)
 
 
 async def open_draft(
@@ -240,8 +304,79 @@ async def open_draft(
         return OPEN_EXPIRED if error == "expired_trigger_id" else OPEN_REFUSED
     view = opened.get("view") or {}
     view_id, view_hash = str(view.get("id", "")), view.get("hash")
+    final = await _final_view(
+        pool,
+        llm,
+        team_id=team_id,
+        channel_id=channel_id,
+        thread_ts=thread_ts,
+        response_url=response_url,
+        wait_s=wait_s,
+        kind=ids.SCENARIO_KIND_SINGLE,
+    )
+    await _replace(client, view_id=view_id, view_hash=view_hash, view=final)
+    return None
+
+
+async def redraft(
+    pool: asyncpg.Pool,
+    llm: LLM | None,
+    client: AsyncWebClient,
+    *,
+    team_id: str,
+    view: dict[str, object],
+    kind: str,
+    wait_s: float | None = None,
+) -> None:
+    """The kind choice on a drafted form: the modal shows "drafting…" (no choice, so one draft
+    at a time), then the form of the chosen kind drafted from the same thread. What was typed
+    into the other form is not carried over. A stale or forged form is left as it is: the
+    thread is looked up again within the signed workspace."""
+    if kind not in (ids.SCENARIO_KIND_SINGLE, ids.SCENARIO_KIND_SIMULATED):
+        return
     try:
-        final: dict[str, object] = await prepared_form(
+        context = DraftContext.load(str(view.get("private_metadata", "")))
+    except (ValueError, KeyError, TypeError):
+        log.info("a kind choice on a form without its thread; left as it is")
+        return
+    view_id = str(view.get("id", ""))
+    try:
+        shown = await client.views_update(
+            view_id=view_id,
+            hash=str(view["hash"]) if view.get("hash") else None,
+            view=drafting_view(kind),
+        )
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else None
+        log.info("the drafted form changed or closed before drafting again (%s)", error)
+        return
+    final = await _final_view(
+        pool,
+        llm,
+        team_id=team_id,
+        channel_id=context.form.channel_id,
+        thread_ts=context.thread_ts,
+        response_url=context.form.response_url,
+        wait_s=wait_s,
+        kind=kind,
+    )
+    view_hash = (shown.get("view") or {}).get("hash")
+    await _replace(client, view_id=view_id, view_hash=view_hash, view=final)
+
+
+async def _final_view(
+    pool: asyncpg.Pool,
+    llm: LLM | None,
+    *,
+    team_id: str,
+    channel_id: str,
+    thread_ts: str,
+    response_url: str | None,
+    wait_s: float | None,
+    kind: str,
+) -> dict[str, object]:
+    try:
+        return await prepared_form(
             pool,
             llm,
             team_id=team_id,
@@ -249,14 +384,13 @@ async def open_draft(
             thread_ts=thread_ts,
             response_url=response_url,
             wait_s=DRAFT_WAIT_S if wait_s is None else wait_s,
+            kind=kind,
         )
     except UserError as exc:
-        final = notice_view(str(exc))
+        return notice_view(str(exc))
     except Exception:
         log.exception("could not prepare a scenario from a conversation")
-        final = notice_view(GENERIC_FAILURE)
-    await _replace(client, view_id=view_id, view_hash=view_hash, view=final)
-    return None
+        return notice_view(GENERIC_FAILURE)
 
 
 async def _replace(
