@@ -200,8 +200,8 @@ async def test_a_worker_restarted_mid_run_continues_the_same_stream(
     # a new process: its own app, client and budget; the stream's ts is on the run
     fresh = SlackDriver.build(settings=settings, pool=idle.pool, slack=slack, llm=llm)
     async with Worker(fresh.deps, options=options_from(fresh.deps)):
-        [run] = await run_done(idle.pool, timeout=40)
-        await posted(idle.pool)
+        [run] = await run_done(idle.pool, timeout=60)
+        await posted(idle.pool, timeout=60)
     assert run["status"] == "completed"
     c = counts(slack)
     assert c["chat.startStream"] == 1 and c["chat.stopStream"] == 1
@@ -218,10 +218,15 @@ async def test_a_stream_slack_ended_during_a_restart_falls_back_to_edits(
     run_id = await restarted_mid_run(idle, model)
     _, stream = the_stream(slack)
     stream.open = False  # Slack ended the stream while no worker ran
+    # the restart takes longer than a progress claim lasts, so the new worker's first job
+    # start tries to append (on a loaded machine the rest of the run could otherwise finish
+    # inside the old worker's last claim, with no append to be refused)
+    await asyncio.sleep(1.2)
     fresh = SlackDriver.build(settings=settings, pool=idle.pool, slack=slack, llm=llm)
     async with Worker(fresh.deps, options=options_from(fresh.deps)):
-        [run] = await run_done(idle.pool, timeout=40)
-        await posted(idle.pool)
+        await run_done(idle.pool, timeout=60)
+        await posted(idle.pool, timeout=60)
+    [run] = await idle.pool.fetch("SELECT * FROM scenario_runs")
     assert run["status"] == "completed" and run["id"] == run_id
     assert run["plan_mode"] == "edit"
     # one refused append, no second stream, no stopStream on a dead stream; the parent shows
