@@ -12,6 +12,13 @@ limit (ten at once, then one a second per channel), which bounds the summary of 
 The A/B case: `/bot ab` with --ab-pairs messages (at most 20), one job per pair; seconds until
 voting opened, against the larger of what the endpoint's limit allows (a pair takes two answer
 slots: ceil(pairs / (limit / 2)) rounds of one pair alone) and the channel's post pace.
+
+The kill case: a --kill-messages run (50) answered by two `romashka worker` processes and no
+worker in the app; one is killed with SIGKILL once half the messages are stored. Wall time to
+the run's completion, results lost and duplicated (expected 0 / 0), thread posts lost and
+duplicated, and the recovery delay: from the kill until another worker picked the first and the
+last of the jobs the dead one held (PgQueuer hands a job on once its heartbeat is
+JOB_HEARTBEAT_TIMEOUT_S old; --kill-heartbeat-s sets it for both workers).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import json
 import math
 import os
 import platform
+import signal
 import statistics
 import sys
 import time
@@ -38,7 +46,7 @@ from bench.harness import Harness, harness
 from bot.domain.profile import DEFAULT_FIELDS
 from storage import profiles as profiles_repo
 from storage import scenarios as scenarios_repo
-from tests.slack_driver import TEAM, USER
+from tests.slack_driver import SIGNING_SECRET, TEAM, USER
 
 NOOP: Final = "bench_noop"
 RUN_TIMEOUT_S: Final = 900.0
@@ -219,8 +227,202 @@ async def ab_test(h: Harness, *, pairs: int, limit: int) -> dict[str, Any]:
     }
 
 
+def _worker_env(h: Harness, *, heartbeat_s: float, ceiling: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_"))}
+    env.update(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-bench-worker",
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": h.slack.api_url,
+            "DATABASE_URL": str(h.driver.deps.settings.database_url),
+            "OPENAI_BASE_URL": h.model.base_url,
+            "OPENAI_API_KEY": "sk-bench",
+            "OPENAI_TIMEOUT": "60",
+            "SCENARIO_CONCURRENCY": str(ceiling),
+            "JOB_HEARTBEAT_TIMEOUT_S": f"{heartbeat_s:g}",
+        }
+    )
+    return env
+
+
+async def _start_worker(env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "worker",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=30)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+async def _seed_messages(h: Harness, *, total: int, prefix: str) -> None:
+    for k in range(math.ceil(total / MESSAGES_PER_SCENARIO)):
+        count = min(MESSAGES_PER_SCENARIO, total - k * MESSAGES_PER_SCENARIO)
+        await scenarios_repo.create_scenario(
+            h.pool,
+            team_id=TEAM,
+            name=f"{prefix} {k + 1}",
+            description="",
+            messages=[
+                f"Question {k + 1}.{i + 1}: how do I reset my password?" for i in range(count)
+            ],
+            behaviours=["helpful", "empathetic"],
+            user_id=USER,
+        )
+
+
+async def kill_case(
+    *, messages: int, limit: int, ceiling: int, ttft_ms: float, heartbeat_s: float
+) -> dict[str, Any]:
+    """`/bot scenario run all` over `messages` messages on two `romashka worker` processes;
+    one is SIGKILLed once half the results are stored."""
+    async with harness(
+        ttft_s=ttft_ms / 1000, token_interval_s=0.02, scenario_concurrency=ceiling, worker=False
+    ) as h:
+        h.model.judge_delay_s = ttft_ms / 1000
+        h.model.answer_limit = limit
+        await profiles_repo.create_profile(
+            h.pool, team_id=TEAM, name="Bench", fields=DEFAULT_FIELDS, user_id=USER
+        )
+        # the run holds these messages alone (not the seed scenarios a first run would add)
+        await scenarios_repo.ensure_seeded(h.pool, team_id=TEAM)
+        for s in await scenarios_repo.list_scenarios(h.pool, team_id=TEAM):
+            await scenarios_repo.delete_scenario(h.pool, team_id=TEAM, scenario_id=s.id)
+        await _seed_messages(h, total=messages, prefix="Kill")
+        env = _worker_env(h, heartbeat_s=heartbeat_s, ceiling=ceiling)
+        workers = [await _start_worker(env), await _start_worker(env)]
+        try:
+            t0 = time.monotonic()
+            response = await h.driver.command("scenario run all")
+            if response.status != 200:
+                raise RuntimeError(f"/bot scenario run all was refused: {response.status}")
+            deadline = time.monotonic() + RUN_TIMEOUT_S
+            while await h.pool.fetchval("SELECT count(*) FROM test_results") < messages // 2:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the workers did not answer half the run")
+                await asyncio.sleep(0.02)
+            victim = workers[0]
+            os.kill(victim.pid, signal.SIGKILL)
+            await victim.wait()
+            killed_at = await h.pool.fetchval("SELECT clock_timestamp()")
+            kill_s = time.monotonic() - t0
+            stored_at_kill = await h.pool.fetchval("SELECT count(*) FROM test_results")
+            held = await h.pool.fetch(
+                "SELECT id, heartbeat, entrypoint FROM pgqueuer WHERE status = 'picked'"
+            )
+            # the survivor beats every half timeout: a held job whose heartbeat has not moved
+            # after more than that (and is still picked by the same worker) was the dead one's
+            await asyncio.sleep(heartbeat_s * 0.6)
+            orphans = [
+                r["id"]
+                for r in await h.pool.fetch(
+                    """
+                    SELECT q.id FROM pgqueuer q JOIN unnest($1::bigint[], $2::timestamptz[])
+                        AS s(id, beat) ON s.id = q.id
+                    WHERE q.status = 'picked' AND q.heartbeat = s.beat
+                    """,
+                    [r["id"] for r in held],
+                    [r["heartbeat"] for r in held],
+                )
+            ]
+            repicked: dict[int, float] = {}
+            beats = {r["id"]: r["heartbeat"] for r in held}
+            while len(repicked) < len(orphans):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the dead worker's jobs were not picked again")
+                rows = await h.pool.fetch(
+                    "SELECT id, status, heartbeat, clock_timestamp() - $2::timestamptz AS since"
+                    " FROM pgqueuer WHERE id = ANY($1::bigint[])",
+                    orphans,
+                    killed_at,
+                )
+                seen = {r["id"]: r for r in rows}
+                for job in orphans:
+                    row = seen.get(job)
+                    moved = (
+                        row is None or row["heartbeat"] != beats[job] or row["status"] != "picked"
+                    )
+                    if moved and job not in repicked:
+                        # now − kill: the poll's 20 ms is the resolution
+                        since = (
+                            row["since"].total_seconds()
+                            if row is not None
+                            else time.monotonic() - t0 - kill_s
+                        )
+                        repicked[job] = since
+                await asyncio.sleep(0.02)
+            while True:
+                run = await h.pool.fetchrow("SELECT id, status, parent_ts FROM scenario_runs")
+                if run is not None and run["status"] == "completed":
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the run did not complete after the kill")
+                await asyncio.sleep(0.05)
+            wall_s = time.monotonic() - t0
+            while await h.pool.fetchval(
+                "SELECT count(*) FROM pgqueuer WHERE status <> 'failed'"
+            ):  # thread posts trail the run at Slack's pace
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the thread posts did not finish")
+                await asyncio.sleep(0.05)
+            posted_s = time.monotonic() - t0
+        finally:
+            for proc in workers:
+                await _stop(proc)
+        stats = await h.pool.fetchrow(
+            """
+            SELECT count(*) AS n, count(DISTINCT (scenario_id, position)) AS distinct_items,
+                   count(*) FILTER (WHERE error_kind IS NOT NULL) AS failed
+            FROM test_results WHERE run_id = $1
+            """,
+            run["id"],
+        )
+        posts = [
+            json.dumps(c.args["blocks"][0], sort_keys=True)
+            for c in h.slack.of("chat.postMessage")
+            if c.args.get("thread_ts") == run["parent_ts"] and c.response.get("ok")
+        ]
+    return {
+        "messages": messages,
+        "heartbeat_timeout_s": heartbeat_s,
+        "killed_after_s": round(kill_s, 2),
+        "stored_at_kill": stored_at_kill,
+        "jobs_held_by_the_dead_worker": len(orphans),
+        "recovery_first_s": round(min(repicked.values()), 2) if repicked else None,
+        "recovery_last_s": round(max(repicked.values()), 2) if repicked else None,
+        "wall_s": round(wall_s, 2),
+        "posted_s": round(posted_s, 2),
+        "stored": stats["n"],
+        "lost": messages - stats["distinct_items"],
+        "duplicated": stats["n"] - stats["distinct_items"],
+        "failed": stats["failed"],
+        "posts_lost": messages - len(set(posts)),
+        "posts_duplicated": len(posts) - len(set(posts)),
+    }
+
+
 async def bench(
-    *, jobs: int, limit: int, ceiling: int, ttft_ms: float, big: int, ab_pairs: int = 20
+    *,
+    jobs: int,
+    limit: int,
+    ceiling: int,
+    ttft_ms: float,
+    big: int,
+    ab_pairs: int = 20,
+    kill_messages: int = 50,
+    kill_heartbeat_s: float = 10.0,
 ) -> dict[str, Any]:
     date = datetime.now(UTC)
     async with harness(
@@ -263,6 +465,17 @@ async def bench(
         single_pair = await ab_test(h, pairs=1, limit=limit)
         ab = await ab_test(h, pairs=ab_pairs, limit=limit)
         server_version = await h.pool.fetchval("SHOW server_version")
+    killed = (
+        await kill_case(
+            messages=kill_messages,
+            limit=limit,
+            ceiling=ceiling,
+            ttft_ms=ttft_ms,
+            heartbeat_s=kill_heartbeat_s,
+        )
+        if kill_messages
+        else None
+    )
     for n, r in runs.items():
         bound = max(single_s, math.ceil(int(n) / limit) * single_s)
         r["bound_s"] = round(bound, 2)
@@ -291,7 +504,21 @@ async def bench(
         "queue_overhead": overhead,
         "runs": runs,
         "ab": ab,
+        "kill": killed,
     }
+
+
+def kill_line(k: dict[str, Any]) -> str:
+    return (
+        f"kill -9: {k['messages']} messages on two `romashka worker`, one SIGKILLed after "
+        f"{k['killed_after_s']} s ({k['stored_at_kill']} stored, "
+        f"{k['jobs_held_by_the_dead_worker']} jobs held): completed in {k['wall_s']} s "
+        f"(posts done {k['posted_s']} s); results lost {k['lost']}, duplicated "
+        f"{k['duplicated']}, failed {k['failed']}; posts lost {k['posts_lost']}, duplicated "
+        f"{k['posts_duplicated']}; held jobs picked again {k['recovery_first_s']}–"
+        f"{k['recovery_last_s']} s after the kill "
+        f"(JOB_HEARTBEAT_TIMEOUT_S {k['heartbeat_timeout_s']:g})"
+    )
 
 
 def render(report: dict[str, Any]) -> str:
@@ -320,6 +547,9 @@ def render(report: dict[str, Any]) -> str:
         f"{ab['failed']} failed, {ab['answers_stored']} answers stored for "
         f"{ab['sides_linked']} sides"
     )
+    k = report.get("kill")
+    if k:
+        lines.append(kill_line(k))
     return "\n".join(lines)
 
 
@@ -336,8 +566,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ttft-ms", type=float, default=300.0, help="model's time to first token")
     parser.add_argument("--big", type=int, default=200, help="messages of the big run")
     parser.add_argument("--ab-pairs", type=int, default=20, help="pairs of the A/B test (≤ 20)")
+    parser.add_argument(
+        "--kill-messages", type=int, default=50, help="messages of the kill -9 case (0: skip)"
+    )
+    parser.add_argument(
+        "--kill-heartbeat-s",
+        type=float,
+        default=10.0,
+        help="JOB_HEARTBEAT_TIMEOUT_S of the kill case's two workers",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--kill-only", action="store_true", help="run the kill -9 case alone (about a minute)"
+    )
     args = parser.parse_args(argv)
+    if args.kill_only:
+        date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        killed = asyncio.run(
+            kill_case(
+                messages=args.kill_messages or 50,
+                limit=args.limit,
+                ceiling=args.ceiling,
+                ttft_ms=args.ttft_ms,
+                heartbeat_s=args.kill_heartbeat_s,
+            )
+        )
+        only = {"date": date, "kill": killed}
+        print(json.dumps(only, indent=2) if args.json else f"{date}\n{kill_line(killed)}")
+        return 0
     report = asyncio.run(
         bench(
             jobs=args.jobs,
@@ -346,6 +602,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ttft_ms=args.ttft_ms,
             big=args.big,
             ab_pairs=args.ab_pairs,
+            kill_messages=args.kill_messages,
+            kill_heartbeat_s=args.kill_heartbeat_s,
         )
     )
     print(json.dumps(report, indent=2) if args.json else render(report))

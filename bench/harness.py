@@ -91,9 +91,14 @@ async def _database(admin_dsn: str) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def harness(
-    *, ttft_s: float = 0.0, token_interval_s: float = 0.0, scenario_concurrency: int = 4
+    *,
+    ttft_s: float = 0.0,
+    token_interval_s: float = 0.0,
+    scenario_concurrency: int = 4,
+    worker: bool = True,
 ) -> AsyncIterator[Harness]:
-    """Everything `/bot test` needs, built as tests/conftest.py builds the `live` fixture."""
+    """Everything `/bot test` needs, built as tests/conftest.py builds the `live` fixture.
+    `worker=False` leaves queued work to `romashka worker` processes the benchmark starts."""
     async with (
         _server() as (admin_dsn, embedded),
         _database(admin_dsn) as dsn,
@@ -124,11 +129,15 @@ async def harness(
                 llm = LLM(client=client, default_model="fake-model", judge_model=None)
                 driver = SlackDriver.build(settings=settings, pool=pool, slack=slack, llm=llm)
                 try:
-                    # as in every app process: scenario runs are answered by its job worker
-                    async with Worker(driver.deps, options=options_from(driver.deps)):
-                        yield Harness(
-                            driver=driver, slack=slack, model=model, pool=pool, embedded=embedded
-                        )
+                    h = Harness(
+                        driver=driver, slack=slack, model=model, pool=pool, embedded=embedded
+                    )
+                    if worker:
+                        # as in every app process: scenario runs are answered by its job worker
+                        async with Worker(driver.deps, options=options_from(driver.deps)):
+                            yield h
+                    else:
+                        yield h
                 finally:
                     await client.close()
             finally:

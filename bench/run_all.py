@@ -212,6 +212,27 @@ def _queue_rows(r: dict[str, Any]) -> list[Row]:
                 ab["failed"] == 0 and ab["answers_stored"] == ab["sides_linked"] == 2 * ab["pairs"],
             )
         )
+    kill = r.get("kill")
+    if isinstance(kill, dict):
+        rows.append(
+            Row(
+                f"kill -9 of 1 of 2 workers, {kill['messages']} messages: wall, "
+                "results lost / duplicated",
+                f"{kill['wall_s']:.1f} s, {kill['lost']} / {kill['duplicated']}",
+                "0 / 0",
+                kill["lost"] == 0 and kill["duplicated"] == 0,
+            )
+        )
+        rows.append(
+            Row(
+                "kill -9: dead worker's jobs picked again after (JOB_HEARTBEAT_TIMEOUT_S "
+                f"{kill['heartbeat_timeout_s']:g} s)",
+                f"{kill['recovery_first_s']}–{kill['recovery_last_s']} s",
+                f"≤ {kill['heartbeat_timeout_s']:g} s + 1",
+                kill["recovery_last_s"] is not None
+                and kill["recovery_last_s"] <= kill["heartbeat_timeout_s"] + 1,
+            )
+        )
     return rows
 
 
