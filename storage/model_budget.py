@@ -76,6 +76,15 @@ async def acquire(
         return Grant(int(lease_id), 0.0)
 
 
+async def renew(pool: asyncpg.Pool, *, lease_id: int, lease_s: float) -> None:
+    """A live holder's lease lasts another `lease_s` (a lapsed and deleted one stays gone)."""
+    await pool.execute(
+        "UPDATE model_leases SET expires_at = now() + make_interval(secs => $2) WHERE id = $1",
+        lease_id,
+        lease_s,
+    )
+
+
 async def release(
     pool: asyncpg.Pool,
     *,

@@ -21,6 +21,7 @@ from openai import AsyncOpenAI
 
 from bot.blocks.scenarios import progress_text
 from bot.jobs import scenario_message
+from bot.jobs.budget import ModelBudget
 from bot.jobs.enqueue import enqueue_scenario_messages
 from bot.jobs.payloads import ScenarioMessageJob
 from bot.jobs.slack_clients import SlackClients
@@ -326,3 +327,24 @@ async def test_batch_work_yields_to_interactive_answers(pool: asyncpg.Pool) -> N
             rate_limited_for_s=None,
         )
     assert (await acquire(interactive=False)).lease_id is not None
+
+
+async def test_a_live_holders_lease_is_renewed_and_a_dead_holders_lapses(
+    pool: asyncpg.Pool,
+) -> None:
+    """A lease lasts one hold time (JOB_HEARTBEAT_TIMEOUT_S) past its last renewal: a request
+    slower than that keeps its slot, and a SIGKILLed worker's slots come back as its jobs do."""
+
+    async def batch() -> model_budget_repo.Grant:
+        return await model_budget_repo.acquire(
+            pool, endpoint="http://model", model="m", ceiling=1, lease_s=1.0, interactive=False
+        )
+
+    budget = ModelBudget(pool, endpoint="http://model", ceiling=1, hold_s=1.0)
+    async with budget.lease("m"):
+        await asyncio.sleep(2.5)  # past its hold time: renewed meanwhile
+        assert (await batch()).lease_id is None
+    dead = await batch()  # taken, then never renewed nor released
+    assert dead.lease_id is not None and (await batch()).lease_id is None
+    await asyncio.sleep(1.2)
+    assert (await batch()).lease_id is not None

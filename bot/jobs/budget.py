@@ -19,8 +19,9 @@ from storage import model_budget as repo
 
 # how often a batch request that found the budget full asks again (with jitter)
 POLL_S: Final = 0.1
-# a lease outlives its request by this much at most: a killed process's leases free themselves
-LEASE_MARGIN_S: Final = 30.0
+# a held lease is renewed this many times per its hold time: a live process keeps its leases
+# through a slow request, a killed one's lapse one hold time after its last renewal
+RENEWALS_PER_HOLD: Final = 3
 # the pause after a 429 that named no Retry-After
 DEFAULT_PAUSE_S: Final = 2.0
 # a reset or Retry-After longer than this (a daily quota) pauses batch work this long at a time:
@@ -40,14 +41,14 @@ class Lease:
 
 
 class ModelBudget:
-    def __init__(
-        self, pool: asyncpg.Pool, *, endpoint: str, ceiling: int, request_timeout_s: float
-    ) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, endpoint: str, ceiling: int, hold_s: float) -> None:
         self._pool = pool
         self._endpoint = endpoint
         self._ceiling = ceiling
-        # an answer and its judges run under one lease: a few requests' worth of time
-        self._lease_s = 4 * request_timeout_s + LEASE_MARGIN_S
+        # a lease is renewed while its holder lives (an answer and its judges may take several
+        # request timeouts); a SIGKILLed worker's leases lapse after `hold_s`, as its jobs do,
+        # instead of holding the shared budget's slots for minutes
+        self._lease_s = hold_s
 
     @asynccontextmanager
     async def lease(self, model: str, *, interactive: bool = False) -> AsyncIterator[Lease]:
@@ -64,9 +65,11 @@ class ModelBudget:
                 break
             await asyncio.sleep(max(grant.wait_s, POLL_S * random.uniform(0.5, 1.5)))
         lease = Lease()
+        renewing = asyncio.create_task(self._renew(grant.lease_id))
         try:
             yield lease
         finally:
+            renewing.cancel()
             await asyncio.shield(
                 repo.release(
                     self._pool,
@@ -77,6 +80,14 @@ class ModelBudget:
                     rate_limited_for_s=lease.rate_limited_for_s,
                 )
             )
+
+    async def _renew(self, lease_id: int) -> None:
+        while True:
+            await asyncio.sleep(self._lease_s / RENEWALS_PER_HOLD)
+            try:
+                await repo.renew(self._pool, lease_id=lease_id, lease_s=self._lease_s)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                continue  # the next renewal may get through; the lease lapses otherwise
 
     async def observe(self, signal: RateSignal) -> None:
         """Every response of the endpoint that names a limit, from any code path (batch or
@@ -106,7 +117,7 @@ def model_budget(deps: JobDeps) -> ModelBudget:
         deps.pool,
         endpoint=endpoint,
         ceiling=settings.scenario_concurrency,
-        request_timeout_s=settings.openai_timeout,
+        hold_s=settings.job_heartbeat_timeout_s,
     )
     if deps.llm is not None:
         deps.llm.rate_signals.subscribe(endpoint, budget.observe)
