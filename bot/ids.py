@@ -102,3 +102,6 @@ SIMULATION_TURN_LIMIT: Final = "simulation_turn_limit"
 # ---- saving a thread as a simulated customer (issue #18) ----
 # the kind choice on the Save-as-scenario modal: the other kind is drafted from the thread again
 SCENARIO_DRAFT_KIND: Final = "scenario_draft_kind"
+
+# ---- issue #19: Stop on a simulation run's progress ----
+SIMULATION_STOP: Final = "simulation_stop"

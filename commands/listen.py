@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import asyncpg
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
@@ -15,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.startup.deps import Deps
 from commands import payload
-from commands.replies import deliver, run_guarded, send
+from commands.replies import deliver, run_guarded, said, send
 from commands.request import Reply
 
 
@@ -112,3 +113,27 @@ def submission(deps: Deps, handler: SubmitHandler) -> Listener:
 
     listener.__name__ = getattr(handler, "__name__", "submission")
     return listener
+
+
+class StopRun(Protocol):
+    """A run kind's Stop use case (bot.scenarios.run.stop, bot.simulation.run.stop)."""
+
+    async def __call__(
+        self, pool: asyncpg.Pool, client: AsyncWebClient, *, team_id: str, run_id: int, user_id: str
+    ) -> str: ...
+
+
+def stop_click(stop: StopRun) -> ClickHandler:
+    """The Stop button on a run's progress: anyone who sees it may press it."""
+
+    async def on_click(deps: Deps, click: Click) -> Reply | None:
+        stopped = await stop(
+            deps.pool,
+            click.client,
+            team_id=click.team_id,
+            run_id=click.id_value(),
+            user_id=click.user_id,
+        )
+        return said(stopped)
+
+    return on_click

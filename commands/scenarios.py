@@ -24,7 +24,7 @@ from bot.slack.roles import NOT_AN_EDITOR, is_editor
 from bot.startup.deps import Deps
 from commands import payload
 from commands.deadlines import ROLE_CHECK_S, ROLE_CHECK_TOO_SLOW, SAVE_TOO_SLOW, AckBudget
-from commands.listen import Click
+from commands.listen import Click, stop_click
 from commands.parse import Parsed
 from commands.replies import answering, confirm_text, open_view, said
 from commands.request import Reply, SlashRequest
@@ -296,15 +296,7 @@ async def rerun_button(deps: Deps, click: Click, *, confirmed: bool = False) -> 
     return said(stopped)
 
 
-async def stop_button(deps: Deps, click: Click) -> Reply | None:
-    stopped = await scenario_run.stop(
-        deps.pool,
-        click.client,
-        team_id=click.team_id,
-        run_id=click.id_value(),
-        user_id=click.user_id,
-    )
-    return said(stopped)
+stop_button = stop_click(scenario_run.stop)
 
 
 async def run_button(deps: Deps, click: Click, *, confirmed: bool = False) -> Reply | None:

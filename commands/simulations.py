@@ -14,11 +14,12 @@ from bot.blocks.common import counted, escape
 from bot.blocks.scenarios import FormContext, read_form, scenario_form
 from bot.blocks.simulation import simulation_form, with_kind_choice
 from bot.simulation import library
+from bot.simulation import run as simulation_run
 from bot.simulation.form import validate
 from bot.startup.deps import Deps
 from commands import payload
 from commands.deadlines import SAVE_TOO_SLOW, AckBudget
-from commands.listen import Click
+from commands.listen import Click, stop_click
 from commands.replies import confirm_text
 from commands.request import Reply
 from storage.simulations import SimulationNameTaken
@@ -102,3 +103,6 @@ async def handle_submit(
             f"`/bot scenario run {saved.name}`."
         ),
     )
+
+
+stop_button = stop_click(simulation_run.stop)

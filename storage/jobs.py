@@ -280,9 +280,8 @@ async def stop_run(
         )
         if row is None:
             return None
-        deleted = await con.execute(
-            "DELETE FROM pgqueuer WHERE left(dedupe_key, length($1)) = $1 AND status = 'queued'",
-            scenario_run_prefix(team_id=team_id, run_id=run_id),
+        cancelled = await cancel_queued(
+            con, prefix=scenario_run_prefix(team_id=team_id, run_id=run_id)
         )
         done = await con.fetchval(
             "SELECT count(*) FROM test_results"
@@ -293,21 +292,20 @@ async def stop_run(
     return StoppedRun(
         done=int(done or 0),
         total=total,
-        cancelled=int(deleted.split()[-1]),
+        cancelled=cancelled,
         channel_id=row["channel_id"],
         parent_ts=row["parent_ts"],
     )
 
 
-async def progress_closed(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> bool:
-    """The run's parent shows its end (summary or stop): no progress edit may replace it."""
-    closed = await pool.fetchval(
-        "SELECT reported_at IS NOT NULL OR status <> 'running' FROM scenario_runs"
-        " WHERE team_id = $1 AND id = $2",
-        team_id,
-        run_id,
+async def cancel_queued(con: asyncpg.Connection, *, prefix: str) -> int:
+    """Delete a stopped run's jobs that no worker has picked yet (dedupe keys starting with
+    `prefix`); a picked job finishes on its own. Call inside the stop's transaction."""
+    deleted = await con.execute(
+        "DELETE FROM pgqueuer WHERE left(dedupe_key, length($1)) = $1 AND status = 'queued'",
+        prefix,
     )
-    return closed is None or bool(closed)
+    return int(deleted.split()[-1])
 
 
 async def is_reported(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> bool:

@@ -1,15 +1,24 @@
-"""A scenario run's live plan (one streamed message, see bot.scenarios.plan_stream): where it
-streams, what it showed last, and each planned message's state. Written only under the run's
-parent-message lock (storage.jobs.parent_message_lock), so plain updates are enough."""
+"""A run's live plan (one streamed message, see bot.slack.live_plan): where it streams, what it
+showed last, and (for scenario runs) each planned message's state. Scenario runs and simulation
+runs keep the same three columns on their own table (PlanTable). Written only under the run's
+parent-message lock, so plain updates are enough."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import asyncpg
 
 from storage.jobs import scenario_run_prefix
+
+
+class PlanTable(StrEnum):
+    """The tables whose runs have a live plan (the only names ever put into the SQL)."""
+
+    SCENARIO_RUNS = "scenario_runs"
+    SIMULATION_RUNS = "simulation_runs"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,15 +43,31 @@ class ItemState:
     running: bool
 
 
-async def plan_state(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> PlanState:
+async def plan_state(
+    pool: asyncpg.Pool, *, team_id: str, run_id: int, table: PlanTable = PlanTable.SCENARIO_RUNS
+) -> PlanState:
     row = await pool.fetchrow(
-        "SELECT plan_mode, plan_ts, plan_sent FROM scenario_runs WHERE team_id = $1 AND id = $2",
+        f"SELECT plan_mode, plan_ts, plan_sent FROM {PlanTable(table).value}"
+        " WHERE team_id = $1 AND id = $2",
         team_id,
         run_id,
     )
     if row is None:
         return PlanState(mode="closed", ts=None, sent={})
     return PlanState(mode=row["plan_mode"], ts=row["plan_ts"], sent=dict(row["plan_sent"] or {}))
+
+
+async def progress_closed(
+    pool: asyncpg.Pool, *, team_id: str, run_id: int, table: PlanTable = PlanTable.SCENARIO_RUNS
+) -> bool:
+    """The run's parent shows its end (summary or stop): no progress edit may replace it."""
+    closed = await pool.fetchval(
+        f"SELECT reported_at IS NOT NULL OR status <> 'running' FROM {PlanTable(table).value}"
+        " WHERE team_id = $1 AND id = $2",
+        team_id,
+        run_id,
+    )
+    return closed is None or bool(closed)
 
 
 async def set_plan(
@@ -53,11 +78,12 @@ async def set_plan(
     mode: str,
     ts: str | None = None,
     sent: dict[str, list[str]] | None = None,
+    table: PlanTable = PlanTable.SCENARIO_RUNS,
 ) -> None:
     """`ts` and `sent` are kept when None."""
     await pool.execute(
-        """
-        UPDATE scenario_runs
+        f"""
+        UPDATE {PlanTable(table).value}
         SET plan_mode = $3, plan_ts = coalesce($4, plan_ts),
             plan_sent = coalesce($5::jsonb, plan_sent)
         WHERE team_id = $1 AND id = $2

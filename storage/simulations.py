@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Final
 
 import asyncpg
@@ -17,6 +18,7 @@ from bot.domain.simulation import (
     StoredTurn,
 )
 from storage.errors import NotFound, StorageError
+from storage.jobs import StoppedRun, cancel_queued
 
 _SIM_COLUMNS: Final = "id, team_id, name, persona, goal, behaviours, turn_limit, updated_at"
 _RUN_COLUMNS: Final = (
@@ -344,11 +346,12 @@ async def finish_conversation(
 
 
 async def claim_report(pool: asyncpg.Pool, *, team_id: str, run_id: int, total: int) -> bool:
-    """Compare-and-set: every conversation is done and nobody reported the run yet."""
+    """Compare-and-set: every conversation is done and nobody reported the run yet (a stopped
+    run is never reported)."""
     claimed = await pool.fetchval(
         """
         UPDATE simulation_runs SET reported_at = now()
-        WHERE team_id = $1 AND id = $2 AND reported_at IS NULL
+        WHERE team_id = $1 AND id = $2 AND reported_at IS NULL AND status = 'running'
           AND (SELECT count(*) FROM simulation_conversations c
                 WHERE c.team_id = $1 AND c.run_id = $2 AND c.done_at IS NOT NULL) >= $3
         RETURNING true
@@ -399,6 +402,100 @@ async def is_reported(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> bool:
         run_id,
     )
     return reported is None or bool(reported)
+
+
+async def is_stopped(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> bool:
+    """Someone pressed the run's Stop (or its data is gone): a conversation ends its turns."""
+    status = await pool.fetchval(
+        "SELECT status FROM simulation_runs WHERE team_id = $1 AND id = $2", team_id, run_id
+    )
+    return status is None or status == "stopped"
+
+
+async def claim_progress(pool: asyncpg.Pool, *, team_id: str, run_id: int, every_s: float) -> bool:
+    """True when nobody showed the run's progress in the last `every_s` seconds: this caller
+    does it now (all processes together about once a second)."""
+    claimed = await pool.fetchval(
+        """
+        UPDATE simulation_runs SET progress_at = now()
+        WHERE team_id = $1 AND id = $2 AND status = 'running' AND reported_at IS NULL
+          AND (progress_at IS NULL OR progress_at < now() - make_interval(secs => $3))
+        RETURNING true
+        """,
+        team_id,
+        run_id,
+        every_s,
+    )
+    return bool(claimed)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationState:
+    """One conversation of a run as its plan shows it: started (its row exists), customer
+    turns so far, and, once done, how it ended and the goal judge's verdict."""
+
+    simulation_id: int
+    sample: int
+    done: bool
+    ending: str | None
+    fault: str | None
+    verdict: str | None
+    customer_turns: int
+
+
+async def conversation_states(
+    pool: asyncpg.Pool, *, team_id: str, run_id: int
+) -> list[ConversationState]:
+    rows = await pool.fetch(
+        """
+        SELECT c.simulation_id, c.sample, c.done_at IS NOT NULL AS done, c.ending, c.fault,
+               c.outcome -> 'goal' ->> 'verdict' AS verdict,
+               (SELECT count(*) FROM simulation_turns t
+                 WHERE t.team_id = c.team_id AND t.conversation_id = c.id
+                   AND t.turn % 2 = 0)::int AS customer_turns
+        FROM simulation_conversations c
+        WHERE c.team_id = $1 AND c.run_id = $2
+        """,
+        team_id,
+        run_id,
+    )
+    return [ConversationState(**dict(r)) for r in rows]
+
+
+async def stop_run(
+    pool: asyncpg.Pool, *, team_id: str, run_id: int, user_id: str, total: int, job_prefix: str
+) -> StoppedRun | None:
+    """Compare-and-set: a running run nobody reported yet becomes stopped by `user_id`, and its
+    queued jobs (dedupe keys starting with `job_prefix`) are deleted in the same transaction.
+    None when it had finished, been stopped or reported already."""
+    async with pool.acquire() as con, con.transaction():
+        row = await con.fetchrow(
+            """
+            UPDATE simulation_runs
+            SET status = 'stopped', stopped_by = $3, finished_at = now()
+            WHERE team_id = $1 AND id = $2 AND status = 'running' AND reported_at IS NULL
+            RETURNING channel_id, parent_ts
+            """,
+            team_id,
+            run_id,
+            user_id,
+        )
+        if row is None:
+            return None
+        cancelled = await cancel_queued(con, prefix=job_prefix)
+        done = await con.fetchval(
+            "SELECT count(*) FROM simulation_conversations"
+            " WHERE team_id = $1 AND run_id = $2 AND done_at IS NOT NULL",
+            team_id,
+            run_id,
+        )
+    return StoppedRun(
+        done=int(done or 0),
+        total=total,
+        cancelled=cancelled,
+        channel_id=row["channel_id"],
+        parent_ts=row["parent_ts"],
+    )
 
 
 # first half of the advisory-lock key of a simulation run's parent message

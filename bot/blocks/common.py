@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -123,3 +124,26 @@ def table(
     ]
     settings = [{"align": "right" if i in right else "left"} for i in range(width)]
     return {"type": "table", "column_settings": settings, "rows": cells}
+
+
+def stop_button(action_id: str, run_id: int) -> Block:
+    """A run's Stop on its progress message (scenario and simulation runs); value: the run."""
+    return {
+        "type": "button",
+        "action_id": action_id,
+        "text": plain("Stop", limits.BUTTON_TEXT),
+        "value": str(run_id),
+        "style": "danger",
+    }
+
+
+def stopped_parent(
+    *, what: str, run_id: int, label: str, names: Sequence[str], user_id: str, after: str
+) -> tuple[str, list[Block]]:
+    """The parent of a run someone stopped: its last state ("after 3 of 9 messages"), and no
+    buttons (it is neither resumed nor summarised)."""
+    text = (
+        f"{what} #{run_id} on *{escape(label)}*: {escape(', '.join(names))} — "
+        f"stopped by <@{user_id}> after {after}."
+    )
+    return text, [{"type": "section", "text": mrkdwn(text, limits.SECTION_TEXT)}]

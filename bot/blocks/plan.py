@@ -1,6 +1,7 @@
-"""The chunks of a scenario run's live plan (chat.startStream / appendStream / stopStream with
+"""The chunks of a run's live plan (chat.startStream / appendStream / stopStream with
 task_display_mode "plan"): a plan_update with the run's title and one task_update per planned
-message. Pure builders; the stream itself is driven by bot.scenarios.plan_stream."""
+message (scenario runs) or per simulated conversation (simulation runs). Pure builders; the
+stream itself is driven by bot.slack.live_plan."""
 
 from __future__ import annotations
 
@@ -47,9 +48,18 @@ def task_output(*, status: TaskStatus, passed: int, judged: int, error_kind: str
     return f"passed {passed} of {judged} behaviours"
 
 
-def plan_title(*, run_id: int, label: str, done: int, failed: int, total: int) -> str:
+def plan_title(
+    *,
+    run_id: int,
+    label: str,
+    done: int,
+    failed: int,
+    total: int,
+    what: str = "Scenario run",
+    unit: str = "messages",
+) -> str:
     tail = f", {failed} failed" if failed else ""
-    return _fit(f"Scenario run #{run_id} · {label}: {done} of {total} messages{tail}")
+    return _fit(f"{what} #{run_id} · {label}: {done} of {total} {unit}{tail}")
 
 
 def plan_chunk(title: str) -> Chunk:
@@ -67,9 +77,44 @@ def text_chunk(text: str) -> Chunk:
     return {"type": "markdown_text", "text": text}
 
 
-def finished_text(*, done: int, total: int) -> str:
-    return f"Done: {done} of {total} messages answered. The summary is in the run's message above."
+def finished_text(*, done: int, total: int, what: str = "messages answered") -> str:
+    return f"Done: {done} of {total} {what}. The summary is in the run's message above."
 
 
-def stopped_text(*, user_id: str, done: int, total: int) -> str:
-    return f"Stopped by <@{user_id}> after {done} of {total} messages."
+def stopped_text(*, user_id: str, done: int, total: int, unit: str = "messages") -> str:
+    return f"Stopped by <@{user_id}> after {done} of {total} {unit}."
+
+
+# ---- simulation runs: one task per conversation (per sample with repeats) ---------------------
+
+GOAL_OUTPUT: Final = {"yes": "goal met", "partly": "goal partly met", "no": "goal not met"}
+
+
+def conversation_title(*, index: int, name: str, sample: int, repeat: int) -> str:
+    """ "2. Charged twice (simulated) · sample 2 of 3" (the name is the workspace's text)."""
+    tail = f" · sample {sample + 1} of {repeat}" if repeat > 1 else ""
+    return _fit(neutralise(f"{index + 1}. {name}{tail}", dialect=Dialect.MARKDOWN))
+
+
+def conversation_output(
+    *,
+    status: TaskStatus,
+    customer_turns: int,
+    turn_limit: int,
+    verdict: str | None,
+    fault: str | None,
+) -> str:
+    """in progress: "turn 3 of 8"; complete: "goal met in 5 turns" (the goal judge's verdict,
+    or "not judged"); error: what broke (simulator fault, model error) or the Stop."""
+    if status is TaskStatus.IN_PROGRESS:
+        return f"turn {max(1, customer_turns)} of {turn_limit}" if customer_turns else "starting"
+    if status is TaskStatus.PENDING:
+        return ""
+    turns = f"{customer_turns} turn{'' if customer_turns == 1 else 's'}"
+    if status is TaskStatus.ERROR:
+        why = neutralise(" ".join(fault.split()), dialect=Dialect.MARKDOWN) if fault else None
+        if why:
+            return f"{why} (after {turns})"
+        return f"stopped after {turns}" if customer_turns else STOPPED_OUTPUT
+    said = GOAL_OUTPUT.get(verdict or "", "goal not judged")
+    return f"{said} in {turns}"

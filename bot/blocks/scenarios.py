@@ -19,6 +19,8 @@ from bot.blocks.common import (
     mrkdwn,
     plain,
     split_text,
+    stop_button,
+    stopped_parent,
     table,
     truncate,
 )
@@ -272,13 +274,7 @@ def progress_message(
                     "text": plain("Resume", limits.BUTTON_TEXT),
                     "value": str(run_id),
                 },
-                {
-                    "type": "button",
-                    "action_id": ids.SCENARIO_STOP,
-                    "text": plain("Stop", limits.BUTTON_TEXT),
-                    "value": str(run_id),
-                    "style": "danger",
-                },
+                stop_button(ids.SCENARIO_STOP, run_id),
             ],
         },
     ]
@@ -288,11 +284,14 @@ def stopped_message(
     *, run_id: int, label: str, names: Sequence[str], user_id: str, done: int, total: int
 ) -> tuple[str, list[Block]]:
     """The parent of a run someone stopped: its last state, and no buttons (it is not resumed)."""
-    text = (
-        f"Scenario run #{run_id} on *{escape(label)}*: {escape(', '.join(names))} — "
-        f"stopped by <@{user_id}> after {done} of {total} messages."
+    return stopped_parent(
+        what="Scenario run",
+        run_id=run_id,
+        label=label,
+        names=names,
+        user_id=user_id,
+        after=f"{done} of {total} messages",
     )
-    return text, [{"type": "section", "text": mrkdwn(text, limits.SECTION_TEXT)}]
 
 
 def _num(value: float | None, fmt: str = "{:.0f}") -> str:

@@ -7,7 +7,17 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from bot import ids, limits
-from bot.blocks.common import Block, counted, escape, mrkdwn, plain, split_text, truncate
+from bot.blocks.common import (
+    Block,
+    counted,
+    escape,
+    mrkdwn,
+    plain,
+    split_text,
+    stop_button,
+    stopped_parent,
+    truncate,
+)
 from bot.blocks.scenarios import FormContext, _text_input
 from bot.domain.profile import TRAIT_LABELS
 from bot.domain.scenarios import NAME_MAX
@@ -222,7 +232,25 @@ def progress_message(
             "type": "context",
             "elements": [mrkdwn(f"simulation run #{run_id}", 100)],
         },
+        {
+            "type": "actions",
+            "elements": [stop_button(ids.SIMULATION_STOP, run_id)],
+        },
     ]
+
+
+def stopped_message(
+    *, run_id: int, label: str, names: Sequence[str], user_id: str, done: int, total: int
+) -> tuple[str, list[Block]]:
+    """The parent of a simulation run someone stopped: no buttons, no summary follows."""
+    return stopped_parent(
+        what="Simulation run",
+        run_id=run_id,
+        label=label,
+        names=names,
+        user_id=user_id,
+        after=f"{done} of {counted(total, 'conversation')}",
+    )
 
 
 def _pct(value: float | None) -> str:

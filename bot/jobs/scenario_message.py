@@ -37,9 +37,11 @@ from bot.scenarios import plan_stream
 from bot.scenarios.engine import INTERNAL_ERROR, PlanItem, base_result, plan_from_json
 from bot.scenarios.figures import overall, per_scenario
 from bot.scenarios.run import show_summary, summary_message
+from bot.slack import live_plan
 from bot.slack.post import post_message
 from bot.slack.thread_marks import find_marked, mark
 from storage import jobs as jobs_repo
+from storage import plan_streams
 from storage import profiles as profiles_repo
 from storage import results as results_repo
 from storage import scenarios as scenarios_repo
@@ -383,9 +385,10 @@ async def _progress_or_report(
     ):
         return
     async with jobs_repo.parent_message_lock(pool, run_id=run.id, wait=False) as held:
-        if not held or await jobs_repo.progress_closed(pool, team_id=run.team_id, run_id=run.id):
+        if not held or await plan_streams.progress_closed(pool, team_id=run.team_id, run_id=run.id):
             return
-        if await plan_stream.show(pool, client, deps.streams, run=run, label=version.label):
+        plan = plan_stream.plan_of(pool, run, version.label)
+        if await live_plan.show(pool, client, deps.streams, plan):
             return
         progress = await jobs_repo.run_progress(
             pool, team_id=run.team_id, run_id=run.id, total=total
@@ -435,11 +438,10 @@ async def _report(
             text=text,
             blocks=blocks,
         )
-        await plan_stream.close(
+        await live_plan.close(
             pool,
             client,
-            run=run,
-            label=version.label,
+            plan_stream.plan_of(pool, run, version.label),
             ending=finished_text(done=len(results), total=len(results)),
             stopped=False,
         )

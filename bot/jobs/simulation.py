@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers.pipeline import RunContext
+from bot.blocks.plan import finished_text
 from bot.blocks.simulation import (
     CUSTOMER_ICON,
     CUSTOMER_NAME,
@@ -37,16 +38,20 @@ from bot.jobs.payloads import Payload
 from bot.jobs.slack_clients import SlackClients
 from bot.model.llm import LLMError, LLMErrorKind
 from bot.scenarios.run import show_summary
+from bot.simulation import plan
 from bot.simulation.chart import drift_chart
-from bot.simulation.conversation import Lease, OnTurn, converse
+from bot.simulation.conversation import ConversationStopped, Lease, OnTurn, converse
 from bot.simulation.figures import simulation_figures, summary_json
+from bot.slack import live_plan
 from bot.slack.post import post_message
 from bot.slack.uploads import Upload, upload
 from bot.startup.deps import Deps
 from storage import jobs as jobs_repo
+from storage import plan_streams
 from storage import profiles as profiles_repo
 from storage import simulations as repo
 from storage.errors import VersionIdNotFound
+from storage.plan_streams import PlanTable
 from storage.simulations import SimulationRunNotFound
 
 log = logging.getLogger(__name__)
@@ -59,6 +64,8 @@ THREAD_POST_BURST: Final = 3
 # a conversation hitting 429s is put back in the queue this many times before its rate-limited
 # step ends it as a model error
 RATE_LIMIT_RETRIES: Final = 20
+# the run's progress (plan append or parent edit): all processes together about once a second
+PROGRESS_EVERY_S: Final = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +80,14 @@ class ConversationJob(Payload):
 
     @property
     def dedupe_key(self) -> str:
-        return f"simulation:{self.team_id}:{self.run_id}:{self.simulation_id}:{self.sample}"
+        prefix = job_prefix(team_id=self.team_id, run_id=self.run_id)
+        return f"{prefix}{self.simulation_id}:{self.sample}"
+
+
+def job_prefix(*, team_id: str, run_id: int) -> str:
+    """What every conversation job of the run has its dedupe key start with (Stop deletes
+    the queued ones by it)."""
+    return f"simulation:{team_id}:{run_id}:"
 
 
 async def enqueue(con: asyncpg.Connection, jobs: Sequence[ConversationJob]) -> int:
@@ -140,10 +154,15 @@ async def handle(
     except (SimulationRunNotFound, VersionIdNotFound):
         log.info("simulation run %d is gone; dropping its job", job.run_id)
         return
+    if run.status == "stopped":
+        return  # its Stop came while this job was picked
     simulation = next((s for s in run.simulations() if s.id == job.simulation_id), None)
     if simulation is None:
         return
     client = await slack.for_team(run.team_id)
+    if client is not None:
+        # before any turn is posted: the plan is the thread's first message
+        await _decide_plan(deps, client, run=run, version=version)
     conversation = await repo.conversation(
         pool,
         team_id=run.team_id,
@@ -164,6 +183,10 @@ async def handle(
                 sample=job.sample,
             )
         lease = batch_lease(budget)
+
+        async def stopped() -> bool:
+            return await repo.is_stopped(pool, team_id=run.team_id, run_id=run.id)
+
         retry = budget is not None and attempts < RATE_LIMIT_RETRIES
         try:
             await converse(
@@ -176,7 +199,11 @@ async def handle(
                 lease=lease,
                 on_turn=on_turn,
                 raise_rate_limited=retry,
+                stopped=stopped,
             )
+        except ConversationStopped:
+            log.info("simulation run %d was stopped; conversation %d ends", run.id, conversation.id)
+            return
         except LLMError as err:
             if err.kind is not LLMErrorKind.RATE_LIMITED:
                 raise
@@ -241,6 +268,7 @@ def _poster(
             )
         except SlackApiError as exc:
             log.warning("could not post a simulated turn: %s", exc.response.get("error"))
+        await _progress(deps, client, run=run, version=version)
 
     return post
 
@@ -256,10 +284,53 @@ async def _progress_or_report(
             await asyncio.shield(repo.release_report(pool, team_id=run.team_id, run_id=run.id))
             raise
         return
-    if client is None or run.channel_id is None or run.parent_ts is None:
+    if client is not None:
+        await _progress(deps, client, run=run, version=version, claim=False)
+
+
+async def _decide_plan(
+    deps: Deps, client: AsyncWebClient, *, run: SimulationRun, version: ProfileVersion
+) -> None:
+    """Start the run's plan stream (or settle on editing the parent) once, whichever job comes
+    first; the others wait for it under the parent lock, so no turn is posted before it."""
+    if run.channel_id is None or run.parent_ts is None:
+        return
+    pool = deps.pool
+    state = await plan_streams.plan_state(
+        pool, team_id=run.team_id, run_id=run.id, table=PlanTable.SIMULATION_RUNS
+    )
+    if state.mode is not None:
+        return
+    async with repo.parent_lock(pool, run_id=run.id, wait=True):
+        if not await plan_streams.progress_closed(
+            pool, team_id=run.team_id, run_id=run.id, table=PlanTable.SIMULATION_RUNS
+        ):
+            await live_plan.show(pool, client, deps.streams, plan.plan_of(pool, run, version.label))
+
+
+async def _progress(
+    deps: Deps,
+    client: AsyncWebClient,
+    *,
+    run: SimulationRun,
+    version: ProfileVersion,
+    claim: bool = True,
+) -> None:
+    """The run's progress: its plan stream appended, or (no stream) its parent edited. With
+    `claim`, only when nobody showed it in the last second (a conversation's turns)."""
+    if run.channel_id is None or run.parent_ts is None:
+        return
+    pool = deps.pool
+    if claim and not await repo.claim_progress(
+        pool, team_id=run.team_id, run_id=run.id, every_s=PROGRESS_EVERY_S
+    ):
         return
     async with repo.parent_lock(pool, run_id=run.id, wait=False) as held:
-        if not held or await repo.is_reported(pool, team_id=run.team_id, run_id=run.id):
+        if not held or await plan_streams.progress_closed(
+            pool, team_id=run.team_id, run_id=run.id, table=PlanTable.SIMULATION_RUNS
+        ):
+            return
+        if await live_plan.show(pool, client, deps.streams, plan.plan_of(pool, run, version.label)):
             return
         done = await repo.done_count(pool, team_id=run.team_id, run_id=run.id)
         text, blocks = progress_message(
@@ -310,6 +381,13 @@ async def report(
             parent_ts=run.parent_ts,
             text=text,
             blocks=blocks,
+        )
+        await live_plan.close(
+            pool,
+            client,
+            plan.plan_of(pool, run, version.label),
+            ending=finished_text(done=run.total, total=run.total, what="conversations played"),
+            stopped=False,
         )
     if refused is not None:
         log.warning("simulation run %d: %s", run.id, refused)

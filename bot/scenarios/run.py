@@ -23,6 +23,7 @@ from bot.jobs.payloads import SCENARIO_MESSAGE, ScenarioMessageJob
 from bot.scenarios import plan_stream
 from bot.scenarios.engine import PlanItem, model_calls, plan_for, plan_from_json, plan_json
 from bot.scenarios.figures import changes, figures, overall, per_scenario
+from bot.slack import live_plan
 from bot.slack.post import post_message
 from storage import jobs as jobs_repo
 from storage import profiles as repo
@@ -249,19 +250,13 @@ async def stop(
         # waits for a progress edit in flight (which then sees the run closed and stops), so
         # this is the parent's last edit
         async with jobs_repo.parent_message_lock(pool, run_id=run_id, wait=True):
-            try:
-                await client.chat_update(
-                    channel=stopped.channel_id, ts=stopped.parent_ts, text=text, blocks=blocks
-                )
-            except SlackApiError as exc:
-                log.warning("could not show run %d as stopped: %s", run_id, _code(exc))
-            await plan_stream.close(
+            await live_plan.show_stopped(
                 pool,
                 client,
-                run=run,
-                label=version.label,
+                plan_stream.plan_of(pool, run, version.label),
+                text=text,
+                blocks=blocks,
                 ending=stopped_text(user_id=user_id, done=stopped.done, total=total),
-                stopped=True,
             )
     return f"Stopped scenario run #{run_id} after {stopped.done} of {total} messages."
 

@@ -37,6 +37,14 @@ log = logging.getLogger(__name__)
 
 Lease = Callable[[str], AbstractAsyncContextManager[object]]
 OnTurn = Callable[[StoredTurn], Awaitable[None]]
+# asked before each turn: True when the run was stopped (its Stop button)
+Stopped = Callable[[], Awaitable[bool]]
+
+
+class ConversationStopped(Exception):
+    """The run was stopped between two turns: the conversation ends unfinished, its turns
+    kept, neither judged nor counted."""
+
 
 _ENDED_BY_CUSTOMER = {
     CustomerState.GOAL_MET: Ending.GOAL_MET,
@@ -63,11 +71,13 @@ async def converse(
     lease: Lease,
     on_turn: OnTurn | None = None,
     raise_rate_limited: bool = False,
+    stopped: Stopped | None = None,
 ) -> dict[str, Any]:
     """Play the conversation to its end (continuing from its stored turns), judge it and store
     how it ended. Returns the stored outcome. A rate limit is raised when `raise_rate_limited`
     (the job is retried later and continues); anything else ends the conversation, its turns
-    kept."""
+    kept. `stopped` is asked before each turn; when it says so, ConversationStopped is raised
+    and nothing more is stored."""
     pool = ctx.pool
     team_id = version.team_id
     stored = await repo.turns(pool, team_id=team_id, conversation_id=conversation.id)
@@ -81,6 +91,8 @@ async def converse(
     raise_kinds = frozenset({LLMErrorKind.RATE_LIMITED}) if raise_rate_limited else frozenset()
     try:
         while ending is None:
+            if stopped is not None and await stopped():
+                raise ConversationStopped
             n = len(stored)
             if n % 2 == 0:
                 if n // 2 >= simulation.turn_limit:

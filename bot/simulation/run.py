@@ -10,12 +10,17 @@ import asyncpg
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.simulation import progress_message
+from bot.blocks.plan import stopped_text
+from bot.blocks.simulation import progress_message, stopped_message
 from bot.domain.profile import ProfileVersion
 from bot.domain.simulation import Simulation
 from bot.errors import UserError
 from bot.jobs import simulation as jobs
+from bot.simulation import plan
+from bot.slack import live_plan
+from storage import profiles as profiles_repo
 from storage import simulations as repo
+from storage.simulations import SimulationRunNotFound
 
 log = logging.getLogger(__name__)
 
@@ -76,3 +81,52 @@ async def start(
         await repo.set_parent(con, team_id=team_id, run_id=run.id, parent_ts=str(parent["ts"]))
         await jobs.enqueue(con, jobs.jobs_for(run))
     return None
+
+
+async def stop(
+    pool: asyncpg.Pool, client: AsyncWebClient, *, team_id: str, run_id: int, user_id: str
+) -> str:
+    """Stop a running simulation run: its queued conversations are deleted in one transaction,
+    a conversation being played stops before its next turn, no summary follows, and the parent
+    (and its plan) say who stopped it after how many conversations."""
+    try:
+        run = await repo.get_run(pool, team_id=team_id, run_id=run_id)
+    except SimulationRunNotFound:
+        raise UserError(f"There is no simulation run #{run_id} in this workspace.") from None
+    stopped = await repo.stop_run(
+        pool,
+        team_id=team_id,
+        run_id=run_id,
+        user_id=user_id,
+        total=run.total,
+        job_prefix=jobs.job_prefix(team_id=team_id, run_id=run_id),
+    )
+    if stopped is None:
+        return f"Simulation run #{run_id} is not running; nothing to stop."
+    total = run.total
+    if stopped.channel_id is not None and stopped.parent_ts is not None:
+        version = await profiles_repo.get_version_by_id(
+            pool, team_id=team_id, version_id=run.profile_version_id
+        )
+        text, blocks = stopped_message(
+            run_id=run_id,
+            label=version.label,
+            names=[s.name for s in run.simulations()],
+            user_id=user_id,
+            done=stopped.done,
+            total=total,
+        )
+        # waits for a progress edit in flight (which then sees the run closed), so this is
+        # the parent's last edit
+        async with repo.parent_lock(pool, run_id=run_id, wait=True):
+            await live_plan.show_stopped(
+                pool,
+                client,
+                plan.plan_of(pool, run, version.label),
+                text=text,
+                blocks=blocks,
+                ending=stopped_text(
+                    user_id=user_id, done=stopped.done, total=total, unit="conversations"
+                ),
+            )
+    return f"Stopped simulation run #{run_id} after {stopped.done} of {total} conversations."
