@@ -89,9 +89,7 @@ async def test_three_conversations_are_one_streamed_plan_before_any_turn(
     assert start.args["thread_ts"] == run["parent_ts"]
     assert start.args["task_display_mode"] == "plan"
     # the plan is the thread's first message: every turn was posted after it started
-    turns = [
-        c for c in slack.of("chat.postMessage") if c.args.get("thread_ts") == run["parent_ts"]
-    ]
+    turns = [c for c in slack.of("chat.postMessage") if c.args.get("thread_ts") == run["parent_ts"]]
     assert turns and all(t.at > start.at for t in turns)
     # pending at the start, then in progress with the turn, then complete with the verdict
     first = [c for c in start.args["chunks"] if c["type"] == "task_update"]
