@@ -265,32 +265,47 @@ async def stop_run(
     """Compare-and-set: a running run that nobody reported yet becomes interrupted, marked as
     stopped by `user_id` (so it is never resumed), and its queued jobs are deleted in the same
     transaction. None when the run had already finished, been stopped or reported."""
-    async with pool.acquire() as con, con.transaction():
-        row = await con.fetchrow(
-            """
+    return await stop_and_count(
+        pool,
+        stop="""
             UPDATE scenario_runs
             SET status = 'interrupted', finished_at = now(),
                 totals = jsonb_build_object('stopped_by', $3::text)
             WHERE team_id = $1 AND id = $2 AND status = 'running' AND reported_at IS NULL
             RETURNING channel_id, parent_ts
             """,
-            team_id,
-            run_id,
-            user_id,
-        )
+        done="SELECT count(*) FROM test_results"
+        " WHERE team_id = $1 AND run_id = $2 AND done_at IS NOT NULL",
+        team_id=team_id,
+        run_id=run_id,
+        user_id=user_id,
+        prefix=scenario_run_prefix(team_id=team_id, run_id=run_id),
+        total=total,
+    )
+
+
+async def stop_and_count(
+    pool: asyncpg.Pool,
+    *,
+    stop: str,
+    done: str,
+    team_id: str,
+    run_id: int,
+    user_id: str,
+    prefix: str,
+    total: int,
+) -> StoppedRun | None:
+    """One transaction: `stop` (an UPDATE of the run taking $1 team, $2 run, $3 user and
+    returning its channel_id and parent_ts, or nothing when it was not running), the run's
+    queued jobs deleted, and `done` ($1 team, $2 run) counting what had finished."""
+    async with pool.acquire() as con, con.transaction():
+        row = await con.fetchrow(stop, team_id, run_id, user_id)
         if row is None:
             return None
-        cancelled = await cancel_queued(
-            con, prefix=scenario_run_prefix(team_id=team_id, run_id=run_id)
-        )
-        done = await con.fetchval(
-            "SELECT count(*) FROM test_results"
-            " WHERE team_id = $1 AND run_id = $2 AND done_at IS NOT NULL",
-            team_id,
-            run_id,
-        )
+        cancelled = await cancel_queued(con, prefix=prefix)
+        finished = await con.fetchval(done, team_id, run_id)
     return StoppedRun(
-        done=int(done or 0),
+        done=int(finished or 0),
         total=total,
         cancelled=cancelled,
         channel_id=row["channel_id"],

@@ -18,7 +18,7 @@ from bot.domain.simulation import (
     StoredTurn,
 )
 from storage.errors import NotFound, StorageError
-from storage.jobs import StoppedRun, cancel_queued
+from storage.jobs import StoppedRun, stop_and_count
 
 _SIM_COLUMNS: Final = "id, team_id, name, persona, goal, behaviours, turn_limit, updated_at"
 _RUN_COLUMNS: Final = (
@@ -468,33 +468,21 @@ async def stop_run(
     """Compare-and-set: a running run nobody reported yet becomes stopped by `user_id`, and its
     queued jobs (dedupe keys starting with `job_prefix`) are deleted in the same transaction.
     None when it had finished, been stopped or reported already."""
-    async with pool.acquire() as con, con.transaction():
-        row = await con.fetchrow(
-            """
+    return await stop_and_count(
+        pool,
+        stop="""
             UPDATE simulation_runs
             SET status = 'stopped', stopped_by = $3, finished_at = now()
             WHERE team_id = $1 AND id = $2 AND status = 'running' AND reported_at IS NULL
             RETURNING channel_id, parent_ts
             """,
-            team_id,
-            run_id,
-            user_id,
-        )
-        if row is None:
-            return None
-        cancelled = await cancel_queued(con, prefix=job_prefix)
-        done = await con.fetchval(
-            "SELECT count(*) FROM simulation_conversations"
-            " WHERE team_id = $1 AND run_id = $2 AND done_at IS NOT NULL",
-            team_id,
-            run_id,
-        )
-    return StoppedRun(
-        done=int(done or 0),
+        done="SELECT count(*) FROM simulation_conversations"
+        " WHERE team_id = $1 AND run_id = $2 AND done_at IS NOT NULL",
+        team_id=team_id,
+        run_id=run_id,
+        user_id=user_id,
+        prefix=job_prefix,
         total=total,
-        cancelled=cancelled,
-        channel_id=row["channel_id"],
-        parent_ts=row["parent_ts"],
     )
 
 

@@ -15,7 +15,6 @@ from bot.blocks.common import (
     plain,
     split_text,
     stop_button,
-    stopped_parent,
     truncate,
 )
 from bot.blocks.scenarios import FormContext, _text_input
@@ -237,20 +236,6 @@ def progress_message(
             "elements": [stop_button(ids.SIMULATION_STOP, run_id)],
         },
     ]
-
-
-def stopped_message(
-    *, run_id: int, label: str, names: Sequence[str], user_id: str, done: int, total: int
-) -> tuple[str, list[Block]]:
-    """The parent of a simulation run someone stopped: no buttons, no summary follows."""
-    return stopped_parent(
-        what="Simulation run",
-        run_id=run_id,
-        label=label,
-        names=names,
-        user_id=user_id,
-        after=f"{done} of {counted(total, 'conversation')}",
-    )
 
 
 def _pct(value: float | None) -> str:

@@ -10,8 +10,9 @@ import asyncpg
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.blocks.common import counted, stopped_parent
 from bot.blocks.plan import stopped_text
-from bot.blocks.simulation import progress_message, stopped_message
+from bot.blocks.simulation import progress_message
 from bot.domain.profile import ProfileVersion
 from bot.domain.simulation import Simulation
 from bot.errors import UserError
@@ -108,13 +109,13 @@ async def stop(
         version = await profiles_repo.get_version_by_id(
             pool, team_id=team_id, version_id=run.profile_version_id
         )
-        text, blocks = stopped_message(
+        text, blocks = stopped_parent(
+            what="Simulation run",
             run_id=run_id,
             label=version.label,
             names=[s.name for s in run.simulations()],
             user_id=user_id,
-            done=stopped.done,
-            total=total,
+            after=f"{stopped.done} of {counted(total, 'conversation')}",
         )
         # waits for a progress edit in flight (which then sees the run closed), so this is
         # the parent's last edit
