@@ -395,15 +395,6 @@ async def done_count(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> int:
     return int(n or 0)
 
 
-async def is_reported(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> bool:
-    reported = await pool.fetchval(
-        "SELECT reported_at IS NOT NULL FROM simulation_runs WHERE team_id = $1 AND id = $2",
-        team_id,
-        run_id,
-    )
-    return reported is None or bool(reported)
-
-
 async def is_stopped(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> bool:
     """Someone pressed the run's Stop (or its data is gone): a conversation ends its turns."""
     status = await pool.fetchval(
