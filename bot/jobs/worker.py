@@ -44,7 +44,7 @@ RETRY_MAX_DELAY_S: Final = 60.0
 # a failed queue manager is started again after this pause, doubling up to RESTART_MAX_S
 RESTART_FIRST_S: Final = 1.0
 RESTART_MAX_S: Final = 30.0
-# names tasks that live as long as the process (bot.server.DAEMON_PREFIX: drain skips them)
+# names tasks that live as long as the process (bot.startup.daemons.DAEMON_PREFIX: drain skips them)
 TASK_NAME: Final = "romashka-daemon-worker"
 
 

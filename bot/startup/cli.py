@@ -84,11 +84,12 @@ async def run(settings: Settings) -> None:
     from bot.jobs.worker import Worker, options_from
     from bot.release.api import api_server
     from bot.startup.app import build_app
+    from bot.startup.daemons import DAEMON_PREFIX
     from bot.startup.deps import Deps
     from bot.startup.health import ExternalHealth
     from bot.startup.maintenance import maintain
     from bot.startup.runtime import build_llm, build_model_client
-    from bot.startup.server import DAEMON_PREFIX, serve_http, serve_socket_mode
+    from bot.startup.server import serve_http, serve_socket_mode
     from bot.startup.slack_check import BOT_TOKEN, check_tokens
 
     # before the database starts: a token Slack refuses will not work later either

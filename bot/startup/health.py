@@ -12,8 +12,8 @@ from typing import Final
 
 from openai import AsyncOpenAI
 
+from bot.startup.daemons import DAEMON_PREFIX
 from bot.startup.model_check import check_endpoint
-from bot.startup.server import DAEMON_PREFIX
 from bot.startup.settings import Settings
 from bot.startup.slack_check import TokenCheck, check_bot_token
 

@@ -17,6 +17,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.release import api
 from bot.slack.rate_limit import TokenBuckets
+from bot.startup.daemons import DAEMON_PREFIX
 from bot.startup.deps import Deps
 from storage.migrate import pending
 
@@ -28,8 +29,6 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 # SIGTERM to exit: the time given to answers and runs already under way
 SHUTDOWN_GRACE_S = 30.0
-# tasks named so run for the life of the process; shutdown does not wait for them
-DAEMON_PREFIX = "romashka-daemon"
 # stops the job worker, given the grace period: called before the drain, so queued work this
 # process was answering is finished or handed back while new requests already go elsewhere
 StopWorker = Callable[[float], Awaitable[None]]
