@@ -23,8 +23,8 @@ async def run(
             client,
             team_id=req.team_id,
             channel_id=req.channel_id,
+            user_id=req.user_id,
             words=words,
             confirm_above=deps.settings.confirm_model_calls,
-            concurrency=deps.settings.scenario_concurrency,
         )
     )

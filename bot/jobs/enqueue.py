@@ -17,6 +17,7 @@ from bot.jobs.payloads import (
     THREAD_POST,
     AbPairJob,
     AbPostJob,
+    CalibrationCellJob,
     ScenarioMessageJob,
     ThreadPostJob,
 )
@@ -85,3 +86,21 @@ async def enqueue_ab_post(pool: asyncpg.Pool, job: AbPostJob, *, after_s: float)
             dedupe_key=job.dedupe_key,
             on_conflict="skip",
         )
+
+
+async def enqueue_calibration_cells(
+    con: asyncpg.Connection, jobs: Sequence[CalibrationCellJob], *, entrypoint: str
+) -> int:
+    """Queue one job per cell of a calibration sweep, in the caller's transaction (the one
+    storing the run); a cell whose job is already queued is skipped. Returns how many were
+    queued now. `entrypoint`: CALIBRATION_CELL, or CALIBRATION_CELL_HEADLESS without Slack."""
+    if not jobs:
+        return 0
+    ids = await Queries(AsyncpgDriver(con)).enqueue(
+        [entrypoint] * len(jobs),
+        [job.dumps() for job in jobs],
+        [BATCH_PRIORITY] * len(jobs),
+        dedupe_key=[job.dedupe_key for job in jobs],
+        on_conflict="skip",
+    )
+    return sum(1 for i in ids if i is not None)

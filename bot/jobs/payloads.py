@@ -8,6 +8,7 @@ from dataclasses import Field, asdict, dataclass, fields
 from typing import Any, ClassVar, Final, Self
 
 from storage.ab_jobs import pair_prefix, post_prefix
+from storage.calibration_runs import cell_prefix
 from storage.jobs import scenario_run_prefix
 
 SCENARIO_MESSAGE: Final = "scenario_message"
@@ -106,3 +107,27 @@ class AbPostJob(Payload):
     @property
     def dedupe_key(self) -> str:
         return f"{post_prefix(team_id=self.team_id, ab_id=self.ab_id)}{self.message_id}"
+
+
+CALIBRATION_CELL: Final = "calibration_cell"
+# a cell of a sweep started without Slack (`romashka calibrate`): the command's own worker
+# takes only these (it has no Slack client to report a Slack sweep with); app workers help
+CALIBRATION_CELL_HEADLESS: Final = "calibration_cell_headless"
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationCellJob(Payload):
+    """Answer and judge one cell of a calibration sweep (one setting of one trait, one
+    question, one sample), store it once, and report the sweep when it is the last cell."""
+
+    team_id: str
+    run_id: int
+    trait: str
+    level: int
+    question_idx: int
+    sample: int
+
+    @property
+    def dedupe_key(self) -> str:
+        prefix = cell_prefix(team_id=self.team_id, run_id=self.run_id)
+        return f"{prefix}{self.trait}:{self.level}:{self.question_idx}:{self.sample}"

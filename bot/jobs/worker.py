@@ -21,12 +21,14 @@ from pgqueuer.executors import DatabaseRetryEntrypointExecutor, EntrypointExecut
 from pgqueuer.models import Context
 from pgqueuer.queries import Queries
 
-from bot.jobs import ab_pair, scenario_message
+from bot.jobs import ab_pair, calibration_cell, scenario_message
 from bot.jobs import simulation as simulation_job
 from bot.jobs.budget import model_budget
 from bot.jobs.payloads import (
     AB_PAIR,
     AB_POST,
+    CALIBRATION_CELL,
+    CALIBRATION_CELL_HEADLESS,
     SCENARIO_MESSAGE,
     SCENARIO_MESSAGE_HEADLESS,
     THREAD_POST,
@@ -134,6 +136,18 @@ class Worker:
             await ab_pair.handle_post(deps, slack, job.payload)
 
         self._ab_handlers = (ab_pair_job, ab_post_job)
+
+        async def calibration_cell_job(job: Job) -> None:
+            await calibration_cell.handle(
+                deps,
+                slack,
+                job.payload,
+                attempts=job.attempts,
+                max_attempts=MAX_ATTEMPTS,
+                budget=budget,
+            )
+
+        self._calibration_handler = calibration_cell_job
         self.queue = self._build_queue()
 
     def _build_queue(self) -> QueueManager:
@@ -153,6 +167,7 @@ class Worker:
             ),
         )
         self._register_ab(queue)
+        self._register_calibration(queue)
         queue.register_executor(
             THREAD_POST,
             Executor(
@@ -218,6 +233,24 @@ class Worker:
                 handing_back=self._handing_back,
             ),
         )
+
+    def _register_calibration(self, queue: QueueManager) -> None:
+        """Calibration cells, from Slack and from `romashka calibrate` (whose own worker takes
+        only the latter): at most SCENARIO_CONCURRENCY at once across every worker, the model
+        budget pacing each model call further."""
+        for entrypoint in (CALIBRATION_CELL, CALIBRATION_CELL_HEADLESS):
+            queue.register_executor(
+                entrypoint,
+                Executor(
+                    EntrypointExecutorParameters(
+                        func=self._calibration_handler,
+                        concurrency_limit=self._options.scenario_concurrency,
+                        on_failure="hold",
+                    ),
+                    running=self._running,
+                    handing_back=self._handing_back,
+                ),
+            )
 
     async def _supervise(self) -> None:
         """Run the queue manager until stopped; when it fails (the database restarted and its

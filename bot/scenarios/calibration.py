@@ -1,6 +1,10 @@
 """Calibrating a trait's slider: answer a scenario's messages at each setting of one trait, every
 other field fixed, `samples` times each, and have the trait judge say what it perceived.
 
+From Slack and `romashka calibrate` a sweep is queued work: one durable job per cell
+(bot.jobs.calibration_cell), reported by the last (bot.scenarios.calibration_report). `sweep`
+answers in this process, for the benches.
+
 Nothing here is stored as a test result: a calibration answers profiles that were never saved
 (the swept settings), and its answers would otherwise count in the version's figures. The answer
 is made as the pipeline makes it (the version's prompt and sampling, no conversation, no
@@ -15,25 +19,26 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
+import asyncpg
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import limits
 from bot.answers.pipeline import RunContext
-from bot.blocks.common import escape, truncate
+from bot.blocks.common import escape
 from bot.domain.analysis import Analysis
-from bot.domain.profile import TRAITS, ProfileFields
+from bot.domain.calibration_runs import CalibrationRun
+from bot.domain.profile import TRAITS, ProfileFields, ProfileVersion
 from bot.errors import UserError
-from bot.metrics.calibration import LEVELS, Sample, calibrate, summary_lines
-from bot.metrics.charts import calibration_chart
+from bot.jobs.enqueue import enqueue_calibration_cells
+from bot.jobs.payloads import CALIBRATION_CELL, CalibrationCellJob
+from bot.metrics.calibration import LEVELS, Sample
 from bot.metrics.proxies import measure
-from bot.model.llm import LLM, LLMError
+from bot.model.llm import LLM, Completion, LLMError
 from bot.model.trait_judge import analyse
 from bot.persona.conversation import Turn, build_messages
 from bot.persona.personality import build_system_prompt, sampling_for
 from bot.persona.versions import resolve_version
-from bot.scenarios import calibration_history, library
-from bot.slack.post import post_message
-from bot.slack.uploads import Upload, upload
+from bot.scenarios import library
+from storage import calibration_runs as runs_repo
 from storage import profiles as profiles_repo
 
 SAMPLES_DEFAULT: Final = 5
@@ -65,13 +70,11 @@ def at_setting(fields: ProfileFields, *, trait: str, level: int) -> ProfileField
     raise ValueError(f"unknown trait {trait!r}")
 
 
-def _numbers(proxies: dict[str, float | int | None]) -> dict[str, float | None]:
-    return {n: None if (v := proxies.get(n)) is None else float(v) for n in PROXIES}
-
-
-async def _one(
+async def answer_once(
     llm: LLM, *, fields: ProfileFields, question: str, context_budget_tokens: int
-) -> tuple[dict[str, int], dict[str, float | None]] | None:
+) -> Completion:
+    """The answer as the pipeline makes it (the version's prompt and sampling, no
+    conversation, no knowledge). Raises LLMError when the model gave nothing."""
     sampling = sampling_for(fields)
     built = build_messages(
         system_prompt=build_system_prompt(fields),
@@ -83,19 +86,24 @@ async def _one(
     async def quiet(_: str) -> None:
         return None
 
-    try:
-        completion = await llm.stream_answer(
-            messages=built.messages, sampling=sampling, model=fields.model, on_text=quiet
-        )
-    except LLMError:
-        return None
-    if not completion.text.strip():
-        return None
+    return await llm.stream_answer(
+        messages=built.messages, sampling=sampling, model=fields.model, on_text=quiet
+    )
+
+
+Levels = tuple[dict[str, int], dict[str, float | None]]
+
+
+async def levels_of(
+    llm: LLM, *, fields: ProfileFields, question: str, completion: Completion
+) -> Levels | None:
+    """The trait judge's perceived levels and the measured proxies of an answer; None when
+    the judge gave no levels (this sample says nothing)."""
     analysis = await analyse(
         llm, fields=fields, question=question, answer=completion.text, detail=False
     )
     if not isinstance(analysis, Analysis):
-        return None  # the judge gave no levels: this sample says nothing
+        return None
     proxies = measure(completion.text, cut=completion.cut_off).as_dict()
     return (
         {t.trait: t.perceived for t in analysis.traits},
@@ -104,6 +112,20 @@ async def _one(
             for name in PROXIES
         },
     )
+
+
+async def _one(
+    llm: LLM, *, fields: ProfileFields, question: str, context_budget_tokens: int
+) -> Levels | None:
+    try:
+        completion = await answer_once(
+            llm, fields=fields, question=question, context_budget_tokens=context_budget_tokens
+        )
+    except LLMError:
+        return None
+    if not completion.text.strip():
+        return None
+    return await levels_of(llm, fields=fields, question=question, completion=completion)
 
 
 async def sweep(
@@ -195,8 +217,61 @@ def parse_args(words: Sequence[str], *, profile_names: Sequence[str]) -> Calibra
     )
 
 
-def _chart_name(trait: str, label: str) -> str:
+def chart_name(trait: str, label: str) -> str:
     return "calibration-" + re.sub(r"[^\w.-]", "_", f"{trait}-{label}") + ".png"
+
+
+def cost_text(*, traits: int, questions: int, samples: int) -> str:
+    calls = model_calls(traits=traits, questions=questions, samples=samples)
+    return (
+        f"{questions} messages × {len(LEVELS)} settings × {samples} samples"
+        + (f" × {traits} traits" if traits > 1 else "")
+        + f" = {calls} model calls"
+    )
+
+
+async def queue_run(
+    pool: asyncpg.Pool,
+    *,
+    version: ProfileVersion,
+    traits: Sequence[str],
+    questions: Sequence[str],
+    samples: int,
+    scenario: str | None,
+    channel_id: str | None,
+    thread_ts: str | None,
+    created_by: str,
+    entrypoint: str,
+) -> CalibrationRun:
+    """Store the sweep and queue one job per cell, in one transaction: a run is never stored
+    without its jobs, nor the other way round."""
+    cost = cost_text(traits=len(traits), questions=len(questions), samples=samples)
+    async with pool.acquire() as con, con.transaction():
+        run = await runs_repo.create_run(
+            con,
+            team_id=version.team_id,
+            profile_id=version.profile_id,
+            version_id=version.id,
+            label=version.label,
+            traits=traits,
+            levels=LEVELS,
+            questions=questions,
+            samples=samples,
+            scenario=scenario,
+            cost=cost,
+            channel_id=channel_id,
+            thread_ts=thread_ts,
+            created_by=created_by,
+        )
+        await enqueue_calibration_cells(
+            con,
+            [
+                CalibrationCellJob(run.team_id, run.id, c.trait, c.level, c.question_idx, c.sample)
+                for c in run.cells()
+            ],
+            entrypoint=entrypoint,
+        )
+    return run
 
 
 async def start(
@@ -205,12 +280,13 @@ async def start(
     *,
     team_id: str,
     channel_id: str,
+    user_id: str,
     words: Sequence[str],
     confirm_above: int,
-    concurrency: int,
 ) -> str | None:
-    """Say the cost (and stop there above the team's limit unless confirmed), then sweep each
-    trait and post its figures and chart in a thread; what to tell the person, if anything."""
+    """Say the cost (and stop there above the team's limit unless confirmed), then queue the
+    sweep: its cells are answered by the workers, and the last one posts each trait's figures
+    and chart in the thread (bot.jobs.calibration_cell). What to tell the person, if anything."""
     profiles = await profiles_repo.list_profiles(ctx.pool, team_id=team_id)
     args = parse_args(words, profile_names=[p.name for p in profiles])
     version = await resolve_version(
@@ -231,64 +307,42 @@ async def start(
             "There are no scenario messages to ask. Create one with `/bot scenario new`."
         )
     calls = model_calls(traits=len(args.traits), questions=len(questions), samples=args.samples)
-    cost = (
-        f"{len(questions)} messages × {len(LEVELS)} settings × {args.samples} samples"
-        + (f" × {len(args.traits)} traits" if len(args.traits) > 1 else "")
-        + f" = {calls} model calls"
-    )
+    cost = cost_text(traits=len(args.traits), questions=len(questions), samples=args.samples)
     if calls > confirm_above and not args.confirmed:
         return (
             f"This calibration makes {cost}, above this workspace's limit of {confirm_above}. "
             "Add `confirm` at the end to run it, or ask fewer `samples N` or one scenario."
         )
-    names = ", ".join(t.replace("_", " ") for t in args.traits)
     parent = await client.chat_postMessage(
-        channel=channel_id,
-        text=f"Calibrating {names} on {version.label}: {cost}…",
+        channel=channel_id, text=running_text(args.traits, label=version.label, cost=cost)
     )
-    thread = str(parent["ts"])
-    assert ctx.llm is not None  # answering() checked it
-    for trait in args.traits:
-        samples, lost = await sweep(
-            ctx.llm,
-            fields=version.fields,
-            trait=trait,
-            questions=questions,
-            samples=args.samples,
-            concurrency=concurrency,
-            context_budget_tokens=ctx.context_budget_tokens,
-        )
-        result = calibrate(trait, samples)
-        lines = summary_lines(result)
-        if lost:
-            lines.append(f"({lost} samples gave no levels: model error or no judge verdict)")
-        recorded = await calibration_history.record(
-            ctx.pool,
-            team_id=team_id,
-            version=version,
-            scenario=scenarios[0].name if args.scenario else None,
-            questions=questions,
-            samples=args.samples,
-            lost=lost,
-            result=result,
-        )
-        lines += recorded.lines
-        text = truncate("```" + escape("\n".join(lines)) + "```", limits.READABLE_MESSAGE_TEXT)
-        await post_message(client, channel=channel_id, thread_ts=thread, text=text)
-        title = f"{trait.replace('_', ' ')} on {version.label}"
-        png = await asyncio.to_thread(calibration_chart, result, title=title)
-        error = await upload(
-            client,
-            channel_id=channel_id,
-            thread_ts=thread,
-            files=[Upload(_chart_name(trait, version.label), png, title)],
-            comment=f"Set against perceived {escape(title)}: the dashed line is the ideal.",
-        )
-        if error is not None:
-            return error
-    await client.chat_update(
-        channel=channel_id,
-        ts=thread,
-        text=f"Calibrated {names} on {version.label} ({cost}): figures and charts in the thread.",
+    await queue_run(
+        ctx.pool,
+        version=version,
+        traits=args.traits,
+        questions=questions,
+        samples=args.samples,
+        scenario=scenarios[0].name if args.scenario else None,
+        channel_id=channel_id,
+        thread_ts=str(parent["ts"]),
+        created_by=user_id,
+        entrypoint=CALIBRATION_CELL,
     )
     return None
+
+
+def trait_names(traits: Sequence[str]) -> str:
+    return ", ".join(t.replace("_", " ") for t in traits)
+
+
+def running_text(traits: Sequence[str], *, label: str, cost: str, progress: str = "") -> str:
+    """The parent message while the sweep runs (`progress`: how far it is, if known)."""
+    return f"Calibrating {trait_names(traits)} on {label}: {cost}…" + (
+        f" {progress}" if progress else ""
+    )
+
+
+def done_text(traits: Sequence[str], *, label: str, cost: str) -> str:
+    return (
+        f"Calibrated {trait_names(traits)} on {label} ({cost}): figures and charts in the thread."
+    )

@@ -12,6 +12,7 @@ from typing import Any, Final
 
 import asyncpg
 
+from bot.domain.calibration_runs import CalibrationRun
 from bot.domain.profile import ProfileVersion
 from bot.metrics.calibration import LEVELS, Calibration, to_json
 from bot.metrics.calibration_compare import Change, change_lines, compare, from_json
@@ -94,10 +95,59 @@ async def record(
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
         log.exception("could not keep a calibration of %s", result.trait)
         return Recorded(None, None, [NOT_KEPT])
+    return _against(previous, result, digest)
+
+
+FIRST: Final = "First calibration of this trait, profile and scenario: kept to compare."
+
+
+def _against(previous: repo.StoredCalibration | None, result: Calibration, digest: str) -> Recorded:
     if previous is None:
-        return Recorded(
-            None, None, ["First calibration of this trait, profile and scenario: kept to compare."]
-        )
+        return Recorded(None, None, [FIRST])
     change = compare(result, from_json(previous.result), same_inputs=previous.inputs_hash == digest)
     label = f"{previous.version_label}, {previous.created_at:%Y-%m-%d %H:%M} UTC"
     return Recorded(change, label, change_lines(change, before_label=label))
+
+
+async def record_run(
+    pool: asyncpg.Pool,
+    *,
+    run: CalibrationRun,
+    version: ProfileVersion,
+    lost: int,
+    result: Calibration,
+) -> tuple[int, Recorded]:
+    """Store a queued sweep's calibration of one trait once (the run and trait are its key),
+    compared with the last one stored before it: a report done again (its job retried) finds
+    the same row and says the same. Database errors are raised: the job is retried."""
+    key = run.scenario or ""
+    digest = inputs_hash(version, trait=result.trait, questions=run.questions)
+    calibration_id = await repo.save(
+        pool,
+        team_id=run.team_id,
+        profile_id=version.profile_id,
+        version_id=version.id,
+        trait=result.trait,
+        scenario=key,
+        samples=run.samples,
+        lost=lost,
+        inputs_hash=digest,
+        result=to_json(result),
+        run_id=run.id,
+    )
+    previous = await repo.last(
+        pool,
+        team_id=run.team_id,
+        profile_id=version.profile_id,
+        trait=result.trait,
+        scenario=key,
+        before_id=calibration_id,
+    )
+    recorded = _against(previous, result, digest)
+    await repo.set_report(
+        pool,
+        team_id=run.team_id,
+        calibration_id=calibration_id,
+        report={"lines": recorded.lines, "against_last": recorded.to_json()},
+    )
+    return calibration_id, recorded

@@ -1,4 +1,5 @@
-"""`romashka calibrate`: what each slider does to the answers, measured without Slack."""
+"""`romashka calibrate`: what each slider does to the answers, measured without Slack (through
+the job queue, as a sweep from Slack: bot.jobs.calibration_headless)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,24 @@ from pathlib import Path
 
 from bot.domain.profile import TRAITS
 from bot.errors import UserError
-from bot.metrics.calibration import Calibration, calibrate, summary_lines, to_json
+from bot.jobs.calibration_headless import run_queued
+from bot.jobs.context import HeadlessDeps
+from bot.jobs.payloads import CALIBRATION_CELL_HEADLESS
+from bot.metrics.calibration import Calibration, to_json
 from bot.metrics.charts import calibration_chart
 from bot.persona.versions import NotAVersionNumber, resolve_version
-from bot.scenarios import calibration_history
-from bot.scenarios.calibration import SAMPLES_MAX, model_calls, sweep
+from bot.scenarios import calibration_report
+from bot.scenarios.calibration import SAMPLES_MAX, model_calls, queue_run
 from bot.startup.runtime import build_llm, database
+from bot.startup.scenarios_cli import CLI_USER, ProgressBar
 from bot.startup.settings import CoreSettings
+from storage import calibration_runs as runs_repo
+from storage import calibrations as calibrations_repo
 from storage import scenarios as repo
 from storage.errors import NotFound
 
-EXIT_OK, EXIT_USAGE = 0, 2
+# EXIT_FAILED: the sweep could not finish (its profile version was deleted meanwhile)
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _write_chart(path: Path, result: Calibration, title: str) -> None:
@@ -71,30 +79,42 @@ async def run_calibration(settings: CoreSettings, args: argparse.Namespace) -> i
             file=sys.stderr,
         )
         return EXIT_USAGE
-    out: list[dict[str, object]] = []
     scenario = None if args.scenario.lower() == "all" else scenarios[0].name
-    for trait in traits:
-        samples, lost = await sweep(
-            llm,
-            fields=version.fields,
-            trait=trait,
+    async with database(settings) as pool:
+        run = await queue_run(
+            pool,
+            version=version,
+            traits=traits,
             questions=questions,
             samples=args.samples,
-            concurrency=args.concurrency or settings.scenario_concurrency,
-            context_budget_tokens=settings.context_budget_tokens,
+            scenario=scenario,
+            channel_id=None,
+            thread_ts=None,
+            created_by=CLI_USER,
+            entrypoint=CALIBRATION_CELL_HEADLESS,
         )
-        result = calibrate(trait, samples)
-        async with database(settings) as pool:
-            recorded = await calibration_history.record(
-                pool,
-                team_id=args.team,
-                version=version,
-                scenario=scenario,
-                questions=questions,
-                samples=args.samples,
-                lost=lost,
-                result=result,
-            )
+        progress = ProgressBar(run.total, sys.stderr)
+        # through the queue, like a sweep from Slack: this process works on it until it is
+        # reported, and any app worker running meanwhile helps
+        ended = await run_queued(
+            HeadlessDeps(settings=settings, pool=pool, llm=llm),
+            run=run,
+            concurrency=args.concurrency or settings.scenario_concurrency,
+            on_progress=progress.update,
+        )
+        if ended.status != "completed":
+            print(f"romashka: calibration #{run.id} stopped: {ended.failure}", file=sys.stderr)
+            return EXIT_FAILED
+        cells = await runs_repo.cells(pool, team_id=run.team_id, run_id=run.id)
+        stored = {
+            c.trait: c
+            for c in await calibrations_repo.of_run(pool, team_id=args.team, run_id=run.id)
+        }
+    out: list[dict[str, object]] = []
+    for trait in traits:
+        figures = calibration_report.figures(run, cells, trait)
+        result = figures.result
+        report = stored[trait].report or {}
         if args.chart:
             await asyncio.to_thread(
                 _write_chart,
@@ -106,15 +126,14 @@ async def run_calibration(settings: CoreSettings, args: argparse.Namespace) -> i
             out.append(
                 {
                     **to_json(result),
-                    "samples_without_levels": lost,
-                    "against_last": recorded.to_json(),
+                    "samples_without_levels": figures.no_levels,
+                    "samples_missing": figures.failed,
+                    "against_last": report.get("against_last"),
                 }
             )
         else:
-            print("\n".join(summary_lines(result)))
-            if lost:
-                print(f"  ({lost} samples gave no levels: model error or no judge verdict)")
-            print("\n".join(recorded.lines))
+            print("\n".join(calibration_report.figure_lines(figures, indent="  ")))
+            print("\n".join(str(line) for line in report.get("lines") or []))
     if args.format == "json":
         print(
             json.dumps(

@@ -1,0 +1,99 @@
+"""A calibration sweep without Slack (`romashka calibrate`) through the same queue as one from
+Slack: its cells are queued as jobs (CALIBRATION_CELL_HEADLESS), this process runs a worker for
+such jobs until the sweep is reported, and any app worker running meanwhile helps. The jobs are
+the Slack sweep's own (bot.jobs.calibration_cell): each cell stored once, the sweep reported
+once by the job that stores its last cell."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, Final
+
+from pgqueuer import Job, QueueManager
+from pgqueuer.adapters.drivers.asyncpg import AsyncpgPoolDriver
+from pgqueuer.executors import EntrypointExecutorParameters
+from pgqueuer.queries import Queries
+
+from bot.domain.calibration_runs import CalibrationRun
+from bot.jobs import calibration_cell
+from bot.jobs.budget import model_budget
+from bot.jobs.context import JobDeps
+from bot.jobs.payloads import CALIBRATION_CELL_HEADLESS
+from bot.jobs.slack_clients import NoSlack
+from bot.jobs.worker import MAX_ATTEMPTS, Executor
+from storage import calibration_runs as repo
+
+# how often the command looks at its sweep
+POLL_S: Final = 0.2
+
+OnProgress = Callable[[int, int], Awaitable[None]]
+
+
+async def run_queued(
+    deps: JobDeps,
+    *,
+    run: CalibrationRun,
+    concurrency: int,
+    on_progress: OnProgress | None = None,
+) -> CalibrationRun:
+    """Work on the sweep's queued cells until it is reported (completed) or failed; the run as
+    it ended."""
+    pool = deps.pool
+    slack = NoSlack()
+    budget = model_budget(deps)
+
+    async def cell_job(job: Job) -> None:
+        await calibration_cell.handle(
+            deps,
+            slack,
+            job.payload,
+            attempts=job.attempts,
+            max_attempts=MAX_ATTEMPTS,
+            budget=budget,
+        )
+
+    running: set[asyncio.Task[Any]] = set()
+    queue = QueueManager(Queries(AsyncpgPoolDriver(pool)))
+    queue.register_executor(
+        CALIBRATION_CELL_HEADLESS,
+        Executor(
+            EntrypointExecutorParameters(
+                func=cell_job, concurrency_limit=concurrency, on_failure="hold"
+            ),
+            running=running,
+            handing_back=set(),
+        ),
+    )
+    timeout = timedelta(seconds=deps.settings.job_heartbeat_timeout_s)
+    worker = asyncio.create_task(
+        queue.run(
+            batch_size=max(1, concurrency // 2),
+            max_concurrent_tasks=max(2, concurrency),
+            heartbeat_timeout=timeout,
+            dequeue_timeout=timeout,
+        )
+    )
+    try:
+        shown = -1
+        while True:
+            if worker.done():
+                worker.result()  # raises what stopped it
+                raise RuntimeError("the job worker stopped")
+            current = await repo.get_run(pool, team_id=run.team_id, run_id=run.id)
+            if current.status != "running":
+                return current
+            if on_progress is not None:
+                p = await repo.progress(pool, team_id=run.team_id, run_id=run.id, total=run.total)
+                if p.done != shown:
+                    shown = p.done
+                    await on_progress(p.done, p.total)
+            await asyncio.sleep(POLL_S)
+    finally:
+        queue.shutdown.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(worker), timeout=10)
+        except TimeoutError:
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
