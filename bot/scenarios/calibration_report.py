@@ -23,7 +23,7 @@ from bot.domain.profile import ProfileVersion
 from bot.metrics.calibration import Calibration, Sample, calibrate, summary_lines
 from bot.metrics.charts import calibration_chart
 from bot.scenarios import calibration_history
-from bot.scenarios.calibration import chart_name, done_text, running_text, trait_names
+from bot.scenarios.calibration import PROXIES, chart_name, done_text, running_text, trait_names
 from bot.slack.post import post_message
 from bot.slack.uploads import Upload, upload
 from storage import calibration_runs as runs_repo
@@ -60,7 +60,13 @@ def figures(run: CalibrationRun, cells: Sequence[Cell], trait: str) -> TraitFigu
         key=lambda c: (c.key.level, c.key.question_idx, c.key.sample),
     )
     samples = [
-        Sample(setting=c.key.level, perceived=dict(c.perceived), proxies=dict(c.proxies or {}))
+        Sample(
+            setting=c.key.level,
+            perceived=dict(c.perceived),
+            # in the sweep's order (jsonb keeps keys in an order of its own): the lines list
+            # the proxies as the in-process sweep did
+            proxies={n: c.proxies[n] for n in PROXIES if c.proxies and n in c.proxies},
+        )
         for c in mine
         if c.outcome is CellOutcome.OK and c.perceived is not None
     ]
