@@ -280,7 +280,8 @@ async def claim_progress(pool: asyncpg.Pool, *, team_id: str, run_id: int, every
 
 @dataclass(frozen=True, slots=True)
 class CellProgress:
-    """A run's cells: stored (of which without levels, and failed), being answered, waiting."""
+    """A run's cells: stored (of which without levels, and failed), being answered, waiting,
+    and jobs the queue holds as failed (their failure could not even be stored)."""
 
     done: int
     no_levels: int
@@ -288,6 +289,7 @@ class CellProgress:
     running: int
     waiting: int
     total: int
+    held: int = 0
 
 
 async def progress(pool: asyncpg.Pool, *, team_id: str, run_id: int, total: int) -> CellProgress:
@@ -303,7 +305,9 @@ async def progress(pool: asyncpg.Pool, *, team_id: str, run_id: int, total: int)
             (SELECT count(*) FROM pgqueuer
               WHERE left(dedupe_key, length($3)) = $3 AND status = 'picked') AS running,
             (SELECT count(*) FROM pgqueuer
-              WHERE left(dedupe_key, length($3)) = $3 AND status = 'queued') AS waiting
+              WHERE left(dedupe_key, length($3)) = $3 AND status = 'queued') AS waiting,
+            (SELECT count(*) FROM pgqueuer
+              WHERE left(dedupe_key, length($3)) = $3 AND status = 'failed') AS held
         """,
         team_id,
         run_id,
@@ -317,6 +321,7 @@ async def progress(pool: asyncpg.Pool, *, team_id: str, run_id: int, total: int)
         running=int(row["running"]),
         waiting=int(row["waiting"]),
         total=total,
+        held=int(row["held"]),
     )
 
 

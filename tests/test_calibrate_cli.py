@@ -50,7 +50,9 @@ async def profile(pool: asyncpg.Pool) -> None:
 
 
 @pytest.mark.usefixtures("profile")
-async def test_formality_sweep(db_dsn: str, model: FakeOpenAI, tmp_path: Path) -> None:
+async def test_formality_sweep(
+    db_dsn: str, model: FakeOpenAI, tmp_path: Path, pool: asyncpg.Pool
+) -> None:
     code, out, err = await calibrate(
         "formality",
         "--team",
@@ -88,6 +90,18 @@ async def test_formality_sweep(db_dsn: str, model: FakeOpenAI, tmp_path: Path) -
     assert png.startswith(b"\x89PNG")
     assert "SECRET" not in out + err
     assert formality["against_last"] is None  # the first one is kept to compare with
+    assert formality["samples_without_levels"] == formality["samples_missing"] == 0
+    # through the queue: every cell stored once, no job left, the calibration kept once
+    run = await pool.fetchrow("SELECT * FROM calibration_runs")
+    assert (run["status"], run["created_by"], run["channel_id"]) == ("completed", "cli", None)
+    assert await pool.fetchval("SELECT count(*) FROM calibration_cells") == 30
+    assert await pool.fetchval("SELECT count(*) FROM pgqueuer") == 0
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM calibrations WHERE calibration_run_id = $1", run["id"]
+        )
+        == 1
+    )
     # the same sweep again, as a table: compared with the one before, inputs unchanged
     code, out, err = await calibrate(
         "formality",
@@ -172,3 +186,40 @@ async def test_a_hidden_curve_and_its_dead_range_are_recovered(
     assert means[0] < means[1] == means[2] < means[3] < means[4]
     assert [tuple(r) for r in formality["dead_ranges"]] == [(25, 50)]
     assert formality["correlation"]["rho"] > 0.9
+
+
+@pytest.mark.usefixtures("profile")
+async def test_a_version_deleted_mid_sweep_ends_it_clearly(
+    db_dsn: str, model: FakeOpenAI, tmp_path: Path, pool: asyncpg.Pool
+) -> None:
+    model.ttft_s = 0.3
+    sweep = asyncio.create_task(
+        calibrate(
+            "formality",
+            "--team",
+            TEAM,
+            "--profile",
+            "Support",
+            "--scenario",
+            "Product inquiry",
+            "--samples",
+            "2",
+            db_dsn=db_dsn,
+            model=model,
+            cwd=tmp_path,
+        )
+    )
+    for _ in range(300):
+        if await pool.fetchval("SELECT count(*) FROM calibration_cells"):
+            break
+        await asyncio.sleep(0.05)
+    # versions go only with their workspace's data; here the version alone goes
+    async with pool.acquire() as con, con.transaction():
+        await con.execute(
+            "UPDATE workspaces SET default_profile_id = NULL WHERE team_id = $1", TEAM
+        )
+        await con.execute("DELETE FROM profiles WHERE team_id = $1", TEAM)
+    code, out, err = await sweep
+    assert code == 1, err
+    assert "stopped: its profile version (Support v1) was deleted" in err
+    assert out == ""

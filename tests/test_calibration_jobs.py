@@ -253,22 +253,29 @@ async def test_a_deleted_profile_version_ends_the_sweep_clearly(
             "UPDATE workspaces SET default_profile_id = NULL WHERE team_id = $1", TEAM
         )
         await con.execute("DELETE FROM profiles WHERE team_id = $1", TEAM)
+
+    async def queue_empty() -> bool:
+        left = await idle.pool.fetchval(
+            "SELECT count(*) FROM pgqueuer WHERE dedupe_key LIKE $1",
+            f"calibration-cell:{TEAM}:{run_id}:%",
+        )
+        return left == 0
+
     async with Worker(idle.deps, options=options_from(idle.deps)):
         run = await finished(idle.pool)
         await idle.slack.wait_for(
             lambda s: any("stopped" in t for t in parent_edits(idle)), timeout=10
         )
+        # the waiting cells were deleted with the failure; those picked meanwhile end at once
+        await until(queue_empty, what="the sweep's jobs to go")
     assert run["status"] == "failed"
     assert parent_edits(idle)[-1] == (
         "Calibration of formality on Support v1 stopped: "
         "its profile version (Support v1) was deleted."
     )
+    assert parent_edits(idle).count(parent_edits(idle)[-1]) == 1  # said once
     assert model.requests == []
-    left = await idle.pool.fetchval(
-        "SELECT count(*) FROM pgqueuer WHERE dedupe_key LIKE $1",
-        f"calibration-cell:{TEAM}:{run_id}:%",
-    )
-    assert left == 0
+    assert await idle.pool.fetchval("SELECT count(*) FROM calibration_cells") == 0
 
 
 @pytest.mark.parametrize(

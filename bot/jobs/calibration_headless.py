@@ -31,6 +31,15 @@ POLL_S: Final = 0.2
 OnProgress = Callable[[int, int], Awaitable[None]]
 
 
+class CellsHeld(Exception):
+    """The sweep cannot finish: nothing of it is queued or running, and the queue holds some
+    of its jobs as failed (`pgq failed` lists them; re-queued, any worker finishes it)."""
+
+    def __init__(self, held: int) -> None:
+        super().__init__(f"{held} jobs held as failed")
+        self.held = held
+
+
 async def run_queued(
     deps: JobDeps,
     *,
@@ -39,7 +48,7 @@ async def run_queued(
     on_progress: OnProgress | None = None,
 ) -> CalibrationRun:
     """Work on the sweep's queued cells until it is reported (completed) or failed; the run as
-    it ended."""
+    it ended. Raises CellsHeld when it cannot end."""
     pool = deps.pool
     slack = NoSlack()
     budget = model_budget(deps)
@@ -84,11 +93,16 @@ async def run_queued(
             current = await repo.get_run(pool, team_id=run.team_id, run_id=run.id)
             if current.status != "running":
                 return current
-            if on_progress is not None:
-                p = await repo.progress(pool, team_id=run.team_id, run_id=run.id, total=run.total)
-                if p.done != shown:
-                    shown = p.done
-                    await on_progress(p.done, p.total)
+            p = await repo.progress(pool, team_id=run.team_id, run_id=run.id, total=run.total)
+            if on_progress is not None and p.done != shown:
+                shown = p.done
+                await on_progress(p.done, p.total)
+            if p.held and not p.waiting and not p.running:
+                # read again: the report may have finished between the two reads
+                current = await repo.get_run(pool, team_id=run.team_id, run_id=run.id)
+                if current.status != "running":
+                    return current
+                raise CellsHeld(p.held)
             await asyncio.sleep(POLL_S)
     finally:
         queue.shutdown.set()

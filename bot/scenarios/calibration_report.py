@@ -96,7 +96,12 @@ def progress_words(p: CellProgress) -> str:
     """How far a sweep is, for its parent message."""
     parts = [
         f"{n} {what}"
-        for n, what in ((p.failed, "failed"), (p.running, "running"), (p.waiting, "waiting"))
+        for n, what in (
+            (p.failed, "failed"),
+            (p.running, "running"),
+            (p.waiting, "waiting"),
+            (p.held, "held by the queue after failing"),
+        )
         if n
     ]
     return f"{p.done}/{p.total} samples done" + (f" ({', '.join(parts)})" if parts else "")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot.domain.profile import TRAITS
 from bot.errors import UserError
-from bot.jobs.calibration_headless import run_queued
+from bot.jobs.calibration_headless import CellsHeld, run_queued
 from bot.jobs.context import HeadlessDeps
 from bot.jobs.payloads import CALIBRATION_CELL_HEADLESS
 from bot.metrics.calibration import Calibration, to_json
@@ -96,12 +96,21 @@ async def run_calibration(settings: CoreSettings, args: argparse.Namespace) -> i
         progress = ProgressBar(run.total, sys.stderr)
         # through the queue, like a sweep from Slack: this process works on it until it is
         # reported, and any app worker running meanwhile helps
-        ended = await run_queued(
-            HeadlessDeps(settings=settings, pool=pool, llm=llm),
-            run=run,
-            concurrency=args.concurrency or settings.scenario_concurrency,
-            on_progress=progress.update,
-        )
+        try:
+            ended = await run_queued(
+                HeadlessDeps(settings=settings, pool=pool, llm=llm),
+                run=run,
+                concurrency=args.concurrency or settings.scenario_concurrency,
+                on_progress=progress.update,
+            )
+        except CellsHeld as exc:
+            print(
+                f"romashka: calibration #{run.id} cannot finish: {exc.held} of its jobs failed "
+                "after the queue's retries and are held (`pgq failed` lists them; re-queued, "
+                "any worker finishes the sweep)",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
         if ended.status != "completed":
             print(f"romashka: calibration #{run.id} stopped: {ended.failure}", file=sys.stderr)
             return EXIT_FAILED
