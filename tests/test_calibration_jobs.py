@@ -160,6 +160,7 @@ async def test_a_worker_killed_mid_sweep_loses_and_duplicates_nothing(
     """`romashka worker` in a subprocess, killed with SIGKILL while answering; the cells it
     held are picked again once their heartbeat is 2 s late, by a worker in this process."""
     model.ttft_s = 0.3
+    model.judge_delay_s = 0.2
     run_id = await queued_sweep(idle, samples=2)  # 3 messages × 5 settings × 2 = 30 cells
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -174,7 +175,12 @@ async def test_a_worker_killed_mid_sweep_loses_and_duplicates_nothing(
     try:
 
         async def some_done() -> bool:
-            return bool(await idle.pool.fetchval("SELECT count(*) FROM calibration_cells") >= 3)
+            # some cells stored and others being answered: the kill comes mid-sweep
+            done = await idle.pool.fetchval("SELECT count(*) FROM calibration_cells")
+            picked = await idle.pool.fetchval(
+                "SELECT count(*) FROM pgqueuer WHERE status = 'picked'"
+            )
+            return bool(done >= 3 and picked > 0)
 
         await until(some_done, timeout=30, what="the subprocess worker's first cells")
         os.kill(proc.pid, signal.SIGKILL)

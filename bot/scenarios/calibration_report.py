@@ -70,14 +70,14 @@ def figures(run: CalibrationRun, cells: Sequence[Cell], trait: str) -> TraitFigu
         for c in mine
         if c.outcome is CellOutcome.OK and c.perceived is not None
     ]
+    planned = len(run.levels) * len(run.questions) * run.samples
+    failed = sum(1 for c in mine if c.outcome is CellOutcome.FAILED)
     return TraitFigures(
         result=calibrate(trait, samples),
         no_levels=sum(1 for c in mine if c.outcome is CellOutcome.NO_LEVELS),
         # a cell not stored at all counts as missing too (the report runs once all are)
-        failed=run.total // len(run.traits)
-        - len(mine)
-        + sum(1 for c in mine if c.outcome is CellOutcome.FAILED),
-        planned=run.total // len(run.traits),
+        failed=failed + planned - len(mine),
+        planned=planned,
     )
 
 
