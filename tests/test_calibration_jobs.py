@@ -265,7 +265,7 @@ async def test_a_deleted_profile_version_ends_the_sweep_clearly(
             "SELECT count(*) FROM pgqueuer WHERE dedupe_key LIKE $1",
             f"calibration-cell:{TEAM}:{run_id}:%",
         )
-        return left == 0
+        return bool(left == 0)
 
     async with Worker(idle.deps, options=options_from(idle.deps)):
         run = await finished(idle.pool)
