@@ -6,7 +6,8 @@ From Slack and `romashka calibrate` a sweep is queued work: one durable job per 
 answers in this process, for the benches.
 
 Nothing here is stored as a test result: a calibration answers profiles that were never saved
-(the swept settings), and its answers would otherwise count in the version's figures. The answer
+(the swept settings), and its answers would otherwise count in the version's figures (a queued
+sweep keeps each answer in its cell, storage/calibration_runs.py, and nowhere else). The answer
 is made as the pipeline makes it (the version's prompt and sampling, no conversation, no
 knowledge, so only the slider differs between settings).
 """
