@@ -12,7 +12,8 @@ from typing import Any, Literal, TypeAlias
 import asyncpg
 
 from bot.domain.ab import AbMessage, PairProgress
-from storage.jobs import PostClaim, PostState
+from storage import post_claims
+from storage.post_claims import ClaimTable, PostState
 
 Conn: TypeAlias = asyncpg.Pool | asyncpg.Connection
 Side = Literal["a", "b"]
@@ -68,30 +69,10 @@ async def fail_pair(pool: asyncpg.Pool, *, team_id: str, message_id: int, reason
 async def claim_post(
     pool: asyncpg.Pool, *, team_id: str, message_id: int, lease_s: float
 ) -> PostState:
-    """Claim the pair's thread message (or its failure note), one caller at a time (row lock).
-    A claim older than `lease_s` with no message ts recorded is taken again with LOOK_FIRST:
-    its job died before or after Slack took the message, so the thread is read first."""
-    async with pool.acquire() as con, con.transaction():
-        row = await con.fetchrow(
-            """
-            SELECT message_ts IS NOT NULL OR done_at IS NOT NULL AS done,
-                   post_claimed_at IS NULL AS free,
-                   extract(epoch FROM now() - post_claimed_at)::float8 AS age_s
-            FROM ab_messages WHERE team_id = $1 AND id = $2 FOR UPDATE
-            """,
-            team_id,
-            message_id,
-        )
-        if row is None or row["done"]:
-            return PostState(PostClaim.DONE)
-        if not row["free"] and row["age_s"] < lease_s:
-            return PostState(PostClaim.WAIT, wait_s=lease_s - row["age_s"])
-        await con.execute(
-            "UPDATE ab_messages SET post_claimed_at = now() WHERE team_id = $1 AND id = $2",
-            team_id,
-            message_id,
-        )
-        return PostState(PostClaim.POST if row["free"] else PostClaim.LOOK_FIRST)
+    """Claim the pair's thread message (or its failure note); see storage.post_claims."""
+    return await post_claims.claim(
+        pool, table=ClaimTable.AB_PAIRS, team_id=team_id, row_id=message_id, lease_s=lease_s
+    )
 
 
 async def mark_done(

@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from enum import Enum
-
 import asyncpg
+
+from storage import post_claims
+from storage.post_claims import ClaimTable
+from storage.post_claims import PostClaim as PostClaim  # re-exported: the jobs import it here
+from storage.post_claims import PostState as PostState
 
 # a scenario message job's dedupe key: SCENARIO_MESSAGE_KEY.format(...) (see bot.jobs.payloads)
 SCENARIO_MESSAGE_PREFIX = "scenario-message:{team_id}:{run_id}:"
@@ -32,6 +35,8 @@ class RunProgress:
     total: int
     # seconds since the run started
     elapsed_s: float
+    # thread posts that lapsed where the app could not read the thread to check them
+    unconfirmed: int = 0
 
     @property
     def left_s(self) -> float | None:
@@ -54,7 +59,9 @@ async def run_progress(pool: asyncpg.Pool, *, team_id: str, run_id: int, total: 
             (SELECT count(*) FROM pgqueuer
               WHERE left(dedupe_key, length($3)) = $3 AND status = 'queued') AS waiting,
             (SELECT extract(epoch FROM now() - started_at)::float8 FROM scenario_runs
-              WHERE team_id = $1 AND id = $2) AS elapsed_s
+              WHERE team_id = $1 AND id = $2) AS elapsed_s,
+            (SELECT count(*) FROM test_results
+              WHERE team_id = $1 AND run_id = $2 AND post_unconfirmed) AS unconfirmed
         """,
         team_id,
         run_id,
@@ -68,54 +75,47 @@ async def run_progress(pool: asyncpg.Pool, *, team_id: str, run_id: int, total: 
         waiting=row["waiting"],
         total=total,
         elapsed_s=float(row["elapsed_s"] or 0.0),
+        unconfirmed=row["unconfirmed"],
     )
-
-
-class PostClaim(Enum):
-    """What a thread post's job may do now."""
-
-    # nobody claimed it: this caller posts
-    POST = "post"
-    # claimed longer than the lease ago and no ts recorded: the claimant died before or after
-    # Slack took the message; this caller looks for it in the thread before posting
-    LOOK_FIRST = "look_first"
-    # claimed less than the lease ago, no ts yet: ask again later (`wait_s`)
-    WAIT = "wait"
-    # posted (its ts is recorded)
-    DONE = "done"
-
-
-@dataclass(frozen=True, slots=True)
-class PostState:
-    claim: PostClaim
-    wait_s: float = 0.0
 
 
 async def claim_post(
     pool: asyncpg.Pool, *, team_id: str, result_id: int, lease_s: float
 ) -> PostState:
-    """Claim the result's thread post (row lock: one caller at a time). A claim older than
-    `lease_s` without a message ts is taken again, with LOOK_FIRST."""
-    async with pool.acquire() as con, con.transaction():
-        row = await con.fetchrow(
-            """
-            SELECT posted_ts IS NOT NULL AS done, posted_at IS NULL AS free,
-                   extract(epoch FROM now() - posted_at)::float8 AS age_s
-            FROM test_results WHERE team_id = $1 AND id = $2 FOR UPDATE
-            """,
-            team_id,
-            result_id,
-        )
-        if row is None or row["done"]:
-            return PostState(PostClaim.DONE)
-        if not row["free"] and row["age_s"] < lease_s:
-            return PostState(PostClaim.WAIT, wait_s=lease_s - row["age_s"])
-        await con.execute(
-            "UPDATE test_results SET posted_at = now() WHERE team_id = $1 AND id = $2",
-            team_id,
-            result_id,
-        )
-        return PostState(PostClaim.POST if row["free"] else PostClaim.LOOK_FIRST)
+    """Claim the result's thread post (see storage.post_claims)."""
+    return await post_claims.claim(
+        pool, table=ClaimTable.RESULTS, team_id=team_id, row_id=result_id, lease_s=lease_s
+    )
+
+
+async def mark_unconfirmed(pool: asyncpg.Pool, *, team_id: str, result_id: int) -> None:
+    """The result's lapsed post could not be checked in its thread (the app cannot read it): it
+    is not sent again, and the run's progress and summary count it as not confirmed."""
+    await pool.execute(
+        "UPDATE test_results SET post_unconfirmed = true WHERE team_id = $1 AND id = $2",
+        team_id,
+        result_id,
+    )
+
+
+async def unconfirmed_posts(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> int:
+    """The run's results whose post could not be confirmed (each counted once)."""
+    count = await pool.fetchval(
+        "SELECT count(*) FROM test_results"
+        " WHERE team_id = $1 AND run_id = $2 AND post_unconfirmed",
+        team_id,
+        run_id,
+    )
+    return int(count or 0)
+
+
+async def summary_is_shown(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> bool:
+    shown = await pool.fetchval(
+        "SELECT summary_at IS NOT NULL FROM scenario_runs WHERE team_id = $1 AND id = $2",
+        team_id,
+        run_id,
+    )
+    return bool(shown)
 
 
 async def record_post(pool: asyncpg.Pool, *, team_id: str, result_id: int, ts: str) -> None:

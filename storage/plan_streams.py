@@ -41,6 +41,8 @@ class ItemState:
     passed: int
     judged: int
     running: bool
+    # its thread post lapsed and the app could not read the thread to check it
+    unconfirmed: bool = False
 
 
 async def plan_state(
@@ -102,7 +104,7 @@ async def item_states(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> list[
     rows = await pool.fetch(
         """
         SELECT scenario_id, position, done_at IS NOT NULL AS done, error_kind,
-               behaviour_results
+               behaviour_results, post_unconfirmed
         FROM test_results
         WHERE team_id = $1 AND run_id = $2 AND scenario_id IS NOT NULL AND position IS NOT NULL
         """,
@@ -141,4 +143,5 @@ def _item(row: Any) -> ItemState:
         passed=sum(1 for v in verdicts if v),
         judged=len(verdicts),
         running=False,
+        unconfirmed=bool(row["post_unconfirmed"]),
     )

@@ -44,6 +44,12 @@ QUESTIONS = [
     "What is your returns window?",
 ]
 
+# a claim whose job died (or froze) an hour ago: lapsed under any lease the tests use
+LAPSE = (
+    "UPDATE ab_messages SET post_claimed_at = post_claimed_at - interval '1 hour'"
+    " WHERE post_claimed_at IS NOT NULL"
+)
+
 
 def ab_command(n: int) -> str:
     return "ab Support@1 Support@2 " + " ".join(f'"{q}"' for q in QUESTIONS[:n])
@@ -162,9 +168,10 @@ async def test_a_post_claimed_by_a_job_killed_before_sending_is_sent_once(
         await ab_pair.handle_post(idle.deps, clients, first, lease_s=60)
     assert pairs(idle, test["parent_ts"]) == []
     # once the claim has lapsed: not in the thread, so it is posted, once
-    await ab_pair.handle_post(idle.deps, clients, first, lease_s=0)
-    await ab_pair.handle_post(idle.deps, clients, first, lease_s=0)
-    await ab_pair.handle_post(idle.deps, clients, second, lease_s=0)
+    await pool.execute(LAPSE)
+    await ab_pair.handle_post(idle.deps, clients, first, lease_s=60)
+    await ab_pair.handle_post(idle.deps, clients, first, lease_s=60)
+    await ab_pair.handle_post(idle.deps, clients, second, lease_s=60)
     posted = pairs(idle, test["parent_ts"])
     assert len(posted) == 2
     marks = sorted(p.args["metadata"]["event_payload"]["message_id"] for p in posted)
@@ -188,16 +195,17 @@ async def test_a_post_sent_by_a_job_killed_before_recording_it_is_not_sent_again
     with monkeypatch.context() as patch:
         patch.setattr(ab_jobs_repo, "mark_done", killed)
         with pytest.raises(Killed):
-            await ab_pair.handle_post(idle.deps, clients, first, lease_s=0)
+            await ab_pair.handle_post(idle.deps, clients, first, lease_s=60)
     [sent] = pairs(idle, test["parent_ts"])
-    await ab_pair.handle_post(idle.deps, clients, first, lease_s=0)
+    await pool.execute(LAPSE)
+    await ab_pair.handle_post(idle.deps, clients, first, lease_s=60)
     # found in the thread by its metadata: not posted again, its ts recorded
     assert pairs(idle, test["parent_ts"]) == [sent]
     assert idle.slack.of("conversations.replies")
     assert await pool.fetchval("SELECT message_ts FROM ab_messages WHERE position = 0") == str(
         sent.response["ts"]
     )
-    await ab_pair.handle_post(idle.deps, clients, second, lease_s=0)
+    await ab_pair.handle_post(idle.deps, clients, second, lease_s=60)
     assert len(pairs(idle, test["parent_ts"])) == 2
     assert await pool.fetchval("SELECT status FROM ab_tests") == "open"
 
@@ -207,10 +215,13 @@ async def test_a_lost_post_is_failed_visibly_when_the_thread_cannot_be_read(
 ) -> None:
     test, (first, second) = await _written(idle, pool, 2)
     clients = SlackClients(idle.deps.settings, pool)
-    await pool.execute("UPDATE ab_messages SET post_claimed_at = now() WHERE position = 0")
+    # claimed by a job that died an hour ago
+    await pool.execute(
+        "UPDATE ab_messages SET post_claimed_at = now() - interval '1 hour' WHERE position = 0"
+    )
     idle.slack.fail_next("conversations.replies", error="missing_scope")
-    await ab_pair.handle_post(idle.deps, clients, first, lease_s=0)
-    await ab_pair.handle_post(idle.deps, clients, second, lease_s=0)
+    await ab_pair.handle_post(idle.deps, clients, first, lease_s=60)
+    await ab_pair.handle_post(idle.deps, clients, second, lease_s=60)
     failure = await pool.fetchval("SELECT failure FROM ab_messages WHERE position = 0")
     assert failure == ab_pair.POST_LOST
     assert len(pairs(idle, test["parent_ts"])) == 1

@@ -29,6 +29,13 @@ from tests.test_run_takeover import summaries, thread_posts
 from tests.test_scenarios import run_done, summary_of
 
 
+# a claim whose job died (or froze) an hour ago: lapsed under any lease the tests use
+LAPSE = (
+    "UPDATE test_results SET posted_at = posted_at - interval '1 hour'"
+    " WHERE posted_at IS NOT NULL AND posted_ts IS NULL"
+)
+
+
 class Killed(BaseException):
     """The process died here: nothing after it runs, no except clause catches it."""
 
@@ -64,8 +71,9 @@ async def test_a_post_claimed_by_a_worker_killed_before_sending_is_sent_once(
         await scenario_message.handle_post(idle.deps, clients, post, lease_s=60)
     assert thread_posts(idle, parent_ts) == []
     # once the claim has lapsed: not in the thread, so it is posted, once
-    await scenario_message.handle_post(idle.deps, clients, post, lease_s=0)
-    await scenario_message.handle_post(idle.deps, clients, post, lease_s=0)
+    await idle.pool.execute(LAPSE)
+    await scenario_message.handle_post(idle.deps, clients, post, lease_s=60)
+    await scenario_message.handle_post(idle.deps, clients, post, lease_s=60)
     [sent] = thread_posts(idle, parent_ts)
     assert sent["metadata"]["event_payload"] == {"result_id": result_id}
     assert await idle.pool.fetchval(
@@ -88,9 +96,10 @@ async def test_a_post_sent_by_a_worker_killed_before_recording_it_is_not_sent_ag
     with monkeypatch.context() as patch:
         patch.setattr(jobs_repo, "record_post", killed)
         with pytest.raises(Killed):
-            await scenario_message.handle_post(idle.deps, clients, post, lease_s=0)
+            await scenario_message.handle_post(idle.deps, clients, post, lease_s=60)
     [sent] = thread_posts(idle, parent_ts)
-    await scenario_message.handle_post(idle.deps, clients, post, lease_s=0)
+    await idle.pool.execute(LAPSE)
+    await scenario_message.handle_post(idle.deps, clients, post, lease_s=60)
     # found in the thread by its metadata (Slack sends that only when asked): not posted again
     assert thread_posts(idle, parent_ts) == [sent]
     [look] = idle.slack.of("conversations.replies")
@@ -108,9 +117,10 @@ async def test_a_post_is_not_risked_when_the_thread_cannot_be_read(
     await scenario_message.handle(idle.deps, clients, payload)
     post, parent_ts = await _post_job(idle)
     result_id = ThreadPostJob.loads(post).result_id
-    await jobs_repo.claim_post(idle.pool, team_id=TEAM, result_id=result_id, lease_s=0)
+    await jobs_repo.claim_post(idle.pool, team_id=TEAM, result_id=result_id, lease_s=60)
+    await idle.pool.execute(LAPSE)
     idle.slack.fail_next("conversations.replies", error="missing_scope")
-    await scenario_message.handle_post(idle.deps, clients, post, lease_s=0)
+    await scenario_message.handle_post(idle.deps, clients, post, lease_s=60)
     assert thread_posts(idle, parent_ts) == []  # at most once wins over eventually sent
 
 

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 INTERNAL_ERROR: Final = "could not be answered (internal error)"
 NOTHING_POSTED: Final = "no message could be answered and posted"
 TOO_LONG: Final = frozenset({"msg_too_long", "msg_blocks_too_long", "invalid_blocks"})
+RATE_LIMITED: Final = "ratelimited"
 # the metadata event type of a pair's thread message (bot.slack.thread_marks)
 PAIR_EVENT_TYPE: Final = "romashka_ab_pair"
 
@@ -215,6 +216,8 @@ async def post_written(
             client, test=test, parent_ts=test.parent_ts, build=build, metadata=pair_mark(row.id)
         )
     except SlackApiError as exc:
+        if slack_error(exc) == RATE_LIMITED:
+            raise  # not taken: the job is retried (bot.jobs.post_fence.retry_when_rate_limited)
         reason = f"could not be posted (Slack said `{slack_error(exc)}`)"
         log.warning("A/B test %d: %s", test.id, reason)
         await jobs_repo.fail_pair(pool, team_id=test.team_id, message_id=row.id, reason=reason)

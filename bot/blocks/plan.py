@@ -22,6 +22,8 @@ class TaskStatus(StrEnum):
 
 
 STOPPED_OUTPUT: Final = "not run: the run was stopped"
+# a lapsed thread post the app could not check (it cannot read the thread): not sent again
+POST_UNCONFIRMED: Final = "post not confirmed"
 
 
 def _fit(text: str, most: int = limits.STREAM_TASK_TEXT) -> str:
@@ -38,7 +40,22 @@ def task_title(*, index: int, scenario: str, message: str) -> str:
     return _fit(neutralise(f"{index + 1}. {scenario}: {flat}", dialect=Dialect.MARKDOWN))
 
 
-def task_output(*, status: TaskStatus, passed: int, judged: int, error_kind: str | None) -> str:
+def task_output(
+    *,
+    status: TaskStatus,
+    passed: int,
+    judged: int,
+    error_kind: str | None,
+    unconfirmed: bool = False,
+) -> str:
+    """`unconfirmed`: its thread post could not be checked (the app cannot read the thread)."""
+    text = _task_result(status=status, passed=passed, judged=judged, error_kind=error_kind)
+    if unconfirmed:
+        text = f"{text}; {POST_UNCONFIRMED}" if text else POST_UNCONFIRMED
+    return _fit(text)
+
+
+def _task_result(*, status: TaskStatus, passed: int, judged: int, error_kind: str | None) -> str:
     if status is TaskStatus.ERROR:
         return f"failed: {error_kind}" if error_kind else STOPPED_OUTPUT
     if status is not TaskStatus.COMPLETE:

@@ -215,10 +215,12 @@ def progress_text(
     running: int = 0,
     waiting: int = 0,
     left_s: float | None = None,
+    unconfirmed: int = 0,
 ) -> str:
     """`failed` of the `done`, the queue's `running` and `waiting` jobs, and an estimate of the
-    time left, when known."""
+    time left, when known; `unconfirmed`: thread posts the app could not check (see summary)."""
     queue = [f"{failed} failed"] if failed else []
+    queue += [f"{counted(unconfirmed, 'post')} not confirmed"] if unconfirmed else []
     queue += [f"{running} running"] if running else []
     queue += [f"{waiting} waiting"] if waiting else []
     estimate = "" if left_s is None else f", about {_duration(left_s)} left"
@@ -245,6 +247,7 @@ def progress_message(
     running: int = 0,
     waiting: int = 0,
     left_s: float | None = None,
+    unconfirmed: int = 0,
 ) -> tuple[str, list[Block]]:
     """The parent while a run goes on. Its Resume button is for after a crash: the message then
     stays like this, and the button answers what is missing (a running run says so)."""
@@ -258,6 +261,7 @@ def progress_message(
         running=running,
         waiting=waiting,
         left_s=left_s,
+        unconfirmed=unconfirmed,
     )
     return text, [
         {"type": "section", "text": mrkdwn(text, limits.SECTION_TEXT)},
@@ -390,12 +394,15 @@ def summary(
     scenarios: Sequence[tuple[int, Figures]],
     total: Figures,
     comparisons: dict[int, RunComparison],
+    unconfirmed: int = 0,
 ) -> tuple[str, list[Block]]:
+    """`unconfirmed`: thread posts whose claim lapsed where the app could not read the thread
+    to check whether they went out; they were not sent again, and the summary says how many."""
     blocks: list[Block] = [
         {"type": "header", "text": plain(f"Scenario run #{run_id}: {label}", limits.HEADER_TEXT)},
         summary_table(scenarios, total),
     ]
-    room = limits.BLOCKS_PER_MESSAGE - 4
+    room = limits.BLOCKS_PER_MESSAGE - 4 - (1 if unconfirmed else 0)
     for sid, f in scenarios[:room]:
         text = f"*{escape(f.name)}*\n{figures_text(f)}"
         if sid in comparisons:
@@ -414,8 +421,24 @@ def summary(
             "elements": [mrkdwn("Each answer, its verdicts and timing are in the thread.", 200)],
         },
     ]
+    if unconfirmed:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [mrkdwn(unconfirmed_text(unconfirmed), 400)],
+            }
+        )
     fallback = f"Scenario run #{run_id} on {label}: {figures_text(total)}"
     return truncate(fallback, limits.READABLE_MESSAGE_TEXT), blocks[: limits.BLOCKS_PER_MESSAGE]
+
+
+def unconfirmed_text(count: int) -> str:
+    return (
+        f":warning: {counted(count, 'answer')} could not be confirmed in the thread: the app "
+        "could not read the thread to check whether an interrupted post went out, so it was "
+        "not sent again (its figures are counted above). Invite the app to the channel, "
+        "with access to its history, to avoid this."
+    )
 
 
 SUMMARY_COLUMNS: Final = (

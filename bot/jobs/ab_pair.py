@@ -39,6 +39,7 @@ from bot.domain.results import TestResult
 from bot.jobs.budget import ModelBudget
 from bot.jobs.enqueue import enqueue_ab_post
 from bot.jobs.payloads import AbPairJob, AbPostJob
+from bot.jobs.post_fence import ClaimLost, PostFence, SendLate, retry_when_rate_limited
 from bot.jobs.slack_clients import SlackClients
 from bot.model.llm import LLMError, LLMErrorKind
 from bot.startup.deps import Deps
@@ -49,6 +50,7 @@ from storage import profiles as profiles_repo
 from storage.ab import AbTestNotFound
 from storage.errors import VersionIdNotFound
 from storage.jobs import PostClaim
+from storage.post_claims import ClaimTable
 from storage.results import NewResult
 
 log = logging.getLogger(__name__)
@@ -186,16 +188,42 @@ async def handle_post(
             raise RetryRequested(delay=timedelta(seconds=state.wait_s), reason="post claimed")
         if state.claim is PostClaim.DONE:
             ts = row.message_ts
-        elif state.claim is PostClaim.LOOK_FIRST:
-            ts = await _recover_post(deps, client, test=test, row=row, total=total)
         else:
-            ts = await post_written(pool, client, test=test, row=row, total=total)
+            assert state.token is not None
+            fence = PostFence(
+                pool,
+                table=ClaimTable.AB_PAIRS,
+                team_id=test.team_id,
+                row_id=row.id,
+                token=state.token,
+                lease_s=lease_s,
+            )
+            try:
+                if state.claim is PostClaim.LOOK_FIRST:
+                    ts = await _recover_post(deps, client, fence, test=test, row=row, total=total)
+                else:
+                    ts = await post_written(
+                        pool, fence.client(client), test=test, row=row, total=total
+                    )
+            except ClaimLost:
+                return  # another worker took the claim over after it lapsed: it posts
+            except SendLate:
+                raise RetryRequested(delay=timedelta(seconds=lease_s), reason="post late") from None
+            except SlackApiError as exc:
+                retry_when_rate_limited(exc, lease_s=lease_s)
+                raise
     await jobs_repo.mark_done(pool, team_id=test.team_id, message_id=row.id, ts=ts)
     await _finish_or_progress(deps, client, test, again=False)
 
 
 async def _recover_post(
-    deps: Deps, client: AsyncWebClient, *, test: AbTest, row: AbMessage, total: int
+    deps: Deps,
+    client: AsyncWebClient,
+    fence: PostFence,
+    *,
+    test: AbTest,
+    row: AbMessage,
+    total: int,
 ) -> str | None:
     """A dead job's claim: the pair's message if it is in the thread, else post it now."""
     try:
@@ -209,7 +237,7 @@ async def _recover_post(
         return None
     if found is not None:
         return found
-    return await post_written(deps.pool, client, test=test, row=row, total=total)
+    return await post_written(deps.pool, fence.client(client), test=test, row=row, total=total)
 
 
 def _answerer(deps: Deps, *, attempts: int, budget: ModelBudget | None) -> Answer:

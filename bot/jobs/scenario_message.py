@@ -29,6 +29,7 @@ from bot.jobs.budget import ModelBudget
 from bot.jobs.context import JobDeps
 from bot.jobs.enqueue import enqueue_thread_post
 from bot.jobs.payloads import ScenarioMessageJob, ThreadPostJob
+from bot.jobs.post_fence import ClaimLost, PostFence, SendLate, retry_when_rate_limited
 from bot.jobs.slack_clients import SlackFor
 from bot.metrics import judge_report
 from bot.metrics.judges import Judge
@@ -47,6 +48,7 @@ from storage import results as results_repo
 from storage import scenarios as scenarios_repo
 from storage.errors import VersionIdNotFound
 from storage.jobs import PostClaim
+from storage.post_claims import ClaimTable
 from storage.results import ResultNotFound
 from storage.scenarios import RunNotFound, RunTakenOver
 
@@ -189,12 +191,15 @@ async def handle_post(
                 client, channel=run.channel_id, thread_ts=run.parent_ts, result_id=result.id
             )
         except SlackApiError as exc:
-            # without the thread we cannot know whether it went out: never post twice
+            # without the thread we cannot know whether it went out: never post twice, and
+            # say so in the run's progress and summary (counted once per result)
             log.warning(
                 "scenario run %d: could not read its thread to recover a post: %s",
                 run.id,
                 exc.response.get("error"),
             )
+            await jobs_repo.mark_unconfirmed(pool, team_id=run.team_id, result_id=result.id)
+            await refresh_summary(deps, client, run=run, version=version)
             return
         if found is not None:
             await jobs_repo.record_post(pool, team_id=run.team_id, result_id=result.id, ts=found)
@@ -216,9 +221,18 @@ async def handle_post(
         text, blocks = item_message(
             result, judge=judges[Judge.BEHAVIOURS], traits_judge=judges[Judge.TRAITS]
         )
+    assert state.token is not None
+    fence = PostFence(
+        pool,
+        table=ClaimTable.RESULTS,
+        team_id=run.team_id,
+        row_id=result.id,
+        token=state.token,
+        lease_s=lease_s,
+    )
     try:
         response = await post_message(
-            client,
+            fence.client(client),
             channel=run.channel_id,
             thread_ts=run.parent_ts,
             text=text,
@@ -227,7 +241,12 @@ async def handle_post(
             icon_emoji=version.fields.avatar_emoji,
             metadata=post_metadata(result.id),
         )
+    except ClaimLost:
+        return  # another worker took the claim over after it lapsed: it posts
+    except SendLate:
+        raise RetryRequested(delay=timedelta(seconds=lease_s), reason="post late") from None
     except SlackApiError as exc:
+        retry_when_rate_limited(exc, lease_s=lease_s)
         # Slack answered and refused it (not in the channel, say): the claim stays, so no
         # retry posts it; the result is in the summary
         log.warning("could not post a scenario answer: %s", exc.response.get("error"))
@@ -403,6 +422,7 @@ async def _progress_or_report(
             running=progress.running,
             waiting=progress.waiting,
             left_s=progress.left_s,
+            unconfirmed=progress.unconfirmed,
         )
         try:
             await client.chat_update(
@@ -427,9 +447,12 @@ async def _report(
     if client is None or run.channel_id is None or run.parent_ts is None:
         await jobs_repo.summary_shown(pool, team_id=run.team_id, run_id=run.id)
         return
-    text, blocks = await summary_message(pool, run_id=run.id, version=version, results=results)
-    # waits for a progress edit in flight, so the summary is the parent's last edit
+    # waits for a progress edit in flight, so the summary is the parent's last edit; a post
+    # marked unconfirmed meanwhile is counted here or edits the shown summary (refresh_summary)
     async with jobs_repo.parent_message_lock(pool, run_id=run.id, wait=True):
+        text, blocks = await summary_message(
+            pool, run_id=run.id, version=version, results=results
+        )
         refused = await show_summary(
             client,
             run_id=run.id,
@@ -445,10 +468,35 @@ async def _report(
             ending=finished_text(done=len(results), total=len(results)),
             stopped=False,
         )
-    # shown, or refused twice (the warning says so): either way a retry would change nothing
-    await jobs_repo.summary_shown(pool, team_id=run.team_id, run_id=run.id)
+        # shown, or refused twice (the warning says so): either way a retry would change
+        # nothing
+        await jobs_repo.summary_shown(pool, team_id=run.team_id, run_id=run.id)
     if refused is not None:
         log.warning("scenario run %d: %s", run.id, refused)
+
+
+async def refresh_summary(
+    deps: JobDeps, client: AsyncWebClient, *, run: ScenarioRun, version: ProfileVersion
+) -> None:
+    """A post was marked unconfirmed after the run's summary was shown: the summary on the
+    parent is edited to count it (an edit, so doing it again changes nothing). Before the
+    summary, the report counts it itself: both happen under the parent's lock."""
+    pool = deps.pool
+    if run.channel_id is None or run.parent_ts is None:
+        return
+    async with jobs_repo.parent_message_lock(pool, run_id=run.id, wait=True):
+        if not await jobs_repo.summary_is_shown(pool, team_id=run.team_id, run_id=run.id):
+            return
+        results = await results_repo.run_results(pool, team_id=run.team_id, run_id=run.id)
+        text, blocks = await summary_message(
+            pool, run_id=run.id, version=version, results=results
+        )
+        try:
+            await client.chat_update(
+                channel=run.channel_id, ts=run.parent_ts, text=text, blocks=blocks
+            )
+        except SlackApiError as exc:
+            log.warning("could not update run %d's summary: %s", run.id, exc.response.get("error"))
 
 
 def post_metadata(result_id: int) -> dict[str, object]:

@@ -39,6 +39,7 @@ def tasks_of(
             passed=state.passed if state else 0,
             judged=state.judged if state else 0,
             error_kind=state.error_kind if state and state.done else None,
+            unconfirmed=state.unconfirmed if state else False,
         )
         title = task_title(index=index, scenario=item.scenario_name, message=item.message)
         out.append((task_id(index), title, status, output))

@@ -295,4 +295,7 @@ async def summary_message(
         scenarios=scenarios,
         total=overall(results),
         comparisons=comparisons,
+        unconfirmed=await jobs_repo.unconfirmed_posts(
+            pool, team_id=version.team_id, run_id=run_id
+        ),
     )
