@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+
 import asyncpg
 
 from storage import post_claims
@@ -101,8 +102,7 @@ async def mark_unconfirmed(pool: asyncpg.Pool, *, team_id: str, result_id: int) 
 async def unconfirmed_posts(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> int:
     """The run's results whose post could not be confirmed (each counted once)."""
     count = await pool.fetchval(
-        "SELECT count(*) FROM test_results"
-        " WHERE team_id = $1 AND run_id = $2 AND post_unconfirmed",
+        "SELECT count(*) FROM test_results WHERE team_id = $1 AND run_id = $2 AND post_unconfirmed",
         team_id,
         run_id,
     )

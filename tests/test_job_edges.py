@@ -28,7 +28,6 @@ from tests.test_jobs import idle, queued_run, quick, until  # noqa: F401  (fixtu
 from tests.test_run_takeover import summaries, thread_posts
 from tests.test_scenarios import run_done, summary_of
 
-
 # a claim whose job died (or froze) an hour ago: lapsed under any lease the tests use
 LAPSE = (
     "UPDATE test_results SET posted_at = posted_at - interval '1 hour'"

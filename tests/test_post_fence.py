@@ -31,7 +31,8 @@ async def _post_job(driver: SlackDriver) -> tuple[bytes, int, str]:
     )
     # the other messages' jobs are not needed: only this message's post is raced
     await driver.pool.execute("DELETE FROM pgqueuer WHERE entrypoint = 'scenario_message'")
-    await scenario_message.handle(driver.deps, SlackClients(driver.deps.settings, driver.pool), payload)
+    clients = SlackClients(driver.deps.settings, driver.pool)
+    await scenario_message.handle(driver.deps, clients, payload)
     post: bytes = await driver.pool.fetchval(
         "SELECT payload FROM pgqueuer WHERE entrypoint = 'scenario_thread_post'"
     )
@@ -91,7 +92,7 @@ async def _race(driver: SlackDriver, freeze: Freeze, post: bytes, result_id: int
     freeze.release.set()
     try:
         await a
-    except Exception as exc:  # noqa: BLE001  (returned for the test to check)
+    except Exception as exc:  # returned for the test to check
         return exc
     return None
 
@@ -125,9 +126,7 @@ async def test_a_worker_frozen_after_renewing_its_claim_does_not_post_late(
     # its clock says it stalled past its window: no send; the job asks again later, and then
     # finds the post recorded
     assert isinstance(ended, RetryRequested)
-    await scenario_message.handle_post(
-        idle.deps, SlackClients(idle.deps.settings, idle.pool), post
-    )
+    await scenario_message.handle_post(idle.deps, SlackClients(idle.deps.settings, idle.pool), post)
     assert len(posts_of(idle, result_id)) == 1
 
 

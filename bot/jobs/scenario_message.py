@@ -450,9 +450,7 @@ async def _report(
     # waits for a progress edit in flight, so the summary is the parent's last edit; a post
     # marked unconfirmed meanwhile is counted here or edits the shown summary (refresh_summary)
     async with jobs_repo.parent_message_lock(pool, run_id=run.id, wait=True):
-        text, blocks = await summary_message(
-            pool, run_id=run.id, version=version, results=results
-        )
+        text, blocks = await summary_message(pool, run_id=run.id, version=version, results=results)
         refused = await show_summary(
             client,
             run_id=run.id,
@@ -488,9 +486,7 @@ async def refresh_summary(
         if not await jobs_repo.summary_is_shown(pool, team_id=run.team_id, run_id=run.id):
             return
         results = await results_repo.run_results(pool, team_id=run.team_id, run_id=run.id)
-        text, blocks = await summary_message(
-            pool, run_id=run.id, version=version, results=results
-        )
+        text, blocks = await summary_message(pool, run_id=run.id, version=version, results=results)
         try:
             await client.chat_update(
                 channel=run.channel_id, ts=run.parent_ts, text=text, blocks=blocks

@@ -295,7 +295,5 @@ async def summary_message(
         scenarios=scenarios,
         total=overall(results),
         comparisons=comparisons,
-        unconfirmed=await jobs_repo.unconfirmed_posts(
-            pool, team_id=version.team_id, run_id=run_id
-        ),
+        unconfirmed=await jobs_repo.unconfirmed_posts(pool, team_id=version.team_id, run_id=run_id),
     )
