@@ -119,9 +119,11 @@ async def summary_is_shown(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> 
 
 
 async def record_post(pool: asyncpg.Pool, *, team_id: str, result_id: int, ts: str) -> None:
-    """The thread post is in Slack with this ts: no job posts it again."""
+    """The thread post is in Slack with this ts: no job posts it again (and it is confirmed,
+    should an earlier look at the thread have failed)."""
     await pool.execute(
-        "UPDATE test_results SET posted_ts = $3 WHERE team_id = $1 AND id = $2",
+        "UPDATE test_results SET posted_ts = $3, post_unconfirmed = false"
+        " WHERE team_id = $1 AND id = $2",
         team_id,
         result_id,
         ts,

@@ -16,17 +16,19 @@ from bot.jobs import scenario_message
 from bot.jobs.budget import model_budget
 from bot.jobs.payloads import ScenarioMessageJob, ThreadPostJob
 from bot.jobs.slack_clients import SlackClients
+from bot.jobs.worker import Worker, options_from
 from bot.model.llm import LLM
 from bot.model.rate_signals import parse_duration_s
 from bot.startup.settings import Settings
 from storage import jobs as jobs_repo
+from storage import plan_streams
 from storage.jobs import PostClaim
 from tests.fake_openai import Failure, FakeOpenAI
 from tests.fake_slack import FakeSlack
 from tests.slack_driver import TEAM, SlackDriver
 from tests.test_jobs import idle, queued_run, quick, until  # noqa: F401  (fixtures)
 from tests.test_run_takeover import summaries, thread_posts
-from tests.test_scenarios import run_done, summary_of
+from tests.test_scenarios import posted, run_done, summary_of
 
 # a claim whose job died (or froze) an hour ago: lapsed under any lease the tests use
 LAPSE = (
@@ -121,6 +123,58 @@ async def test_a_post_is_not_risked_when_the_thread_cannot_be_read(
     idle.slack.fail_next("conversations.replies", error="missing_scope")
     await scenario_message.handle_post(idle.deps, clients, post, lease_s=60)
     assert thread_posts(idle, parent_ts) == []  # at most once wins over eventually sent
+
+
+async def test_an_unconfirmed_post_is_marked_and_counted_once_in_the_summary(
+    idle: SlackDriver,  # noqa: F811
+) -> None:
+    """A lapsed claim in a thread the app cannot read: not posted (never twice), but marked on
+    its plan item and counted in the summary, once however often its job runs; one marked after
+    the summary was shown edits the summary to count it."""
+    payload, clients = await _one_message(idle)
+    await scenario_message.handle(idle.deps, clients, payload)
+    post, parent_ts = await _post_job(idle)
+    result_id = ThreadPostJob.loads(post).result_id
+    # both jobs were run here rather than by a worker: their queued rows go
+    await idle.pool.execute(
+        "DELETE FROM pgqueuer WHERE entrypoint = 'scenario_thread_post' OR payload = $1", payload
+    )
+    await jobs_repo.claim_post(idle.pool, team_id=TEAM, result_id=result_id, lease_s=60)
+    for _ in range(2):  # the job, and a retry of it
+        await idle.pool.execute(LAPSE)
+        idle.slack.fail_next("conversations.replies", error="not_in_channel")
+        await scenario_message.handle_post(idle.deps, clients, post, lease_s=60)
+    assert thread_posts(idle, parent_ts) == []
+    assert await idle.pool.fetchval("SELECT count(*) FROM test_results WHERE post_unconfirmed") == 1
+    states = await plan_streams.item_states(idle.pool, team_id=TEAM, run_id=await _run_id(idle))
+    assert [s.unconfirmed for s in states] == [True]
+    async with Worker(idle.deps, options=options_from(idle.deps)):
+        await run_done(idle.pool)
+        await posted(idle.pool)
+    summary = await summary_of(idle, parent_ts)
+    assert "1 answer could not be confirmed" in summary
+    assert len(thread_posts(idle, parent_ts)) == 2  # the run's other two messages
+    # after the summary: another post's job was killed before it recorded its post, and its
+    # retry cannot read the thread either
+    other = await idle.pool.fetchval(
+        "SELECT id FROM test_results WHERE id <> $1 ORDER BY id LIMIT 1", result_id
+    )
+    await idle.pool.execute(
+        "UPDATE test_results SET posted_ts = NULL, posted_at = now() - interval '1 hour'"
+        " WHERE id = $1",
+        other,
+    )
+    idle.slack.fail_next("conversations.replies", error="missing_scope")
+    repost = ThreadPostJob(team_id=TEAM, run_id=await _run_id(idle), result_id=other)
+    await scenario_message.handle_post(idle.deps, clients, repost.dumps(), lease_s=60)
+    assert "2 answers could not be confirmed" in await summary_of(idle, parent_ts)
+    assert len(summaries(idle)) == 2  # the summary, edited once more: nothing posted twice
+    assert len(thread_posts(idle, parent_ts)) == 2
+
+
+async def _run_id(driver: SlackDriver) -> int:
+    run_id: int = await driver.pool.fetchval("SELECT id FROM scenario_runs")
+    return run_id
 
 
 async def _reported(live: SlackDriver) -> str:
