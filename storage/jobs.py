@@ -203,6 +203,34 @@ async def summary_shown(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> Non
     )
 
 
+async def report_failed(
+    pool: asyncpg.Pool, *, team_id: str, run_id: int, attempt: int, total: int, reason: str
+) -> bool:
+    """Compare-and-set, after the job that was to report the run failed on its last try: a
+    run of this `attempt` with all `total` results and no summary shown becomes interrupted
+    (for Resume, which writes the summary) with the `reason`. False when the run was reported,
+    resumed or stopped meanwhile, or is not complete (a message's own job failed: the sweep
+    marks such a run interrupted once its work stops moving)."""
+    failed = await pool.fetchval(
+        """
+        UPDATE scenario_runs
+        SET status = 'interrupted', finished_at = now(), report_failure = $5,
+            reported_at = NULL, reporter = NULL
+        WHERE team_id = $1 AND id = $2 AND attempt = $3 AND summary_at IS NULL
+          AND status IN ('running', 'completed')
+          AND (SELECT count(*) FROM test_results t
+                WHERE t.team_id = $1 AND t.run_id = $2 AND t.done_at IS NOT NULL) >= $4
+        RETURNING true
+        """,
+        team_id,
+        run_id,
+        attempt,
+        total,
+        reason,
+    )
+    return bool(failed)
+
+
 async def release_report(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> None:
     """The claimed report could not be finished (the database went away, the worker stopped):
     a retry of the job claims it again. The summary is an edit of the parent, so showing it a

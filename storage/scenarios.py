@@ -334,7 +334,8 @@ async def claim_resume(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> Scen
         f"""
         UPDATE scenario_runs
         SET status = 'running', heartbeat_at = now(), finished_at = NULL, attempt = attempt + 1,
-            reported_at = NULL, progress_at = NULL, reporter = NULL, summary_at = NULL
+            reported_at = NULL, progress_at = NULL, reporter = NULL, summary_at = NULL,
+            report_failure = NULL
         WHERE team_id = $1 AND id = $2 AND status = 'interrupted'
           -- a run someone stopped stays stopped
           AND (totals IS NULL OR NOT totals ? 'stopped_by')

@@ -6,13 +6,16 @@ next step's is not (SIGKILL runs no clean-up), then the job runs again as PgQueu
 
 from __future__ import annotations
 
+import asyncio
 import json
+from typing import Any
 
 import asyncpg
 import pytest
 from pgqueuer import RetryRequested
 
-from bot.jobs import scenario_message
+from bot import ids
+from bot.jobs import gave_up, scenario_message, worker
 from bot.jobs.budget import model_budget
 from bot.jobs.payloads import ScenarioMessageJob, ThreadPostJob
 from bot.jobs.slack_clients import SlackClients
@@ -403,3 +406,69 @@ def test_post_metadata_names_the_result() -> None:
         "event_type": scenario_message.POST_EVENT_TYPE,
         "event_payload": {"result_id": 42},
     }
+
+
+async def test_a_report_failing_on_every_try_shows_why_and_resume_writes_it_once(
+    idle: SlackDriver,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The job finishing the run's last message cannot write the summary (the database fails
+    under it each time): after its last try PgQueuer holds it as failed, and the run's parent
+    says the summary could not be written and why, with Resume; Resume writes it, once."""
+    monkeypatch.setattr(worker, "RETRY_FIRST_DELAY_S", 0.05)
+    monkeypatch.setattr(worker, "RETRY_MAX_DELAY_S", 0.05)
+    broken = True
+    real_summary = scenario_message.summary_message
+
+    async def summary_or_fail(*args: Any, **kwargs: Any) -> Any:
+        if broken:
+            raise asyncpg.exceptions.ConnectionDoesNotExistError("gone, with a secret: xoxb-1")
+        return await real_summary(*args, **kwargs)
+
+    monkeypatch.setattr(scenario_message, "summary_message", summary_or_fail)
+    run_id = await queued_run(idle, "Billing questions")
+    async with Worker(idle.deps, options=options_from(idle.deps)):
+
+        async def shown_failed() -> bool:
+            return bool(
+                await idle.pool.fetchval(
+                    "SELECT report_failure IS NOT NULL FROM scenario_runs WHERE id = $1", run_id
+                )
+            )
+
+        await until(shown_failed, timeout=30, what="the report's last try to fail")
+        run = await idle.pool.fetchrow("SELECT * FROM scenario_runs WHERE id = $1", run_id)
+        assert run["status"] == "interrupted" and run["summary_at"] is None
+        assert run["report_failure"] == gave_up.DATABASE
+
+        async def held() -> bool:
+            # PgQueuer records job statuses in batches, a moment after the job ends
+            n = await idle.pool.fetchval("SELECT count(*) FROM pgqueuer WHERE status = 'failed'")
+            return bool(n == 1)
+
+        await until(held, what="the job held as failed")
+        parent = [
+            c.args
+            for c in idle.slack.of("chat.update")
+            if c.args.get("ts") == run["parent_ts"] and c.response.get("ok")
+        ][-1]
+        shown = json.dumps(parent["blocks"])
+        assert "the summary could not be written: the database did not answer" in shown
+        assert "xoxb" not in shown and "gone" not in shown
+        assert parent["blocks"][-1]["elements"][0]["action_id"] == ids.SCENARIO_RERUN
+        assert summaries(idle) == []
+        # the database is back: Resume (pressed twice at once) writes the summary, once
+        broken = False
+        await asyncio.gather(
+            idle.click(ids.SCENARIO_RERUN, str(run_id)),
+            idle.click(ids.SCENARIO_RERUN, str(run_id)),
+        )
+        await summary_of(idle, run["parent_ts"])
+        await posted(idle.pool)
+    assert len(summaries(idle)) == 1
+    assert await idle.pool.fetchval(
+        "SELECT status = 'completed' AND report_failure IS NULL FROM scenario_runs"
+    )
+    # no message was answered again, and each went to the thread once
+    assert await idle.pool.fetchval("SELECT count(*) FROM test_results") == 3
+    assert len(thread_posts(idle, run["parent_ts"])) == 3

@@ -21,7 +21,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers.pipeline import RunContext, answer_and_judge, judge_again, needs_judging
 from bot.blocks.plan import finished_text
-from bot.blocks.scenarios import item_message, progress_message, samples_message
+from bot.blocks.scenarios import (
+    item_message,
+    progress_message,
+    report_failed_message,
+    samples_message,
+)
 from bot.domain.profile import ProfileVersion
 from bot.domain.results import TestResult
 from bot.domain.scenarios import ScenarioRun
@@ -64,6 +69,8 @@ THREAD_POST_BURST: Final = 10
 RATE_LIMIT_RETRIES: Final = 20
 # the metadata each thread post carries, so that a recovering job can find it in the thread
 POST_EVENT_TYPE: Final = "romashka_scenario_result"
+# the plan stream's last line when the summary could not be written (the parent says why)
+SUMMARY_NOT_WRITTEN: Final = "The summary could not be written: see the run's message."
 SCENARIO_DELETED: Final = (
     "This message was not run: its scenario was deleted after the run started."
 )
@@ -471,6 +478,54 @@ async def _report(
         await jobs_repo.summary_shown(pool, team_id=run.team_id, run_id=run.id)
     if refused is not None:
         log.warning("scenario run %d: %s", run.id, refused)
+
+
+async def gave_up(deps: JobDeps, slack: SlackFor, payload: bytes | None, *, reason: str) -> None:
+    """The message's job failed on its last try. When it was the job reporting the run (every
+    result is stored, no summary shown), the run becomes interrupted with the `reason` and its
+    parent says so, with Resume (which writes the summary, once: the report's claim is a
+    compare-and-set). Otherwise its result is missing, and the run shows as interrupted once
+    its work stops moving (the sweep), with Resume."""
+    job = ScenarioMessageJob.loads(payload)
+    pool = deps.pool
+    try:
+        run = await scenarios_repo.get_run(pool, team_id=job.team_id, run_id=job.run_id)
+        version = await profiles_repo.get_version_by_id(
+            pool, team_id=job.team_id, version_id=run.profile_version_id
+        )
+    except (RunNotFound, VersionIdNotFound):
+        return
+    total = len(plan_from_json(run.plan))
+    if not await jobs_repo.report_failed(
+        pool,
+        team_id=run.team_id,
+        run_id=run.id,
+        attempt=job.attempt,
+        total=total,
+        reason=reason,
+    ):
+        return
+    log.warning("scenario run %d: its summary could not be written: %s", run.id, reason)
+    client = await slack.for_team(run.team_id)
+    if client is None or run.channel_id is None or run.parent_ts is None:
+        return
+    text, blocks = report_failed_message(
+        run_id=run.id,
+        label=version.label,
+        names=[str(p["name"]) for p in run.plan],
+        total=total,
+        reason=reason,
+    )
+    # waits for a progress edit in flight, so this is the parent's last edit
+    async with jobs_repo.parent_message_lock(pool, run_id=run.id, wait=True):
+        await live_plan.show_stopped(
+            pool,
+            client,
+            plan_stream.plan_of(pool, run, version.label),
+            text=text,
+            blocks=blocks,
+            ending=SUMMARY_NOT_WRITTEN,
+        )
 
 
 async def refresh_summary(

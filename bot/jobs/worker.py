@@ -24,6 +24,7 @@ from pgqueuer.queries import Queries
 from bot.jobs import ab_pair, calibration_cell, scenario_message
 from bot.jobs import simulation as simulation_job
 from bot.jobs.budget import model_budget
+from bot.jobs.gave_up import GaveUp, failure_reason
 from bot.jobs.payloads import (
     AB_PAIR,
     AB_POST,
@@ -72,6 +73,7 @@ class Executor(DatabaseRetryEntrypointExecutor):
         *,
         running: set[asyncio.Task[Any]],
         handing_back: set[asyncio.Task[Any]],
+        gave_up: GaveUp | None = None,
     ) -> None:
         super().__init__(
             parameters,
@@ -81,6 +83,7 @@ class Executor(DatabaseRetryEntrypointExecutor):
         )
         self._running = running
         self._handing_back = handing_back
+        self._gave_up = gave_up
 
     async def execute(self, job: Job, context: Context) -> None:
         task = asyncio.current_task()
@@ -95,9 +98,34 @@ class Executor(DatabaseRetryEntrypointExecutor):
             # it, which would lose the message; a retry request puts it back at once
             task.uncancel()
             raise RetryRequested(delay=timedelta(0), reason="worker stopping") from None
+        except RetryRequested:
+            raise
+        except Exception as exc:
+            # DatabaseRetryEntrypointExecutor turns every failure before the last try into a
+            # RetryRequested; what gets here is the last try's, and PgQueuer now holds the
+            # job as failed (on_failure="hold"): the job kind's hook makes that visible
+            if self._gave_up is not None:
+                await self._tell_gave_up(job, exc)
+            raise
         finally:
             self._running.discard(task)
             self._handing_back.discard(task)
+
+
+    async def _tell_gave_up(self, job: Job, exc: Exception) -> None:
+        assert self._gave_up is not None
+        log.error(
+            "job %s/%s failed on its last try (%d): held as failed",
+            job.entrypoint,
+            job.id,
+            job.attempts,
+        )
+        try:
+            await self._gave_up(job, exc)
+        except Exception:
+            # the hook's own failure (the database still away): the sweeps show the run as
+            # interrupted later, for Resume
+            log.exception("could not show job %s/%s as failed", job.entrypoint, job.id)
 
 
 class Worker:
@@ -120,7 +148,11 @@ class Worker:
         async def thread_post_job(job: Job) -> None:
             await scenario_message.handle_post(deps, slack, job.payload)
 
+        async def scenario_message_gave_up(job: Job, exc: Exception) -> None:
+            await scenario_message.gave_up(deps, slack, job.payload, reason=failure_reason(exc))
+
         self._handlers = (scenario_message_job, thread_post_job)
+        self._scenario_gave_up = scenario_message_gave_up
 
         async def simulation_conversation_job(job: Job) -> None:
             await simulation_job.handle(
@@ -164,6 +196,7 @@ class Worker:
                 ),
                 running=self._running,
                 handing_back=self._handing_back,
+                gave_up=self._scenario_gave_up,
             ),
         )
         self._register_ab(queue)
@@ -189,6 +222,7 @@ class Worker:
                 ),
                 running=self._running,
                 handing_back=self._handing_back,
+                gave_up=self._scenario_gave_up,
             ),
         )
         queue.register_executor(

@@ -217,6 +217,8 @@ async def resume(
     # nothing missing: the run only lacks its summary; the last message's job (its result
     # stored, so not answered again) reports it
     await queue_items(pool, run=run, items=missing or planned[-1:], parent_ts=None)
+    if not missing:
+        return f"Resumed scenario run #{run_id}: every message is answered; writing its summary."
     return f"Resumed scenario run #{run_id}: answering the {len(missing)} missing messages."
 
 
