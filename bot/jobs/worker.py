@@ -111,7 +111,6 @@ class Executor(DatabaseRetryEntrypointExecutor):
             self._running.discard(task)
             self._handing_back.discard(task)
 
-
     async def _tell_gave_up(self, job: Job, exc: Exception) -> None:
         assert self._gave_up is not None
         log.error(
