@@ -105,3 +105,6 @@ SCENARIO_DRAFT_KIND: Final = "scenario_draft_kind"
 
 # ---- issue #19: Stop on a simulation run's progress ----
 SIMULATION_STOP: Final = "simulation_stop"
+
+# ---- issue #16: a simulation run whose summary could not be written ----
+SIMULATION_WRITE_SUMMARY: Final = "simulation_write_summary"

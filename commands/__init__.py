@@ -89,6 +89,8 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
     app.action(ids.SCENARIO_RERUN_CONFIRMED)(button(deps, scenarios.rerun_confirmed))
     # ---- issue #19: Stop on a simulation run ----
     app.action(ids.SIMULATION_STOP)(button(deps, simulations.stop_button))
+    # ---- issue #16: Write summary on a simulation run whose report failed ----
+    app.action(ids.SIMULATION_WRITE_SUMMARY)(button(deps, simulations.write_summary_button))
 
     # a message shortcut acks and replies as a button does: its payload has a response_url
     app.shortcut(ids.SCENARIO_FROM_THREAD)(button(deps, scenario_shortcut.from_message))

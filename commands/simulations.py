@@ -13,14 +13,14 @@ from bot import ids
 from bot.blocks.common import counted, escape
 from bot.blocks.scenarios import FormContext, read_form, scenario_form
 from bot.blocks.simulation import simulation_form, with_kind_choice
-from bot.simulation import library
+from bot.simulation import library, report_retry
 from bot.simulation import run as simulation_run
 from bot.simulation.form import validate
 from bot.startup.deps import Deps
 from commands import payload
 from commands.deadlines import SAVE_TOO_SLOW, AckBudget
 from commands.listen import Click, stop_click
-from commands.replies import confirm_text
+from commands.replies import confirm_text, said
 from commands.request import Reply
 from storage.simulations import SimulationNameTaken
 
@@ -106,3 +106,10 @@ async def handle_submit(
 
 
 stop_button = stop_click(simulation_run.stop)
+
+
+async def write_summary_button(deps: Deps, click: Click) -> Reply | None:
+    """Write summary, on a simulation run whose summary could not be written."""
+    return said(
+        await report_retry.write_summary(deps, team_id=click.team_id, run_id=click.id_value())
+    )

@@ -217,6 +217,8 @@ async def report_failed(
         SET status = 'interrupted', finished_at = now(), report_failure = $5,
             reported_at = NULL, reporter = NULL
         WHERE team_id = $1 AND id = $2 AND attempt = $3 AND summary_at IS NULL
+          -- another job reporting it now shows the summary (or fails and says so itself)
+          AND reported_at IS NULL
           AND status IN ('running', 'completed')
           AND (SELECT count(*) FROM test_results t
                 WHERE t.team_id = $1 AND t.run_id = $2 AND t.done_at IS NOT NULL) >= $4

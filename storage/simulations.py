@@ -347,11 +347,13 @@ async def finish_conversation(
 
 async def claim_report(pool: asyncpg.Pool, *, team_id: str, run_id: int, total: int) -> bool:
     """Compare-and-set: every conversation is done and nobody reported the run yet (a stopped
-    run is never reported)."""
+    run is never reported; a completed one unreported is one whose report failed after storing
+    its figures, and released its claim)."""
     claimed = await pool.fetchval(
         """
         UPDATE simulation_runs SET reported_at = now()
-        WHERE team_id = $1 AND id = $2 AND reported_at IS NULL AND status = 'running'
+        WHERE team_id = $1 AND id = $2 AND reported_at IS NULL
+          AND status IN ('running', 'completed')
           AND (SELECT count(*) FROM simulation_conversations c
                 WHERE c.team_id = $1 AND c.run_id = $2 AND c.done_at IS NOT NULL) >= $3
         RETURNING true

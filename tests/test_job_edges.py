@@ -22,6 +22,7 @@ from bot.jobs.slack_clients import SlackClients
 from bot.jobs.worker import Worker, options_from
 from bot.model.llm import LLM
 from bot.model.rate_signals import parse_duration_s
+from bot.scenarios import run as scenario_run
 from bot.startup.settings import Settings
 from storage import jobs as jobs_repo
 from storage import plan_streams
@@ -418,7 +419,7 @@ async def test_a_report_failing_on_every_try_shows_why_and_resume_writes_it_once
     monkeypatch.setattr(worker, "RETRY_FIRST_DELAY_S", 0.05)
     monkeypatch.setattr(worker, "RETRY_MAX_DELAY_S", 0.05)
     broken = True
-    real_summary = scenario_message.summary_message
+    real_summary = scenario_run.summary_message
 
     async def summary_or_fail(*args: Any, **kwargs: Any) -> Any:
         if broken:

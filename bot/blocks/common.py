@@ -147,3 +147,40 @@ def stopped_parent(
         f"stopped by <@{user_id}> after {after}."
     )
     return text, [{"type": "section", "text": mrkdwn(text, limits.SECTION_TEXT)}]
+
+
+def report_failed_parent(
+    *,
+    what: str,
+    run_id: int,
+    label: str,
+    names: Sequence[str],
+    finished: str,
+    reason: str,
+    action_id: str,
+    button: str,
+    hint: str,
+) -> tuple[str, list[Block]]:
+    """The parent of a run whose work all finished ("all 9 messages answered") but whose
+    summary could not be written (its job failed on every try): why, and the button that
+    writes it. `reason` is ours (bot.jobs.gave_up), never an exception's text."""
+    text = (
+        f"{what} #{run_id} on *{escape(label)}*: {escape(', '.join(names))} — {finished}, "
+        f"but the summary could not be written: {escape(reason)}."
+    )
+    return text, [
+        {"type": "section", "text": mrkdwn(text, limits.SECTION_TEXT)},
+        {"type": "context", "elements": [mrkdwn(hint, 200)]},
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "text": plain(button, limits.BUTTON_TEXT),
+                    "value": str(run_id),
+                    "style": "primary",
+                }
+            ],
+        },
+    ]

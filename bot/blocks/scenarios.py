@@ -18,6 +18,7 @@ from bot.blocks.common import (
     metadata_id,
     mrkdwn,
     plain,
+    report_failed_parent,
     split_text,
     stop_button,
     stopped_parent,
@@ -287,34 +288,19 @@ def progress_message(
 def report_failed_message(
     *, run_id: int, label: str, names: Sequence[str], total: int, reason: str
 ) -> tuple[str, list[Block]]:
-    """The parent of a run whose every message was answered but whose summary could not be
-    written (its job failed on every try): why, and Resume, which writes it (nothing is asked
-    again). `reason` is ours (bot.jobs.gave_up), never an exception's text."""
-    text = (
-        f"Scenario run #{run_id} on *{escape(label)}*: {escape(', '.join(names))} — all "
-        f"{total} answered, but the summary could not be written: {escape(reason)}."
+    """Every message answered, the summary not written: Resume writes it (nothing is asked
+    again)."""
+    return report_failed_parent(
+        what="Scenario run",
+        run_id=run_id,
+        label=label,
+        names=names,
+        finished=f"all {counted(total, 'message')} answered",
+        reason=reason,
+        action_id=ids.SCENARIO_RERUN,
+        button="Resume",
+        hint="Resume writes it from the stored answers; nothing is asked again.",
     )
-    return text, [
-        {"type": "section", "text": mrkdwn(text, limits.SECTION_TEXT)},
-        {
-            "type": "context",
-            "elements": [
-                mrkdwn("Resume writes it from the stored answers; nothing is asked again.", 200)
-            ],
-        },
-        {
-            "type": "actions",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": ids.SCENARIO_RERUN,
-                    "text": plain("Resume", limits.BUTTON_TEXT),
-                    "value": str(run_id),
-                    "style": "primary",
-                }
-            ],
-        },
-    ]
 
 
 def stopped_message(

@@ -13,6 +13,7 @@ from bot.blocks.common import (
     escape,
     mrkdwn,
     plain,
+    report_failed_parent,
     split_text,
     stop_button,
     truncate,
@@ -338,3 +339,21 @@ def simulation_list(simulations: Sequence[Simulation]) -> list[Block]:
         + "\n".join(lines)
     )
     return [{"type": "context", "elements": [mrkdwn(text, CONTEXT_TEXT_MAX)]}]
+
+
+def report_failed_message(
+    *, run_id: int, label: str, names: Sequence[str], total: int, reason: str
+) -> tuple[str, list[Block]]:
+    """Every conversation played, the summary not written: Write summary writes it from the
+    stored conversations (none is played again)."""
+    return report_failed_parent(
+        what="Simulation run",
+        run_id=run_id,
+        label=label,
+        names=names,
+        finished=f"all {counted(total, 'conversation')} played",
+        reason=reason,
+        action_id=ids.SIMULATION_WRITE_SUMMARY,
+        button="Write summary",
+        hint="Write summary writes it from the stored conversations; none is played again.",
+    )

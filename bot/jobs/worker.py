@@ -35,6 +35,7 @@ from bot.jobs.payloads import (
     THREAD_POST,
 )
 from bot.jobs.slack_clients import SlackClients
+from bot.simulation import report_retry as simulation_report
 from bot.startup.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -158,7 +159,11 @@ class Worker:
                 deps, slack, job.payload, attempts=job.attempts, budget=budget
             )
 
+        async def simulation_gave_up(job: Job, exc: Exception) -> None:
+            await simulation_report.gave_up(deps, slack, job.payload, reason=failure_reason(exc))
+
         self._simulation_handler = simulation_conversation_job
+        self._simulation_gave_up = simulation_gave_up
 
         async def ab_pair_job(job: Job) -> None:
             await ab_pair.handle(deps, slack, job.payload, attempts=job.attempts, budget=budget)
@@ -236,6 +241,7 @@ class Worker:
                 ),
                 running=self._running,
                 handing_back=self._handing_back,
+                gave_up=self._simulation_gave_up,
             ),
         )
         return queue
