@@ -73,6 +73,12 @@ POST_LOST: Final = (
     "could not be posted (the app stopped while posting it and could not read the thread to "
     "check; it is left out rather than risk posting it twice)"
 )
+# to the starter, when the job opening the test failed on every try and once more after
+VOTING_NOT_SHOWN: Final = (
+    "A/B test #{ab_id}: voting could not be opened or shown on its message ({reason}). "
+    "`/bot ab cancel {ab_id}` ends it; if its pairs take votes, `/bot ab close {ab_id}` gives "
+    "the verdict."
+)
 NO_INSTALLATION: Final = "could not be posted (the app has no installation in this workspace)"
 
 
@@ -238,6 +244,33 @@ async def _recover_post(
     if found is not None:
         return found
     return await post_written(deps.pool, fence.client(client), test=test, row=row, total=total)
+
+
+async def gave_up(deps: Deps, slack: SlackClients, payload: bytes | None, *, reason: str) -> None:
+    """A pair's post job failed on its last try. When it was the one to open the test (every
+    pair done), opening it is tried once more (a compare-and-set: at most once) and the parent
+    refreshed; if that fails too, the starter is told why, and what still works. A pair left
+    not done keeps the test answering: the sweep shows it as interrupted, with Cancel test."""
+    job = AbPostJob.loads(payload)
+    try:
+        test = await repo.get(deps.pool, team_id=job.team_id, ab_id=job.ab_id)
+    except AbTestNotFound:
+        return
+    client = await slack.for_team(test.team_id)
+    try:
+        await _finish_or_progress(deps, client, test, again=True)
+    except Exception:
+        log.exception("A/B test %d: could not open it after its job failed", test.id)
+        if client is None:
+            return
+        try:
+            await client.chat_postEphemeral(
+                channel=test.channel_id,
+                user=test.started_by,
+                text=VOTING_NOT_SHOWN.format(ab_id=test.id, reason=reason),
+            )
+        except SlackApiError as exc:
+            log.warning("could not tell the starter of A/B test %d: %s", test.id, exc)
 
 
 def _answerer(deps: Deps, *, attempts: int, budget: ModelBudget | None) -> Answer:

@@ -171,7 +171,11 @@ class Worker:
         async def ab_post_job(job: Job) -> None:
             await ab_pair.handle_post(deps, slack, job.payload)
 
+        async def ab_post_gave_up(job: Job, exc: Exception) -> None:
+            await ab_pair.gave_up(deps, slack, job.payload, reason=failure_reason(exc))
+
         self._ab_handlers = (ab_pair_job, ab_post_job)
+        self._ab_post_gave_up = ab_post_gave_up
 
         async def calibration_cell_job(job: Job) -> None:
             await calibration_cell.handle(
@@ -258,6 +262,7 @@ class Worker:
                 ),
                 running=self._running,
                 handing_back=self._handing_back,
+                gave_up=self._ab_post_gave_up,
             ),
         )
         queue.register_executor(
