@@ -421,7 +421,8 @@ def summary(
         {"type": "header", "text": plain(f"Scenario run #{run_id}: {label}", limits.HEADER_TEXT)},
         summary_table(scenarios, total),
     ]
-    room = limits.BLOCKS_PER_MESSAGE - 4 - (1 if unconfirmed else 0)
+    # header, table, divider, overall, context (and the unconfirmed note) around the sections
+    room = limits.BLOCKS_PER_MESSAGE - 5 - (1 if unconfirmed else 0)
     for sid, f in scenarios[:room]:
         text = f"*{escape(f.name)}*\n{figures_text(f)}"
         if sid in comparisons:
