@@ -156,3 +156,26 @@ async def test_a_fenced_client_makes_no_retries_and_times_out_inside_the_lease(
     assert fenced.retry_handlers == []
     assert fenced.timeout == 1.0
     assert fenced.base_url == client.base_url
+
+
+async def test_a_fenced_post_answered_429_goes_back_to_the_queue_and_is_sent_once(
+    idle: SlackDriver,  # noqa: F811
+) -> None:
+    """The fenced client does not wait out a Retry-After inside the lease: the job is put back
+    for at least the lease, and its retry looks in the thread first, then posts."""
+    post, result_id, _ = await _post_job(idle)
+    clients = SlackClients(idle.deps.settings, idle.pool)
+    idle.slack.fail_next(
+        "chat.postMessage", error="ratelimited", status=429, headers={"Retry-After": "5"}
+    )
+    with pytest.raises(RetryRequested) as retry:
+        await scenario_message.handle_post(idle.deps, clients, post, lease_s=2.0)
+    assert retry.value.delay.total_seconds() == 5.0
+    assert posts_of(idle, result_id) == []
+    await idle.pool.execute(
+        "UPDATE test_results SET posted_at = posted_at - interval '1 hour' WHERE id = $1",
+        result_id,
+    )
+    await scenario_message.handle_post(idle.deps, clients, post, lease_s=2.0)
+    await scenario_message.handle_post(idle.deps, clients, post, lease_s=2.0)
+    assert len(posts_of(idle, result_id)) == 1
