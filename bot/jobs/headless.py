@@ -21,6 +21,7 @@ from bot.domain.scenarios import ScenarioRun
 from bot.jobs import scenario_message
 from bot.jobs.budget import model_budget
 from bot.jobs.context import JobDeps
+from bot.jobs.gave_up import failure_reason
 from bot.jobs.payloads import SCENARIO_MESSAGE_HEADLESS
 from bot.jobs.slack_clients import NoSlack
 from bot.jobs.worker import Executor
@@ -64,6 +65,10 @@ async def run_queued(
             deps, slack, job.payload, attempts=job.attempts, budget=budget
         )
 
+    async def message_gave_up(job: Job, exc: Exception) -> None:
+        # the run ends interrupted, with the reason, rather than waiting for a summary
+        await scenario_message.gave_up(deps, slack, job.payload, reason=failure_reason(exc))
+
     running: set[asyncio.Task[Any]] = set()
     queue = QueueManager(Queries(AsyncpgPoolDriver(pool)))
     queue.register_executor(
@@ -74,6 +79,7 @@ async def run_queued(
             ),
             running=running,
             handing_back=set(),
+            gave_up=message_gave_up,
         ),
     )
     timeout = timedelta(seconds=deps.settings.job_heartbeat_timeout_s)

@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS: Final = 5
 RETRY_FIRST_DELAY_S: Final = 1.0
 RETRY_MAX_DELAY_S: Final = 60.0
+# how long a job's last failure may take to be shown (its hook reaches the database and Slack)
+GAVE_UP_TIMEOUT_S: Final = 30.0
 # a failed queue manager is started again after this pause, doubling up to RESTART_MAX_S
 RESTART_FIRST_S: Final = 1.0
 RESTART_MAX_S: Final = 30.0
@@ -121,7 +123,8 @@ class Executor(DatabaseRetryEntrypointExecutor):
             job.attempts,
         )
         try:
-            await self._gave_up(job, exc)
+            # bounded: the database may still be away, and the job's slot is held meanwhile
+            await asyncio.wait_for(self._gave_up(job, exc), timeout=GAVE_UP_TIMEOUT_S)
         except Exception:
             # the hook's own failure (the database still away): the sweeps show the run as
             # interrupted later, for Resume
