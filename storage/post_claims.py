@@ -89,6 +89,21 @@ async def claim(
         return PostState(PostClaim.POST if row["free"] else PostClaim.LOOK_FIRST, token=token)
 
 
+class Renewal(Enum):
+    RENEWED = "renewed"
+    # another caller took the claim over, or the post is done: this caller must not send
+    TAKEN = "taken"
+    # still this caller's but older than the lease: nobody took it over yet, but someone may
+    # at any moment; this caller must not send now (its job asks again, and looks first)
+    LAPSED = "lapsed"
+
+
+@dataclass(frozen=True, slots=True)
+class Renewed:
+    outcome: Renewal
+    token: datetime | None = None
+
+
 async def renew(
     pool: asyncpg.Pool,
     *,
@@ -97,22 +112,30 @@ async def renew(
     row_id: int,
     token: datetime,
     lease_s: float,
-) -> datetime | None:
+) -> Renewed:
     """Compare-and-set: the claim is still this caller's (`token`), younger than `lease_s` and
-    not posted; its lease starts again now. Returns the new token, None when the claim lapsed
-    or another caller took it over (this caller must not send)."""
+    not posted; its lease starts again now, under a new token."""
     t, cols = ClaimTable(table).value, _COLUMNS[ClaimTable(table)]
-    renewed: datetime | None = await pool.fetchval(
-        f"""
-        UPDATE {t} SET {cols.claimed_at} = clock_timestamp()
-        WHERE team_id = $1 AND id = $2 AND {cols.claimed_at} = $3
-          AND {cols.claimed_at} > clock_timestamp() - make_interval(secs => $4)
-          AND NOT ({cols.done})
-        RETURNING {cols.claimed_at}
-        """,
-        team_id,
-        row_id,
-        token,
-        lease_s,
-    )
-    return renewed
+    async with pool.acquire() as con, con.transaction():
+        row = await con.fetchrow(
+            f"""
+            SELECT {cols.claimed_at} IS NOT DISTINCT FROM $3 AND NOT ({cols.done}) AS mine,
+                   {cols.claimed_at} > clock_timestamp() - make_interval(secs => $4) AS live
+            FROM {t} WHERE team_id = $1 AND id = $2 FOR UPDATE
+            """,
+            team_id,
+            row_id,
+            token,
+            lease_s,
+        )
+        if row is None or not row["mine"]:
+            return Renewed(Renewal.TAKEN)
+        if not row["live"]:
+            return Renewed(Renewal.LAPSED)
+        renewed: datetime = await con.fetchval(
+            f"UPDATE {t} SET {cols.claimed_at} = clock_timestamp()"
+            f" WHERE team_id = $1 AND id = $2 RETURNING {cols.claimed_at}",
+            team_id,
+            row_id,
+        )
+        return Renewed(Renewal.RENEWED, renewed)

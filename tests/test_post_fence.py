@@ -179,3 +179,27 @@ async def test_a_fenced_post_answered_429_goes_back_to_the_queue_and_is_sent_onc
     await scenario_message.handle_post(idle.deps, clients, post, lease_s=2.0)
     await scenario_message.handle_post(idle.deps, clients, post, lease_s=2.0)
     assert len(posts_of(idle, result_id)) == 1
+
+
+async def test_a_claim_that_lapsed_before_the_send_is_not_used_but_asked_again(
+    idle: SlackDriver,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Slow, not taken over (nobody else ran the job yet): the send waits for the job's retry,
+    which looks in the thread first, rather than racing a takeover that may come any moment."""
+    post, result_id, _ = await _post_job(idle)
+    await idle.pool.execute("DELETE FROM pgqueuer WHERE entrypoint = 'scenario_thread_post'")
+    freeze = Freeze(judge_report.some, after=False)
+    monkeypatch.setattr(judge_report, "some", freeze)
+    clients = SlackClients(idle.deps.settings, idle.pool)
+    lease_s = 1.0
+    a = asyncio.create_task(scenario_message.handle_post(idle.deps, clients, post, lease_s=lease_s))
+    await asyncio.wait_for(freeze.frozen.wait(), timeout=10)
+    await asyncio.sleep(lease_s * 1.2)  # the claim (its timestamp unchanged) lapses
+    freeze.release.set()
+    with pytest.raises(RetryRequested):
+        await a
+    assert posts_of(idle, result_id) == []
+    await scenario_message.handle_post(idle.deps, clients, post, lease_s=lease_s)
+    await scenario_message.handle_post(idle.deps, clients, post, lease_s=lease_s)
+    assert len(posts_of(idle, result_id)) == 1

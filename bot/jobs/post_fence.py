@@ -30,7 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from storage import post_claims
-from storage.post_claims import ClaimTable
+from storage.post_claims import ClaimTable, Renewal
 
 # after a renewal the post must start within this share of the lease ...
 SEND_WINDOW_SHARE: Final = 0.25
@@ -47,8 +47,9 @@ class ClaimLost(Exception):
 
 
 class SendLate(Exception):
-    """The claim was renewed, but this caller stalled before sending: it must not send now. The
-    job asks again once the claim has lapsed, and then looks in the thread first."""
+    """This caller was too slow: its claim lapsed before the renewal, or it stalled between the
+    renewal and the send. It must not send now; the job asks again once the claim has lapsed,
+    and then looks in the thread first."""
 
 
 def post_timeout_s(lease_s: float) -> float:
@@ -83,7 +84,8 @@ class PostFence:
 
     async def renew(self) -> None:
         """Right before a request: raises ClaimLost when the claim is no longer this caller's,
-        SendLate when this caller stalled past its window since renewing it."""
+        SendLate when this caller was too slow (the claim lapsed before the renewal, or the
+        caller stalled past its window after it)."""
         # timed from before the renewal, which starts the lease somewhere inside the call
         started = time.monotonic()
         renewed = await post_claims.renew(
@@ -94,9 +96,13 @@ class PostFence:
             token=self._token,
             lease_s=self.lease_s,
         )
-        if renewed is None:
+        if renewed.outcome is Renewal.TAKEN:
             raise ClaimLost
-        self._token = renewed
+        if renewed.outcome is Renewal.LAPSED or renewed.token is None:
+            # slow since the claim (reading the thread, say): not taken over yet, but it may
+            # be at any moment; the job asks again and then looks in the thread first
+            raise SendLate
+        self._token = renewed.token
         if time.monotonic() - started > self.lease_s * SEND_WINDOW_SHARE:
             # stalled since the renewal: the lease may have run out and the post been taken over
             raise SendLate
