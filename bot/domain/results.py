@@ -51,6 +51,8 @@ class TestResult:
     posted_at: datetime | None = None
     # the ts of that thread post once Slack took it ("" for posts made before it was kept)
     posted_ts: str | None = None
+    # its claim lapsed where the app could not read the thread to check it: not sent again
+    post_unconfirmed: bool = False
 
     @property
     def cut_off(self) -> bool:
