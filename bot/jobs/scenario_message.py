@@ -27,6 +27,7 @@ from bot.blocks.scenarios import (
     report_failed_message,
     samples_message,
 )
+from bot.blocks.stats import without_table
 from bot.domain.profile import ProfileVersion
 from bot.domain.results import TestResult
 from bot.domain.scenarios import ScenarioRun
@@ -542,12 +543,17 @@ async def refresh_summary(
             return
         results = await results_repo.run_results(pool, team_id=run.team_id, run_id=run.id)
         text, blocks = await summary_message(pool, run_id=run.id, version=version, results=results)
-        try:
-            await client.chat_update(
-                channel=run.channel_id, ts=run.parent_ts, text=text, blocks=blocks
-            )
-        except SlackApiError as exc:
-            log.warning("could not update run %d's summary: %s", run.id, exc.response.get("error"))
+        for layout in (blocks, without_table(blocks)):
+            try:
+                await client.chat_update(
+                    channel=run.channel_id, ts=run.parent_ts, text=text, blocks=layout
+                )
+                return
+            except SlackApiError as exc:
+                # a workspace refusing table blocks gets the sections alone, as show_summary
+                log.warning(
+                    "could not update run %d's summary: %s", run.id, exc.response.get("error")
+                )
 
 
 def post_metadata(result_id: int) -> dict[str, object]:
