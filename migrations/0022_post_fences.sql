@@ -1,4 +1,4 @@
--- The edges of issue #16 left open: a thread post whose claim lapsed where the thread cannot be
+-- The edges of issue #16 left open (assigned number 0024: renumber at landing): a thread post whose claim lapsed where the thread cannot be
 -- read, and a run whose reporting job failed for good.
 --
 -- A lapsed claim whose thread the app cannot read is neither posted nor known to be posted: it
