@@ -1,5 +1,6 @@
--- The edges of issue #16 left open (assigned number 0024: renumber at landing): a thread post whose claim lapsed where the thread cannot be
--- read, and a run whose reporting job failed for good.
+-- The edges of issue #16 left open: a thread post whose claim lapsed where the thread cannot be
+-- read, and a run whose reporting job failed for good. (Assigned number 0024: renumbered at
+-- landing.)
 --
 -- A lapsed claim whose thread the app cannot read is neither posted nor known to be posted: it
 -- is marked, so the run's progress and summary can say how many posts could not be confirmed.
