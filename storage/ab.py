@@ -19,6 +19,8 @@ CANCELLABLE: Final = ("answering", "open", "failed", "interrupted")
 # a test answering with no job in the queue and no progress for this long is interrupted
 STALE_AFTER_S: Final = 60
 INTERRUPTED_REASON: Final = "the app stopped while writing the replies"
+# how a simulation conversation job's dedupe key starts (bot.jobs.simulation.job_prefix)
+SIMULATION_JOB_PREFIX: Final = "simulation:"
 
 
 class AbTestNotFound(NotFound):
@@ -191,11 +193,21 @@ async def mark_stale_tests_interrupted(
                          = $3 || t.team_id || ':' || t.id || ':'
                      OR left(q.dedupe_key, length($4 || t.team_id || ':' || t.id || ':'))
                          = $4 || t.team_id || ':' || t.id || ':'))
+          -- an A/B over simulations answers through its two runs' conversation jobs
+          AND NOT EXISTS (
+              SELECT 1 FROM simulation_ab_tests s
+              JOIN pgqueuer q ON q.status IN ('queued', 'picked')
+                AND (left(q.dedupe_key, length($5 || s.team_id || ':' || s.run_a_id || ':'))
+                         = $5 || s.team_id || ':' || s.run_a_id || ':'
+                     OR left(q.dedupe_key, length($5 || s.team_id || ':' || s.run_b_id || ':'))
+                         = $5 || s.team_id || ':' || s.run_b_id || ':')
+              WHERE s.team_id = t.team_id AND s.ab_test_id = t.id)
         """,
         stale_after_s,
         INTERRUPTED_REASON,
         AB_PAIR_PREFIX.split("{")[0],
         AB_POST_PREFIX.split("{")[0],
+        SIMULATION_JOB_PREFIX,
     )
     return int(done.split()[-1])
 

@@ -26,7 +26,8 @@ _RUN_COLUMNS: Final = (
     " summary"
 )
 _CONV_COLUMNS: Final = (
-    "id, run_id, simulation_id, sample, ending, fault, outcome, done_at IS NOT NULL AS done"
+    "id, run_id, simulation_id, sample, ending, fault, outcome, done_at IS NOT NULL AS done,"
+    " seed, seed_honoured"
 )
 
 
@@ -342,6 +343,27 @@ async def finish_conversation(
         ending,
         fault,
         outcome,
+    )
+
+
+async def seed_refused(pool: asyncpg.Pool, *, team_id: str, conversation_id: int) -> None:
+    """The endpoint refused the conversation's seed: its simulator calls went without it."""
+    await pool.execute(
+        "UPDATE simulation_conversations SET seed_honoured = false"
+        " WHERE team_id = $1 AND id = $2 AND seed IS NOT NULL",
+        team_id,
+        conversation_id,
+    )
+
+
+async def seed_taken(pool: asyncpg.Pool, *, team_id: str, conversation_id: int) -> None:
+    """A simulator call went out with the seed and was answered (a refusal, once recorded,
+    stays: some of the conversation's calls went without it)."""
+    await pool.execute(
+        "UPDATE simulation_conversations SET seed_honoured = true"
+        " WHERE team_id = $1 AND id = $2 AND seed IS NOT NULL AND seed_honoured IS NULL",
+        team_id,
+        conversation_id,
     )
 
 

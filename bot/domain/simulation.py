@@ -160,3 +160,7 @@ class Conversation:
     fault: str | None
     outcome: dict[str, Any] | None
     done: bool
+    # the seed sent with its simulator calls (A/B over simulations), and whether the endpoint
+    # took it; None when no seed was asked for
+    seed: int | None = None
+    seed_honoured: bool | None = None
