@@ -447,6 +447,10 @@ class LLM:
         log.info("model %s: %s from now on", model, name)
         self._dropped.setdefault(model, set()).add(name)
 
+    def seed_refused(self, model: str) -> bool:
+        """Whether `model` refused the `seed` parameter (it is then sent without one)."""
+        return "seed" in self._dropped.get(model, set())
+
     def length_params(self, model: str, limit: int) -> dict[str, int]:
         """How to send an output limit to `model`: max_completion_tokens, else the older
         max_tokens, else (both rejected) nothing."""
@@ -607,8 +611,12 @@ class LLM:
         schema: dict[str, Any],
         model: str | None,
         max_tokens: int,
+        temperature: float = 0.0,
+        seed: int | None = None,
     ) -> dict[str, Any]:
-        """One non-streamed completion parsed as a JSON object, for judges.
+        """One non-streamed completion parsed as a JSON object, for judges (and the simulator,
+        which passes its own `temperature` and, in A/B tests, a `seed`: a model that refuses
+        `seed` is asked again without it and not sent one again, see `seed_refused`).
 
         Prefers strict json_schema; falls back to json_object with the schema (in the request
         where the server takes it, and in the prompt), then to the prompt alone, remembering per
@@ -639,11 +647,14 @@ class LLM:
                 prompt = _with_schema_instruction(messages, schema_name, schema)
             length = self.length_params(model_name, budget)
             sent = ({"temperature"} - dropped) | set(length)
+            if seed is not None and "seed" not in dropped:
+                sent.add("seed")
             try:
                 response = await client.chat.completions.create(
                     model=model_name,
                     messages=_message_params(prompt),
-                    temperature=0.0 if "temperature" in sent else omit,
+                    temperature=temperature if "temperature" in sent else omit,
+                    seed=seed if "seed" in sent else omit,
                     max_completion_tokens=length.get("max_completion_tokens", omit),
                     max_tokens=length.get("max_tokens", omit),
                     response_format=(

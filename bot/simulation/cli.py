@@ -70,6 +70,7 @@ async def run(
                 conversation=conversation,
                 user_id=CLI_USER,
                 lease=no_lease,
+                temperature=settings.simulator_temperature,
             )
             return {"simulation_id": simulation.id, "sample": sample, **outcome}
 

@@ -72,12 +72,19 @@ async def converse(
     on_turn: OnTurn | None = None,
     raise_rate_limited: bool = False,
     stopped: Stopped | None = None,
+    temperature: float = 0.0,
+    ab_thread: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """Play the conversation to its end (continuing from its stored turns), judge it and store
     how it ended. Returns the stored outcome. A rate limit is raised when `raise_rate_limited`
     (the job is retried later and continues); anything else ends the conversation, its turns
     kept. `stopped` is asked before each turn; when it says so, ConversationStopped is raised
-    and nothing more is stored."""
+    and nothing more is stored.
+
+    The simulator is sampled at `temperature`, with the conversation's seed where it has one
+    (an A/B test's: the same for A and B). `ab_thread` (channel, parent ts of an A/B test):
+    the bot's answers are stored as that test's A/B answers, so stats and exports leave them
+    out while its voting is open (they would tell a voter which conversation is whose)."""
     pool = ctx.pool
     team_id = version.team_id
     stored = await repo.turns(pool, team_id=team_id, conversation_id=conversation.id)
@@ -112,10 +119,15 @@ async def converse(
                         goal=simulation.goal,
                         lines=lines_of(stored),
                         raise_rate_limited=raise_rate_limited,
+                        temperature=temperature,
+                        seed=conversation.seed,
                     )
                 if isinstance(said, SimulatorFault):
                     ending, fault = Ending.SIMULATOR_FAULT, said.reason
                     break
+                if conversation.seed is not None:
+                    mark = repo.seed_refused if said.seed_refused else repo.seed_taken
+                    await mark(pool, team_id=team_id, conversation_id=conversation.id)
                 turn = await repo.add_turn(
                     pool,
                     team_id=team_id,
@@ -133,11 +145,13 @@ async def converse(
                 base = NewResult(
                     team_id=team_id,
                     profile_version_id=version.id,
-                    kind="scenario",
+                    kind="scenario" if ab_thread is None else "ab",
                     user_id=user_id,
                     question=last.text,
                     answer="",
                     scenario_name=simulation.name,
+                    channel_id=None if ab_thread is None else ab_thread[0],
+                    thread_ts=None if ab_thread is None else ab_thread[1],
                 )
                 # the same pipeline as /bot test: prompt builder, knowledge, sampling, judges
                 async with lease(version.fields.model or (llm.default_model if llm else "")):

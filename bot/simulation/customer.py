@@ -99,6 +99,8 @@ def messages_for(persona: Persona, goal: str, lines: Sequence[Line]) -> list[dic
 class CustomerTurn:
     text: str
     state: CustomerState
+    # a seed was asked for and the endpoint refused it: this turn was played without
+    seed_refused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +122,13 @@ async def next_turn(
     goal: str,
     lines: Sequence[Line],
     raise_rate_limited: bool = False,
+    temperature: float = 0.0,
+    seed: int | None = None,
 ) -> CustomerTurn | SimulatorFault:
     """The customer's next message. A rate limit is raised (the caller retries the job);
-    other model errors, an empty message or one out of character are simulator faults."""
+    other model errors, an empty message or one out of character are simulator faults.
+    `seed` is sent where the endpoint takes it (the LLM drops it for a model that refuses it,
+    and the turn says so)."""
     try:
         raw = await llm.complete_json(
             messages=messages_for(persona, goal, lines),
@@ -130,6 +136,8 @@ async def next_turn(
             schema=schema(),
             model=model,
             max_tokens=MAX_TOKENS,
+            temperature=temperature,
+            seed=seed,
         )
     except LLMError as err:
         if raise_rate_limited and err.kind is LLMErrorKind.RATE_LIMITED:
@@ -146,4 +154,5 @@ async def next_turn(
     phrase = broke_character(text)
     if phrase is not None:
         return SimulatorFault(f"the simulator broke character (“{phrase}”)")
-    return CustomerTurn(text[:CUSTOMER_MESSAGE_MAX], out.state)
+    refused = seed is not None and llm.seed_refused(model)
+    return CustomerTurn(text[:CUSTOMER_MESSAGE_MAX], out.state, seed_refused=refused)

@@ -54,6 +54,9 @@ class CoreSettings(BaseSettings):
     uninstalled_retention_days: Annotated[int, Field(ge=0, le=3650)] | None = None
     # the model that plays simulated customers (issue #18); unset = the judge model
     simulator_model: str | None = None
+    # the simulator's sampling temperature: above 0 so that repeated samples (and the seeds of
+    # an A/B over simulations) give different customers; 0 makes every repeat the same
+    simulator_temperature: Annotated[float, Field(ge=0.0, le=2.0)] = 0.7
 
     log_level: str = "INFO"
 
