@@ -49,6 +49,14 @@ AB_CLOSE: Final = "ab_close"
 AB_CANCEL: Final = "ab_cancel"
 AB_DETAILS: Final = "ab_details"
 AB_DETAILS_MODAL: Final = "ab_details_modal"
+# a pair of whole conversations (A/B over simulated customers)
+AB_SIM_VOTE_1: Final = "ab_sim_vote_1"
+AB_SIM_VOTE_2: Final = "ab_sim_vote_2"
+AB_SIM_VOTE_TIE: Final = "ab_sim_vote_tie"
+AB_SIM_VOTE_BOTH_BAD: Final = "ab_sim_vote_both_bad"
+AB_SIM_VOTES: Final = (AB_SIM_VOTE_1, AB_SIM_VOTE_2, AB_SIM_VOTE_TIE, AB_SIM_VOTE_BOTH_BAD)
+AB_TRANSCRIPT: Final = "ab_transcript"
+AB_TRANSCRIPT_MODAL: Final = "ab_transcript_modal"
 
 KNOWLEDGE_MODAL: Final = "knowledge_form"
 KNOWLEDGE_COMPANY: Final = "knowledge_company"

@@ -68,6 +68,8 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
         (ids.SCENARIO_RUN_ALL, scenarios.run_button),
         *((vote_id, ab_voting.vote) for vote_id in ids.AB_VOTES),
         (ids.AB_DETAILS, ab_voting.details),
+        *((vote_id, ab_voting.simulation_vote) for vote_id in ids.AB_SIM_VOTES),
+        (ids.AB_TRANSCRIPT, ab_voting.transcript),
         (ids.AB_CLOSE, ab.close_button),
         (ids.AB_CANCEL, ab.cancel_button),
         (ids.STATS_CHART, stats_command.chart_button),

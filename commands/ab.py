@@ -13,6 +13,7 @@ from bot.ab import leaderboard as ab_leaderboard
 from bot.ab import start as ab_start
 from bot.blocks.common import escape
 from bot.errors import UserError
+from bot.simulation import ab as simulation_ab
 from bot.slack.roles import is_editor
 from bot.startup.deps import Deps
 from commands import payload
@@ -20,14 +21,18 @@ from commands.listen import Click
 from commands.parse import Parsed, quoted
 from commands.replies import answering, said
 from commands.request import Reply, SlashRequest
+from commands.scenarios import split_confirm, split_repeat
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGES: Final = 20
 DEFAULT_SCENARIO: Final = "Product inquiry"
+# `/bot ab <A> <B> simulation <name> [repeat k] [confirm]`: an A/B over a simulated customer
+SIMULATION_WORD: Final = "simulation"
 USAGE: Final = (
     'Usage: `/bot ab <A> <B> [scenario | "message one" "message two" …]` where A and B are '
-    "`profile` or `profile@version`, e.g. `/bot ab Support@3 Support@4 Billing questions`. "
+    "`profile` or `profile@version`, e.g. `/bot ab Support@3 Support@4 Billing questions`; "
+    "over a simulated customer: `/bot ab <A> <B> simulation <name | simulations> [repeat k]`. "
     "Close voting with `/bot ab close <id>` (or end a test without a verdict with "
     "`/bot ab cancel <id>`); `/bot leaderboard` ranks every version tested."
 )
@@ -56,6 +61,9 @@ async def start(
         raise UserError(USAGE)
     ctx = answering(deps)
     rest = words[2] if len(words) > 2 else ""
+    head, _, tail = rest.partition(" ")
+    if head.lower() == SIMULATION_WORD:
+        return await start_simulation(deps, client, req, words[0], words[1], tail)
     messages = parse_messages(rest)
     told = await ab_start.start(
         ctx,
@@ -67,6 +75,31 @@ async def start(
         spec_b=words[1],
         messages=messages,
         scenario=rest.strip(),
+    )
+    return said(told)
+
+
+async def start_simulation(
+    deps: Deps, client: AsyncWebClient, req: SlashRequest, spec_a: str, spec_b: str, raw: str
+) -> Reply | None:
+    """`simulation <name | simulations> [repeat k] [confirm]`."""
+    words, confirmed = split_confirm(raw.split())
+    words, repeat = split_repeat(words)
+    name = " ".join(words)
+    if not name:
+        raise UserError(USAGE)
+    told = await simulation_ab.start(
+        deps.pool,
+        client,
+        team_id=req.team_id,
+        channel_id=req.channel_id,
+        user_id=req.user_id,
+        spec_a=spec_a,
+        spec_b=spec_b,
+        name=name,
+        repeat=repeat,
+        confirm_above=deps.settings.confirm_model_calls,
+        confirmed=confirmed,
     )
     return said(told)
 

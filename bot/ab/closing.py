@@ -21,8 +21,10 @@ from bot.domain.results import TestResult
 from bot.errors import UserError
 from bot.metrics import judge_report
 from bot.metrics.judges import Judge
+from bot.simulation import ab_voting as sim_ab_voting
 from storage import ab as repo
 from storage import results as results_repo
+from storage import simulation_ab as sim_ab_repo
 from storage.ab import AbTestNotFound
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,7 @@ async def close(
         cancelled = await repo.cancel(pool, team_id=team_id, ab_id=ab_id, user_id=user_id)
         if cancelled is None:
             return _ended(await repo.get(pool, team_id=team_id, ab_id=ab_id))
+        await sim_ab_voting.stop_runs(pool, team_id=team_id, ab_id=ab_id, user_id=user_id)
         await refresh(pool, client, ab_id, team_id=team_id)
         return (
             f"A/B test #{ab_id} never opened for voting ({test.status}: "
@@ -113,6 +116,10 @@ def _ended(test: AbTest) -> str:
 
 async def _finish(pool: asyncpg.Pool, client: AsyncWebClient, closed: AbTest) -> str:
     team_id, ab_id = closed.team_id, closed.id
+    sim = await sim_ab_repo.for_test(pool, team_id=team_id, ab_id=ab_id)
+    if sim is not None:
+        # pairs of whole conversations: revealed, and the result shown side by side
+        return await sim_ab_voting.finish(pool, client, closed, sim)
     rows = await repo.messages(pool, team_id=team_id, ab_id=ab_id)
     votes = await repo.votes(pool, team_id=team_id, ab_id=ab_id)
     result_ids = [i for m in rows for i in (m.result_a_id, m.result_b_id) if i is not None]
@@ -213,6 +220,8 @@ async def cancel(
     cancelled = await repo.cancel(pool, team_id=team_id, ab_id=ab_id, user_id=user_id)
     if cancelled is None:
         return _ended(await repo.get(pool, team_id=team_id, ab_id=ab_id))
+    # an A/B over simulations: its conversations stop too
+    await sim_ab_voting.stop_runs(pool, team_id=team_id, ab_id=ab_id, user_id=user_id)
     await refresh(pool, client, ab_id, team_id=team_id)
     return (
         f"Cancelled A/B test #{ab_id}: no verdict. Votes already cast are kept but not counted "

@@ -12,9 +12,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import ab as blocks
 from bot.domain.ab import AbTest
+from bot.domain.simulation_ab import SimulationAb
 from bot.domain.verdict import Outcome, describe
 from storage import ab as repo
 from storage import ab_jobs as jobs_repo
+from storage import simulation_ab as sim_ab_repo
+from storage import simulations as simulations_repo
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +42,27 @@ def recommendation(test: AbTest) -> str | None:
     return describe(Outcome(test.verdict_code), needed if isinstance(needed, int) else None)
 
 
+async def simulated_progress(pool: asyncpg.Pool, sim: SimulationAb) -> str:
+    """Conversations played of both runs (the same line whichever side is A)."""
+    done = total = 0
+    for run_id in sim.run_ids:
+        run = await simulations_repo.get_run(pool, team_id=sim.team_id, run_id=run_id)
+        done += await simulations_repo.done_count(pool, team_id=sim.team_id, run_id=run_id)
+        total += run.total
+    return played_line(done, total)
+
+
+def played_line(done: int, total: int) -> str:
+    return (
+        f"Conversations played *{done}/{total}* (both versions, quietly: the pairs are posted "
+        "here when every one is in)"
+    )
+
+
 async def refresh(pool: asyncpg.Pool, client: AsyncWebClient, ab_id: int, *, team_id: str) -> None:
     shown: object = None
+    # an A/B over simulations: its pairs are conversation pairs, played before they are posted
+    sim = await sim_ab_repo.for_test(pool, team_id=team_id, ab_id=ab_id)
     for _ in range(REFRESH_ROUNDS):
         test = await repo.get(pool, team_id=team_id, ab_id=ab_id)
         if test.parent_ts is None:
@@ -55,10 +77,15 @@ async def refresh(pool: asyncpg.Pool, client: AsyncWebClient, ab_id: int, *, tea
         # while answering: the pairs posted, failed, being written and waiting in the queue
         progress = (
             await jobs_repo.pair_progress(pool, team_id=team_id, ab_id=ab_id)
-            if test.status == "answering"
+            if test.status == "answering" and sim is None
             else None
         )
-        state = (taking_part, revealed, progress, test.status, test.verdict_code)
+        played = (
+            await simulated_progress(pool, sim)
+            if test.status == "answering" and sim is not None
+            else None
+        )
+        state = (taking_part, revealed, progress, played, test.status, test.verdict_code)
         if state == shown:
             return
         label_a, label_b = await labels(pool, test)
@@ -74,6 +101,8 @@ async def refresh(pool: asyncpg.Pool, client: AsyncWebClient, ab_id: int, *, tea
             reason=test.failure_reason,
             ended_by=test.closed_by,
             progress=progress,
+            unit="message" if sim is None else "conversation pair",
+            extra=played,
         )
         try:
             await client.chat_update(

@@ -50,9 +50,12 @@ async def vote(
     user_id: str,
     message_id: int,
     picked: str,
+    side: str = "Reply",
+    item: str = "message",
 ) -> str:
     """Record `picked` (Reply 1 or 2 as shown, a tie or both bad) as the vote it stands for
-    on this message's hidden order; the answer for the voter."""
+    on this message's hidden order; the answer for the voter. `side` and `item` name what was
+    shown (an A/B over simulations: Conversation 1 or 2 of a pair)."""
     try:
         message = await repo.message(pool, team_id=team_id, message_id=message_id)
     except AbTestNotFound:
@@ -68,8 +71,9 @@ async def vote(
     if not outcome.recorded:
         return not_taking_votes(outcome.test, outcome.message)
     await refresh(pool, client, outcome.test.id, team_id=team_id)
+    said = f"your vote for {side} {picked}" if picked in {"1", "2"} else PICKED[picked]
     return (
-        f"Thanks: {PICKED[picked]} on message {message.position + 1} is recorded. "
+        f"Thanks: {said} on {item} {message.position + 1} is recorded. "
         "Click another button to change it."
     )
 

@@ -118,16 +118,20 @@ def parent(
     reason: str | None = None,
     ended_by: str | None = None,
     progress: PairProgress | None = None,
+    unit: str = "message",
+    extra: str | None = None,
 ) -> tuple[str, list[Block]]:
-    """`revealed` and `recommendation` are shown for a closed test only; `progress` while it
-    is answering."""
+    """`revealed` and `recommendation` are shown for a closed test only; `progress` (or the
+    `extra` line, an A/B over simulations' conversations played) while it is answering."""
     head = (
-        f"{title(ab_id, label_a, label_b)}, {counted(messages, 'message')}, "
+        f"{title(ab_id, label_a, label_b)}, {counted(messages, unit)}, "
         f"{STATE_WORDS.get(status, status)}"
     )
     lines = [f"*{escape(head)}*", participation_line(participation)]
     if status == "answering" and progress is not None:
         lines.append(progress_line(progress))
+    if status == "answering" and extra is not None:
+        lines.append(extra)
     closed = status == "closed"
     if closed and revealed is not None:
         lines.append(

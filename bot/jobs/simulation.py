@@ -38,7 +38,7 @@ from bot.jobs.payloads import Payload
 from bot.jobs.slack_clients import SlackClients
 from bot.model.llm import LLMError, LLMErrorKind
 from bot.scenarios.run import show_summary
-from bot.simulation import plan
+from bot.simulation import ab_voting, plan
 from bot.simulation.chart import drift_chart
 from bot.simulation.conversation import ConversationStopped, Lease, OnTurn, converse
 from bot.simulation.figures import simulation_figures, summary_json
@@ -46,10 +46,13 @@ from bot.slack import live_plan
 from bot.slack.post import post_message
 from bot.slack.uploads import Upload, upload
 from bot.startup.deps import Deps
+from storage import ab as ab_repo
 from storage import jobs as jobs_repo
 from storage import plan_streams
 from storage import profiles as profiles_repo
+from storage import simulation_ab as sim_ab_repo
 from storage import simulations as repo
+from storage.ab import SIMULATION_JOB_PREFIX
 from storage.errors import VersionIdNotFound
 from storage.plan_streams import PlanTable
 from storage.simulations import SimulationRunNotFound
@@ -87,7 +90,7 @@ class ConversationJob(Payload):
 def job_prefix(*, team_id: str, run_id: int) -> str:
     """What every conversation job of the run has its dedupe key start with (Stop deletes
     the queued ones by it)."""
-    return f"simulation:{team_id}:{run_id}:"
+    return f"{SIMULATION_JOB_PREFIX}{team_id}:{run_id}:"
 
 
 async def enqueue(con: asyncpg.Connection, jobs: Sequence[ConversationJob]) -> int:
@@ -156,6 +159,16 @@ async def handle(
         return
     if run.status == "stopped":
         return  # its Stop came while this job was picked
+    # a side of an A/B test over simulations: played quietly (the run has no channel, so none
+    # of its turns, progress or summary is posted), its answers stored in the test's thread
+    sim_ab = await sim_ab_repo.for_run(pool, team_id=job.team_id, run_id=run.id)
+    ab_thread: tuple[str, str] | None = None
+    if sim_ab is not None:
+        test = await ab_repo.get(pool, team_id=run.team_id, ab_id=sim_ab.ab_test_id)
+        if test.status != "answering":
+            return  # cancelled or failed meanwhile
+        if test.parent_ts is not None:
+            ab_thread = (test.channel_id, test.parent_ts)
     simulation = next((s for s in run.simulations() if s.id == job.simulation_id), None)
     if simulation is None:
         return
@@ -200,6 +213,8 @@ async def handle(
                 on_turn=on_turn,
                 raise_rate_limited=retry,
                 stopped=stopped,
+                temperature=deps.settings.simulator_temperature,
+                ab_thread=ab_thread,
             )
         except ConversationStopped:
             log.info("simulation run %d was stopped; conversation %d ends", run.id, conversation.id)
@@ -212,6 +227,8 @@ async def handle(
                 delay=timedelta(seconds=pause), reason="model rate-limited"
             ) from None
     await _progress_or_report(deps, client, run=run, version=version)
+    if sim_ab is not None:
+        await ab_voting.after_conversation(pool, client, sim=sim_ab)
 
 
 def _poster(

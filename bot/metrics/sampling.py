@@ -159,15 +159,26 @@ def is_flaky(outcomes: Sequence[bool | None]) -> bool:
 # ---- comparing two runs -------------------------------------------------------------------------
 
 
-def rates_differ(now: Rate, before: Rate) -> bool | None:
-    """Whether Newcombe's (1998, method 10) 95% interval for the difference of two proportions
-    excludes zero; None when either side has fewer than two samples."""
+def rate_difference(now: Rate, before: Rate) -> tuple[float, float, float] | None:
+    """now − before with Newcombe's (1998, method 10) 95% interval for the difference of two
+    independent proportions, from each side's Wilson interval; None when either side has fewer
+    than two samples."""
     if now.low is None or before.low is None or now.high is None or before.high is None:
         return None
     p1, p2 = now.passed / now.n, before.passed / before.n
     diff = p1 - p2
     low = diff - math.sqrt((p1 - now.low) ** 2 + (before.high - p2) ** 2)
     high = diff + math.sqrt((now.high - p1) ** 2 + (p2 - before.low) ** 2)
+    return diff, low, high
+
+
+def rates_differ(now: Rate, before: Rate) -> bool | None:
+    """Whether Newcombe's (1998, method 10) 95% interval for the difference of two proportions
+    excludes zero; None when either side has fewer than two samples."""
+    found = rate_difference(now, before)
+    if found is None:
+        return None
+    _, low, high = found
     return low > 0 or high < 0
 
 
