@@ -1,0 +1,278 @@
+"""A/B tests over simulated customers, end to end: the real app driven by signed requests, the
+real job queue, the fake Slack and the fake model (a scripted customer that answers from the
+seed it is sent, and bots of two versions with different names)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import asyncpg
+import pytest
+
+from bot import ids
+from bot.jobs import simulation as simulation_job
+from bot.jobs.slack_clients import SlackClients
+from bot.model.llm import LLM
+from bot.startup.settings import Settings
+from tests.fake_openai import FakeOpenAI
+from tests.fake_slack import Call, FakeSlack
+from tests.slack_driver import SlackDriver
+
+SIMULATOR_SCHEMA = "simulated_customer"
+CHARGED_TWICE = "Charged twice (simulated)"
+# the two versions' bot names: neither may appear anywhere before voting closes
+NAME_A = "ROMASHKA Assistant"
+NAME_B = "Ava"
+
+
+def schema_name(body: dict[str, Any]) -> str | None:
+    fmt = body.get("response_format") or {}
+    return (fmt.get("json_schema") or {}).get("name")
+
+
+def seeded_customer(body: dict[str, Any]) -> str | None:
+    """The customer's next message from the seed of the request (absent: "none") and the
+    number of bot turns so far: the same seed and transcript give the same customer."""
+    if schema_name(body) != SIMULATOR_SCHEMA:
+        return None
+    user = "\n".join(str(m.get("content", "")) for m in body["messages"] if m["role"] == "user")
+    bot_turns = user.count("Support bot:")
+    seed = body.get("seed", "none")
+    if bot_turns == 0:
+        return json.dumps({"message": f"I was charged twice, ref {seed}", "state": "continue"})
+    if bot_turns == 1:
+        return json.dumps({"message": "When do I get my money back?", "state": "continue"})
+    return json.dumps({"message": "Thanks, that is all.", "state": "goal_met"})
+
+
+def simulator_requests(model: FakeOpenAI) -> list[dict[str, Any]]:
+    return [b for b in model.requests if schema_name(b) == SIMULATOR_SCHEMA]
+
+
+async def two_versions(live: SlackDriver) -> None:
+    await live.reply_text("new Support")
+    await live.reply_text("set @Support name Ava")
+
+
+async def wait_status(pool: asyncpg.Pool, status: str, timeout: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        row = await pool.fetchrow("SELECT * FROM ab_tests ORDER BY id DESC LIMIT 1")
+        if row is not None and row["status"] == status:
+            return dict(row)
+        assert time.monotonic() < deadline, f"the A/B test never became {status}"
+        await asyncio.sleep(0.05)
+
+
+def pair_posts(slack: FakeSlack, parent_ts: str) -> list[Call]:
+    found = [
+        c
+        for c in slack.of("chat.postMessage")
+        if c.args.get("thread_ts") == parent_ts and "which conversation" in str(c.args["text"])
+    ]
+    return sorted(found, key=lambda c: str(c.args["text"]))
+
+
+def value_of(post: Call, action_id: str) -> str:
+    for block in post.args["blocks"]:
+        for element in block.get("elements", []) if block["type"] == "actions" else []:
+            if element["action_id"] == action_id:
+                return str(element["value"])
+    raise AssertionError(action_id)
+
+
+def transcript_value(post: Call, number: str) -> str:
+    for block in post.args["blocks"]:
+        for element in block.get("elements", []) if block["type"] == "actions" else []:
+            if element["action_id"] == ids.AB_TRANSCRIPT and json.loads(element["value"])["c"] == (
+                number
+            ):
+                return str(element["value"])
+    raise AssertionError(number)
+
+
+def everything_seen(slack: FakeSlack, calls: int, responses: int) -> list[str]:
+    """Every Slack call and ephemeral reply after the first `calls` and `responses`, as text."""
+    return [
+        json.dumps(c.args, ensure_ascii=False)
+        for c in [*slack.calls[calls:], *slack.responses[responses:]]
+    ]
+
+
+async def test_an_ab_over_a_simulation_is_blind_seeded_and_shown_side_by_side(
+    live: SlackDriver, model: FakeOpenAI
+) -> None:
+    model.json_hook = seeded_customer
+    await two_versions(live)
+    before = len(live.slack.calls), len(live.slack.responses)
+    await live.command(f"ab Support@1 Support@2 simulation {CHARGED_TWICE} repeat 2")
+    test = await wait_status(live.pool, "open")
+    ab_id, parent_ts = test["id"], test["parent_ts"]
+    [sim] = await live.pool.fetch("SELECT * FROM simulation_ab_tests")
+    # two quiet runs, each sample i of both with seed base + i
+    convs = await live.pool.fetch("SELECT * FROM simulation_conversations ORDER BY run_id, sample")
+    assert len(convs) == 4 and all(c["ending"] == "goal_met" for c in convs)
+    by_run: dict[int, list[int]] = {}
+    for c in convs:
+        by_run.setdefault(c["run_id"], []).append(c["seed"])
+    base = sim["seed_base"]
+    assert by_run == {sim["run_a_id"]: [base, base + 1], sim["run_b_id"]: [base, base + 1]}
+    assert all(c["seed_honoured"] is True for c in convs)
+    # the simulator was sent each seed, by both sides; the same seed gave the same customer
+    sent = [b.get("seed") for b in simulator_requests(model)]
+    assert set(sent) == {base, base + 1} and sent.count(base) == sent.count(base + 1)
+    assert all(b["temperature"] == pytest.approx(0.7) for b in simulator_requests(model))
+    firsts = await live.pool.fetch(
+        """
+        SELECT c.run_id, c.sample, t.text FROM simulation_turns t
+        JOIN simulation_conversations c ON c.id = t.conversation_id WHERE t.turn = 0
+        ORDER BY c.sample, c.run_id
+        """
+    )
+    assert [f["text"] for f in firsts] == [
+        f"I was charged twice, ref {base}",
+        f"I was charged twice, ref {base}",
+        f"I was charged twice, ref {base + 1}",
+        f"I was charged twice, ref {base + 1}",
+    ]
+    # the bots' answers are A/B answers of the test's thread (left out of stats while open)
+    kinds = await live.pool.fetch(
+        "SELECT DISTINCT kind, thread_ts FROM test_results WHERE scenario_name = $1",
+        CHARGED_TWICE,
+    )
+    assert [(k["kind"], k["thread_ts"]) for k in kinds] == [("ab", parent_ts)]
+
+    posts = pair_posts(live.slack, parent_ts)
+    assert len(posts) == 2
+    assert {p.args["username"] for p in posts} == {"ROMASHKA A/B"}
+
+    # votes: one per person per pair, changeable
+    m1 = json.loads(value_of(posts[0], ids.AB_SIM_VOTE_1))["m"]
+    await live.click(ids.AB_SIM_VOTE_1, value_of(posts[0], ids.AB_SIM_VOTE_1), user="U1")
+    await live.click(ids.AB_SIM_VOTE_2, value_of(posts[1], ids.AB_SIM_VOTE_2), user="U1")
+    await live.click(ids.AB_SIM_VOTE_2, value_of(posts[0], ids.AB_SIM_VOTE_2), user="U2")
+    await live.click(ids.AB_SIM_VOTE_1, value_of(posts[0], ids.AB_SIM_VOTE_1), user="U2")
+    replies = [await live.next_reply() for _ in range(4)]
+    assert "your vote for Conversation 1 on pair 1" in replies[0]["text"]
+    assert await live.pool.fetchval("SELECT count(*) FROM ab_votes") == 3
+    [row] = await live.pool.fetch("SELECT a_first FROM ab_messages WHERE id = $1", m1)
+    choices = await live.pool.fetch("SELECT choice FROM ab_votes WHERE ab_message_id = $1", m1)
+    expected = "a" if row["a_first"] else "b"
+    assert [c["choice"] for c in choices] == [expected, expected]
+
+    # the transcript of a pair's conversation, without the version's bot name
+    await live.click(ids.AB_TRANSCRIPT, transcript_value(posts[0], "2"))
+    [view_call] = await live.slack.wait_calls("views.open")
+    view = json.dumps(view_call.args["view"], ensure_ascii=False)
+    assert "Conversation 2" in view and "I was charged twice, ref" in view
+    assert "*Customer*" in view and "*Bot*" in view
+
+    # blind before closing: no bot name, no side's label, no goal verdict anywhere
+    seen_before_close = everything_seen(live.slack, *before)
+    assert len(seen_before_close) > 10
+    for seen in seen_before_close:
+        for leak in (NAME_A, NAME_B, "A: Support", "B: Support", "goal: yes", "Goal reached"):
+            assert leak not in seen, (leak, seen[:300])
+
+    await live.command(f"ab close {ab_id}")
+    told = await live.next_reply()
+    assert f"Closed A/B test #{ab_id}" in told["text"]
+    closed = await live.pool.fetchrow("SELECT * FROM ab_tests WHERE id = $1", ab_id)
+    assert closed["status"] == "closed" and closed["verdict_code"] is not None
+    figures = closed["verdict"]["simulation"]["figures"]
+    assert [f["goal_a"]["passed"] for f in figures] == [2]
+    assert [f["goal_b"]["passed"] for f in figures] == [2]
+    assert figures[0]["goal_difference"]["diff"] == 0
+    results = [
+        c.args
+        for c in live.slack.of("chat.postMessage")
+        if "Result of A/B test" in str(c.args.get("text"))
+    ]
+    assert len(results) == 1
+    text = json.dumps(results[0]["blocks"], ensure_ascii=False)
+    assert "A: Support v1 · B: Support v2" in text
+    assert "Goal reached · A 2/2 (100%, 95% CI 34%–100%) · B 2/2 (100%, 95% CI 34%–100%)" in text
+    assert "B − A: +0 points (95% CI" in text
+    assert "Drift Enthusiasm (trend)" in text
+    assert "took it" in text and "not honoured" not in text
+    # every pair revealed in the thread
+    reveals = [
+        c.args
+        for c in live.slack.of("chat.update")
+        if "revealed" in str(c.args.get("text")) and "Pair" in str(c.args.get("text"))
+    ]
+    assert len(reveals) == 2
+    assert all("A: Support v1" in json.dumps(r["blocks"]) for r in reveals)
+
+
+async def test_a_refused_seed_is_retried_without_and_reported(
+    live: SlackDriver, model: FakeOpenAI
+) -> None:
+    model.json_hook = seeded_customer
+    model.reject_params = {"seed"}
+    await two_versions(live)
+    await live.command(f"ab Support@1 Support@2 simulation {CHARGED_TWICE}")
+    test = await wait_status(live.pool, "open")
+    convs = await live.pool.fetch("SELECT * FROM simulation_conversations")
+    assert len(convs) == 2 and all(c["ending"] == "goal_met" for c in convs)
+    assert all(c["seed_honoured"] is False for c in convs)
+    sent = simulator_requests(model)
+    # refused once (the 400), then never sent again to that model
+    refused = [i for i, b in enumerate(sent) if "seed" in b]
+    assert len(refused) == 1 and model.replies[model.requests.index(sent[refused[0]])] is None
+    await live.command(f"ab close {test['id']}")
+    await live.next_reply()
+    [result] = [
+        c.args
+        for c in live.slack.of("chat.postMessage")
+        if "Result of A/B test" in str(c.args.get("text"))
+    ]
+    assert "Seed not honoured" in json.dumps(result["blocks"], ensure_ascii=False)
+
+
+async def test_conversation_jobs_run_twice_play_and_post_once(
+    settings: Settings, pool: asyncpg.Pool, slack: FakeSlack, llm: LLM, model: FakeOpenAI
+) -> None:
+    idle = SlackDriver.build(settings=settings, pool=pool, slack=slack, llm=llm)
+    model.json_hook = seeded_customer
+    await two_versions(idle)
+    await idle.command(f"ab Support@1 Support@2 simulation {CHARGED_TWICE}")
+    deadline = time.monotonic() + 5
+    while await pool.fetchval("SELECT count(*) FROM pgqueuer") < 2:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    payloads = [r["payload"] for r in await pool.fetch("SELECT payload FROM pgqueuer ORDER BY id")]
+    clients = SlackClients(idle.deps.settings, pool)
+    for payload in payloads:
+        await simulation_job.handle(idle.deps, clients, payload)
+    requests, posts = len(model.requests), len(slack.of("chat.postMessage"))
+    assert await pool.fetchval("SELECT status FROM ab_tests") == "open"
+    # a retry of each (its worker died before the queue heard) adds nothing
+    for payload in payloads:
+        await simulation_job.handle(idle.deps, clients, payload)
+    assert len(model.requests) == requests and len(slack.of("chat.postMessage")) == posts
+    assert len(pair_posts(slack, await pool.fetchval("SELECT parent_ts FROM ab_tests"))) == 1
+    assert await pool.fetchval("SELECT count(*) FROM simulation_conversations") == 2
+    assert await pool.fetchval("SELECT count(*) FROM simulation_turns") == 10
+
+
+async def test_cancelling_stops_both_runs(
+    settings: Settings, pool: asyncpg.Pool, slack: FakeSlack, llm: LLM, model: FakeOpenAI
+) -> None:
+    idle = SlackDriver.build(settings=settings, pool=pool, slack=slack, llm=llm)
+    model.json_hook = seeded_customer
+    await two_versions(idle)
+    await idle.command(f"ab Support@1 Support@2 simulation {CHARGED_TWICE} repeat 2")
+    deadline = time.monotonic() + 5
+    while await pool.fetchval("SELECT count(*) FROM pgqueuer") < 4:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    ab_id = await pool.fetchval("SELECT id FROM ab_tests")
+    await idle.command(f"ab cancel {ab_id}")
+    assert "Cancelled" in (await idle.next_reply())["text"]
+    assert await pool.fetchval("SELECT count(*) FROM pgqueuer") == 0
+    statuses = await pool.fetch("SELECT status FROM simulation_runs")
+    assert [s["status"] for s in statuses] == ["stopped", "stopped"]
