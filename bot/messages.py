@@ -37,6 +37,7 @@ HELP: Final = """*ROMASHKA bot playground* — tune your customer-service bot's 
 
 *A/B tests*
 • `/bot ab Support@3 Support@4 [scenario | "message" "message" …]` — blind replies in a thread; the team votes
+• `/bot ab Support@3 Support@4 simulation Charged twice (simulated) [repeat 2]` — both versions face the same simulated customer (same seed per sample); the team votes blind on whole conversations
 • `/bot ab close 12` — reveal and give the verdict · `/bot ab cancel 12` — end it without one · `/bot leaderboard` — every version ranked by the votes of closed tests
 • `/bot stats [Support] [--days 30] [--chart]` — each version's answers, times, alignment, satisfaction, behaviours and A/B record, ▲/▼ against the previous version; `--chart` posts a chart
 • `/bot export [Support] [--days 30]` — every answer and A/B vote of the period as CSV files in the channel (no profile: the whole workspace)

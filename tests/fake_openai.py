@@ -18,6 +18,8 @@ Knobs (set as attributes; reset them per test by making a new server):
   (default read_cues); a test can put a hidden function of its own there
 - failures: queue of Failure for the next requests (see `fail_next`)
 - reject_params: parameters answered with an OpenAI-shaped 400 "unsupported_parameter"
+  (`seed` is otherwise accepted and recorded in `requests`, as OpenAI does; replies do not
+  depend on it, a test's json_hook may)
 - reject_json_schema / reject_json_object: 400 for those response formats
 - judge_levels: override perceived levels in judge replies; judge_reply: raw judge text
 - json_hook: a function of the request body that may answer a JSON request itself (its text),

@@ -32,6 +32,8 @@ CHOICE_WORDS: Final = {"a": "A better", "b": "B better", "tie": "tie", "both_bad
 # the note and the cut notice take three): the cut is said in the view
 TRANSCRIPT_TURN_CHARS: Final = limits.SECTION_TEXT - 200
 TRANSCRIPT_TURNS: Final = limits.BLOCKS_PER_VIEW - 3
+# kept free in the result message for its closing notes
+RESULT_NOTES_CHARS: Final = 1_000
 CUSTOMER: Final = "Customer"
 BOT: Final = "Bot"
 
@@ -253,11 +255,32 @@ def result_message(
         {"type": "section", "text": mrkdwn(f"*{escape(v.recommendation)}*", limits.SECTION_TEXT)},
         {"type": "section", "text": mrkdwn(f"{heads}\n{people}", limits.SECTION_TEXT)},
     ]
-    room = limits.BLOCKS_PER_MESSAGE - len(blocks) - 2
-    for f in list(figures)[:room]:
-        text = simulation_section(f, label_a, label_b)
+    # what one message holds: Slack refuses more blocks or more text (see bot.limits); the
+    # figures left out are stored with the verdict
+    room = limits.BLOCKS_PER_MESSAGE - len(blocks) - 3
+    used = sum(len(json.dumps(b)) for b in blocks) + RESULT_NOTES_CHARS
+    shown = 0
+    for f in figures:
+        text = simulation_section(f, label_a, label_b)[: limits.SECTION_TEXT]
+        if shown >= room or used + len(text) > limits.BLOCKS_TEXT_TOTAL:
+            break
+        blocks.append({"type": "section", "text": mrkdwn(text, limits.SECTION_TEXT)})
+        used += len(text)
+        shown += 1
+    if shown < len(figures):
+        more = len(figures) - shown
         blocks.append(
-            {"type": "section", "text": mrkdwn(text[: limits.SECTION_TEXT], limits.SECTION_TEXT)}
+            {
+                "type": "context",
+                "elements": [
+                    mrkdwn(
+                        f"{more} more simulated customer{'s' if more != 1 else ''} not shown "
+                        "(a Slack message holds no more); every figure is stored with the "
+                        "verdict.",
+                        limits.SECTION_FIELD_TEXT,
+                    )
+                ],
+            }
         )
     blocks.append(
         {
