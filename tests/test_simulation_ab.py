@@ -16,10 +16,13 @@ from bot import ids
 from bot.jobs import simulation as simulation_job
 from bot.jobs.slack_clients import SlackClients
 from bot.model.llm import LLM
+from bot.simulation import ab as simulation_ab
 from bot.startup.settings import Settings
 from tests.fake_openai import FakeOpenAI
 from tests.fake_slack import Call, FakeSlack
-from tests.slack_driver import SlackDriver
+from tests.slack_driver import CHANNEL, OTHER_TEAM, TEAM, SlackDriver
+from tests.test_ab import last_parent
+from tests.test_ab_blind import OTHER_CHANNEL, home, normal, reply, since
 
 SIMULATOR_SCHEMA = "simulated_customer"
 CHARGED_TWICE = "Charged twice (simulated)"
@@ -276,3 +279,98 @@ async def test_cancelling_stops_both_runs(
     assert await pool.fetchval("SELECT count(*) FROM pgqueuer") == 0
     statuses = await pool.fetch("SELECT status FROM simulation_runs")
     assert [s["status"] for s in statuses] == ["stopped", "stopped"]
+
+
+async def run_blind(
+    live: SlackDriver, monkeypatch: pytest.MonkeyPatch, *, team: str, channel: str, a_first: bool
+) -> dict[str, Any]:
+    for text in ("new Support", "set formality 95"):
+        await live.reply_text(text, team=team, channel=channel)
+    monkeypatch.setattr(simulation_ab, "draw_a_first", lambda: a_first)
+    monkeypatch.setattr(simulation_ab, "draw_seed_base", lambda: 1000)
+    await live.command(
+        f"ab Support@1 Support@2 simulation {CHARGED_TWICE} repeat 2", team=team, channel=channel
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        row = await live.pool.fetchrow(
+            "SELECT * FROM ab_tests WHERE team_id = $1 AND status = 'open'", team
+        )
+        if row is not None:
+            return dict(row)
+        assert time.monotonic() < deadline, "the A/B test never opened"
+        await asyncio.sleep(0.05)
+
+
+async def seen_by_voters(
+    live: SlackDriver, *, team: str, channel: str, test: dict[str, Any]
+) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    thread = pair_posts(live.slack, test["parent_ts"])
+    seen["thread"] = [c.args["blocks"] for c in thread]
+    confirmations = []
+    for voter, position, action in (
+        ("U1", 0, ids.AB_SIM_VOTE_1),
+        ("U2", 1, ids.AB_SIM_VOTE_2),
+        ("U1", 1, ids.AB_SIM_VOTE_TIE),
+        ("U1", 0, ids.AB_SIM_VOTE_2),
+    ):
+        await live.click(
+            action, value_of(thread[position], action), user=voter, team=team, channel=channel
+        )
+        confirmations.append((await live.next_reply())["text"])
+    seen["confirmations"] = confirmations
+    seen["parent"] = last_parent(live, test["parent_ts"])
+    opened = len(live.slack.of("views.open"))
+    for post in thread:
+        for number in ("1", "2"):
+            await live.click(
+                ids.AB_TRANSCRIPT, transcript_value(post, number), team=team, channel=channel
+            )
+    await live.slack.wait_calls("views.open", opened + 2 * len(thread))
+    seen["transcripts"] = [a["view"] for a in since(live.slack.of("views.open"), opened)]
+    seen["home"] = await home(live, team=team)
+    for command in ("stats Support", "leaderboard", "export"):
+        seen[command] = await reply(live, command, team=team, channel=channel)
+    seen["files"] = [
+        (name, data.decode("utf-8-sig"))
+        for name, data, args in live.slack.files_posted()
+        if args.get("channel_id") == channel
+    ]
+    return seen
+
+
+async def test_nothing_a_voter_sees_depends_on_which_conversation_is_a(
+    live: SlackDriver, model: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same test in two workspaces, identical but for the hidden order (Conversation 1 is A
+    in every pair of one, B in the other), both versions answering the same text: every surface
+    a voter can see comes out the same, ids and times aside; once closed, they differ."""
+    model.json_hook = seeded_customer
+    model.answer_text = "Sorry about that: the duplicate charge is refunded within 5 days."
+    first = await run_blind(live, monkeypatch, team=TEAM, channel=CHANNEL, a_first=True)
+    second = await run_blind(
+        live, monkeypatch, team=OTHER_TEAM, channel=OTHER_CHANNEL, a_first=False
+    )
+    orders = await live.pool.fetch("SELECT ab_test_id, a_first FROM ab_messages")
+    assert {(r["ab_test_id"], r["a_first"]) for r in orders} == {
+        (first["id"], True),
+        (second["id"], False),
+    }
+    one = await seen_by_voters(live, team=TEAM, channel=CHANNEL, test=first)
+    other = await seen_by_voters(live, team=OTHER_TEAM, channel=OTHER_CHANNEL, test=second)
+    assert one.keys() == other.keys()
+    for surface in one:
+        assert normal(one[surface]) == normal(other[surface]), surface
+    for team, channel, test in ((TEAM, CHANNEL, first), (OTHER_TEAM, OTHER_CHANNEL, second)):
+        await live.command(f"ab close {test['id']}", team=team, channel=channel)
+        await live.next_reply()
+    revealed = {
+        c.args["channel"]: json.dumps(c.args["blocks"])
+        for c in live.slack.of("chat.update")
+        if str(c.args.get("text")).startswith("Pair 1 of 2: revealed")
+    }
+    # the check can see the order once it is shown
+    assert "Conversation 1 was *A: Support v1*" in revealed[CHANNEL]
+    assert "Conversation 1 was *B: Support v2*" in revealed[OTHER_CHANNEL]
+    assert normal(revealed[CHANNEL]) != normal(revealed[OTHER_CHANNEL])
