@@ -13,6 +13,7 @@ from bot.metrics.sampling import (
     means_differ,
     pass_hat_k,
     rate,
+    rate_difference,
     rates_differ,
     slope,
     spearman,
@@ -127,3 +128,23 @@ def test_means_differ_by_welch() -> None:
     assert c is not None and d is not None and means_differ(c, d) is False
     one = mean_interval([70])
     assert one is not None and means_differ(one, a) is None
+
+
+@pytest.mark.parametrize(
+    ("now", "before", "expected"),
+    [
+        # Newcombe (1998), Statistics in Medicine 17:873, Table II example (a), method 10
+        ((56, 70), (48, 80), (0.2, 0.0524, 0.3339)),
+        ((1, 1), (3, 4), None),  # a side with fewer than two samples
+    ],
+)
+def test_rate_difference_is_newcombes_interval(
+    now: tuple[int, int],
+    before: tuple[int, int],
+    expected: tuple[float, float, float] | None,
+) -> None:
+    found = rate_difference(rate(*now), rate(*before))
+    if expected is None:
+        assert found is None
+        return
+    assert found == pytest.approx(expected, abs=5e-4)
