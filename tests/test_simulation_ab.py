@@ -18,6 +18,7 @@ from bot.jobs.slack_clients import SlackClients
 from bot.model.llm import LLM
 from bot.simulation import ab as simulation_ab
 from bot.startup.settings import Settings
+from storage import ab as ab_repo
 from tests.fake_openai import FakeOpenAI
 from tests.fake_slack import Call, FakeSlack
 from tests.slack_driver import CHANNEL, OTHER_TEAM, TEAM, SlackDriver
@@ -276,6 +277,9 @@ async def test_cancelling_stops_both_runs(
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
     ab_id = await pool.fetchval("SELECT id FROM ab_tests")
+    # its conversations wait in the queue: the stuck-test sweep leaves it answering
+    assert await ab_repo.mark_stale_tests_interrupted(pool, stale_after_s=0) == 0
+    assert await pool.fetchval("SELECT status FROM ab_tests") == "answering"
     await idle.command(f"ab cancel {ab_id}")
     assert "Cancelled" in (await idle.next_reply())["text"]
     assert await pool.fetchval("SELECT count(*) FROM pgqueuer") == 0
