@@ -203,6 +203,7 @@ async def test_an_ab_over_a_simulation_is_blind_seeded_and_shown_side_by_side(
     assert "Goal reached · A 2/2 (100%, 95% CI 34%–100%) · B 2/2 (100%, 95% CI 34%–100%)" in text
     assert "B − A: +0 points (95% CI" in text
     assert "Drift Enthusiasm (trend)" in text
+    assert "Mean alignment of the bot's turns · A " in text
     assert "took it" in text and "not honoured" not in text
     # every pair revealed in the thread
     reveals = [

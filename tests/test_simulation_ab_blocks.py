@@ -108,6 +108,8 @@ def figure(i: int) -> dict[str, Any]:
         "goal_difference": {"diff": 0.0, "low": -0.5, "high": 0.5},
         "behaviours": [{"behaviour": "apologises " + "y" * 200, "a": RATE, "b": RATE}] * 5,
         "drift": [{"trait": "empathy", "a": None, "b": None}],
+        "alignment_a": 81.25,
+        "alignment_b": None,
         "not_counted_a": 0,
         "not_counted_b": 1,
     }
@@ -136,4 +138,5 @@ def test_the_result_fits_one_message(count: int, cut: bool) -> None:
     assert ("more simulated customers not shown" in dumped) is cut
     assert "Not counted (simulator fault or model error) · A 0 · B 1" in dumped
     assert "Drift Empathy (trend) · A n/a · B n/a" in dumped
+    assert "Mean alignment of the bot's turns · A 81.2 · B n/a" in dumped
     assert text.startswith("Result of A/B test #3")

@@ -223,6 +223,10 @@ def simulation_section(f: dict[str, Any], label_a: str, label_b: str) -> str:
     for d in f["drift"]:
         label = TRAIT_LABELS.get(str(d["trait"]), str(d["trait"]))
         lines.append(f"Drift {label} (trend) · A {_drift_text(d['a'])} · B {_drift_text(d['b'])}")
+    alignments = [f.get("alignment_a"), f.get("alignment_b")]
+    if any(a is not None for a in alignments):
+        shown = ["n/a" if a is None else f"{a:.1f}" for a in alignments]
+        lines.append(f"Mean alignment of the bot's turns · A {shown[0]} · B {shown[1]}")
     if f["not_counted_a"] or f["not_counted_b"]:
         lines.append(
             f"Not counted (simulator fault or model error) · A {f['not_counted_a']} · "

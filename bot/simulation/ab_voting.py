@@ -308,6 +308,8 @@ def side_by_side(
                     {"trait": t, "a": drift_a.get(t), "b": drift_b.get(t)}
                     for t in sorted(set(drift_a) | set(drift_b))
                 ],
+                "alignment_a": fa["alignment"],
+                "alignment_b": fb["alignment"],
                 "not_counted_a": fa["conversations"] - fa["counted"],
                 "not_counted_b": fb["conversations"] - fb["counted"],
             }
