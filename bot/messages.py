@@ -84,3 +84,26 @@ def flag_recorded(behaviour: str, *, flagged: bool, others: int) -> str:
 def run_needs_confirming(calls: int, limit: int, *, by_command: bool = False) -> str:
     how = "Add `confirm` at the end to run it." if by_command else "Confirm to start it."
     return f"This run makes {calls} model calls, above this workspace's limit of {limit}. {how}"
+
+
+# ---- interactive answers as jobs (issue #16) ----
+ANSWER_NO_WORKER: Final = (
+    ":hourglass_flowing_sand: Your question is queued, but no worker is answering: start one with "
+    "`romashka worker` (or run the app with `WORKER_IN_APP=true`). It is answered here as soon as "
+    "one runs."
+)
+ANSWER_INTERRUPTED: Final = (
+    ":warning: This answer was interrupted: the worker answering it stopped. Please ask again "
+    "with `/bot test`."
+)
+ANSWER_VERSION_DELETED: Final = (
+    ":warning: This question was not answered: its profile version was deleted before a worker "
+    "picked it up. Run `/bot test` again to ask the profile's current version."
+)
+
+
+def answer_still_queued(waited_s: float) -> str:
+    return (
+        f":hourglass_flowing_sand: Still queued after {waited_s:.0f} s: every worker is busy. "
+        "It is answered here as soon as one is free."
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Final
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -10,7 +9,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.answers.ask import ask
 from bot.answers.pipeline import RunContext
 from bot.errors import UserError
-from bot.jobs.budget import interactive_lease
 from bot.model.llm import LLMError, LLMErrorKind
 from bot.startup.deps import Deps
 from commands.parse import Parsed
@@ -38,16 +36,16 @@ async def run(
         )
     if deps.llm is None or not deps.llm.configured:
         return Reply(LLMError(LLMErrorKind.NOT_CONFIGURED).message)
+    # a worker writes the answer (in this process by default, or `romashka worker`): this
+    # process's loop stays free for acks
     told = await ask(
-        replace(
-            RunContext.of(deps.pool, deps.llm, deps.settings, streams=deps.streams),
-            interactive_lease=interactive_lease(deps),
-        ),
+        RunContext.of(deps.pool, deps.llm, deps.settings, streams=deps.streams),
         client,
         team_id=req.team_id,
         channel_id=req.channel_id,
         user_id=req.user_id,
         profile=parsed.profile,
         message=message,
+        queue=deps.answers,
     )
     return said(told)

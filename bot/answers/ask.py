@@ -35,9 +35,11 @@ async def ask(
     user_id: str,
     profile: str | None,
     message: str,
+    queue: answering.AnswerQueue | None = None,
 ) -> str | None:
     """Answer `message` as the named profile (else the channel's) at its current version. None
-    when the answer is in the thread; otherwise what the person should be told."""
+    when the answer is in the thread (or queued for a worker to write there: `queue`);
+    otherwise what the person should be told."""
     found = await repo.resolve_profile(
         ctx.pool, team_id=team_id, channel_id=channel_id, name=profile
     )
@@ -62,6 +64,7 @@ async def ask(
         user_id=user_id,
         version=version,
         message=message,
+        queue=queue,
     )
     return None
 
@@ -76,9 +79,11 @@ async def first_answer(
     user_id: str,
     version: ProfileVersion,
     message: str,
+    queue: answering.AnswerQueue | None = None,
 ) -> None:
     """A new conversation's first answer: the thread is registered with its version first, so
-    the follow-ups in it (in a channel or the DM) continue with that version."""
+    the follow-ups in it (in a channel or the DM) continue with that version. With `queue`, a
+    worker writes it (bot.jobs.interactive); without, it is written here."""
     await results_repo.register_thread(
         ctx.pool,
         team_id=team_id,
@@ -87,16 +92,16 @@ async def first_answer(
         profile_version_id=version.id,
         user_id=user_id,
     )
-    await answering.answer(
-        ctx,
-        client,
-        answering.AnswerJob(
-            team_id=team_id,
-            channel_id=channel_id,
-            thread_ts=thread_ts,
-            user_id=user_id,
-            kind="test",
-            version=version,
-            turns=[Turn(role="user", content=message)],
-        ),
+    job = answering.AnswerJob(
+        team_id=team_id,
+        channel_id=channel_id,
+        thread_ts=thread_ts,
+        user_id=user_id,
+        kind="test",
+        version=version,
+        turns=[Turn(role="user", content=message)],
     )
+    if queue is not None:
+        await queue.put(client, job)
+    else:
+        await answering.answer(ctx, client, job)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Final
+from typing import Final, Protocol
 
 import asyncpg
 from slack_sdk.errors import SlackApiError
@@ -47,6 +47,13 @@ class AnswerJob:
     @property
     def question(self) -> str:
         return self.turns[-1].content
+
+
+class AnswerQueue(Protocol):
+    """Where an answer goes to be written by a worker instead of by the caller
+    (bot.jobs.interactive): the app that acked only queues it."""
+
+    async def put(self, client: AsyncWebClient, job: AnswerJob) -> None: ...
 
 
 async def post_notice(

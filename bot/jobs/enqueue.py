@@ -13,17 +13,23 @@ from pgqueuer import AsyncpgDriver, Queries
 from bot.jobs.payloads import (
     AB_PAIR,
     AB_POST,
+    INTERACTIVE_ANSWER,
     SCENARIO_MESSAGE,
     THREAD_POST,
     AbPairJob,
     AbPostJob,
     CalibrationCellJob,
+
+
+    InteractiveAnswerJob,
     ScenarioMessageJob,
     ThreadPostJob,
 )
 
-# interactive work (nothing yet) goes before batch work; a scenario run is batch work
+# interactive work (a person waiting in a thread) goes before batch work; a scenario run, an
+# A/B pair or a simulation is batch work. PgQueuer dequeues by priority, highest first.
 BATCH_PRIORITY = 0
+INTERACTIVE_PRIORITY = 100
 
 
 async def enqueue_scenario_messages(
@@ -104,3 +110,14 @@ async def enqueue_calibration_cells(
         on_conflict="skip",
     )
     return sum(1 for i in ids if i is not None)
+
+
+async def enqueue_interactive_answer(con: asyncpg.Connection, job: InteractiveAnswerJob) -> None:
+    """Queue an interactive answer in the caller's transaction (the one storing its request)."""
+    await Queries(AsyncpgDriver(con)).enqueue(
+        INTERACTIVE_ANSWER,
+        job.dumps(),
+        INTERACTIVE_PRIORITY,
+        dedupe_key=job.dedupe_key,
+        on_conflict="skip",
+    )

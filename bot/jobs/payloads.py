@@ -131,3 +131,23 @@ class CalibrationCellJob(Payload):
     def dedupe_key(self) -> str:
         prefix = cell_prefix(team_id=self.team_id, run_id=self.run_id)
         return f"{prefix}{self.trait}:{self.level}:{self.question_idx}:{self.sample}"
+
+
+INTERACTIVE_ANSWER: Final = "interactive_answer"
+
+
+@dataclass(frozen=True, slots=True)
+class InteractiveAnswerJob(Payload):
+    """Answer one stored `/bot test` request (storage.interactive) in its thread. The version,
+    channel and thread are named too: when the version was deleted the request went with it, and
+    the job still says so in the thread."""
+
+    team_id: str
+    request_id: int
+    version_id: int
+    channel_id: str
+    thread_ts: str
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"interactive-answer:{self.team_id}:{self.request_id}"

@@ -21,15 +21,16 @@ from pgqueuer.executors import DatabaseRetryEntrypointExecutor, EntrypointExecut
 from pgqueuer.models import Context
 from pgqueuer.queries import Queries
 
-from bot.jobs import ab_pair, calibration_cell, scenario_message
+from bot.jobs import ab_pair, calibration_cell, interactive, scenario_message
 from bot.jobs import simulation as simulation_job
-from bot.jobs.budget import model_budget
+from bot.jobs.budget import interactive_lease, model_budget
 from bot.jobs.gave_up import GaveUp, failure_reason
 from bot.jobs.payloads import (
     AB_PAIR,
     AB_POST,
     CALIBRATION_CELL,
     CALIBRATION_CELL_HEADLESS,
+    INTERACTIVE_ANSWER,
     SCENARIO_MESSAGE,
     SCENARIO_MESSAGE_HEADLESS,
     THREAD_POST,
@@ -62,6 +63,8 @@ class WorkerOptions:
     heartbeat_timeout_s: float
     # scenario messages answered at once across every worker (the model's shared budget)
     scenario_concurrency: int
+    # /bot test answers this process writes at once, on a queue manager of their own
+    interactive_concurrency: int = 100
 
 
 class Executor(DatabaseRetryEntrypointExecutor):
@@ -139,6 +142,8 @@ class Worker:
         self._running: set[asyncio.Task[Any]] = set()
         self._handing_back: set[asyncio.Task[Any]] = set()
         self._task: asyncio.Task[None] | None = None
+        self._interactive_task: asyncio.Task[None] | None = None
+        self._beating: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         slack = SlackClients(deps.settings, deps.pool)
         budget = model_budget(deps)
@@ -191,7 +196,32 @@ class Worker:
             )
 
         self._calibration_handler = calibration_cell_job
+
+        lease = interactive_lease(deps)
+
+        async def interactive_answer_job(job: Job) -> None:
+            await interactive.handle(deps, slack, job.payload, lease=lease)
+
+        self._interactive_handler = interactive_answer_job
         self.queue = self._build_queue()
+        self.interactive_queue = self._build_interactive_queue()
+
+    def _build_interactive_queue(self) -> QueueManager:
+        """/bot test answers on a queue manager of their own: PgQueuer caps the jobs one
+        manager holds (`max_concurrent_tasks`), so batch work on the other one never takes
+        their slots; their priority puts them first should they share one."""
+        queue = QueueManager(Queries(AsyncpgPoolDriver(self._deps.pool)))
+        queue.register_executor(
+            INTERACTIVE_ANSWER,
+            Executor(
+                EntrypointExecutorParameters(
+                    func=self._interactive_handler, concurrency_limit=0, on_failure="hold"
+                ),
+                running=self._running,
+                handing_back=self._handing_back,
+            ),
+        )
+        return queue
 
     def _build_queue(self) -> QueueManager:
         scenario_message_job, thread_post_job = self._handlers
@@ -299,18 +329,23 @@ class Worker:
                 ),
             )
 
-    async def _supervise(self) -> None:
+    async def _supervise(self, *, interactive: bool = False) -> None:
         """Run the queue manager until stopped; when it fails (the database restarted and its
-        listening connection died), start a fresh one after a pause."""
-        batch = max(1, self._options.concurrency // 2)
+        listening connection died), start a fresh one after a pause. `interactive`: the one
+        for /bot test answers."""
+        concurrency = (
+            self._options.interactive_concurrency if interactive else self._options.concurrency
+        )
+        batch = max(1, min(concurrency // 2, 20))
         timeout = timedelta(seconds=self._options.heartbeat_timeout_s)
         delay = RESTART_FIRST_S
         while not self._stopping.is_set():
             started = time.monotonic()
+            queue = self.interactive_queue if interactive else self.queue
             try:
-                await self.queue.run(
+                await queue.run(
                     batch_size=batch,
-                    max_concurrent_tasks=max(self._options.concurrency, 2 * batch),
+                    max_concurrent_tasks=max(concurrency, 2 * batch),
                     heartbeat_timeout=timeout,
                     # a dead worker's job is noticed by polling; NOTIFY wakes us for new ones
                     dequeue_timeout=timeout,
@@ -324,7 +359,10 @@ class Worker:
             # a worker that ran a good while before failing starts again quickly next time
             ran_long = time.monotonic() - started > RESTART_MAX_S
             delay = RESTART_FIRST_S if ran_long else min(2 * delay, RESTART_MAX_S)
-            self.queue = self._build_queue()
+            if interactive:
+                self.interactive_queue = self._build_interactive_queue()
+            else:
+                self.queue = self._build_queue()
 
     async def start(self) -> None:
         if self._task is not None:
@@ -332,24 +370,42 @@ class Worker:
         self._stopping.clear()
         self._task = asyncio.create_task(self._supervise(), name=TASK_NAME)
         self._task.add_done_callback(_log_end)
+        self._interactive_task = asyncio.create_task(
+            self._supervise(interactive=True), name=f"{TASK_NAME}-interactive"
+        )
+        self._interactive_task.add_done_callback(_log_end)
+        self._beating = asyncio.create_task(
+            interactive.beating(self._deps.pool), name=f"{TASK_NAME}-beat"
+        )
 
     async def stop(self, *, grace_s: float) -> None:
         """No new jobs; those running get `grace_s` to finish, then go back to the queue."""
         task, self._task = self._task, None
         if task is None:
             return
+        tasks = {task}
+        if self._interactive_task is not None:
+            tasks.add(self._interactive_task)
+            self._interactive_task = None
+        beating, self._beating = self._beating, None
+        if beating is not None:
+            # no longer counted as serving: an app asking now tells the person to start one
+            beating.cancel()
+            await asyncio.wait({beating})
         self._stopping.set()
         self.queue.shutdown.set()
-        done, _ = await asyncio.wait({task}, timeout=grace_s)
-        if not done:
+        self.interactive_queue.shutdown.set()
+        done, _ = await asyncio.wait(tasks, timeout=grace_s)
+        if len(done) < len(tasks):
             log.info("handing %d unfinished jobs back to the queue", len(self._running))
             for job_task in list(self._running):
                 self._handing_back.add(job_task)
                 job_task.cancel()
-            await asyncio.wait({task}, timeout=10)
-        if not task.done():
-            task.cancel()
-            await asyncio.wait({task})
+            await asyncio.wait(tasks, timeout=10)
+        for left in tasks:
+            if not left.done():
+                left.cancel()
+                await asyncio.wait({left})
 
     async def __aenter__(self) -> Worker:
         await self.start()
@@ -370,4 +426,5 @@ def options_from(deps: Deps) -> WorkerOptions:
         concurrency=s.worker_concurrency,
         heartbeat_timeout_s=s.job_heartbeat_timeout_s,
         scenario_concurrency=s.scenario_concurrency,
+        interactive_concurrency=s.interactive_concurrency,
     )

@@ -11,6 +11,7 @@ from bot.slack.stream_budget import StreamBudget
 from bot.startup.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.jobs.interactive import InteractiveQueue
     from bot.model.llm import LLM
 
 
@@ -22,7 +23,13 @@ class Deps:
     # chat.startStream / stopStream per workspace, shared by every answer and run of this app
     # (in PostgreSQL, so every process's too); None: built on `pool`
     streams: StreamBudget | None = None
+    # /bot test answers queued for a worker (issue #16); None: built on `pool`
+    answers: InteractiveQueue | None = None
 
     def __post_init__(self) -> None:
         if self.streams is None:
             object.__setattr__(self, "streams", StreamBudget(pool=self.pool))
+        if self.answers is None:
+            from bot.jobs.interactive import InteractiveQueue  # its imports reach back here
+
+            object.__setattr__(self, "answers", InteractiveQueue(self.pool))

@@ -45,6 +45,9 @@ class CoreSettings(BaseSettings):
     scenario_concurrency: Annotated[int, Field(ge=1, le=64)] = 4
     # jobs one process's worker runs at once; the shared limits above still hold
     worker_concurrency: Annotated[int, Field(ge=2, le=256)] = 8
+    # /bot test answers one process's worker writes at once, on slots of their own: batch work
+    # never holds them (they stream while a person watches; the model budget still applies)
+    interactive_concurrency: Annotated[int, Field(ge=2, le=1000)] = 100
     # a job whose worker stopped beating for this long (its process was killed) runs again
     job_heartbeat_timeout_s: Annotated[float, Field(ge=1, le=600)] = 30.0
     # a calibration that would make more model calls than this asks for `confirm` first
