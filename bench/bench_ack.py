@@ -44,7 +44,15 @@ from urllib.parse import urlencode
 import aiohttp
 import asyncpg
 
-from bench.common import free_port, hwm_mib, machine, machine_line, percentile, rss_mib
+from bench.common import (
+    cpu_s,
+    free_port,
+    hwm_mib,
+    machine,
+    machine_line,
+    percentile,
+    rss_mib,
+)
 from bench.harness import fresh_database
 from tests.fake_openai import FakeOpenAI
 from tests.fake_slack import FakeSlack
@@ -139,6 +147,25 @@ async def burst(
     return list(sent), time.perf_counter() - started
 
 
+async def paced(
+    http: aiohttp.ClientSession,
+    url: str,
+    signed: Sequence[tuple[str, dict[str, str]]],
+    over_s: float,
+) -> tuple[list[Sent], float]:
+    """The same requests at a steady rate over `over_s` seconds instead of all at once: request
+    i leaves at i × over_s / N. Each is timed from its own send, as in a burst."""
+    started = time.perf_counter()
+    step = over_s / max(1, len(signed))
+
+    async def one(i: int, body: str, headers: dict[str, str]) -> Sent:
+        await asyncio.sleep(max(0.0, started + i * step - time.perf_counter()))
+        return await _post(http, url, body, headers)
+
+    sent = await asyncio.gather(*(one(i, b, h) for i, (b, h) in enumerate(signed)))
+    return list(sent), time.perf_counter() - started
+
+
 class ClientThread:
     """The HTTP client on an event loop and thread of its own. On the main loop, the fakes'
     work (answering the app's Slack and model calls, which a burst of /bot test sets off at
@@ -183,9 +210,11 @@ class ClientThread:
                 self._loop.close()
 
 
-def _summary(sent: Sequence[Sent]) -> dict[str, Any]:
+def _summary(sent: Sequence[Sent], cpu: float | None = None) -> dict[str, Any]:
+    """`cpu`: the app process's CPU seconds from the first request's send to the last ack."""
     ms = [s.ms for s in sent]
     return {
+        "app_cpu_ms_per_request": None if cpu is None else round(cpu * 1000 / len(ms), 2),
         "requests": len(ms),
         "non_200": sum(1 for s in sent if s.status != 200),
         "p50_ms": round(percentile(ms, 50), 1),
@@ -356,8 +385,13 @@ async def bench(
     warmup: int = 1,
     worker: str = "app",
     scenario_repeat: int = 0,
+    paced_s: float = 0.0,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
-    """`worker`: "app" (scenario jobs run in the app process, the default deployment) or
+    """`paced_s` > 0 adds a third round: N `/bot test` spread evenly over that many seconds (a
+    realistic arrival pattern, reported apart from the bursts); `profile`: run the app under
+    cProfile and write its statistics there (timings then include the profiler's cost).
+    `worker`: "app" (scenario jobs run in the app process, the default deployment) or
     "separate" (WORKER_IN_APP=false and one `python -m bot worker` process beside it);
     `scenario_repeat` > 0 starts `/bot scenario run all repeat N` before the bursts, so that
     scenario jobs are being answered while the acks are timed."""
@@ -380,8 +414,10 @@ async def bench(
                 dsn=dsn, port=port, slack=slack, model=model, worker_in_app=worker == "app"
             )
             with log_path.open("wb") as log:
+                profiling = ["-m", "cProfile", "-o", str(profile)] if profile else []
                 proc = await asyncio.create_subprocess_exec(
                     sys.executable,
+                    *profiling,
                     "-m",
                     "bot",
                     env=env,
@@ -415,6 +451,7 @@ async def bench(
                     requests=requests,
                     warmup=warmup,
                     scenario_repeat=scenario_repeat,
+                    paced_s=paced_s,
                 )
             except BaseException:
                 await _stop(proc)
@@ -442,6 +479,8 @@ async def bench(
             "message": MESSAGE,
             "worker": worker,
             "scenario_repeat": scenario_repeat,
+            "paced_s": paced_s,
+            "profiled": profile is not None,
         },
         "machine": machine(embedded=embedded, postgres_version=server_version),
         **report,
@@ -460,6 +499,7 @@ async def _drive(
     requests: int,
     warmup: int,
     scenario_repeat: int = 0,
+    paced_s: float = 0.0,
 ) -> dict[str, Any]:
     async with ClientThread(limit=requests) as client:
         http = client.http
@@ -468,8 +508,20 @@ async def _drive(
         def post(text: str) -> Awaitable[Sent]:
             return client.run(_post(http, events, *commands.signed(text)))
 
-        def burst_of(text: str) -> Awaitable[tuple[list[Sent], float]]:
-            return client.run(burst(http, events, [commands.signed(text) for _ in range(requests)]))
+        async def burst_of(text: str) -> tuple[list[Sent], float, float | None]:
+            """The burst, its wall time, and the app's CPU seconds until its last ack."""
+            signed = [commands.signed(text) for _ in range(requests)]
+            before = cpu_s(proc.pid)
+            sent, wall = await client.run(burst(http, events, signed))
+            after = cpu_s(proc.pid)
+            return sent, wall, None if before is None or after is None else after - before
+
+        async def paced_of(text: str, over_s: float) -> tuple[list[Sent], float | None]:
+            signed = [commands.signed(text) for _ in range(requests)]
+            before = cpu_s(proc.pid)
+            sent, _ = await client.run(paced(http, events, signed, over_s))
+            after = cpu_s(proc.pid)
+            return sent, None if before is None or after is None else after - before
 
         replies = len(slack.responses)
         created = await post("new Bench")
@@ -491,10 +543,14 @@ async def _drive(
         # (which this opens, for the measured burst to reuse) and on open ones.
         replies = len(slack.responses)
         sequential = [await post("help") for _ in range(PROBE_SEQUENTIAL)]
-        help_cold, _ = await burst_of("help")
+        help_cold, _, help_cold_cpu = await burst_of("help")
         await slack.wait_responses(replies + PROBE_SEQUENTIAL + requests, timeout=30)
-        help_warm, _ = await burst_of("help")
+        cpu_before = cpu_s(proc.pid)
+        help_warm, _, help_warm_cpu = await burst_of("help")
         await slack.wait_responses(replies + PROBE_SEQUENTIAL + 2 * requests, timeout=30)
+        cpu_after = cpu_s(proc.pid)
+        # a whole /bot help, its reply through response_url included
+        help_cpu_whole = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
 
         if scenario_repeat:
             # scenario jobs being answered (in the app or in the worker) during the bursts
@@ -508,13 +564,22 @@ async def _drive(
         load_started = time.monotonic()
         try:
             first_request, first_call = len(model.timings), len(slack.calls)
-            acks, burst_s = await burst_of(f"test {MESSAGE}")
+            acks, burst_s, acks_cpu = await burst_of(f"test {MESSAGE}")
             # A second burst while the first one's answers stream: the app's loop is then busy
             # with tokens coming in and appendStream calls going out, the harder case for acks.
             await _streaming(model, first_request, requests)
-            streaming_acks, _ = await burst_of(f"test {MESSAGE}")
+            streaming_acks, _, streaming_cpu = await burst_of(f"test {MESSAGE}")
             counts, done = await wait_answers(con, slack, warmup + 2 * requests, SETTLE_TIMEOUT_S)
             answers_s = time.monotonic() - load_started
+            paced_acks: list[Sent] = []
+            paced_cpu = None
+            expected = warmup + 2 * requests
+            if paced_s > 0:
+                # the realistic arrival pattern: the same number of commands, spread evenly over
+                # paced_s seconds; the answers of the earlier ones stream while later ones arrive
+                paced_acks, paced_cpu = await paced_of(f"test {MESSAGE}", paced_s)
+                expected += requests
+                counts, done = await wait_answers(con, slack, expected, SETTLE_TIMEOUT_S)
         finally:
             sampler.stop.set()
             await sampling
@@ -524,13 +589,19 @@ async def _drive(
     return {
         "scenario_jobs_at_burst": int(scenario_jobs or 0),
         "startup_s": round(startup_s, 2),
-        "ack": {**_summary(acks), "burst_s": round(burst_s, 3)},
-        "ack_while_streaming": _summary(streaming_acks),
+        "ack": {**_summary(acks, acks_cpu), "burst_s": round(burst_s, 3)},
+        "ack_while_streaming": _summary(streaming_acks, streaming_cpu),
+        "ack_paced": (
+            {**_summary(paced_acks, paced_cpu), "over_s": paced_s} if paced_acks else None
+        ),
         "probe_help_sequential": _summary(sequential),
-        "probe_help_burst_new_connections": _summary(help_cold),
-        "probe_help_burst": _summary(help_warm),
+        "probe_help_burst_new_connections": _summary(help_cold, help_cold_cpu),
+        "probe_help_burst": _summary(help_warm, help_warm_cpu),
+        "help_cpu_ms_per_command_with_reply": (
+            None if help_cpu_whole is None else round(help_cpu_whole * 1000 / requests, 2)
+        ),
         "answers": {
-            "expected": 2 * requests,
+            "expected": expected - warmup,
             "completed": counts["footer_updated"] - warmup,
             "failed": counts["failed"],
             "analysis_failed": counts["analysis_failed"],
@@ -541,7 +612,7 @@ async def _drive(
             # too busy to get back to each stream within 0.25 s, so every chunk flushed
             "append_stream_calls_per_answer": round(
                 sum(1 for c in slack.calls[first_call:] if c.method == "chat.appendStream")
-                / (2 * requests),
+                / (expected - warmup),
                 1,
             ),
         },
@@ -565,6 +636,11 @@ def render(report: dict[str, Any]) -> str:
     rows = [
         ("ack, burst of /bot test (model busy)", ack),
         ("ack, 2nd burst while the 1st's answers stream", report["ack_while_streaming"]),
+        *(
+            [(f"ack, paced: N over {s['paced_s']:g} s (not a burst)", report["ack_paced"])]
+            if report.get("ack_paced")
+            else []
+        ),
         ("  probe: /bot help, one at a time", report["probe_help_sequential"]),
         (
             "  probe: burst of /bot help, new connections",
@@ -578,12 +654,14 @@ def render(report: dict[str, Any]) -> str:
         f"judge {s['judge_ms']:g} ms",
         f"{report['date']} · {machine_line(report['machine'])}",
         "",
-        f"{'figure':<48}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'sent over ms':>14}",
+        f"{'figure':<48}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'sent over ms':>14}"
+        f"{'app CPU ms/req':>16}",
     ]
     for label, r in rows:
+        cpu = r.get("app_cpu_ms_per_request")
         lines.append(
             f"{label:<48}{r['p50_ms']:>8.1f}{r['p99_ms']:>8.1f}{r['max_ms']:>8.1f}"
-            f"{r['send_spread_ms']:>14.1f}"
+            f"{r['send_spread_ms']:>14.1f}{'n/a' if cpu is None else f'{cpu:.2f}':>16}"
         )
     lines += [
         "",
@@ -619,6 +697,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0,
         help="start `/bot scenario run all repeat N` before the bursts (0: none)",
     )
+    parser.add_argument(
+        "--paced-s",
+        type=float,
+        default=0.0,
+        help="also send N `/bot test` evenly over this many seconds, reported apart (0: not)",
+    )
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="run the app under cProfile, stats to this file"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     if args.requests < 1 or min(args.ttft_ms, args.token_ms, args.judge_ms) < 0:
@@ -631,6 +718,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             judge_ms=args.judge_ms,
             worker=args.worker,
             scenario_repeat=args.scenario_repeat,
+            paced_s=args.paced_s,
+            profile=args.profile.resolve() if args.profile else None,
         )
     )
     print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else render(report))
