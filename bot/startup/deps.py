@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import asyncpg
 
+from bot.slack.ack_gate import AckGate
 from bot.slack.stream_budget import StreamBudget
 from bot.startup.settings import Settings
 
@@ -25,6 +26,8 @@ class Deps:
     streams: StreamBudget | None = None
     # /bot test answers queued for a worker (issue #16); None: built on `pool`
     answers: InteractiveQueue | None = None
+    # requests waiting for their ack go before work that follows an ack (HTTP mode)
+    acks: AckGate = field(default_factory=AckGate)
 
     def __post_init__(self) -> None:
         if self.streams is None:

@@ -44,8 +44,9 @@ def http_app(
     app: AsyncApp, deps: Deps, *, external: ExternalHealth | None = None
 ) -> web.Application:
     async def events(request: web.Request) -> web.Response:
-        bolt_request = await to_bolt_request(request)
-        bolt_response = await app.async_dispatch(bolt_request)
+        with deps.acks.acking():
+            bolt_request = await to_bolt_request(request)
+            bolt_response = await app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 
     async def health(_: web.Request) -> web.Response:
