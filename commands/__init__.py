@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -35,7 +36,10 @@ from commands.activity import WorkspaceActivity
 from commands.listen import ClickHandler, button, submission, team_of
 
 
-def register_listeners(app: AsyncApp, deps: Deps) -> None:
+def register_listeners(
+    app: AsyncApp, deps: Deps, *, forget_authorization: Callable[[str], None] | None = None
+) -> None:
+    """`forget_authorization`: drops a workspace's cached authorisation when it uninstalls."""
     activity = WorkspaceActivity(deps.pool)
     home_tab = HomeTab(deps.pool)
     app.middleware(activity.middleware)
@@ -125,6 +129,8 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
             enterprise_id=context.enterprise_id,
         )
         activity.forget(team_of(context))
+        if forget_authorization is not None:
+            forget_authorization(team_of(context))
 
     @app.event("app_home_opened")
     async def home_opened(

@@ -10,6 +10,7 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.authorize_cache import CachedAuthorize
 from bot.slack.signature import StrictRequestVerification
 from bot.startup.deps import Deps
 from commands import register_listeners
@@ -60,12 +61,16 @@ def build_app(deps: Deps) -> AsyncApp:
             install_path=INSTALL_PATH,
             redirect_uri_path=REDIRECT_PATH,
         )
+    authorize = CachedAuthorize(oauth_settings.authorize) if oauth_settings else None
     signing_secret = settings.slack_signing_secret.get_secret_value()
     logger = logging.getLogger("slack_bolt")
     app = AsyncApp(
         signing_secret=signing_secret,
         client=build_web_client(deps),
         oauth_settings=oauth_settings,
+        # an installation read and an auth.test call before every ack, kept for a few seconds
+        # (Bolt takes an AsyncAuthorize as is; its hint names only functions returning a result)
+        authorize=authorize,  # type: ignore[arg-type]
         logger=logger,
         # Bolt's own check, in its place (before authorize), but refusing malformed headers
         request_verification_enabled=False,
@@ -74,5 +79,7 @@ def build_app(deps: Deps) -> AsyncApp:
     if oauth_settings is not None:
         # a revoked token is deleted at once; app_uninstalled is handled with the listeners
         app.event("tokens_revoked")(app.default_tokens_revoked_event_listener())
-    register_listeners(app, deps)
+    register_listeners(
+        app, deps, forget_authorization=authorize.forget if authorize is not None else None
+    )
     return app
