@@ -7,6 +7,7 @@ import asyncio
 
 import asyncpg
 
+from bot.jobs.worker import Worker, options_from
 from bot.model.llm import LLM
 from bot.slack.stream_budget import STREAMS_PER_MINUTE, StreamBudget
 from bot.startup.settings import Settings
@@ -61,23 +62,25 @@ async def test_answers_past_the_budget_are_posted_and_updated(
         llm=llm,
         streams=StreamBudget(per_minute=1, clock=lambda: now[0]),
     )
-    await live.reply_text("new Support")
-    await live.command("test first question")
-    [first] = await settled(pool)
-    await live.command("test second question")
-    _, second = await settled(pool, 2)
-    [stream] = slack.of("chat.startStream")  # only the first answer streamed
-    assert stream.response["ts"] == first.message_ts
-    assert len(slack.of("chat.stopStream")) == 1
-    posted = next(
-        c for c in slack.of("chat.postMessage") if c.response.get("ts") == second.message_ts
-    )
-    assert posted.args["username"] == "ROMASHKA Assistant"
-    shown = [c for c in slack.of("chat.update") if c.args["ts"] == second.message_ts]
-    assert (shown[-1].args["text"] if shown else posted.args["text"]) == second.answer
-    # a minute later the workspace streams again
-    now[0] += 60
-    await live.command("test third question")
-    *_, third = await settled(pool, 3)
-    assert len(slack.of("chat.startStream")) == 2
-    assert slack.of("chat.startStream")[-1].response["ts"] == third.message_ts
+    # the answers are written by the worker (as in every app process), through the queue
+    async with Worker(live.deps, options=options_from(live.deps)):
+        await live.reply_text("new Support")
+        await live.command("test first question")
+        [first] = await settled(pool)
+        await live.command("test second question")
+        _, second = await settled(pool, 2)
+        [stream] = slack.of("chat.startStream")  # only the first answer streamed
+        assert stream.response["ts"] == first.message_ts
+        assert len(slack.of("chat.stopStream")) == 1
+        posted = next(
+            c for c in slack.of("chat.postMessage") if c.response.get("ts") == second.message_ts
+        )
+        assert posted.args["username"] == "ROMASHKA Assistant"
+        shown = [c for c in slack.of("chat.update") if c.args["ts"] == second.message_ts]
+        assert (shown[-1].args["text"] if shown else posted.args["text"]) == second.answer
+        # a minute later the workspace streams again
+        now[0] += 60
+        await live.command("test third question")
+        *_, third = await settled(pool, 3)
+        assert len(slack.of("chat.startStream")) == 2
+        assert slack.of("chat.startStream")[-1].response["ts"] == third.message_ts
