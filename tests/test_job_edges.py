@@ -298,7 +298,7 @@ async def test_a_failed_answer_is_not_judged_on_retry(
 
 @pytest.fixture
 def talking(settings: Settings, pool: asyncpg.Pool, slack: FakeSlack, llm: LLM) -> SlackDriver:
-    """The app with a model and no worker: only interactive answers and what a test calls."""
+    """The app with a model and no worker: a test starts one when it needs answers."""
     return SlackDriver.build(settings=settings, pool=pool, slack=slack, llm=llm)
 
 
@@ -316,29 +316,31 @@ async def test_a_429_met_by_an_interactive_answer_shrinks_the_budget(
 ) -> None:
     """/bot test's answer meets a 429 (Retry-After 5 s); the client retries and answers. The
     budget heard it: halved, batch work paused."""
-    await talking.reply_text("new Support")
-    model.fail_next(Failure("rate_limit", retry_after="5", retry_after_ms=None))
-    await talking.command("test Why was I charged twice?")
+    # /bot test's answer is a job: a worker writes it
+    async with Worker(talking.deps, options=options_from(talking.deps)):
+        await talking.reply_text("new Support")
+        model.fail_next(Failure("rate_limit", retry_after="5", retry_after_ms=None))
+        await talking.command("test Why was I charged twice?")
 
-    async def halved() -> bool:
-        limit = await talking.pool.fetchval(
-            "SELECT current_limit FROM model_budgets WHERE model = 'fake-model'"
-        )
-        return limit is not None and limit < talking.deps.settings.scenario_concurrency
+        async def halved() -> bool:
+            limit = await talking.pool.fetchval(
+                "SELECT current_limit FROM model_budgets WHERE model = 'fake-model'"
+            )
+            return limit is not None and limit < talking.deps.settings.scenario_concurrency
 
-    # heard as the 429 arrived, while the client still waits to retry
-    await until(halved, what="the budget to hear the 429")
-    limit, paused_s = await _budget(talking)
-    assert limit == talking.deps.settings.scenario_concurrency / 2
-    assert 3 < paused_s <= 5
+        # heard as the 429 arrived, while the client still waits to retry
+        await until(halved, what="the budget to hear the 429")
+        limit, paused_s = await _budget(talking)
+        assert limit == talking.deps.settings.scenario_concurrency / 2
+        assert 3 < paused_s <= 5
 
-    async def answered() -> bool:
-        return bool(await talking.pool.fetchval("SELECT count(*) FROM test_results"))
+        async def answered() -> bool:
+            return bool(await talking.pool.fetchval("SELECT count(*) FROM test_results"))
 
-    await until(answered, what="the answer")
-    limit, _ = await _budget(talking)
-    # grown back a little by the answer that succeeded on the client's retry
-    assert limit < talking.deps.settings.scenario_concurrency
+        await until(answered, what="the answer")
+        limit, _ = await _budget(talking)
+        # grown back a little by the answer that succeeded on the client's retry
+        assert limit < talking.deps.settings.scenario_concurrency
 
 
 async def test_a_429_met_by_a_judge_shrinks_the_budget(
