@@ -93,8 +93,7 @@ ANSWER_NO_WORKER: Final = (
     "one runs."
 )
 ANSWER_INTERRUPTED: Final = (
-    ":warning: This answer was interrupted: the worker answering it stopped. Please ask again "
-    "with `/bot test`."
+    ":warning: This answer was interrupted: the worker answering it stopped. Please ask again."
 )
 ANSWER_VERSION_DELETED: Final = (
     ":warning: This question was not answered: its profile version was deleted before a worker "

@@ -46,6 +46,8 @@ async def on_message(
         ts=str(event["ts"]),
         user_id=str(event["user"]),
         text=follow_up.strip_mentions(str(event.get("text", ""))),
+        # a worker writes it (in this process by default, or `romashka worker`)
+        queue=deps.answers,
     )
 
 

@@ -76,10 +76,12 @@ async def answer(
     user_id: str,
     text: str,
     claimed: Callable[[], Awaitable[None]] | None = None,
+    queue: answering.AnswerQueue | None = None,
 ) -> None:
     """Answer the person's message `text` (mentions already stripped) at `ts` in a thread,
     when the thread is one of our tests and nobody answered that message yet. `claimed` runs
-    once the message is ours to answer (a DM shows its status there)."""
+    once the message is ours to answer (a DM shows its status there). With `queue`, a worker
+    writes the answer (bot.jobs.interactive); without, it is written here."""
     pool = ctx.pool
     version_id = await results_repo.thread_version(
         pool, team_id=team_id, channel_id=channel, thread_ts=thread_ts
@@ -115,7 +117,10 @@ async def answer(
             client, channel=channel, thread_ts=thread_ts, text=f":warning: {FOLLOW_UP_FAILED}"
         )
         return
-    await answering.answer(ctx, client, job)
+    if queue is not None:
+        await queue.put(client, job)
+    else:
+        await answering.answer(ctx, client, job)
 
 
 async def point_to_test(
