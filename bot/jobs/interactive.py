@@ -188,9 +188,12 @@ def _turn(role: str, content: str) -> Turn:
     return Turn(role="assistant" if role == "assistant" else "user", content=content)
 
 
-async def beating(pool: asyncpg.Pool, *, every_s: float = BEAT_EVERY_S) -> None:
+async def beating(
+    pool: asyncpg.Pool, *, every_s: float = BEAT_EVERY_S, first: asyncio.Event | None = None
+) -> None:
     """While it runs, this process counts as serving interactive answers; its row goes when it
-    stops (a killed process's is ignored after LIVE_WITHIN_S and deleted later)."""
+    stops (a killed process's is ignored after LIVE_WITHIN_S and deleted later). `first` is set
+    once the first beat was written (or failed)."""
     worker_id = uuid.uuid4().hex
     try:
         while True:
@@ -198,6 +201,8 @@ async def beating(pool: asyncpg.Pool, *, every_s: float = BEAT_EVERY_S) -> None:
                 await repo.beat(pool, worker_id=worker_id, forget_after_s=10 * LIVE_WITHIN_S)
             except Exception:
                 log.exception("could not write the interactive worker's beat")
+            if first is not None:
+                first.set()
             await asyncio.sleep(every_s)
     finally:
         with contextlib.suppress(Exception):

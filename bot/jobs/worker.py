@@ -51,6 +51,8 @@ GAVE_UP_TIMEOUT_S: Final = 30.0
 # a failed queue manager is started again after this pause, doubling up to RESTART_MAX_S
 RESTART_FIRST_S: Final = 1.0
 RESTART_MAX_S: Final = 30.0
+# how long start() waits for the first beat of the interactive answers' worker
+STARTUP_BEAT_WAIT_S: Final = 2.0
 # names tasks that live as long as the process (bot.startup.daemons.DAEMON_PREFIX: drain skips them)
 TASK_NAME: Final = "romashka-daemon-worker"
 
@@ -203,14 +205,17 @@ class Worker:
             await interactive.handle(deps, slack, job.payload, lease=lease)
 
         self._interactive_handler = interactive_answer_job
-        self.queue = self._build_queue()
-        self.interactive_queue = self._build_interactive_queue()
+        # both managers listen on one pooled connection (PgQueuer's driver counts its users), so
+        # the second costs the pool nothing; one rebuilt after a failure gets a driver of its own
+        shared = AsyncpgPoolDriver(deps.pool)
+        self.queue = self._build_queue(shared)
+        self.interactive_queue = self._build_interactive_queue(shared)
 
-    def _build_interactive_queue(self) -> QueueManager:
+    def _build_interactive_queue(self, driver: AsyncpgPoolDriver | None = None) -> QueueManager:
         """/bot test answers on a queue manager of their own: PgQueuer caps the jobs one
         manager holds (`max_concurrent_tasks`), so batch work on the other one never takes
         their slots; their priority puts them first should they share one."""
-        queue = QueueManager(Queries(AsyncpgPoolDriver(self._deps.pool)))
+        queue = QueueManager(Queries(driver or AsyncpgPoolDriver(self._deps.pool)))
         queue.register_executor(
             INTERACTIVE_ANSWER,
             Executor(
@@ -223,9 +228,9 @@ class Worker:
         )
         return queue
 
-    def _build_queue(self) -> QueueManager:
+    def _build_queue(self, driver: AsyncpgPoolDriver | None = None) -> QueueManager:
         scenario_message_job, thread_post_job = self._handlers
-        queue = QueueManager(Queries(AsyncpgPoolDriver(self._deps.pool)))
+        queue = QueueManager(Queries(driver or AsyncpgPoolDriver(self._deps.pool)))
         # runs of `romashka scenarios run`: the same job, helped along by every app worker
         queue.register_executor(
             SCENARIO_MESSAGE_HEADLESS,
@@ -374,9 +379,14 @@ class Worker:
             self._supervise(interactive=True), name=f"{TASK_NAME}-interactive"
         )
         self._interactive_task.add_done_callback(_log_end)
+        first = asyncio.Event()
         self._beating = asyncio.create_task(
-            interactive.beating(self._deps.pool), name=f"{TASK_NAME}-beat"
+            interactive.beating(self._deps.pool, first=first), name=f"{TASK_NAME}-beat"
         )
+        # counted as serving before the app takes its first command, so that command is not
+        # told that nobody answers
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(first.wait(), timeout=STARTUP_BEAT_WAIT_S)
 
     async def stop(self, *, grace_s: float) -> None:
         """No new jobs; those running get `grace_s` to finish, then go back to the queue."""
