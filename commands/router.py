@@ -90,8 +90,6 @@ async def handle(
     client: AsyncWebClient,
 ) -> None:
     await ack()
-    # other requests' acks first: in a burst, this work would otherwise run between them
-    await deps.acks.after_acks()
     req = SlashRequest.from_body(body)
     parsed = parse(req.text)
 

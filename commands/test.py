@@ -36,6 +36,9 @@ async def run(
         )
     if deps.llm is None or not deps.llm.configured:
         return Reply(LLMError(LLMErrorKind.NOT_CONFIGURED).message)
+    # other requests' acks first: in a burst of commands, posting the parent and queueing the
+    # answer would otherwise run between them (bot/slack/ack_gate.py)
+    await deps.acks.after_acks()
     # a worker writes the answer (in this process by default, or `romashka worker`): this
     # process's loop stays free for acks
     told = await ask(
