@@ -19,8 +19,6 @@ from bot.jobs.payloads import (
     AbPairJob,
     AbPostJob,
     CalibrationCellJob,
-
-
     InteractiveAnswerJob,
     ScenarioMessageJob,
     ThreadPostJob,

@@ -46,7 +46,8 @@ LIVE_WITHIN_S: Final = 3 * BEAT_EVERY_S
 LIVE_CACHE_S: Final = 1.0
 # a request no worker picked in this long is told it is still queued (or that nobody answers)
 PICK_TIMEOUT_S: Final = 10.0
-# names the watch tasks so that a shutdown's drain does not wait for them (bot.startup.server)
+# names the watch tasks so that a shutdown's drain does not wait for them
+# (bot.startup.daemons.DAEMON_PREFIX)
 WATCH_TASK: Final = "romashka-daemon-queued-answer"
 
 Lease = Callable[[str], AbstractAsyncContextManager[object]]
