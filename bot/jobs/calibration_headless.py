@@ -21,6 +21,7 @@ from bot.jobs import calibration_cell
 from bot.jobs.budget import model_budget
 from bot.jobs.context import JobDeps
 from bot.jobs.payloads import CALIBRATION_CELL_HEADLESS
+from bot.jobs.polling import dequeue_timeout
 from bot.jobs.slack_clients import NoSlack
 from bot.jobs.worker import MAX_ATTEMPTS, Executor
 from storage import calibration_runs as repo
@@ -81,7 +82,7 @@ async def run_queued(
             batch_size=max(1, concurrency // 2),
             max_concurrent_tasks=max(2, concurrency),
             heartbeat_timeout=timeout,
-            dequeue_timeout=timeout,
+            dequeue_timeout=dequeue_timeout(timeout.total_seconds()),
         )
     )
     try:

@@ -23,6 +23,7 @@ from bot.jobs.budget import model_budget
 from bot.jobs.context import JobDeps
 from bot.jobs.gave_up import failure_reason
 from bot.jobs.payloads import SCENARIO_MESSAGE_HEADLESS
+from bot.jobs.polling import dequeue_timeout
 from bot.jobs.slack_clients import NoSlack
 from bot.jobs.worker import Executor
 from bot.scenarios.engine import HEARTBEAT_S, PlanItem
@@ -88,7 +89,7 @@ async def run_queued(
             batch_size=max(1, concurrency // 2),
             max_concurrent_tasks=max(2, concurrency),
             heartbeat_timeout=timeout,
-            dequeue_timeout=timeout,
+            dequeue_timeout=dequeue_timeout(timeout.total_seconds()),
         )
     )
     try:

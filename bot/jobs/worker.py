@@ -35,6 +35,7 @@ from bot.jobs.payloads import (
     SCENARIO_MESSAGE_HEADLESS,
     THREAD_POST,
 )
+from bot.jobs.polling import dequeue_timeout
 from bot.jobs.slack_clients import SlackClients
 from bot.simulation import report_retry as simulation_report
 from bot.startup.deps import Deps
@@ -352,8 +353,7 @@ class Worker:
                     batch_size=batch,
                     max_concurrent_tasks=max(concurrency, 2 * batch),
                     heartbeat_timeout=timeout,
-                    # a dead worker's job is noticed by polling; NOTIFY wakes us for new ones
-                    dequeue_timeout=timeout,
+                    dequeue_timeout=dequeue_timeout(timeout.total_seconds()),
                 )
             except Exception:
                 log.exception("the job worker stopped; starting it again in %.0f s", delay)
