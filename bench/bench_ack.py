@@ -387,8 +387,13 @@ async def bench(
     scenario_repeat: int = 0,
     paced_s: float = 0.0,
     profile: Path | None = None,
+    app_cpu: int | None = None,
 ) -> dict[str, Any]:
-    """`paced_s` > 0 adds a third round: N `/bot test` spread evenly over that many seconds (a
+    """`app_cpu`: run the app process alone on that CPU and everything else (this process with
+    the fake servers and the client, the worker, an embedded database) on the others: the app
+    with a core of its own, as a deployment that keeps answering away from acking would give
+    it. An external database (TEST_DATABASE_URL) is not moved and shares every core.
+    `paced_s` > 0 adds a third round: N `/bot test` spread evenly over that many seconds (a
     realistic arrival pattern, reported apart from the bursts); `profile`: run the app under
     cProfile and write its statistics there (timings then include the profiler's cost).
     `worker`: "app" (scenario jobs run in the app process, the default deployment) or
@@ -396,6 +401,10 @@ async def bench(
     `scenario_repeat` > 0 starts `/bot scenario run all repeat N` before the bursts, so that
     scenario jobs are being answered while the acks are timed."""
     date = datetime.now(UTC)
+    if app_cpu is not None:
+        # before anything is started: the servers, database and worker started from here
+        # inherit the other cores
+        os.sched_setaffinity(0, os.sched_getaffinity(0) - {app_cpu})
     workdir = Path(tempfile.mkdtemp(prefix="romashka-bench-ack-"))
     log_path = workdir / "app.log"
     async with fresh_database() as (dsn, embedded), FakeOpenAI() as model:
@@ -425,6 +434,8 @@ async def bench(
                     stdout=log,
                     stderr=asyncio.subprocess.STDOUT,
                 )
+                if app_cpu is not None:
+                    os.sched_setaffinity(proc.pid, {app_cpu})
                 worker_proc = (
                     await asyncio.create_subprocess_exec(
                         sys.executable,
@@ -481,6 +492,7 @@ async def bench(
             "scenario_repeat": scenario_repeat,
             "paced_s": paced_s,
             "profiled": profile is not None,
+            "app_cpu": app_cpu,
         },
         "machine": machine(embedded=embedded, postgres_version=server_version),
         **report,
@@ -651,7 +663,8 @@ def render(report: dict[str, Any]) -> str:
     lines = [
         f"slash-command ack under load: {s['requests']} concurrent `/bot test` over HTTP to one "
         f"app process; model ttft {s['ttft_ms']:g} ms, {s['token_ms']:g} ms between tokens, "
-        f"judge {s['judge_ms']:g} ms",
+        f"judge {s['judge_ms']:g} ms"
+        + ("" if s.get("app_cpu") is None else f"; the app alone on CPU {s['app_cpu']}"),
         f"{report['date']} · {machine_line(report['machine'])}",
         "",
         f"{'figure':<48}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'sent over ms':>14}"
@@ -706,8 +719,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--profile", type=Path, default=None, help="run the app under cProfile, stats to this file"
     )
+    parser.add_argument(
+        "--app-cpu",
+        type=int,
+        default=None,
+        help="pin the app process to this CPU and everything else to the others",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
+    if args.app_cpu is not None and (
+        args.app_cpu not in os.sched_getaffinity(0) or len(os.sched_getaffinity(0)) < 2
+    ):
+        parser.error("--app-cpu must name one of at least two CPUs this process may use")
     if args.requests < 1 or min(args.ttft_ms, args.token_ms, args.judge_ms) < 0:
         parser.error("--requests must be at least 1; --ttft-ms, --token-ms, --judge-ms at least 0")
     report = asyncio.run(
@@ -720,6 +743,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             scenario_repeat=args.scenario_repeat,
             paced_s=args.paced_s,
             profile=args.profile.resolve() if args.profile else None,
+            app_cpu=args.app_cpu,
         )
     )
     print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else render(report))

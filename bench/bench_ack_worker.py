@@ -26,7 +26,9 @@ from bench.common import machine_line
 WAYS = ("app", "separate")
 
 
-async def both(*, requests: int, scenario_repeat: int, paced_s: float) -> dict[str, Any]:
+async def both(
+    *, requests: int, scenario_repeat: int, paced_s: float, app_cpu: int | None = None
+) -> dict[str, Any]:
     runs: dict[str, Any] = {}
     for way in WAYS:
         runs[way] = await bench(
@@ -37,6 +39,7 @@ async def both(*, requests: int, scenario_repeat: int, paced_s: float) -> dict[s
             worker=way,
             scenario_repeat=scenario_repeat,
             paced_s=paced_s,
+            app_cpu=app_cpu,
         )
     first = runs[WAYS[0]]
     summary = []
@@ -63,6 +66,7 @@ async def both(*, requests: int, scenario_repeat: int, paced_s: float) -> dict[s
         "requests": requests,
         "scenario_repeat": scenario_repeat,
         "paced_s": paced_s,
+        "app_cpu": app_cpu,
         "runs": runs,
         "summary": summary,
     }
@@ -72,7 +76,8 @@ def render(report: dict[str, Any]) -> str:
     lines = [
         f"acks of {report['requests']} concurrent `/bot test`, twice (the 2nd burst while the "
         f"1st's answers stream), while `/bot scenario run all repeat {report['scenario_repeat']}`"
-        " is being answered",
+        " is being answered"
+        + ("" if report.get("app_cpu") is None else f"; the app alone on CPU {report['app_cpu']}"),
         f"{report['date']} · {machine_line(report['machine'])}",
         "",
         f"{'worker':<10}{'burst':<22}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'max ms':>8}"
@@ -109,10 +114,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=5.0,
         help="then N more spread evenly over this many seconds, reported apart (5; 0: not)",
     )
+    parser.add_argument(
+        "--app-cpu",
+        type=int,
+        default=None,
+        help="pin each way's app process to this CPU and everything else to the others",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     report = asyncio.run(
-        both(requests=args.requests, scenario_repeat=args.scenario_repeat, paced_s=args.paced_s)
+        both(
+            requests=args.requests,
+            scenario_repeat=args.scenario_repeat,
+            paced_s=args.paced_s,
+            app_cpu=args.app_cpu,
+        )
     )
     print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else render(report))
     return 0
