@@ -20,6 +20,7 @@ class ClaimTable(StrEnum):
 
     RESULTS = "test_results"
     AB_PAIRS = "ab_messages"
+    SIMULATION_TURNS = "simulation_turns"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,9 @@ _COLUMNS = {
     ClaimTable.RESULTS: _Columns(claimed_at="posted_at", done="posted_ts IS NOT NULL"),
     ClaimTable.AB_PAIRS: _Columns(
         claimed_at="post_claimed_at", done="message_ts IS NOT NULL OR done_at IS NOT NULL"
+    ),
+    ClaimTable.SIMULATION_TURNS: _Columns(
+        claimed_at="posted_at", done="posted_ts IS NOT NULL OR post_unconfirmed"
     ),
 }
 

@@ -17,8 +17,10 @@ from bot.domain.simulation import (
     SimulationRun,
     StoredTurn,
 )
+from storage import post_claims
 from storage.errors import NotFound, StorageError
 from storage.jobs import StoppedRun, stop_and_count
+from storage.post_claims import ClaimTable
 
 _SIM_COLUMNS: Final = "id, team_id, name, persona, goal, behaviours, turn_limit, updated_at"
 _RUN_COLUMNS: Final = (
@@ -259,7 +261,7 @@ async def conversations(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> lis
 async def turns(pool: asyncpg.Pool, *, team_id: str, conversation_id: int) -> list[StoredTurn]:
     rows = await pool.fetch(
         """
-        SELECT turn, text, state, result_id, posted_at IS NOT NULL AS posted
+        SELECT id, turn, text, state, result_id, posted_ts IS NOT NULL OR post_unconfirmed AS posted
         FROM simulation_turns WHERE team_id = $1 AND conversation_id = $2 ORDER BY turn
         """,
         team_id,
@@ -295,7 +297,7 @@ async def add_turn(
     )
     row = await pool.fetchrow(
         """
-        SELECT turn, text, state, result_id, posted_at IS NOT NULL AS posted
+        SELECT id, turn, text, state, result_id, posted_ts IS NOT NULL OR post_unconfirmed AS posted
         FROM simulation_turns WHERE team_id = $1 AND conversation_id = $2 AND turn = $3
         """,
         team_id,
@@ -307,18 +309,60 @@ async def add_turn(
 
 
 async def claim_turn_post(
-    pool: asyncpg.Pool, *, team_id: str, conversation_id: int, turn: int
-) -> bool:
-    """True for the one caller that may post this turn in the run's thread."""
+    pool: asyncpg.Pool, *, team_id: str, turn_id: int, lease_s: float
+) -> post_claims.PostState:
+    """Claim the turn's thread post (see storage.post_claims): a claim older than `lease_s`
+    without a recorded post is taken again, and its new holder looks in the thread first."""
+    return await post_claims.claim(
+        pool, table=ClaimTable.SIMULATION_TURNS, team_id=team_id, row_id=turn_id, lease_s=lease_s
+    )
+
+
+async def record_turn_post(pool: asyncpg.Pool, *, team_id: str, turn_id: int, ts: str) -> None:
+    """The turn's post is settled: Slack took it (its ts), or refused it ('')."""
+    await pool.execute(
+        "UPDATE simulation_turns SET posted_ts = $3 WHERE team_id = $1 AND id = $2",
+        team_id,
+        turn_id,
+        ts,
+    )
+
+
+async def mark_turn_unconfirmed(pool: asyncpg.Pool, *, team_id: str, turn_id: int) -> None:
+    """A lapsed claim whose thread could not be read: not sent again (it may be there), and
+    counted in the run's summary."""
+    await pool.execute(
+        "UPDATE simulation_turns SET post_unconfirmed = true WHERE team_id = $1 AND id = $2",
+        team_id,
+        turn_id,
+    )
+
+
+async def unconfirmed_turns(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> int:
+    """How many of the run's turn posts could not be confirmed."""
+    n: int = await pool.fetchval(
+        """
+        SELECT count(*) FROM simulation_turns t
+        JOIN simulation_conversations c ON c.team_id = t.team_id AND c.id = t.conversation_id
+        WHERE t.team_id = $1 AND c.run_id = $2 AND t.post_unconfirmed
+        """,
+        team_id,
+        run_id,
+    )
+    return n
+
+
+async def claim_chart(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> bool:
+    """True for the one caller that uploads the run's drift chart (claimed before the upload:
+    a report retried after it never uploads it twice; one that died mid-upload has none)."""
     claimed = await pool.fetchval(
         """
-        UPDATE simulation_turns SET posted_at = now()
-        WHERE team_id = $1 AND conversation_id = $2 AND turn = $3 AND posted_at IS NULL
+        UPDATE simulation_runs SET chart_claimed_at = now()
+        WHERE team_id = $1 AND id = $2 AND chart_claimed_at IS NULL
         RETURNING true
         """,
         team_id,
-        conversation_id,
-        turn,
+        run_id,
     )
     return bool(claimed)
 

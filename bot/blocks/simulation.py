@@ -307,6 +307,13 @@ def summary(*, run_id: int, label: str, data: dict[str, Any]) -> tuple[str, list
     )
     if data.get("alignment") is not None:
         overall += f" · mean alignment {data['alignment']:.0f}/100"
+    unconfirmed = int(data.get("unconfirmed_posts") or 0)
+    if unconfirmed:
+        # a turn whose worker stopped mid-post, in a thread the app could not read back
+        overall += (
+            f"\n⚠️ {unconfirmed} turn post{'s' if unconfirmed != 1 else ''} not confirmed "
+            "(the app stopped while posting and could not read the thread back)"
+        )
     blocks += [
         {"type": "divider"},
         {"type": "section", "text": mrkdwn(overall, limits.SECTION_TEXT)},

@@ -143,7 +143,10 @@ class StoredTurn:
     text: str
     state: str | None
     result_id: int | None
+    # its thread post is settled (posted, refused, or not confirmed)
     posted: bool
+    # the row's id: what its thread post's claim and metadata mark name
+    id: int
 
     @property
     def is_customer(self) -> bool:

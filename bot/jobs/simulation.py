@@ -4,7 +4,9 @@ finishes the run's last conversation, post the summary and the drift chart.
 
 Safe to repeat: the conversation row is unique per (run, simulation, sample) and its turns per
 (conversation, turn), so a retried job continues from the stored turns; each turn's post is
-claimed before it is sent (at most once); the report is claimed by a compare-and-set."""
+claimed before it is sent through the post fence (bot.jobs.post_fence: a claim whose holder died
+lapses, and the retry posts the turn only when the thread does not have it); the report is
+claimed by a compare-and-set, and its drift chart's upload once more."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from bot.domain.simulation import Simulation, SimulationRun, StoredTurn
 from bot.jobs.budget import ModelBudget
 from bot.jobs.enqueue import BATCH_PRIORITY
 from bot.jobs.payloads import Payload
+from bot.jobs.post_fence import ClaimLost, PostFence, SendLate, retry_when_rate_limited
 from bot.jobs.slack_clients import SlackClients
 from bot.model.llm import LLMError, LLMErrorKind
 from bot.scenarios.run import show_summary
@@ -44,6 +47,7 @@ from bot.simulation.conversation import ConversationStopped, Lease, OnTurn, conv
 from bot.simulation.figures import simulation_figures, summary_json
 from bot.slack import live_plan
 from bot.slack.post import post_message
+from bot.slack.thread_marks import find_marked, mark
 from bot.slack.uploads import Upload, upload
 from bot.startup.deps import Deps
 from storage import ab as ab_repo
@@ -55,6 +59,7 @@ from storage import simulations as repo
 from storage.ab import SIMULATION_JOB_PREFIX
 from storage.errors import VersionIdNotFound
 from storage.plan_streams import PlanTable
+from storage.post_claims import ClaimTable, PostClaim
 from storage.simulations import SimulationRunNotFound
 
 log = logging.getLogger(__name__)
@@ -69,6 +74,8 @@ THREAD_POST_BURST: Final = 3
 RATE_LIMIT_RETRIES: Final = 20
 # the run's progress (plan append or parent edit): all processes together about once a second
 PROGRESS_EVERY_S: Final = 1.0
+# the metadata mark of a turn's thread post (bot.slack.thread_marks): its row id only
+TURN_EVENT_TYPE: Final = "romashka_simulated_turn"
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,9 +251,12 @@ def _poster(
     assert run.channel_id is not None and run.parent_ts is not None
     channel_id, parent_ts = run.channel_id, run.parent_ts
 
+    lease_s = deps.settings.job_heartbeat_timeout_s
+
     async def post(turn: StoredTurn) -> None:
-        # the channel's turn first (every process shares the pace), then the claim: a job
-        # that dies after the claim leaves the turn unposted rather than posted twice
+        # the channel's turn first (every process shares the pace), then the claim; a claim
+        # whose holder died lapses after the queue's heartbeat timeout, and the job's retry
+        # looks in the thread for the turn's mark before posting it (bot.jobs.post_fence)
         wait_s = await jobs_repo.pace_post(
             deps.pool,
             team_id=run.team_id,
@@ -256,10 +266,39 @@ def _poster(
         )
         if wait_s > 0:
             await asyncio.sleep(wait_s)
-        if not await repo.claim_turn_post(
-            deps.pool, team_id=run.team_id, conversation_id=conversation_id, turn=turn.turn
-        ):
+        state = await repo.claim_turn_post(
+            deps.pool, team_id=run.team_id, turn_id=turn.id, lease_s=lease_s
+        )
+        if state.claim is PostClaim.DONE:
             return
+        if state.claim is PostClaim.WAIT:
+            # another worker holds it (or held it and died): the job continues once it lapses
+            raise RetryRequested(delay=timedelta(seconds=state.wait_s), reason="turn claimed")
+        if state.claim is PostClaim.LOOK_FIRST:
+            try:
+                found = await find_marked(
+                    client,
+                    channel=channel_id,
+                    thread_ts=parent_ts,
+                    event_type=TURN_EVENT_TYPE,
+                    key="turn_id",
+                    value=turn.id,
+                )
+            except SlackApiError as exc:
+                # without the thread we cannot know whether it went out: never post twice,
+                # and count it in the run's summary
+                log.warning(
+                    "simulation run %d: could not read its thread to recover a turn: %s",
+                    run.id,
+                    exc.response.get("error"),
+                )
+                await repo.mark_turn_unconfirmed(deps.pool, team_id=run.team_id, turn_id=turn.id)
+                return
+            if found is not None:
+                await repo.record_turn_post(
+                    deps.pool, team_id=run.team_id, turn_id=turn.id, ts=found
+                )
+                return
         text, blocks = turn_message(
             name=simulation.name,
             sample=sample,
@@ -273,18 +312,39 @@ def _poster(
             if turn.is_customer
             else (version.fields.bot_name, version.fields.avatar_emoji)
         )
+        assert state.token is not None
+        fence = PostFence(
+            deps.pool,
+            table=ClaimTable.SIMULATION_TURNS,
+            team_id=run.team_id,
+            row_id=turn.id,
+            token=state.token,
+            lease_s=lease_s,
+        )
         try:
-            await post_message(
-                client,
+            response = await post_message(
+                fence.client(client),
                 channel=channel_id,
                 thread_ts=parent_ts,
                 text=text,
                 blocks=blocks,
                 username=name,
                 icon_emoji=icon,
+                metadata=mark(TURN_EVENT_TYPE, "turn_id", turn.id),
             )
+        except ClaimLost:
+            return  # another worker took the lapsed claim over: it posts
+        except SendLate:
+            raise RetryRequested(delay=timedelta(seconds=lease_s), reason="turn late") from None
         except SlackApiError as exc:
+            retry_when_rate_limited(exc, lease_s=lease_s)
+            # Slack answered and refused it: settled, so no retry sends it again
             log.warning("could not post a simulated turn: %s", exc.response.get("error"))
+            await repo.record_turn_post(deps.pool, team_id=run.team_id, turn_id=turn.id, ts="")
+        else:
+            await repo.record_turn_post(
+                deps.pool, team_id=run.team_id, turn_id=turn.id, ts=str(response.get("ts") or "")
+            )
         await _progress(deps, client, run=run, version=version)
 
     return post
@@ -386,6 +446,9 @@ async def report(
     pool = deps.pool
     figures = await figures_of(pool, run)
     data = summary_json(figures)
+    data["unconfirmed_posts"] = await repo.unconfirmed_turns(
+        pool, team_id=run.team_id, run_id=run.id
+    )
     await repo.finish_run(pool, team_id=run.team_id, run_id=run.id, summary=data)
     if client is None or run.channel_id is None or run.parent_ts is None:
         return
@@ -408,6 +471,10 @@ async def report(
         )
     if refused is not None:
         log.warning("simulation run %d: %s", run.id, refused)
+    # claimed before the upload: a report retried after the chart was shown does not show it
+    # again (one that died mid-upload leaves the run without it, never with two)
+    if not await repo.claim_chart(pool, team_id=run.team_id, run_id=run.id):
+        return
     png = await asyncio.to_thread(
         drift_chart, figures, title=f"Drift — simulation run #{run.id}, {version.label}"
     )
