@@ -373,3 +373,93 @@ async def test_the_three_seeds_are_added_exactly_once(pool: asyncpg.Pool) -> Non
     await repo.ensure_seeded(pool, team_id=TEAM, seeds=SEEDS)
     assert len(await repo.list_simulations(pool, team_id=TEAM)) == 2
     assert isinstance(first.persona, Persona) and "48213" in first.persona.facts
+
+
+async def test_a_turn_whose_claimant_died_is_posted_once_by_the_retry(
+    settings: Settings,
+    pool: asyncpg.Pool,
+    slack: FakeSlack,
+    llm: LLM,
+    model: FakeOpenAI,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Worker A claims the first turn's post and dies before its request leaves (its task is
+    cancelled at the send: nothing after the claim runs, as with SIGKILL). The queue hands the
+    job to a real worker once A's claim is a heartbeat timeout old: it looks in the thread,
+    does not find the turn, and posts it; every turn is in the thread exactly once."""
+    quick = settings.model_copy(update={"job_heartbeat_timeout_s": 2.0})
+    idle = SlackDriver.build(settings=quick, pool=pool, slack=slack, llm=llm)
+    model.json_hook = scripted_customer(REFUND_SCRIPT)
+    await idle.reply_text("new Support")
+    await idle.command(f"scenario run {CHARGED_TWICE}")
+    deadline = time.monotonic() + 5
+    while not await pool.fetchval("SELECT count(*) FROM pgqueuer"):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    payload = await pool.fetchval("SELECT payload FROM pgqueuer")
+    sending = asyncio.Event()
+
+    async def dies_at_the_send(*_args: Any, **_kwargs: Any) -> Any:
+        sending.set()
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(simulation_job, "post_message", dies_at_the_send)
+    a = asyncio.create_task(
+        simulation_job.handle(idle.deps, SlackClients(idle.deps.settings, pool), payload)
+    )
+    await asyncio.wait_for(sending.wait(), timeout=10)
+    a.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await a
+    monkeypatch.undo()
+    claimed = await pool.fetchrow(
+        "SELECT posted_at, posted_ts FROM simulation_turns WHERE turn = 0"
+    )
+    assert claimed["posted_at"] is not None and claimed["posted_ts"] is None
+    assert thread_of(idle, str(await pool.fetchval("SELECT parent_ts FROM simulation_runs"))) == []
+    async with Worker(idle.deps, options=options_from(idle.deps)):
+        run = await run_finished(pool, timeout=60)
+    turns = await pool.fetch("SELECT id, turn FROM simulation_turns ORDER BY turn")
+    posts = thread_of(idle, run["parent_ts"])
+    marked = [(p.get("metadata") or {}).get("event_payload", {}).get("turn_id") for p in posts]
+    # every turn once, the dead claimant's first turn among them, in the thread's order
+    assert sorted(marked) == sorted(t["id"] for t in turns)
+    assert [t["turn"] for t in turns] == list(range(9))
+    assert slack.of("conversations.replies")  # the retry looked before posting
+    assert run["summary"].get("unconfirmed_posts") == 0
+
+
+async def test_a_report_retried_after_its_chart_was_shown_does_not_upload_it_again(
+    settings: Settings,
+    pool: asyncpg.Pool,
+    slack: FakeSlack,
+    llm: LLM,
+    model: FakeOpenAI,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The chart's upload reaches Slack but its answer does not (a timeout, say): the report
+    fails and is released, and its retry shows the summary again, but not a second chart."""
+    idle = SlackDriver.build(settings=settings, pool=pool, slack=slack, llm=llm)
+    model.json_hook = scripted_customer(REFUND_SCRIPT)
+    await idle.reply_text("new Support")
+    await idle.command(f"scenario run {CHARGED_TWICE}")
+    deadline = time.monotonic() + 5
+    while not await idle.pool.fetchval("SELECT count(*) FROM pgqueuer"):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    payload = await idle.pool.fetchval("SELECT payload FROM pgqueuer")
+    real_upload = simulation_job.upload
+
+    async def uploads_then_times_out(*args: Any, **kwargs: Any) -> Any:
+        await real_upload(*args, **kwargs)
+        raise TimeoutError("the upload's answer never came")
+
+    monkeypatch.setattr(simulation_job, "upload", uploads_then_times_out)
+    clients = SlackClients(idle.deps.settings, idle.pool)
+    with pytest.raises(TimeoutError):
+        await simulation_job.handle(idle.deps, clients, payload)
+    assert len(idle.slack.files_posted()) == 1
+    monkeypatch.undo()
+    await simulation_job.handle(idle.deps, clients, payload)
+    assert await idle.pool.fetchval("SELECT reported_at IS NOT NULL FROM simulation_runs")
+    assert len(idle.slack.files_posted()) == 1
