@@ -22,6 +22,7 @@ from bot.jobs.slack_clients import SlackClients
 from bot.jobs.worker import Worker, options_from
 from bot.model.llm import LLM
 from bot.simulation.library import SEEDS
+from bot.slack import uploads
 from bot.startup.settings import Settings
 from storage import simulations as repo
 from tests.fake_openai import Failure, FakeOpenAI, Leaning, rate, write_answer
@@ -448,7 +449,7 @@ async def test_a_report_retried_after_its_chart_was_shown_does_not_upload_it_aga
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
     payload = await idle.pool.fetchval("SELECT payload FROM pgqueuer")
-    real_upload = simulation_job.upload
+    real_upload = uploads.upload
 
     async def uploads_then_times_out(*args: Any, **kwargs: Any) -> Any:
         await real_upload(*args, **kwargs)
