@@ -150,13 +150,16 @@ async def for_run(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> Simulatio
     return None if row is None else _test(row)
 
 
-async def claim_opening(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> bool:
-    """Compare-and-set, true for exactly one caller: every conversation of both runs is done
-    and nobody opened the test's voting yet."""
-    claimed = await pool.fetchval(
+async def ready_to_open(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> bool:
+    """True (to every caller, any number of times) once every conversation of both runs is
+    done: the caller posts the pairs not yet posted, each claimed on its own, then opens voting
+    by a compare-and-set (storage.ab_jobs.finish_answering). Repeatable on purpose: a job
+    killed while posting the pairs is run again by the queue and carries on. The first caller
+    records when the opening began."""
+    ready = await pool.fetchval(
         """
-        UPDATE simulation_ab_tests s SET opened_at = now()
-        WHERE s.team_id = $1 AND s.ab_test_id = $2 AND s.opened_at IS NULL
+        UPDATE simulation_ab_tests s SET opened_at = COALESCE(s.opened_at, now())
+        WHERE s.team_id = $1 AND s.ab_test_id = $2
           AND NOT EXISTS (
               SELECT 1 FROM simulation_conversations c
               WHERE c.team_id = s.team_id AND c.run_id IN (s.run_a_id, s.run_b_id)
@@ -166,15 +169,7 @@ async def claim_opening(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> bool
         team_id,
         ab_id,
     )
-    return bool(claimed)
-
-
-async def release_opening(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> None:
-    await pool.execute(
-        "UPDATE simulation_ab_tests SET opened_at = NULL WHERE team_id = $1 AND ab_test_id = $2",
-        team_id,
-        ab_id,
-    )
+    return bool(ready)
 
 
 async def pairs(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> list[SimulationPair]:

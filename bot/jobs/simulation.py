@@ -235,7 +235,9 @@ async def handle(
             ) from None
     await _progress_or_report(deps, client, run=run, version=version)
     if sim_ab is not None:
-        await ab_voting.after_conversation(pool, client, sim=sim_ab)
+        await ab_voting.after_conversation(
+            pool, client, sim=sim_ab, lease_s=deps.settings.job_heartbeat_timeout_s
+        )
 
 
 def _poster(

@@ -1,7 +1,9 @@
 """An A/B test over simulated customers after its start: progress while its conversations
-play, the opening (the job finishing the last conversation of both runs posts one blind pair
-per sample and opens voting), a pair's transcripts, and the close (the reveal and the result
-side by side). Votes, the verdict and the leaderboard are the scripted A/B's (bot.ab).
+play, the opening (once the last conversation of both runs is done, its job posts one blind
+pair per sample, each claimed through the post fence, and opens voting by a compare-and-set; a
+job killed half-way is run again by the queue and carries on), a pair's transcripts, and the
+close (the reveal and the result side by side). Votes, the verdict and the leaderboard are the
+scripted A/B's (bot.ab).
 
 Blind: before the close nothing shown depends on which conversation is A — pairs follow their
 stored random order, transcripts say "Customer" and "Bot", and the figures wait for the close.
@@ -12,21 +14,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any, Final
 
 import asyncpg
+from pgqueuer import RetryRequested
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.ab.pairs import slack_error
+from bot.ab.pairs import find_pair_post, pair_mark, slack_error
 from bot.ab.parent import labels, refresh
 from bot.ab.verdict import compute
 from bot.blocks import ab as ab_blocks
 from bot.blocks import simulation_ab as blocks
 from bot.domain.ab import AbMessage, AbTest
 from bot.domain.simulation import Conversation, Simulation, SimulationRun
-from bot.domain.simulation_ab import SimulationAb, SimulationPair
+from bot.domain.simulation_ab import SimulationAb
 from bot.errors import UserError
+from bot.jobs.post_fence import ClaimLost, PostFence, SendLate, retry_when_rate_limited
 from bot.metrics.sampling import Rate, rate_difference
 from bot.simulation.conversation import counted
 from bot.simulation.figures import simulation_figures
@@ -37,6 +42,7 @@ from storage import simulation_ab as repo
 from storage import simulations as simulations_repo
 from storage.ab import SIMULATION_JOB_PREFIX, AbTestNotFound
 from storage.jobs import PostClaim
+from storage.post_claims import ClaimTable
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,10 @@ POST_BURST: Final = 3
 PROGRESS_EVERY_S: Final = 1.0
 NOT_PLAYED_OUT: Final = "was not played out on both sides (a simulator fault or a model error)"
 NOTHING_POSTED: Final = "no pair could be played out and posted"
+POST_LOST: Final = (
+    "could not be posted (the app stopped while posting it and could not read the thread to "
+    "check; it is left out rather than risk posting it twice)"
+)
 NOT_HERE: Final = "That A/B test does not exist in this workspace."
 
 
@@ -69,22 +79,21 @@ async def stop_runs(pool: asyncpg.Pool, *, team_id: str, ab_id: int, user_id: st
 
 
 async def after_conversation(
-    pool: asyncpg.Pool, client: AsyncWebClient | None, *, sim: SimulationAb
+    pool: asyncpg.Pool, client: AsyncWebClient | None, *, sim: SimulationAb, lease_s: float
 ) -> None:
-    """Called by a conversation job of either run once its conversation is done: the job that
-    finishes the last of both runs opens voting (compare-and-set); the others show progress."""
+    """Called by a conversation job of either run once its conversation is done: once every
+    conversation of both runs is done, the job posts the pairs not yet posted and opens voting
+    (compare-and-set); before that it shows progress. Safe to repeat: a job killed half-way
+    through the pairs is run again by the queue (after its heartbeat timeout, `lease_s`) and
+    carries on, each pair's post claimed through the post fence (bot.jobs.post_fence)."""
     team_id, ab_id = sim.team_id, sim.ab_test_id
-    if not await repo.claim_opening(pool, team_id=team_id, ab_id=ab_id):
+    if not await repo.ready_to_open(pool, team_id=team_id, ab_id=ab_id):
         if client is not None and await ab_jobs.claim_progress(
             pool, team_id=team_id, ab_id=ab_id, every_s=PROGRESS_EVERY_S
         ):
             await refresh(pool, client, ab_id, team_id=team_id)
         return
-    try:
-        await _open(pool, client, sim)
-    except BaseException:
-        await asyncio.shield(repo.release_opening(pool, team_id=team_id, ab_id=ab_id))
-        raise
+    await _open(pool, client, sim, lease_s=lease_s)
 
 
 async def _conversations(pool: asyncpg.Pool, sim: SimulationAb) -> dict[int, Conversation]:
@@ -95,11 +104,13 @@ async def _conversations(pool: asyncpg.Pool, sim: SimulationAb) -> dict[int, Con
     return found
 
 
-async def _open(pool: asyncpg.Pool, client: AsyncWebClient | None, sim: SimulationAb) -> None:
+async def _open(
+    pool: asyncpg.Pool, client: AsyncWebClient | None, sim: SimulationAb, *, lease_s: float
+) -> None:
     team_id, ab_id = sim.team_id, sim.ab_test_id
     test = await ab_repo.get(pool, team_id=team_id, ab_id=ab_id)
     if test.status != "answering":
-        return  # cancelled (or failed) meanwhile: nothing to open
+        return  # opened by another job, or cancelled (or failed) meanwhile
     messages = {m.id: m for m in await ab_repo.messages(pool, team_id=team_id, ab_id=ab_id)}
     conversations = await _conversations(pool, sim)
     pairs = await repo.pairs(pool, team_id=team_id, ab_id=ab_id)
@@ -112,12 +123,29 @@ async def _open(pool: asyncpg.Pool, client: AsyncWebClient | None, sim: Simulati
             await ab_jobs.fail_pair(
                 pool, team_id=team_id, message_id=message.id, reason=NOT_PLAYED_OUT
             )
-            await _post_failed(pool, client, test, message, len(pairs), NOT_PLAYED_OUT)
+            text, note = blocks.failed_pair(
+                position=message.position,
+                total=len(pairs),
+                name=message.message,
+                reason=NOT_PLAYED_OUT,
+            )
+            await _fenced_post(pool, client, test, message, text, note, lease_s=lease_s)
             continue
-        await _post_pair(pool, client, test, message, pair, a, b, len(pairs))
+        first, second = (a, b) if message.a_first else (b, a)
+        text, pair_blocks = blocks.blind_pair(
+            message_id=message.id,
+            position=message.position,
+            total=len(pairs),
+            name=message.message,
+            turns_1=await _turn_count(pool, team_id, first.id),
+            turns_2=await _turn_count(pool, team_id, second.id),
+        )
+        await _fenced_post(pool, client, test, message, text, pair_blocks, lease_s=lease_s)
     status = await ab_jobs.finish_answering(
         pool, team_id=team_id, ab_id=ab_id, nothing_posted=NOTHING_POSTED
     )
+    if status is None:
+        return  # another job holds a pair still, or opened it: that one finishes
     log.info("A/B test %d over simulations: %s", ab_id, status)
     if client is not None:
         await refresh(pool, client, ab_id, team_id=team_id)
@@ -139,17 +167,20 @@ async def _turn_count(pool: asyncpg.Pool, team_id: str, conversation_id: int) ->
     return len(await simulations_repo.turns(pool, team_id=team_id, conversation_id=conversation_id))
 
 
-async def _post_pair(
+async def _fenced_post(
     pool: asyncpg.Pool,
     client: AsyncWebClient | None,
     test: AbTest,
     message: AbMessage,
-    pair: SimulationPair,
-    a: Conversation,
-    b: Conversation,
-    total: int,
+    text: str,
+    post_blocks: list[dict[str, Any]],
+    *,
+    lease_s: float,
 ) -> None:
-    team_id = test.team_id
+    """Post a pair (or a failed pair's note) once: claimed, the claim renewed right before the
+    send; a claim whose holder died lapses after `lease_s`, and its taker looks in the thread
+    for the post's mark (the pair's row id: the same whichever side is A) before posting."""
+    team_id, failed = test.team_id, message.failure is not None
     if client is None or test.parent_ts is None:
         await ab_jobs.fail_pair(
             pool, team_id=team_id, message_id=message.id, reason="could not be posted"
@@ -157,75 +188,65 @@ async def _post_pair(
         await ab_jobs.mark_done(pool, team_id=team_id, message_id=message.id)
         return
     await _pace(pool, test)
-    claim = await ab_jobs.claim_post(pool, team_id=team_id, message_id=message.id, lease_s=0)
-    if claim.claim is not PostClaim.POST:
-        # claimed by an opening that stopped half-way: rather than risk showing it twice
-        if claim.claim is not PostClaim.DONE:
+    state = await ab_jobs.claim_post(pool, team_id=team_id, message_id=message.id, lease_s=lease_s)
+    if state.claim is PostClaim.DONE:
+        return
+    if state.claim is PostClaim.WAIT:
+        # another job is posting it (or was, and died): this one comes back once it lapses
+        raise RetryRequested(delay=timedelta(seconds=state.wait_s), reason="pair claimed")
+    if state.claim is PostClaim.LOOK_FIRST:
+        try:
+            found = await find_pair_post(client, test=test, message_id=message.id)
+        except SlackApiError as exc:
+            # without the thread we cannot know whether it went out: never post twice
+            log.warning("A/B test %d: could not read its thread: %s", test.id, slack_error(exc))
+            await ab_jobs.fail_pair(pool, team_id=team_id, message_id=message.id, reason=POST_LOST)
+            await ab_jobs.mark_done(pool, team_id=team_id, message_id=message.id)
+            return
+        if found is not None:
+            await ab_jobs.mark_done(
+                pool, team_id=team_id, message_id=message.id, ts=None if failed else found
+            )
+            return
+    assert state.token is not None
+    fence = PostFence(
+        pool,
+        table=ClaimTable.AB_PAIRS,
+        team_id=team_id,
+        row_id=message.id,
+        token=state.token,
+        lease_s=lease_s,
+    )
+    try:
+        posted = await fence.client(client).chat_postMessage(
+            channel=test.channel_id,
+            thread_ts=test.parent_ts,
+            text=text,
+            blocks=post_blocks,
+            username=ab_blocks.NEUTRAL_NAME,
+            icon_emoji=ab_blocks.NEUTRAL_ICON,
+            metadata=pair_mark(message.id),
+        )
+    except ClaimLost:
+        return  # another job took the lapsed claim over: it posts
+    except SendLate:
+        raise RetryRequested(delay=timedelta(seconds=lease_s), reason="pair late") from None
+    except SlackApiError as exc:
+        retry_when_rate_limited(exc, lease_s=lease_s)
+        code = slack_error(exc)
+        log.warning("could not post a simulation A/B pair: %s", code)
+        if not failed:
             await ab_jobs.fail_pair(
                 pool,
                 team_id=team_id,
                 message_id=message.id,
-                reason="could not be posted (the app stopped while posting it)",
+                reason=f"was refused by Slack (`{code}`)",
             )
-            await ab_jobs.mark_done(pool, team_id=team_id, message_id=message.id)
-        return
-    first, second = (a, b) if message.a_first else (b, a)
-    text, pair_blocks = blocks.blind_pair(
-        message_id=message.id,
-        position=message.position,
-        total=total,
-        name=message.message,
-        turns_1=await _turn_count(pool, team_id, first.id),
-        turns_2=await _turn_count(pool, team_id, second.id),
-    )
-    try:
-        posted = await client.chat_postMessage(
-            channel=test.channel_id,
-            thread_ts=test.parent_ts,
-            text=text,
-            blocks=pair_blocks,
-            username=ab_blocks.NEUTRAL_NAME,
-            icon_emoji=ab_blocks.NEUTRAL_ICON,
-        )
-    except SlackApiError as exc:
-        code = slack_error(exc)
-        log.warning("could not post a simulation A/B pair: %s", code)
-        await ab_jobs.fail_pair(
-            pool, team_id=team_id, message_id=message.id, reason=f"was refused by Slack (`{code}`)"
-        )
         await ab_jobs.mark_done(pool, team_id=team_id, message_id=message.id)
         return
-    await ab_jobs.mark_done(pool, team_id=team_id, message_id=message.id, ts=str(posted["ts"]))
-
-
-async def _post_failed(
-    pool: asyncpg.Pool,
-    client: AsyncWebClient | None,
-    test: AbTest,
-    message: AbMessage,
-    total: int,
-    reason: str,
-) -> None:
-    team_id = test.team_id
-    if client is not None and test.parent_ts is not None:
-        claim = await ab_jobs.claim_post(pool, team_id=team_id, message_id=message.id, lease_s=0)
-        if claim.claim is PostClaim.POST:
-            await _pace(pool, test)
-            text, note = blocks.failed_pair(
-                position=message.position, total=total, name=message.message, reason=reason
-            )
-            try:
-                await client.chat_postMessage(
-                    channel=test.channel_id,
-                    thread_ts=test.parent_ts,
-                    text=text,
-                    blocks=note,
-                    username=ab_blocks.NEUTRAL_NAME,
-                    icon_emoji=ab_blocks.NEUTRAL_ICON,
-                )
-            except SlackApiError as exc:
-                log.warning("could not post a failed pair's note: %s", slack_error(exc))
-    await ab_jobs.mark_done(pool, team_id=team_id, message_id=message.id)
+    await ab_jobs.mark_done(
+        pool, team_id=team_id, message_id=message.id, ts=None if failed else str(posted["ts"])
+    )
 
 
 # ---- a pair's transcripts ------------------------------------------------------------------------
