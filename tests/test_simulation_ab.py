@@ -5,6 +5,7 @@ seed it is sent, and bots of two versions with different names)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from typing import Any
@@ -15,10 +16,12 @@ import pytest
 from bot import ids
 from bot.jobs import simulation as simulation_job
 from bot.jobs.slack_clients import SlackClients
+from bot.jobs.worker import Worker, options_from
 from bot.model.llm import LLM
 from bot.simulation import ab as simulation_ab
 from bot.startup.settings import Settings
 from storage import ab as ab_repo
+from storage import ab_jobs
 from tests.fake_openai import FakeOpenAI
 from tests.fake_slack import Call, FakeSlack
 from tests.slack_driver import CHANNEL, OTHER_TEAM, TEAM, SlackDriver
@@ -381,3 +384,63 @@ async def test_nothing_a_voter_sees_depends_on_which_conversation_is_a(
     assert "Conversation 1 was *A: Support v1*" in revealed[CHANNEL]
     assert "Conversation 1 was *B: Support v2*" in revealed[OTHER_CHANNEL]
     assert normal(revealed[CHANNEL]) != normal(revealed[OTHER_CHANNEL])
+
+
+async def test_a_pair_posting_job_killed_half_way_is_carried_on_and_opens_with_every_pair_once(
+    settings: Settings,
+    pool: asyncpg.Pool,
+    slack: FakeSlack,
+    llm: LLM,
+    model: FakeOpenAI,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Worker A plays the last conversation and starts posting the pairs; it posts the first,
+    claims the second's post and stops there for good (as if killed: nothing after the claim
+    runs). The queue hands the job to a real worker once A's heartbeat is a timeout old: it
+    carries on (the second pair looked for in the thread, not found, posted) and opens voting,
+    with every pair in the thread exactly once."""
+    quick = settings.model_copy(update={"job_heartbeat_timeout_s": 2.0})
+    idle = SlackDriver.build(settings=quick, pool=pool, slack=slack, llm=llm)
+    model.json_hook = seeded_customer
+    await two_versions(idle)
+    await idle.command(f"ab Support@1 Support@2 simulation {CHARGED_TWICE} repeat 3")
+    deadline = time.monotonic() + 5
+    while await pool.fetchval("SELECT count(*) FROM pgqueuer") < 6:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    payloads = [r["payload"] for r in await pool.fetch("SELECT payload FROM pgqueuer ORDER BY id")]
+    clients = SlackClients(idle.deps.settings, pool)
+    for payload in payloads[:-1]:
+        await simulation_job.handle(idle.deps, clients, payload)
+    assert await pool.fetchval("SELECT status FROM ab_tests") == "answering"
+    real_claim = ab_jobs.claim_post
+    claims = 0
+    stopped = asyncio.Event()
+
+    async def stops_after_the_second_claim(*args: Any, **kwargs: Any) -> Any:
+        nonlocal claims
+        claims += 1
+        state = await real_claim(*args, **kwargs)
+        if claims == 2:
+            stopped.set()
+            await asyncio.Event().wait()  # never wakes: A is gone
+        return state
+
+    monkeypatch.setattr(ab_jobs, "claim_post", stops_after_the_second_claim)
+    a = asyncio.create_task(simulation_job.handle(idle.deps, clients, payloads[-1]))
+    try:
+        await asyncio.wait_for(stopped.wait(), timeout=30)
+        parent_ts = str(await pool.fetchval("SELECT parent_ts FROM ab_tests"))
+        assert len(pair_posts(slack, parent_ts)) == 1
+        async with Worker(idle.deps, options=options_from(idle.deps)):
+            await wait_status(pool, "open", timeout=60)
+    finally:
+        a.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await a
+    rows = await pool.fetch("SELECT id, message_ts, failure FROM ab_messages ORDER BY position")
+    assert len(rows) == 3 and all(r["message_ts"] and r["failure"] is None for r in rows)
+    posts = pair_posts(slack, parent_ts)
+    marked = sorted(p.args["metadata"]["event_payload"]["message_id"] for p in posts)
+    assert marked == sorted(r["id"] for r in rows)  # every pair once
+    assert slack.of("conversations.replies")  # the second pair was looked for before posting
