@@ -187,3 +187,26 @@ def test_the_summary_stays_within_slack_limits() -> None:
     assert "Goal reached: 1/2 (50%), 95% CI 9%–91%" in shown
     assert "trend +15.0/turn (95% CI +2.0 to +28.0) · leaves ±15 at turn 3" in shown
     assert "<b>" not in shown
+
+
+@pytest.mark.parametrize(
+    ("unconfirmed", "note"),
+    [(None, None), (0, None), (1, "1 turn post not confirmed"), (3, "3 turn posts not confirmed")],
+)
+def test_the_summary_counts_turn_posts_not_confirmed(
+    unconfirmed: int | None, note: str | None
+) -> None:
+    data: dict[str, object] = {
+        "simulations": [_figure(0)],
+        "pass_rate": {"passed": 3, "n": 4, "value": 0.75, "low": 0.3, "high": 0.95},
+        "alignment": 70.0,
+    }
+    if unconfirmed is not None:
+        data["unconfirmed_posts"] = unconfirmed
+    _, blocks = summary(run_id=7, label="Support v1", data=data)
+    assert block_problems(blocks, most=limits.BLOCKS_PER_MESSAGE) == []
+    shown = str(blocks)
+    if note is None:
+        assert "not confirmed" not in shown
+    else:
+        assert f"⚠️ {note} (the app stopped while posting" in shown
