@@ -376,7 +376,9 @@ async def test_the_three_seeds_are_added_exactly_once(pool: asyncpg.Pool) -> Non
     assert isinstance(first.persona, Persona) and "48213" in first.persona.facts
 
 
+@pytest.mark.parametrize("readable", [True, False])
 async def test_a_turn_whose_claimant_died_is_posted_once_by_the_retry(
+    readable: bool,
     settings: Settings,
     pool: asyncpg.Pool,
     slack: FakeSlack,
@@ -387,7 +389,8 @@ async def test_a_turn_whose_claimant_died_is_posted_once_by_the_retry(
     """Worker A claims the first turn's post and dies before its request leaves (its task is
     cancelled at the send: nothing after the claim runs, as with SIGKILL). The queue hands the
     job to a real worker once A's claim is a heartbeat timeout old: it looks in the thread,
-    does not find the turn, and posts it; every turn is in the thread exactly once."""
+    does not find the turn, and posts it; every turn is in the thread exactly once. When the
+    thread cannot be read, the turn is not risked: it is counted as not confirmed."""
     quick = settings.model_copy(update={"job_heartbeat_timeout_s": 2.0})
     idle = SlackDriver.build(settings=quick, pool=pool, slack=slack, llm=llm)
     model.json_hook = scripted_customer(REFUND_SCRIPT)
@@ -418,16 +421,24 @@ async def test_a_turn_whose_claimant_died_is_posted_once_by_the_retry(
     )
     assert claimed["posted_at"] is not None and claimed["posted_ts"] is None
     assert thread_of(idle, str(await pool.fetchval("SELECT parent_ts FROM simulation_runs"))) == []
+    if not readable:
+        slack.fail_next("conversations.replies", error="not_in_channel")
     async with Worker(idle.deps, options=options_from(idle.deps)):
         run = await run_finished(pool, timeout=60)
     turns = await pool.fetch("SELECT id, turn FROM simulation_turns ORDER BY turn")
     posts = thread_of(idle, run["parent_ts"])
     marked = [(p.get("metadata") or {}).get("event_payload", {}).get("turn_id") for p in posts]
-    # every turn once, the dead claimant's first turn among them, in the thread's order
-    assert sorted(marked) == sorted(t["id"] for t in turns)
     assert [t["turn"] for t in turns] == list(range(9))
     assert slack.of("conversations.replies")  # the retry looked before posting
-    assert run["summary"].get("unconfirmed_posts") == 0
+    if readable:
+        # every turn once, the dead claimant's first turn among them
+        assert sorted(marked) == sorted(t["id"] for t in turns)
+        assert run["summary"].get("unconfirmed_posts") == 0
+        return
+    # every other turn once; the first neither posted again nor forgotten
+    assert sorted(marked) == sorted(t["id"] for t in turns[1:])
+    assert run["summary"]["unconfirmed_posts"] == 1
+    assert "1 turn post not confirmed" in await summary_blocks(idle, run["parent_ts"])
 
 
 async def test_a_report_retried_after_its_chart_was_shown_does_not_upload_it_again(
