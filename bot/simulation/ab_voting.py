@@ -129,7 +129,9 @@ async def _open(
                 name=message.message,
                 reason=NOT_PLAYED_OUT,
             )
-            await _fenced_post(pool, client, test, message, text, note, lease_s=lease_s)
+            await _fenced_post(
+                pool, client, test, message, text, note, lease_s=lease_s, is_note=True
+            )
             continue
         first, second = (a, b) if message.a_first else (b, a)
         text, pair_blocks = blocks.blind_pair(
@@ -176,11 +178,13 @@ async def _fenced_post(
     post_blocks: list[dict[str, Any]],
     *,
     lease_s: float,
+    is_note: bool = False,
 ) -> None:
     """Post a pair (or a failed pair's note) once: claimed, the claim renewed right before the
     send; a claim whose holder died lapses after `lease_s`, and its taker looks in the thread
-    for the post's mark (the pair's row id: the same whichever side is A) before posting."""
-    team_id, failed = test.team_id, message.failure is not None
+    for the post's mark (the pair's row id: the same whichever side is A) before posting. A
+    failed pair's note (`is_note`) records no ts: the pair takes no votes."""
+    team_id, failed = test.team_id, is_note
     if client is None or test.parent_ts is None:
         await ab_jobs.fail_pair(
             pool, team_id=team_id, message_id=message.id, reason="could not be posted"
