@@ -139,9 +139,15 @@ async def store_cell(
     proxies: Mapping[str, float | None] | None = None,
     error: str | None = None,
 ) -> bool:
-    """Once per cell: False when it was stored already (a retried or doubled job)."""
+    """Once per cell: False when it was stored already (a retried or doubled job). Its
+    pending answer (`store_answer`) goes in the same statement."""
     stored = await conn.fetchval(
         """
+        WITH answered AS (
+            DELETE FROM calibration_answers
+            WHERE team_id = $1 AND run_id = $2 AND trait = $3 AND level = $4
+              AND question_idx = $5 AND sample = $6
+        )
         INSERT INTO calibration_cells (team_id, run_id, trait, level, question_idx, sample,
                                        outcome, answer, perceived, proxies, error)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
@@ -161,6 +167,67 @@ async def store_cell(
         error,
     )
     return bool(stored)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAnswer:
+    text: str
+    cut_off: bool
+
+
+async def store_answer(
+    conn: Conn, *, team_id: str, run_id: int, key: CellKey, answer: PendingAnswer
+) -> PendingAnswer:
+    """The cell's answer, kept until the cell is stored: its judge may answer 429, and the
+    retry judges this answer. When two runs of the job answered at once, the first stored
+    wins and both judge it."""
+    row = await conn.fetchrow(
+        """
+        WITH added AS (
+            INSERT INTO calibration_answers (team_id, run_id, trait, level, question_idx,
+                                             sample, answer, cut_off)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            ON CONFLICT DO NOTHING
+            RETURNING answer, cut_off
+        )
+        SELECT answer, cut_off FROM added
+        UNION ALL
+        SELECT answer, cut_off FROM calibration_answers
+        WHERE team_id = $1 AND run_id = $2 AND trait = $3 AND level = $4
+          AND question_idx = $5 AND sample = $6
+        """,
+        team_id,
+        run_id,
+        key.trait,
+        key.level,
+        key.question_idx,
+        key.sample,
+        answer.text,
+        answer.cut_off,
+    )
+    if row is None:
+        # a concurrent insert not yet visible to this statement's snapshot: ours stands in
+        return answer
+    return PendingAnswer(str(row["answer"]), bool(row["cut_off"]))
+
+
+async def pending_answer(
+    conn: Conn, *, team_id: str, run_id: int, key: CellKey
+) -> PendingAnswer | None:
+    row = await conn.fetchrow(
+        """
+        SELECT answer, cut_off FROM calibration_answers
+        WHERE team_id = $1 AND run_id = $2 AND trait = $3 AND level = $4
+          AND question_idx = $5 AND sample = $6
+        """,
+        team_id,
+        run_id,
+        key.trait,
+        key.level,
+        key.question_idx,
+        key.sample,
+    )
+    return None if row is None else PendingAnswer(str(row["answer"]), bool(row["cut_off"]))
 
 
 async def cells(conn: Conn, *, team_id: str, run_id: int) -> list[Cell]:

@@ -15,9 +15,11 @@ from typing import Any
 
 import asyncpg
 import pytest
+from pgqueuer import RetryRequested
 
 from bot.blocks.common import escape
 from bot.jobs import calibration_cell
+from bot.jobs.budget import model_budget
 from bot.jobs.slack_clients import SlackClients
 from bot.jobs.worker import MAX_ATTEMPTS, Worker, options_from
 from bot.metrics.calibration import calibrate, summary_lines, to_json
@@ -104,6 +106,43 @@ async def test_a_cell_job_run_twice_answers_and_stores_once(
     )
     assert len(rows) == len({tuple(r) for r in rows}) == 2
     assert await idle.pool.fetchval("SELECT count(*) FROM calibrations") == 0
+
+
+async def test_a_judge_429_retries_the_judge_on_the_kept_answer(
+    idle: SlackDriver,  # noqa: F811
+    model: FakeOpenAI,
+) -> None:
+    """The trait judge answers 429 (twice: the judge's own client retries once): the job goes
+    back to the queue with the answer kept, and its retry judges that answer; one answer call."""
+    run_id = await queued_sweep(idle)
+    [payload, *_] = await cell_payloads(idle.pool)
+    clients = SlackClients(idle.deps.settings, idle.pool)
+    budget = model_budget(idle.deps)
+    model.ttft_s = 0.3  # the answer is in flight while the judge's failures are queued
+    first = asyncio.create_task(
+        calibration_cell.handle(idle.deps, clients, payload, attempts=0, budget=budget)
+    )
+    await until(lambda: _true(len(model.requests) == 1), what="the answer request")
+    model.fail_next("rate_limit", "rate_limit")
+    with pytest.raises(RetryRequested):
+        await first
+    assert await idle.pool.fetchval("SELECT count(*) FROM calibration_cells") == 0
+    kept = await idle.pool.fetchval("SELECT answer FROM calibration_answers")
+    assert kept == model.replies[0]
+    await calibration_cell.handle(idle.deps, clients, payload, attempts=1, budget=budget)
+    row = await idle.pool.fetchrow(
+        "SELECT outcome, answer, perceived FROM calibration_cells WHERE run_id = $1", run_id
+    )
+    assert row["outcome"] == "ok" and row["perceived"] is not None
+    assert row["answer"] == kept
+    answers = [r for r in model.requests if not model.is_judge_request(r)]
+    judges = [r for r in model.requests if model.is_judge_request(r)]
+    assert len(answers) == 1 and len(judges) == 3  # two 429s, then the judge that answered
+    assert await idle.pool.fetchval("SELECT count(*) FROM calibration_answers") == 0
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 async def test_a_sweep_through_the_worker_reports_what_the_in_process_sweep_computes(

@@ -5,7 +5,8 @@ the job that stores the sweep's last cell, report the sweep (bot.scenarios.calib
 Safe to repeat: the cell's row is unique per (run, trait, setting, question, sample) and a job
 that finds it stored answers nothing; the report is claimed by a compare-and-set, and what it
 stores and posts is keyed and claimed. Answers and judges go through the model endpoint's
-shared budget as batch work; a 429 puts the job back in the queue instead of losing the sample.
+shared budget as batch work; a 429 puts the job back in the queue instead of losing the sample
+(the answer is kept first, so a 429 from the judge has the retry judge that answer, not a new one).
 A cell whose job keeps failing on our side is stored as failed on its last try, so the sweep
 still reports (saying how many samples are missing)."""
 
@@ -29,7 +30,7 @@ from bot.jobs.payloads import CalibrationCellJob
 from bot.jobs.slack_clients import SlackFor
 from bot.model.llm import LLMError, LLMErrorKind
 from bot.scenarios import calibration_report
-from bot.scenarios.calibration import Levels, answer_once, at_setting, levels_of
+from bot.scenarios.calibration import Levels, answer_once, at_setting, levels_of_text
 from storage import calibration_runs as repo
 from storage import profiles as profiles_repo
 from storage.calibration_runs import CalibrationRunNotFound
@@ -37,7 +38,8 @@ from storage.errors import VersionIdNotFound
 
 log = logging.getLogger(__name__)
 
-# a cell answered 429 goes back in the queue this many times, then it is stored without levels
+# a cell whose answer or judge got 429 goes back in the queue this many times, then it is
+# stored without levels
 RATE_LIMIT_RETRIES: Final = 20
 # chat.update is Tier 3: one progress edit of the parent a second, all workers together
 PROGRESS_EVERY_S: Final = 1.0
@@ -152,14 +154,38 @@ async def _answer(
         await store(CellOutcome.NO_LEVELS, error=LLMError(LLMErrorKind.NOT_CONFIGURED).message)
         return
     retry = budget is not None and attempts < RATE_LIMIT_RETRIES
+    answer_model = fields.model or llm.default_model
+
+    async def judge(answer: repo.PendingAnswer) -> Levels | None:
+        return await levels_of_text(
+            llm,
+            fields=fields,
+            question=question,
+            text=answer.text,
+            cut_off=answer.cut_off,
+            raise_rate_limited=retry,
+        )
+
+    # a retry after the judge's 429 judges the answer made before, not a new one
+    answer = await repo.pending_answer(pool, team_id=run.team_id, run_id=run.id, key=key)
     try:
-        async with _lease(budget, fields.model or llm.default_model):
-            completion = await answer_once(
-                llm,
-                fields=fields,
-                question=question,
-                context_budget_tokens=deps.settings.context_budget_tokens,
-            )
+        async with _lease(budget, answer_model):
+            if answer is None:
+                completion = await answer_once(
+                    llm,
+                    fields=fields,
+                    question=question,
+                    context_budget_tokens=deps.settings.context_budget_tokens,
+                )
+                if not completion.text.strip():
+                    await store(CellOutcome.NO_LEVELS, answer=completion.text, error=EMPTY_ANSWER)
+                    return
+                made = repo.PendingAnswer(completion.text, completion.cut_off)
+                answer = await repo.store_answer(
+                    pool, team_id=run.team_id, run_id=run.id, key=key, answer=made
+                )
+        async with _lease(budget, llm.judge_model):
+            levels = await judge(answer)
     except LLMError as err:
         if err.kind is LLMErrorKind.RATE_LIMITED and retry:
             pause = err.retry_after_s if err.retry_after_s is not None else DEFAULT_PAUSE_S
@@ -168,17 +194,12 @@ async def _answer(
             ) from None
         await store(CellOutcome.NO_LEVELS, error=f"model error: {err.kind.value}")
         return
-    if not completion.text.strip():
-        await store(CellOutcome.NO_LEVELS, answer=completion.text, error=EMPTY_ANSWER)
-        return
-    # the judge's own failures (a 429 included) come back as no levels: the sample says
-    # nothing, as in the in-process sweep
-    async with _lease(budget, llm.judge_model):
-        levels = await levels_of(llm, fields=fields, question=question, completion=completion)
+    # the judge's other failures (and a 429 after RATE_LIMIT_RETRIES) come back as no levels:
+    # the sample says nothing, as in the in-process sweep
     if levels is None:
-        await store(CellOutcome.NO_LEVELS, answer=completion.text, error=NO_VERDICT)
+        await store(CellOutcome.NO_LEVELS, answer=answer.text, error=NO_VERDICT)
         return
-    await store(CellOutcome.OK, answer=completion.text, levels=levels)
+    await store(CellOutcome.OK, answer=answer.text, levels=levels)
 
 
 async def _report_or_progress(

@@ -76,6 +76,9 @@ CUT_REPLY: Final = "the judge model's reply reached its length limit before it w
 class JudgeFailed:
     outcome: JudgeOutcome
     reason: str  # safe to show: a fixed text, never the reply
+    # the model call's error, when one failed (a caller may retry a 429 later)
+    kind: LLMErrorKind | None = None
+    retry_after_s: float | None = None
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -102,7 +105,7 @@ async def ask(
         reason = {JudgeOutcome.INVALID: INVALID_REPLY, JudgeOutcome.CUT: CUT_REPLY}.get(
             outcome, err.message
         )
-        return JudgeFailed(outcome, reason)
+        return JudgeFailed(outcome, reason, kind=err.kind, retry_after_s=err.retry_after_s)
     try:
         return output.model_validate(raw)
     except ValidationError as err:

@@ -29,7 +29,7 @@ from bot.model.judge_call import (
     budget,
     reason_schema,
 )
-from bot.model.llm import LLM
+from bot.model.llm import LLM, LLMErrorKind
 from bot.persona.knowledge import relied_on
 
 MAX_SUGGESTIONS: Final = 3
@@ -209,6 +209,9 @@ class AnalysisUnavailable:
 
     reason: str
     outcome: JudgeOutcome | None = JudgeOutcome.UNAVAILABLE
+    # the endpoint answered 429 (its Retry-After, when it named one): worth asking again later
+    rate_limited: bool = False
+    retry_after_s: float | None = None
 
 
 EMPTY_ANSWER: Final = AnalysisUnavailable(
@@ -261,5 +264,10 @@ async def analyse(
         output=JudgeOutput,
     )
     if isinstance(output, JudgeFailed):
-        return AnalysisUnavailable(UNAVAILABLE.format(reason=output.reason), output.outcome)
+        return AnalysisUnavailable(
+            UNAVAILABLE.format(reason=output.reason),
+            output.outcome,
+            rate_limited=output.kind is LLMErrorKind.RATE_LIMITED,
+            retry_after_s=output.retry_after_s,
+        )
     return build_analysis(fields, output, llm.judge_model, knowledge=knowledge, answer=answer)

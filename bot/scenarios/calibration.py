@@ -33,7 +33,7 @@ from bot.jobs.enqueue import enqueue_calibration_cells
 from bot.jobs.payloads import CALIBRATION_CELL, CalibrationCellJob
 from bot.metrics.calibration import LEVELS, Sample
 from bot.metrics.proxies import measure
-from bot.model.llm import LLM, Completion, LLMError
+from bot.model.llm import LLM, Completion, LLMError, LLMErrorKind
 from bot.model.trait_judge import analyse
 from bot.persona.conversation import Turn, build_messages
 from bot.persona.personality import build_system_prompt, sampling_for
@@ -96,16 +96,42 @@ Levels = tuple[dict[str, int], dict[str, float | None]]
 
 
 async def levels_of(
-    llm: LLM, *, fields: ProfileFields, question: str, completion: Completion
+    llm: LLM,
+    *,
+    fields: ProfileFields,
+    question: str,
+    completion: Completion,
+    raise_rate_limited: bool = False,
 ) -> Levels | None:
     """The trait judge's perceived levels and the measured proxies of an answer; None when
     the judge gave no levels (this sample says nothing)."""
-    analysis = await analyse(
-        llm, fields=fields, question=question, answer=completion.text, detail=False
+    return await levels_of_text(
+        llm,
+        fields=fields,
+        question=question,
+        text=completion.text,
+        cut_off=completion.cut_off,
+        raise_rate_limited=raise_rate_limited,
     )
+
+
+async def levels_of_text(
+    llm: LLM,
+    *,
+    fields: ProfileFields,
+    question: str,
+    text: str,
+    cut_off: bool,
+    raise_rate_limited: bool = False,
+) -> Levels | None:
+    """`levels_of` for a stored answer. `raise_rate_limited`: a judge answered 429 raises
+    LLMError(RATE_LIMITED) (the queued cell asks again later) instead of giving no levels."""
+    analysis = await analyse(llm, fields=fields, question=question, answer=text, detail=False)
     if not isinstance(analysis, Analysis):
+        if raise_rate_limited and analysis.rate_limited:
+            raise LLMError(LLMErrorKind.RATE_LIMITED, retry_after_s=analysis.retry_after_s)
         return None
-    proxies = measure(completion.text, cut=completion.cut_off).as_dict()
+    proxies = measure(text, cut=cut_off).as_dict()
     return (
         {t.trait: t.perceived for t in analysis.traits},
         {
