@@ -25,7 +25,49 @@ async def acquire(
     lease_s: float,
     interactive: bool,
 ) -> Grant:
+    # every model call of a batch job goes through here and `release`: each round trip
+    # counts (the queued calibration bench spent a fifth of a cell's time on them)
     async with pool.acquire() as con, con.transaction():
+        # the budget row's lock orders every grant of this endpoint and model
+        budget = await _locked_budget(con, endpoint=endpoint, model=model, ceiling=ceiling)
+        if not interactive and budget["paused_s"] > 0:
+            return Grant(None, budget["paused_s"])
+        # a statement after the lock, so its snapshot counts every lease granted before;
+        # lapsed leases (a killed holder's) go first
+        lease_id = await con.fetchval(
+            """
+            WITH lapsed AS (
+                DELETE FROM model_leases
+                WHERE endpoint = $1 AND model = $2 AND expires_at < now()
+            ), in_flight AS (
+                SELECT count(*) AS n FROM model_leases
+                WHERE endpoint = $1 AND model = $2 AND expires_at >= now()
+            )
+            INSERT INTO model_leases (endpoint, model, interactive, expires_at)
+            SELECT $1, $2, $3, now() + make_interval(secs => $4)
+            FROM in_flight WHERE $3 OR in_flight.n < $5
+            RETURNING id
+            """,
+            endpoint,
+            model,
+            interactive,
+            lease_s,
+            max(1, int(budget["current_limit"])),
+        )
+        return Grant(None, 0.0) if lease_id is None else Grant(int(lease_id), 0.0)
+
+
+async def _locked_budget(
+    con: asyncpg.Connection, *, endpoint: str, model: str, ceiling: int
+) -> asyncpg.Record:
+    """The budget row, locked until the transaction ends (made the first time)."""
+    query = """
+        SELECT least(current_limit, $3) AS current_limit,
+               greatest(0, extract(epoch FROM paused_until - now()))::float8 AS paused_s
+        FROM model_budgets WHERE endpoint = $1 AND model = $2 FOR UPDATE
+    """
+    budget = await con.fetchrow(query, endpoint, model, float(ceiling))
+    if budget is None:
         await con.execute(
             """
             INSERT INTO model_budgets (endpoint, model, current_limit) VALUES ($1, $2, $3)
@@ -35,45 +77,9 @@ async def acquire(
             model,
             float(ceiling),
         )
-        # the budget row's lock orders every grant of this endpoint and model
-        budget = await con.fetchrow(
-            """
-            SELECT least(current_limit, $3) AS current_limit,
-                   greatest(0, extract(epoch FROM paused_until - now()))::float8 AS paused_s
-            FROM model_budgets WHERE endpoint = $1 AND model = $2 FOR UPDATE
-            """,
-            endpoint,
-            model,
-            float(ceiling),
-        )
-        assert budget is not None
-        await con.execute(
-            "DELETE FROM model_leases WHERE endpoint = $1 AND model = $2 AND expires_at < now()",
-            endpoint,
-            model,
-        )
-        if not interactive:
-            if budget["paused_s"] > 0:
-                return Grant(None, budget["paused_s"])
-            in_flight = await con.fetchval(
-                "SELECT count(*) FROM model_leases WHERE endpoint = $1 AND model = $2",
-                endpoint,
-                model,
-            )
-            if in_flight >= max(1, int(budget["current_limit"])):
-                return Grant(None, 0.0)
-        lease_id = await con.fetchval(
-            """
-            INSERT INTO model_leases (endpoint, model, interactive, expires_at)
-            VALUES ($1, $2, $3, now() + make_interval(secs => $4))
-            RETURNING id
-            """,
-            endpoint,
-            model,
-            interactive,
-            lease_s,
-        )
-        return Grant(int(lease_id), 0.0)
+        budget = await con.fetchrow(query, endpoint, model, float(ceiling))
+    assert budget is not None
+    return budget
 
 
 async def renew(pool: asyncpg.Pool, *, lease_id: int, lease_s: float) -> None:
@@ -96,33 +102,26 @@ async def release(
 ) -> None:
     """Give the lease back. After a success the limit grows by 1/limit (about one a round of
     requests); after a 429 batch requests pause for `rate_limited_for_s` (the halving was
-    done when the 429 arrived, see `rate_limited`)."""
-    async with pool.acquire() as con, con.transaction():
-        await con.execute("DELETE FROM model_leases WHERE id = $1", lease_id)
-        if rate_limited_for_s is None:
-            await con.execute(
-                """
-                UPDATE model_budgets
-                SET current_limit = least($3, current_limit + 1 / current_limit)
-                WHERE endpoint = $1 AND model = $2
-                """,
-                endpoint,
-                model,
-                float(ceiling),
-            )
-        else:
-            # the 429 itself was reported as it arrived (`rate_limited`, which halved the
-            # limit): this only makes sure batch work waits for the Retry-After
-            await con.execute(
-                """
-                UPDATE model_budgets
-                SET paused_until = greatest(paused_until, now() + make_interval(secs => $3))
-                WHERE endpoint = $1 AND model = $2
-                """,
-                endpoint,
-                model,
-                rate_limited_for_s,
-            )
+    done when the 429 arrived, see `rate_limited`). One statement: the lease goes and the
+    budget changes together."""
+    await pool.execute(
+        """
+        WITH gone AS (DELETE FROM model_leases WHERE id = $1)
+        UPDATE model_budgets
+        SET current_limit = CASE WHEN $4::float8 IS NULL
+                                 THEN least($3, current_limit + 1 / current_limit)
+                                 ELSE current_limit END,
+            paused_until = CASE WHEN $4::float8 IS NULL THEN paused_until
+                                ELSE greatest(paused_until, now() + make_interval(secs => $4))
+                           END
+        WHERE endpoint = $2 AND model = $5
+        """,
+        lease_id,
+        endpoint,
+        float(ceiling),
+        rate_limited_for_s,
+        model,
+    )
 
 
 async def rate_limited(

@@ -5,6 +5,7 @@ at once and so push batch work back. See storage/model_budget.py for the rules."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -17,7 +18,8 @@ from bot.model.rate_signals import RateSignal
 from bot.startup.deps import Deps
 from storage import model_budget as repo
 
-# how often a batch request that found the budget full asks again (with jitter)
+# how often a batch request that found the budget full asks again (with jitter); a lease given
+# back in this process wakes its waiters at once (another process's, by this poll)
 POLL_S: Final = 0.1
 # a held lease is renewed this many times per its hold time: a live process keeps its leases
 # through a slow request, a killed one's lapse one hold time after its last renewal
@@ -49,6 +51,8 @@ class ModelBudget:
         # request timeouts); a SIGKILLed worker's leases lapse after `hold_s`, as its jobs do,
         # instead of holding the shared budget's slots for minutes
         self._lease_s = hold_s
+        # set when this process gives a lease back: its waiters for a full budget ask again
+        self._freed = asyncio.Event()
 
     @asynccontextmanager
     async def lease(self, model: str, *, interactive: bool = False) -> AsyncIterator[Lease]:
@@ -63,7 +67,13 @@ class ModelBudget:
             )
             if grant.lease_id is not None:
                 break
-            await asyncio.sleep(max(grant.wait_s, POLL_S * random.uniform(0.5, 1.5)))
+            if grant.wait_s > 0:
+                # paused after a 429: no lease before then, whatever is given back
+                await asyncio.sleep(max(grant.wait_s, POLL_S * random.uniform(0.5, 1.5)))
+                continue
+            freed = self._freed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(freed.wait(), POLL_S * random.uniform(0.5, 1.5))
         lease = Lease()
         renewing = asyncio.create_task(self._renew(grant.lease_id))
         try:
@@ -80,6 +90,9 @@ class ModelBudget:
                     rate_limited_for_s=lease.rate_limited_for_s,
                 )
             )
+            if lease.rate_limited_for_s is None:
+                self._freed.set()
+                self._freed = asyncio.Event()
 
     async def _renew(self, lease_id: int) -> None:
         while True:

@@ -155,6 +155,9 @@ async def _answer(
         return
     retry = budget is not None and attempts < RATE_LIMIT_RETRIES
     answer_model = fields.model or llm.default_model
+    # one lease for the answer and its judge when both go to the same model (the usual case):
+    # a lease costs two transactions, which the queued bench showed as a fifth of a cell's time
+    one_lease = answer_model == llm.judge_model
 
     async def judge(answer: repo.PendingAnswer) -> Levels | None:
         return await levels_of_text(
@@ -184,8 +187,11 @@ async def _answer(
                 answer = await repo.store_answer(
                     pool, team_id=run.team_id, run_id=run.id, key=key, answer=made
                 )
-        async with _lease(budget, llm.judge_model):
-            levels = await judge(answer)
+            if one_lease:
+                levels = await judge(answer)
+        if not one_lease:
+            async with _lease(budget, llm.judge_model):
+                levels = await judge(answer)
     except LLMError as err:
         if err.kind is LLMErrorKind.RATE_LIMITED and retry:
             pause = err.retry_after_s if err.retry_after_s is not None else DEFAULT_PAUSE_S

@@ -28,6 +28,10 @@ from storage import calibration_runs as repo
 
 # how often the command looks at its sweep
 POLL_S: Final = 0.2
+# cell jobs run at once per model call the budget allows: a cell spends a good part of its time
+# outside the model (its queue round trips, reading the run, storing the cell), and another
+# cell's model call fills that time; the shared budget still bounds the calls themselves
+JOBS_PER_CALL: Final = 2
 
 OnProgress = Callable[[int, int], Awaitable[None]]
 
@@ -65,13 +69,12 @@ async def run_queued(
         )
 
     running: set[asyncio.Task[Any]] = set()
+    jobs = JOBS_PER_CALL * concurrency
     queue = QueueManager(Queries(AsyncpgPoolDriver(pool)))
     queue.register_executor(
         CALIBRATION_CELL_HEADLESS,
         Executor(
-            EntrypointExecutorParameters(
-                func=cell_job, concurrency_limit=concurrency, on_failure="hold"
-            ),
+            EntrypointExecutorParameters(func=cell_job, concurrency_limit=jobs, on_failure="hold"),
             running=running,
             handing_back=set(),
         ),
@@ -79,8 +82,8 @@ async def run_queued(
     timeout = timedelta(seconds=deps.settings.job_heartbeat_timeout_s)
     worker = asyncio.create_task(
         queue.run(
-            batch_size=max(1, concurrency // 2),
-            max_concurrent_tasks=max(2, concurrency),
+            batch_size=max(1, jobs // 2),
+            max_concurrent_tasks=max(2, jobs),
             heartbeat_timeout=timeout,
             dequeue_timeout=dequeue_timeout(timeout.total_seconds()),
         )
