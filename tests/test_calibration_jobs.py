@@ -18,15 +18,18 @@ import pytest
 from pgqueuer import RetryRequested
 
 from bot.blocks.common import escape
-from bot.jobs import calibration_cell
+from bot.domain.calibration_runs import CellKey
+from bot.jobs import calibration_cell, worker
 from bot.jobs.budget import model_budget
 from bot.jobs.slack_clients import SlackClients
 from bot.jobs.worker import MAX_ATTEMPTS, Worker, options_from
 from bot.metrics.calibration import calibrate, summary_lines, to_json
 from bot.model.llm import LLM
 from bot.persona.versions import resolve_version
+from bot.scenarios import calibration_report
 from bot.scenarios.calibration import sweep
 from bot.scenarios.calibration_report import progress_words
+from storage import calibration_runs as calibration_repo
 from storage import scenarios as scenarios_repo
 from storage.calibration_runs import CellProgress
 from tests.fake_openai import FakeOpenAI
@@ -285,6 +288,66 @@ async def test_a_cell_failing_on_its_last_try_is_reported_as_missing(
     # the figures come from the 14 samples there are
     assert sum(int(n) for n in re.findall(r"n=(\d+);", post)) == 14
     assert await idle.pool.fetchval("SELECT lost FROM calibrations") == 1
+
+
+async def test_a_cell_held_failed_before_answering_is_reported_as_missing(
+    idle: SlackDriver,  # noqa: F811
+    model: FakeOpenAI,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One cell's job fails on every try before it answers (reading its cell): PgQueuer holds
+    it as failed, and its hook stores the cell as failed, so the sweep still reports."""
+    monkeypatch.setattr(worker, "RETRY_FIRST_DELAY_S", 0.05)
+    monkeypatch.setattr(worker, "RETRY_MAX_DELAY_S", 0.05)
+    real_has_cell = calibration_repo.has_cell
+
+    async def broken_for_one(*args: Any, key: CellKey, **kwargs: Any) -> bool:
+        if (key.level, key.question_idx, key.sample) == (25, 0, 0):
+            raise asyncpg.exceptions.ConnectionDoesNotExistError("gone")
+        return await real_has_cell(*args, key=key, **kwargs)
+
+    monkeypatch.setattr(calibration_repo, "has_cell", broken_for_one)
+    await queued_sweep(idle)  # 15 cells
+    async with Worker(idle.deps, options=options_from(idle.deps)):
+        run = await finished(idle.pool)
+        await idle.slack.wait_for(lambda s: bool(figure_posts(idle)), timeout=10)
+    assert run["status"] == "completed"
+    error = await idle.pool.fetchval(
+        "SELECT error FROM calibration_cells WHERE outcome = 'failed' AND level = 25"
+    )
+    assert error == "its job failed after the queue's retries: the database did not answer"
+    [post] = figure_posts(idle)
+    assert "(1 of 15 samples missing" in post
+    assert "Calibrated formality" in parent_edits(idle)[-1]
+
+
+async def test_a_report_failing_on_every_try_stops_the_sweep_with_what_to_do(
+    idle: SlackDriver,  # noqa: F811
+    model: FakeOpenAI,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The report of the last cell fails on every try: the sweep does not stay
+    "Calibrating…"; it stops and its parent says why and what to do."""
+    monkeypatch.setattr(worker, "RETRY_FIRST_DELAY_S", 0.05)
+    monkeypatch.setattr(worker, "RETRY_MAX_DELAY_S", 0.05)
+
+    async def broken(*_: Any, **__: Any) -> None:
+        raise RuntimeError("a bug in the report")
+
+    monkeypatch.setattr(calibration_report, "report", broken)
+    await queued_sweep(idle)
+    async with Worker(idle.deps, options=options_from(idle.deps)):
+        run = await finished(idle.pool)
+        await idle.slack.wait_for(
+            lambda s: any("stopped" in t for t in parent_edits(idle)), timeout=10
+        )
+    assert run["status"] == "failed"
+    assert await idle.pool.fetchval("SELECT count(*) FROM calibration_cells") == 15
+    assert parent_edits(idle)[-1] == (
+        "Calibration of formality on Support v1 stopped: its report could not be made after "
+        "the queue's retries (an internal error (RuntimeError; the log has the details)); "
+        "start the calibration again."
+    )
 
 
 async def test_a_deleted_profile_version_ends_the_sweep_clearly(

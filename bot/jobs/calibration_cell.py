@@ -46,6 +46,7 @@ PROGRESS_EVERY_S: Final = 1.0
 INTERNAL_ERROR: Final = "internal error (see the app's log)"
 EMPTY_ANSWER: Final = "the model's answer was empty"
 NO_VERDICT: Final = "the judge gave no levels"
+HELD: Final = "its job failed after the queue's retries: {reason}"
 
 
 async def handle(
@@ -99,6 +100,47 @@ async def handle(
                 error=INTERNAL_ERROR,
             )
     await _report_or_progress(deps, client, run=run, version=version, reporter=job.dedupe_key)
+
+
+async def gave_up(deps: JobDeps, slack: SlackFor, payload: bytes | None, *, reason: str) -> None:
+    """The cell's job failed on its last try and PgQueuer holds it as failed (`reason`: what
+    kind of failure, bot.jobs.gave_up). The job stores a failed cell itself when answering is
+    what failed; a failure before that (reading the run) or after it (the report) would leave
+    the sweep "Calibrating…" for good. So the cell is stored as failed here if it is not, the
+    sweep is reported if that was its last cell, and when the report is what keeps failing
+    the sweep stops with the reason and what to do."""
+    job = CalibrationCellJob.loads(payload)
+    pool = deps.pool
+    try:
+        run = await repo.get_run(pool, team_id=job.team_id, run_id=job.run_id)
+    except CalibrationRunNotFound:
+        return
+    if run.status != "running":
+        return
+    key = CellKey(job.trait, job.level, job.question_idx, job.sample)
+    await repo.store_cell(
+        pool,
+        team_id=run.team_id,
+        run_id=run.id,
+        key=key,
+        outcome=CellOutcome.FAILED,
+        error=HELD.format(reason=reason),
+    )
+    client = await slack.for_team(run.team_id) if run.channel_id is not None else None
+    try:
+        version = await profiles_repo.get_version_by_id(
+            pool, team_id=run.team_id, version_id=run.profile_version_id
+        )
+    except VersionIdNotFound:
+        gone = calibration_report.VERSION_GONE.format(label=run.label)
+        await calibration_report.fail(pool, client, run=run, reason=gone)
+        return
+    try:
+        await _report_or_progress(deps, client, run=run, version=version, reporter=job.dedupe_key)
+    except Exception:
+        log.exception("calibration %d: its report failed after the queue's retries", run.id)
+        stopped = calibration_report.REPORT_FAILED.format(reason=reason)
+        await calibration_report.fail(pool, client, run=run, reason=stopped)
 
 
 @asynccontextmanager

@@ -20,6 +20,7 @@ from bot.domain.calibration_runs import CalibrationRun
 from bot.jobs import calibration_cell
 from bot.jobs.budget import model_budget
 from bot.jobs.context import JobDeps
+from bot.jobs.gave_up import failure_reason
 from bot.jobs.payloads import CALIBRATION_CELL_HEADLESS
 from bot.jobs.polling import dequeue_timeout
 from bot.jobs.slack_clients import NoSlack
@@ -68,6 +69,9 @@ async def run_queued(
             budget=budget,
         )
 
+    async def cell_gave_up(job: Job, exc: Exception) -> None:
+        await calibration_cell.gave_up(deps, slack, job.payload, reason=failure_reason(exc))
+
     running: set[asyncio.Task[Any]] = set()
     jobs = JOBS_PER_CALL * concurrency
     queue = QueueManager(Queries(AsyncpgPoolDriver(pool)))
@@ -77,6 +81,7 @@ async def run_queued(
             EntrypointExecutorParameters(func=cell_job, concurrency_limit=jobs, on_failure="hold"),
             running=running,
             handing_back=set(),
+            gave_up=cell_gave_up,
         ),
     )
     timeout = timedelta(seconds=deps.settings.job_heartbeat_timeout_s)

@@ -198,7 +198,11 @@ class Worker:
                 budget=budget,
             )
 
+        async def calibration_cell_gave_up(job: Job, exc: Exception) -> None:
+            await calibration_cell.gave_up(deps, slack, job.payload, reason=failure_reason(exc))
+
         self._calibration_handler = calibration_cell_job
+        self._calibration_gave_up = calibration_cell_gave_up
 
         lease = interactive_lease(deps)
 
@@ -332,6 +336,7 @@ class Worker:
                     ),
                     running=self._running,
                     handing_back=self._handing_back,
+                    gave_up=self._calibration_gave_up,
                 ),
             )
 

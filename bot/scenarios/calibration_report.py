@@ -38,6 +38,9 @@ MISSING: Final = (
     "the figures are from the rest)"
 )
 VERSION_GONE: Final = "its profile version ({label}) was deleted"
+REPORT_FAILED: Final = (
+    "its report could not be made after the queue's retries ({reason}); start the calibration again"
+)
 
 
 @dataclass(frozen=True, slots=True)
