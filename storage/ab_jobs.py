@@ -12,8 +12,9 @@ from typing import Any, Literal, TypeAlias
 import asyncpg
 
 from bot.domain.ab import AbMessage, PairProgress
-from storage import post_claims
+from storage import post_claims, progress_claims
 from storage.post_claims import ClaimTable, PostState
+from storage.progress_claims import ProgressTable
 
 Conn: TypeAlias = asyncpg.Pool | asyncpg.Connection
 Side = Literal["a", "b"]
@@ -128,18 +129,9 @@ async def finish_answering(
 async def claim_progress(pool: asyncpg.Pool, *, team_id: str, ab_id: int, every_s: float) -> bool:
     """True when nobody edited the answering test's progress in the last `every_s` seconds:
     this caller does it now. Also tells the sweep that the test's work is moving."""
-    claimed = await pool.fetchval(
-        """
-        UPDATE ab_tests SET progress_at = now(), heartbeat_at = now()
-        WHERE team_id = $1 AND id = $2 AND status = 'answering'
-          AND (progress_at IS NULL OR progress_at < now() - make_interval(secs => $3))
-        RETURNING true
-        """,
-        team_id,
-        ab_id,
-        every_s,
+    return await progress_claims.claim(
+        pool, table=ProgressTable.AB_TESTS, team_id=team_id, row_id=ab_id, every_s=every_s
     )
-    return bool(claimed)
 
 
 async def touch(pool: asyncpg.Pool, *, team_id: str, ab_id: int) -> None:

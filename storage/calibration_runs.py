@@ -11,7 +11,9 @@ from typing import Any, Final, TypeAlias
 import asyncpg
 
 from bot.domain.calibration_runs import CalibrationRun, Cell, CellKey, CellOutcome
+from storage import progress_claims
 from storage.errors import NotFound
+from storage.progress_claims import ProgressTable
 
 Conn: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
@@ -331,18 +333,9 @@ async def fail_run(pool: asyncpg.Pool, *, team_id: str, run_id: int, failure: st
 async def claim_progress(pool: asyncpg.Pool, *, team_id: str, run_id: int, every_s: float) -> bool:
     """True when nobody showed the run's progress in the last `every_s` seconds: this caller
     does it now (all processes together about once a second)."""
-    claimed = await pool.fetchval(
-        """
-        UPDATE calibration_runs SET progress_at = now()
-        WHERE team_id = $1 AND id = $2 AND status = 'running' AND reported_at IS NULL
-          AND (progress_at IS NULL OR progress_at < now() - make_interval(secs => $3))
-        RETURNING true
-        """,
-        team_id,
-        run_id,
-        every_s,
+    return await progress_claims.claim(
+        pool, table=ProgressTable.CALIBRATION_RUNS, team_id=team_id, row_id=run_id, every_s=every_s
     )
-    return bool(claimed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from storage import post_claims
+from storage import post_claims, progress_claims
 from storage.post_claims import ClaimTable
 from storage.post_claims import PostClaim as PostClaim  # re-exported: the jobs import it here
 from storage.post_claims import PostState as PostState
+from storage.progress_claims import ProgressTable
 
 # a scenario message job's dedupe key: SCENARIO_MESSAGE_KEY.format(...) (see bot.jobs.payloads)
 SCENARIO_MESSAGE_PREFIX = "scenario-message:{team_id}:{run_id}:"
@@ -143,18 +144,9 @@ async def mark_done(pool: asyncpg.Pool, *, team_id: str, result_id: int) -> None
 async def claim_progress(pool: asyncpg.Pool, *, team_id: str, run_id: int, every_s: float) -> bool:
     """True when nobody edited the run's progress in the last `every_s` seconds: this caller
     does it now. Also counts as the run's heartbeat (its work is moving)."""
-    claimed = await pool.fetchval(
-        """
-        UPDATE scenario_runs SET progress_at = now(), heartbeat_at = now()
-        WHERE team_id = $1 AND id = $2 AND status = 'running'
-          AND (progress_at IS NULL OR progress_at < now() - make_interval(secs => $3))
-        RETURNING true
-        """,
-        team_id,
-        run_id,
-        every_s,
+    return await progress_claims.claim(
+        pool, table=ProgressTable.SCENARIO_RUNS, team_id=team_id, row_id=run_id, every_s=every_s
     )
-    return bool(claimed)
 
 
 async def touch_run(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> None:

@@ -17,10 +17,11 @@ from bot.domain.simulation import (
     SimulationRun,
     StoredTurn,
 )
-from storage import post_claims
+from storage import post_claims, progress_claims
 from storage.errors import NotFound, StorageError
 from storage.jobs import StoppedRun, stop_and_count
 from storage.post_claims import ClaimTable
+from storage.progress_claims import ProgressTable
 
 _SIM_COLUMNS: Final = "id, team_id, name, persona, goal, behaviours, turn_limit, updated_at"
 _RUN_COLUMNS: Final = (
@@ -474,18 +475,9 @@ async def is_stopped(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> bool:
 async def claim_progress(pool: asyncpg.Pool, *, team_id: str, run_id: int, every_s: float) -> bool:
     """True when nobody showed the run's progress in the last `every_s` seconds: this caller
     does it now (all processes together about once a second)."""
-    claimed = await pool.fetchval(
-        """
-        UPDATE simulation_runs SET progress_at = now()
-        WHERE team_id = $1 AND id = $2 AND status = 'running' AND reported_at IS NULL
-          AND (progress_at IS NULL OR progress_at < now() - make_interval(secs => $3))
-        RETURNING true
-        """,
-        team_id,
-        run_id,
-        every_s,
+    return await progress_claims.claim(
+        pool, table=ProgressTable.SIMULATION_RUNS, team_id=team_id, row_id=run_id, every_s=every_s
     )
-    return bool(claimed)
 
 
 @dataclass(frozen=True, slots=True)
