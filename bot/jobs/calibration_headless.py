@@ -8,23 +8,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
-from typing import Any, Final
+from typing import Final
 
-from pgqueuer import Job, QueueManager
-from pgqueuer.adapters.drivers.asyncpg import AsyncpgPoolDriver
-from pgqueuer.executors import EntrypointExecutorParameters
-from pgqueuer.queries import Queries
+from pgqueuer import Job
 
 from bot.domain.calibration_runs import CalibrationRun
 from bot.jobs import calibration_cell
 from bot.jobs.budget import model_budget
 from bot.jobs.context import JobDeps
 from bot.jobs.gave_up import failure_reason
+from bot.jobs.headless_worker import headless_worker, raise_if_stopped
 from bot.jobs.payloads import CALIBRATION_CELL_HEADLESS
-from bot.jobs.polling import dequeue_timeout
 from bot.jobs.slack_clients import NoSlack
-from bot.jobs.worker import MAX_ATTEMPTS, Executor
+from bot.jobs.worker import MAX_ATTEMPTS
 from storage import calibration_runs as repo
 
 # how often the command looks at its sweep
@@ -72,33 +68,16 @@ async def run_queued(
     async def cell_gave_up(job: Job, exc: Exception) -> None:
         await calibration_cell.gave_up(deps, slack, job.payload, reason=failure_reason(exc))
 
-    running: set[asyncio.Task[Any]] = set()
-    jobs = JOBS_PER_CALL * concurrency
-    queue = QueueManager(Queries(AsyncpgPoolDriver(pool)))
-    queue.register_executor(
-        CALIBRATION_CELL_HEADLESS,
-        Executor(
-            EntrypointExecutorParameters(func=cell_job, concurrency_limit=jobs, on_failure="hold"),
-            running=running,
-            handing_back=set(),
-            gave_up=cell_gave_up,
-        ),
-    )
-    timeout = timedelta(seconds=deps.settings.job_heartbeat_timeout_s)
-    worker = asyncio.create_task(
-        queue.run(
-            batch_size=max(1, jobs // 2),
-            max_concurrent_tasks=max(2, jobs),
-            heartbeat_timeout=timeout,
-            dequeue_timeout=dequeue_timeout(timeout.total_seconds()),
-        )
-    )
-    try:
+    async with headless_worker(
+        deps,
+        entrypoint=CALIBRATION_CELL_HEADLESS,
+        func=cell_job,
+        gave_up=cell_gave_up,
+        concurrency=JOBS_PER_CALL * concurrency,
+    ) as worker:
         shown = -1
         while True:
-            if worker.done():
-                worker.result()  # raises what stopped it
-                raise RuntimeError("the job worker stopped")
+            raise_if_stopped(worker)
             current = await repo.get_run(pool, team_id=run.team_id, run_id=run.id)
             if current.status != "running":
                 return current
@@ -113,10 +92,3 @@ async def run_queued(
                     return current
                 raise CellsHeld(p.held)
             await asyncio.sleep(POLL_S)
-    finally:
-        queue.shutdown.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(worker), timeout=10)
-        except TimeoutError:
-            worker.cancel()
-            await asyncio.gather(worker, return_exceptions=True)

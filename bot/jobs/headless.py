@@ -9,23 +9,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
-from typing import Any, Final
+from typing import Final
 
-from pgqueuer import Job, QueueManager
-from pgqueuer.adapters.drivers.asyncpg import AsyncpgPoolDriver
-from pgqueuer.executors import EntrypointExecutorParameters
-from pgqueuer.queries import Queries
+from pgqueuer import Job
 
 from bot.domain.scenarios import ScenarioRun
 from bot.jobs import scenario_message
 from bot.jobs.budget import model_budget
 from bot.jobs.context import JobDeps
 from bot.jobs.gave_up import failure_reason
+from bot.jobs.headless_worker import headless_worker, raise_if_stopped
 from bot.jobs.payloads import SCENARIO_MESSAGE_HEADLESS
-from bot.jobs.polling import dequeue_timeout
 from bot.jobs.slack_clients import NoSlack
-from bot.jobs.worker import Executor
 from bot.scenarios.engine import HEARTBEAT_S, PlanItem
 from bot.scenarios.run import queue_items
 from storage import jobs as jobs_repo
@@ -70,39 +65,16 @@ async def run_queued(
         # the run ends interrupted, with the reason, rather than waiting for a summary
         await scenario_message.gave_up(deps, slack, job.payload, reason=failure_reason(exc))
 
-    running: set[asyncio.Task[Any]] = set()
-    queue = QueueManager(Queries(AsyncpgPoolDriver(pool)))
-    queue.register_executor(
-        SCENARIO_MESSAGE_HEADLESS,
-        Executor(
-            EntrypointExecutorParameters(
-                func=message_job, concurrency_limit=concurrency, on_failure="hold"
-            ),
-            running=running,
-            handing_back=set(),
-            gave_up=message_gave_up,
-        ),
-    )
-    timeout = timedelta(seconds=deps.settings.job_heartbeat_timeout_s)
-    worker = asyncio.create_task(
-        queue.run(
-            batch_size=max(1, concurrency // 2),
-            max_concurrent_tasks=max(2, concurrency),
-            heartbeat_timeout=timeout,
-            dequeue_timeout=dequeue_timeout(timeout.total_seconds()),
-        )
-    )
-    try:
+    async with headless_worker(
+        deps,
+        entrypoint=SCENARIO_MESSAGE_HEADLESS,
+        func=message_job,
+        gave_up=message_gave_up,
+        concurrency=concurrency,
+    ) as worker:
         await _until_finished(
             deps, run=run, total=len(items), on_progress=on_progress, worker=worker
         )
-    finally:
-        queue.shutdown.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(worker), timeout=10)
-        except TimeoutError:
-            worker.cancel()
-            await asyncio.gather(worker, return_exceptions=True)
 
 
 async def _until_finished(
@@ -117,9 +89,7 @@ async def _until_finished(
     shown = -1
     beat_at = 0.0
     while True:
-        if worker.done():
-            worker.result()  # raises what stopped it
-            raise RuntimeError("the job worker stopped")
+        raise_if_stopped(worker)
         current = await scenarios_repo.get_run(pool, team_id=run.team_id, run_id=run.id)
         progress = await jobs_repo.run_progress(
             pool, team_id=run.team_id, run_id=run.id, total=total
