@@ -201,8 +201,10 @@ async def test_a_worker_killed_mid_sweep_loses_and_duplicates_nothing(
 ) -> None:
     """`romashka worker` in a subprocess, killed with SIGKILL while answering; the cells it
     held are picked again once their heartbeat is 2 s late, by a worker in this process."""
-    model.ttft_s = 0.3
-    model.judge_delay_s = 0.2
+    # slow enough that cells are in flight whenever the kill comes (at 0.3 s + 0.2 s a busy CI
+    # machine once saw every picked cell finish between the check and the kill)
+    model.ttft_s = 1.0
+    model.judge_delay_s = 0.5
     run_id = await queued_sweep(idle, samples=2)  # 3 messages × 5 settings × 2 = 30 cells
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
