@@ -230,9 +230,18 @@ async def test_a_refused_seed_is_retried_without_and_reported(
     assert len(convs) == 2 and all(c["ending"] == "goal_met" for c in convs)
     assert all(c["seed_honoured"] is False for c in convs)
     sent = simulator_requests(model)
-    # refused once (the 400), then never sent again to that model
+    # Refused (the 400), then never sent again to that model. A and B play at once, so each
+    # side's first request may be built before the other's refusal is known: at most one seeded
+    # request per conversation, every one of them refused, and none after either side's retry.
     refused = [i for i, b in enumerate(sent) if "seed" in b]
-    assert len(refused) == 1 and model.replies[model.requests.index(sent[refused[0]])] is None
+    assert 1 <= len(refused) <= len(convs)
+    assert all(model.replies[model.requests.index(sent[i])] is None for i in refused)
+
+    def opening(body: dict[str, Any]) -> bool:
+        return "<conversation>" not in body["messages"][-1]["content"]
+
+    assert all(opening(sent[i]) for i in refused)
+    assert any(not opening(b) for b in sent)
     await live.command(f"ab close {test['id']}")
     await live.next_reply()
     [result] = [
