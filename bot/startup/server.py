@@ -14,8 +14,10 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.release import api
+from bot.slack.early_ack import EarlyAck
 from bot.slack.rate_limit import TokenBuckets
 from bot.startup.daemons import DAEMON_PREFIX
 from bot.startup.deps import Deps
@@ -43,9 +45,23 @@ TOO_MANY_INSTALLS: Final = "Too many install attempts from your address. Try aga
 def http_app(
     app: AsyncApp, deps: Deps, *, external: ExternalHealth | None = None
 ) -> web.Application:
+    early = EarlyAck(
+        app,
+        signing_secret=deps.settings.slack_signing_secret.get_secret_value(),
+        acks=deps.acks,
+    )
+
     async def events(request: web.Request) -> web.Response:
         with deps.acks.acking():
-            bolt_request = await to_bolt_request(request)
+            body = await request.text()
+            if early.takes(request.headers, body):
+                early.dispatch_later(body=body, query=request.query_string, headers=request.headers)
+                return web.Response(status=200)
+            bolt_request = AsyncBoltRequest(
+                body=body,
+                query=request.query_string,
+                headers=request.headers,  # type: ignore[arg-type]
+            )
             bolt_response = await app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 
