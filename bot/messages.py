@@ -59,6 +59,8 @@ def usage(sub: str, example: str) -> str:
     return f"Usage: `/bot {sub}` — for example `/bot {example}`. `/bot help` lists every command."
 
 
+# the DM's status while its answer is written (assistant.threads.setStatus)
+DM_WRITING_STATUS: Final = "is writing…"
 # the DM's profile select (commands/dm.py)
 DM_PICK_UNREADABLE: Final = (
     "That choice could not be read; write `use <profile>@<version>` instead."
@@ -99,6 +101,13 @@ ANSWER_VERSION_DELETED: Final = (
     ":warning: This question was not answered: its profile version was deleted before a worker "
     "picked it up. Run `/bot test` again to ask the profile's current version."
 )
+
+
+def answer_gave_up(reason: str) -> str:
+    """`reason`: bot.jobs.gave_up.failure_reason, the kind of failure only."""
+    return (
+        f":warning: This question could not be answered: {reason}, on every try. Please ask again."
+    )
 
 
 def answer_still_queued(waited_s: float) -> str:

@@ -4,7 +4,6 @@ offers suggested prompts. Edits, bots and our own messages are ignored."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Final
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -12,7 +11,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.answers import dm, follow_up
 from bot.answers import thread as answering
 from bot.answers.pipeline import RunContext
-from bot.jobs.budget import interactive_lease
 from bot.messages import DM_PICK_UNREADABLE
 from bot.startup.deps import Deps
 from commands.listen import Click
@@ -44,11 +42,7 @@ async def on_message(
 ) -> None:
     if not is_human_message(event, bot_user_id=bot_user_id):
         return
-    # an interactive answer, like /bot test: it leases the model endpoint ahead of batch work
-    ctx = replace(
-        RunContext.of(deps.pool, deps.llm, deps.settings, streams=deps.streams),
-        interactive_lease=interactive_lease(deps),
-    )
+    ctx = RunContext.of(deps.pool, deps.llm, deps.settings, streams=deps.streams)
     channel, ts, user_id = str(event["channel"]), str(event["ts"]), str(event["user"])
     # a message outside a thread starts a conversation in its own thread
     thread_ts = str(event.get("thread_ts") or ts)
@@ -89,6 +83,8 @@ async def on_message(
                 ts=ts,
                 user_id=user_id,
                 text=text,
+                # a worker writes it (in this process by default, or `romashka worker`)
+                queue=deps.answers,
             )
         return None if told is None else Reply(told)
 

@@ -80,10 +80,12 @@ async def first_answer(
     version: ProfileVersion,
     message: str,
     queue: answering.AnswerQueue | None = None,
+    writing_status: bool = False,
 ) -> None:
     """A new conversation's first answer: the thread is registered with its version first, so
     the follow-ups in it (in a channel or the DM) continue with that version. With `queue`, a
-    worker writes it (bot.jobs.interactive); without, it is written here."""
+    worker writes it (bot.jobs.interactive); without, it is written here. `writing_status`:
+    the DM's "is writing…" shows once the writing starts."""
     await results_repo.register_thread(
         ctx.pool,
         team_id=team_id,
@@ -100,6 +102,7 @@ async def first_answer(
         kind="test",
         version=version,
         turns=[Turn(role="user", content=message)],
+        writing_status=writing_status,
     )
     if queue is not None:
         await queue.put(client, job)

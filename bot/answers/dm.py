@@ -8,14 +8,14 @@ Slack's agent messaging experience: the conversation lives in the Messages tab; 
 thread (assistant.threads.setTitle), a status while the model writes (setStatus, which Slack
 clears when the answer is posted) and suggested prompts when the tab is opened
 (setSuggestedPrompts without `thread_ts`, as the agent view requires). None of them is needed
-for an answer: a workspace that refuses one still gets the conversation."""
+for an answer: a workspace that refuses one still gets the conversation. As with `/bot test`,
+the process that heard the message queues its answer and a worker writes it (issue #16)."""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import Awaitable
-from typing import Final
 
 import asyncpg
 from slack_sdk.errors import SlackApiError
@@ -38,7 +38,6 @@ from storage.scenarios import ScenarioNameTaken
 
 log = logging.getLogger(__name__)
 
-WRITING_STATUS: Final = "is writing…"
 _USE = re.compile(r"^use(?:\s+(?P<spec>\S+))?\s*$", re.IGNORECASE)
 _SAVE = re.compile(r"^save as scenario\b\s*(?P<name>.*)$", re.IGNORECASE | re.DOTALL)
 
@@ -223,16 +222,15 @@ async def converse(
     ts: str,
     user_id: str,
     text: str,
+    queue: answering.AnswerQueue | None = None,
 ) -> None:
     """A customer's message in the DM: a new conversation starts with the DM's profile (the
-    workspace default) at its current version; a known thread continues with its version."""
+    workspace default) at its current version; a known thread continues with its version.
+    With `queue`, a worker writes the answer (bot.jobs.interactive) and shows the status when
+    it starts; the title is set here, at once."""
     known = await results_repo.thread_version(
         ctx.pool, team_id=team_id, channel_id=channel, thread_ts=thread_ts
     )
-
-    async def writing() -> None:
-        await _status(client, channel=channel, thread_ts=thread_ts)
-
     if known is not None:
         await follow_up.answer(
             ctx,
@@ -243,7 +241,8 @@ async def converse(
             ts=ts,
             user_id=user_id,
             text=text,
-            claimed=writing,
+            queue=queue,
+            writing_status=True,
         )
         return
     if not text or not await results_repo.claim_message(
@@ -257,7 +256,6 @@ async def converse(
         return
     version = await resolve_version(ctx.pool, team_id=team_id, spec=None, channel_id=channel)
     await _title(client, channel=channel, thread_ts=thread_ts, version=version, text=text)
-    await writing()
     await ask.first_answer(
         ctx,
         client,
@@ -267,6 +265,8 @@ async def converse(
         user_id=user_id,
         version=version,
         message=text,
+        queue=queue,
+        writing_status=True,
     )
 
 
@@ -279,15 +279,6 @@ async def _title(
     await _quietly(
         client.assistant_threads_setTitle(channel_id=channel, thread_ts=thread_ts, title=title),
         what="the conversation title",
-    )
-
-
-async def _status(client: AsyncWebClient, *, channel: str, thread_ts: str) -> None:
-    await _quietly(
-        client.assistant_threads_setStatus(
-            channel_id=channel, thread_ts=thread_ts, status=WRITING_STATUS
-        ),
-        what="the writing status",
     )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import asyncpg
@@ -75,13 +74,13 @@ async def answer(
     ts: str,
     user_id: str,
     text: str,
-    claimed: Callable[[], Awaitable[None]] | None = None,
     queue: answering.AnswerQueue | None = None,
+    writing_status: bool = False,
 ) -> None:
     """Answer the person's message `text` (mentions already stripped) at `ts` in a thread,
-    when the thread is one of our tests and nobody answered that message yet. `claimed` runs
-    once the message is ours to answer (a DM shows its status there). With `queue`, a worker
-    writes the answer (bot.jobs.interactive); without, it is written here."""
+    when the thread is one of our tests and nobody answered that message yet. With `queue`, a
+    worker writes the answer (bot.jobs.interactive); without, it is written here.
+    `writing_status`: the DM's "is writing…" shows once the writing starts."""
     pool = ctx.pool
     version_id = await results_repo.thread_version(
         pool, team_id=team_id, channel_id=channel, thread_ts=thread_ts
@@ -98,8 +97,6 @@ async def answer(
         )
         return
     # claimed: from here on this message is answered, or the thread is told why not
-    if claimed is not None:
-        await claimed()
     try:
         job = await _follow_up_job(
             pool,
@@ -110,6 +107,7 @@ async def answer(
             version_id=version_id,
             user_id=user_id,
             text=text,
+            writing_status=writing_status,
         )
     except Exception:
         log.exception("could not prepare a follow-up answer")
@@ -147,6 +145,7 @@ async def _follow_up_job(
     version_id: int,
     user_id: str,
     text: str,
+    writing_status: bool,
 ) -> answering.AnswerJob:
     version = await repo.get_version_by_id(pool, team_id=team_id, version_id=version_id)
     results = await results_repo.thread_results(
@@ -170,4 +169,5 @@ async def _follow_up_job(
         kind="followup",
         version=version,
         turns=turns,
+        writing_status=writing_status,
     )

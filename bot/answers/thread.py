@@ -19,6 +19,7 @@ from bot.blocks.answer import footer
 from bot.blocks.common import Block
 from bot.domain.profile import ProfileVersion
 from bot.domain.results import FeedbackTally, TestResult
+from bot.messages import DM_WRITING_STATUS
 from bot.model.llm import Completion, LLMError, LLMErrorKind
 from bot.persona.conversation import Turn
 from storage import results as results_repo
@@ -43,6 +44,8 @@ class AnswerJob:
     kind: str  # "test" or "followup"
     version: ProfileVersion
     turns: Sequence[Turn]  # the conversation so far, ending with the question to answer
+    # a DM (Slack's agent view): "is writing…" shows in the thread once the writing starts
+    writing_status: bool = False
 
     @property
     def question(self) -> str:
@@ -153,6 +156,8 @@ async def answer(ctx: RunContext, client: AsyncWebClient, job: AnswerJob) -> Tes
     one the model's client reports (a rate limit, a broken or malformed stream) as well as any
     other, which ends the answer like a broken stream (text so far kept and marked interrupted,
     the message closed, the result stored, the thread told)."""
+    if job.writing_status:
+        await _show_writing(client, job)
     fields = job.version.fields
     stream = AnswerStream(
         client,
@@ -178,6 +183,18 @@ async def answer(ctx: RunContext, client: AsyncWebClient, job: AnswerJob) -> Tes
         log.exception("answering in a thread failed")
         await _end_after_failure(ctx, client, job, stream, progress)
         return None
+
+
+async def _show_writing(client: AsyncWebClient, job: AnswerJob) -> None:
+    """The DM's status, which Slack clears when the answer is posted. It decorates the
+    conversation: a refusal (a workspace without the agent methods) is logged, not shown."""
+    try:
+        await client.assistant_threads_setStatus(
+            channel_id=job.channel_id, thread_ts=job.thread_ts, status=DM_WRITING_STATUS
+        )
+    except SlackApiError as exc:
+        code = exc.response.get("error") if exc.response is not None else None
+        log.info("Slack refused the writing status (%s)", code)
 
 
 def _base(job: AnswerJob) -> NewResult:

@@ -3,7 +3,10 @@ it (`InteractiveQueue`, above batch work), a worker answers it into the thread (
 
 Idempotent: the job claims its request before anything is posted; a job run again after a
 claimed start (its worker was killed mid-answer) says once that the answer was interrupted,
-and never answers twice. Nobody waits in silence: an app whose answers no process serves
+and never answers twice. A request whose version was deleted (it went with it) is told so once,
+claimed apart; a job that failed on every try marks its request done and tells an unanswered
+thread why (`gave_up`). The DM's answers come this way too, showing "is writing…" when the
+worker starts. Nobody waits in silence: an app whose answers no process serves
 (`WORKER_IN_APP=false` and no `romashka worker` beating) says so in the thread at once, and a
 request not picked within PICK_TIMEOUT_S is told it is still queued."""
 
@@ -25,6 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import messages
 from bot.answers import thread as answering
 from bot.answers.pipeline import RunContext
+from bot.domain.profile import ProfileVersion
 from bot.jobs.context import JobDeps
 from bot.jobs.enqueue import enqueue_interactive_answer
 from bot.jobs.payloads import InteractiveAnswerJob
@@ -79,6 +83,7 @@ class InteractiveQueue:
             kind=job.kind,
             profile_version_id=job.version.id,
             turns=tuple((t.role, t.content) for t in job.turns),
+            writing_status=job.writing_status,
         )
         async with self._pool.acquire() as con, con.transaction():
             request_id = await repo.insert_request(con, request)
@@ -142,20 +147,20 @@ async def handle(deps: JobDeps, slack: SlackFor, payload: bytes | None, *, lease
     if client is None:
         log.info("no Slack installation for an interactive answer's workspace; dropping it")
         return
+    # read before the claim: once claimed, nothing but the answer (which ends every failure
+    # with a message in the thread) may fail, or the thread would hear nothing
     try:
-        version = await profiles_repo.get_version_by_id(
+        version: ProfileVersion | None = await profiles_repo.get_version_by_id(
             deps.pool, team_id=job.team_id, version_id=job.version_id
         )
     except VersionIdNotFound:
-        await answering.post_notice(
-            client,
-            channel=job.channel_id,
-            thread_ts=job.thread_ts,
-            text=messages.ANSWER_VERSION_DELETED,
-        )
-        return
+        version = None
     claim, request = await repo.claim(deps.pool, team_id=job.team_id, request_id=job.request_id)
-    if claim is repo.Claim.DONE or request is None:
+    if claim is repo.Claim.DONE:
+        return
+    # a version read as deleted took its request with it (one cascade): the claim found it gone
+    if claim is repo.Claim.GONE or version is None or request is None:
+        await _tell_gone(deps, client, job)
         return
     if claim is repo.Claim.INTERRUPTED:
         await answering.post_notice(
@@ -180,9 +185,44 @@ async def handle(deps: JobDeps, slack: SlackFor, payload: bytes | None, *, lease
             kind=request.kind,
             version=version,
             turns=[_turn(role, content) for role, content in request.turns],
+            writing_status=request.writing_status,
         ),
     )
     await repo.finish(deps.pool, team_id=request.team_id, request_id=request.id)
+
+
+async def gave_up(deps: JobDeps, slack: SlackFor, payload: bytes | None, *, reason: str) -> None:
+    """The request's job failed on its last try (bot.jobs.gave_up): the request is marked done,
+    so that nothing answers it later, and a thread that heard nothing is told why, once."""
+    job = InteractiveAnswerJob.loads(payload)
+    state = await repo.give_up(deps.pool, team_id=job.team_id, request_id=job.request_id)
+    if state is repo.GaveUp.TOLD:
+        return
+    log.warning("interactive answer %d could not be written: %s", job.request_id, reason)
+    client = await slack.for_team(job.team_id)
+    if client is None:
+        return
+    if state is repo.GaveUp.GONE:
+        await _tell_gone(deps, client, job)
+        return
+    await answering.post_notice(
+        client,
+        channel=job.channel_id,
+        thread_ts=job.thread_ts,
+        text=messages.answer_gave_up(reason),
+    )
+
+
+async def _tell_gone(deps: JobDeps, client: AsyncWebClient, job: InteractiveAnswerJob) -> None:
+    """The request went with its profile version (the payload still names the thread): say
+    so once, claimed first, so that a job run again after posting it does not repeat it."""
+    if await repo.claim_gone_notice(deps.pool, team_id=job.team_id, request_id=job.request_id):
+        await answering.post_notice(
+            client,
+            channel=job.channel_id,
+            thread_ts=job.thread_ts,
+            text=messages.ANSWER_VERSION_DELETED,
+        )
 
 
 def _turn(role: str, content: str) -> Turn:

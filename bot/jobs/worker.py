@@ -209,7 +209,11 @@ class Worker:
         async def interactive_answer_job(job: Job) -> None:
             await interactive.handle(deps, slack, job.payload, lease=lease)
 
+        async def interactive_answer_gave_up(job: Job, exc: Exception) -> None:
+            await interactive.gave_up(deps, slack, job.payload, reason=failure_reason(exc))
+
         self._interactive_handler = interactive_answer_job
+        self._interactive_gave_up = interactive_answer_gave_up
         # both managers listen on one pooled connection (PgQueuer's driver counts its users), so
         # the second costs the pool nothing; one rebuilt after a failure gets a driver of its own
         shared = AsyncpgPoolDriver(deps.pool)
@@ -229,6 +233,7 @@ class Worker:
                 ),
                 running=self._running,
                 handing_back=self._handing_back,
+                gave_up=self._interactive_gave_up,
             ),
         )
         return queue
