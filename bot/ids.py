@@ -116,3 +116,6 @@ SIMULATION_STOP: Final = "simulation_stop"
 
 # ---- issue #16: a simulation run whose summary could not be written ----
 SIMULATION_WRITE_SUMMARY: Final = "simulation_write_summary"
+
+# ---- issue #16: Stop on a calibration sweep's parent message ----
+CALIBRATION_STOP: Final = "calibration_stop"

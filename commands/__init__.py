@@ -20,6 +20,7 @@ from commands import (
     ab_voting,
     actions,
     answers,
+    calibrate,
     config,
     dm,
     judges,
@@ -97,6 +98,8 @@ def register_listeners(
     app.action(ids.SIMULATION_STOP)(button(deps, simulations.stop_button))
     # ---- issue #16: Write summary on a simulation run whose report failed ----
     app.action(ids.SIMULATION_WRITE_SUMMARY)(button(deps, simulations.write_summary_button))
+    # ---- issue #16: Stop on a calibration sweep ----
+    app.action(ids.CALIBRATION_STOP)(button(deps, calibrate.stop_button))
 
     # a message shortcut acks and replies as a button does: its payload has a response_url
     app.shortcut(ids.SCENARIO_FROM_THREAD)(button(deps, scenario_shortcut.from_message))

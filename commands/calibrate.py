@@ -1,11 +1,13 @@
-"""`/bot calibrate <trait|all> [profile[@version]] [scenario] [samples N] [confirm]`."""
+"""`/bot calibrate <trait|all> [profile[@version]] [scenario] [samples N] [confirm]`, and the
+Stop on a sweep's parent message."""
 
 from __future__ import annotations
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.scenarios import calibration
+from bot.scenarios import calibration, calibration_stop
 from bot.startup.deps import Deps
+from commands.listen import stop_click
 from commands.parse import Parsed
 from commands.replies import answering, said
 from commands.request import Reply, SlashRequest
@@ -28,3 +30,8 @@ async def run(
             confirm_above=deps.settings.confirm_model_calls,
         )
     )
+
+
+# anyone who sees the sweep may stop it, as for scenario and simulation runs; the sweep is
+# looked up in the clicking workspace only
+stop_button = stop_click(calibration_stop.stop)

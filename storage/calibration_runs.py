@@ -13,6 +13,7 @@ import asyncpg
 from bot.domain.calibration_runs import CalibrationRun, Cell, CellKey, CellOutcome
 from storage import progress_claims
 from storage.errors import NotFound
+from storage.jobs import StoppedRun, cancel_queued, stop_and_count
 from storage.progress_claims import ProgressTable
 
 Conn: TypeAlias = asyncpg.Pool | asyncpg.Connection
@@ -322,12 +323,32 @@ async def fail_run(pool: asyncpg.Pool, *, team_id: str, run_id: int, failure: st
             failure,
         )
         if failed:
-            await con.execute(
-                "DELETE FROM pgqueuer WHERE left(dedupe_key, length($1)) = $1"
-                " AND status = 'queued'",
-                cell_prefix(team_id=team_id, run_id=run_id),
-            )
+            await cancel_queued(con, prefix=cell_prefix(team_id=team_id, run_id=run_id))
     return bool(failed)
+
+
+async def stop_run(
+    pool: asyncpg.Pool, *, team_id: str, run_id: int, user_id: str, total: int
+) -> StoppedRun | None:
+    """Compare-and-set: a running sweep nobody is reporting yet becomes stopped by `user_id`,
+    and its cell jobs no worker has picked are deleted in the same transaction (a picked cell
+    finishes and is stored; nothing reports the sweep). `done`: the cells stored when it
+    stopped. None when it had finished, failed, been stopped or claimed for its report."""
+    return await stop_and_count(
+        pool,
+        stop="""
+            UPDATE calibration_runs
+            SET status = 'stopped', stopped_by = $3, finished_at = now()
+            WHERE team_id = $1 AND id = $2 AND status = 'running' AND reported_at IS NULL
+            RETURNING channel_id, thread_ts AS parent_ts
+            """,
+        done="SELECT count(*) FROM calibration_cells WHERE team_id = $1 AND run_id = $2",
+        team_id=team_id,
+        run_id=run_id,
+        user_id=user_id,
+        prefix=cell_prefix(team_id=team_id, run_id=run_id),
+        total=total,
+    )
 
 
 async def claim_progress(pool: asyncpg.Pool, *, team_id: str, run_id: int, every_s: float) -> bool:

@@ -15,15 +15,18 @@ knowledge, so only the slider differs between settings).
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
 import asyncpg
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers.pipeline import RunContext
+from bot.blocks.calibration import running_parent
 from bot.blocks.common import escape
 from bot.domain.analysis import Analysis
 from bot.domain.calibration_runs import CalibrationRun
@@ -41,6 +44,8 @@ from bot.persona.versions import resolve_version
 from bot.scenarios import library
 from storage import calibration_runs as runs_repo
 from storage import profiles as profiles_repo
+
+log = logging.getLogger(__name__)
 
 SAMPLES_DEFAULT: Final = 5
 SAMPLES_MAX: Final = 20
@@ -343,7 +348,7 @@ async def start(
     parent = await client.chat_postMessage(
         channel=channel_id, text=running_text(args.traits, label=version.label, cost=cost)
     )
-    await queue_run(
+    run = await queue_run(
         ctx.pool,
         version=version,
         traits=args.traits,
@@ -355,7 +360,30 @@ async def start(
         created_by=user_id,
         entrypoint=CALIBRATION_CELL,
     )
+    await _show_stop(ctx.pool, client, run=run)
     return None
+
+
+async def _show_stop(pool: asyncpg.Pool, client: AsyncWebClient, *, run: CalibrationRun) -> None:
+    """The parent gets its Stop once the sweep is stored (the button names the run, which did
+    not exist when the parent was posted). Under the parent's lock, and only while the sweep
+    runs: its cells are being answered already, and a sweep that ended meanwhile keeps its
+    final edit."""
+    assert run.channel_id is not None and run.thread_ts is not None
+    async with runs_repo.parent_lock(pool, run_id=run.id, wait=True):
+        if not await runs_repo.in_progress(pool, team_id=run.team_id, run_id=run.id):
+            return
+        text = running_text(run.traits, label=run.label, cost=run.cost)
+        try:
+            await client.chat_update(
+                channel=run.channel_id,
+                ts=run.thread_ts,
+                text=escape(text),
+                blocks=running_parent(run_id=run.id, text=text),
+            )
+        except SlackApiError as exc:
+            # the sweep runs on; its next progress edit shows the Stop
+            log.warning("calibration %d: Stop not shown: %s", run.id, exc.response.get("error"))
 
 
 def trait_names(traits: Sequence[str]) -> str:

@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import limits
+from bot.blocks.calibration import ended_parent, running_parent
 from bot.blocks.common import escape, truncate
 from bot.domain.calibration_runs import CalibrationRun, Cell, CellOutcome
 from bot.domain.profile import ProfileVersion
@@ -175,7 +176,7 @@ async def fail(
     log.warning("calibration %d failed: %s", run.id, reason)
     if _where(run, client) is not None and client is not None:
         text = f"Calibration of {trait_names(run.traits)} on {run.label} stopped: {reason}."
-        await _edit_parent(pool, client, run, escape(text))
+        await _edit_parent(pool, client, run, text)
 
 
 async def progress(
@@ -196,7 +197,12 @@ async def progress(
         p = await runs_repo.progress(pool, team_id=run.team_id, run_id=run.id, total=run.total)
         text = running_text(run.traits, label=run.label, cost=run.cost, progress=progress_words(p))
         try:
-            await client.chat_update(channel=run.channel_id, ts=run.thread_ts, text=text)
+            await client.chat_update(
+                channel=run.channel_id,
+                ts=run.thread_ts,
+                text=escape(text),
+                blocks=running_parent(run_id=run.id, text=text),
+            )
         except SlackApiError as exc:
             log.warning("could not update calibration %d: %s", run.id, exc.response.get("error"))
 
@@ -204,11 +210,17 @@ async def progress(
 async def _edit_parent(
     pool: asyncpg.Pool, client: AsyncWebClient, run: CalibrationRun, text: str
 ) -> None:
+    """The sweep ended (`text`: how, unescaped): its last edit, without the Stop."""
     assert run.channel_id is not None and run.thread_ts is not None
     # waits for a progress edit in flight, so this is the parent's last edit
     async with runs_repo.parent_lock(pool, run_id=run.id, wait=True):
         try:
-            await client.chat_update(channel=run.channel_id, ts=run.thread_ts, text=text)
+            await client.chat_update(
+                channel=run.channel_id,
+                ts=run.thread_ts,
+                text=escape(text),
+                blocks=ended_parent(text),
+            )
         except SlackApiError as exc:
             log.warning("could not update calibration %d: %s", run.id, exc.response.get("error"))
 
