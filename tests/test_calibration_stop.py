@@ -143,6 +143,8 @@ async def test_a_cell_in_flight_at_the_stop_finishes_but_the_sweep_is_not_report
         f"Stopped calibration #{run_id} after 14 of 15 samples."
     ]
     edits_at_stop = len(parent_updates(idle))
+    # the once-a-second progress edit is free when the cell ends: it must still edit nothing
+    await idle.pool.execute("UPDATE calibration_runs SET progress_at = NULL")
     await in_flight
     assert await stored_cells(idle.pool) == 15  # it finished and was stored
     assert not await calibration_repo.claim_report(
