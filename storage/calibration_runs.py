@@ -25,6 +25,18 @@ class CalibrationRunNotFound(NotFound):
         self.run_id = run_id
 
 
+# one cell's row in calibration_cells or calibration_answers: $1 team, $2 run, $3 to $6 its key
+# (_key_args); a constant, the only text put into those queries
+_CELL_KEY: Final = (
+    "team_id = $1 AND run_id = $2 AND trait = $3 AND level = $4"
+    " AND question_idx = $5 AND sample = $6"
+)
+
+
+def _key_args(team_id: str, run_id: int, key: CellKey) -> tuple[str, int, str, int, int, int]:
+    return (team_id, run_id, key.trait, key.level, key.question_idx, key.sample)
+
+
 def cell_prefix(*, team_id: str, run_id: int) -> str:
     """What every cell job of the run has its dedupe key start with."""
     return f"calibration-cell:{team_id}:{run_id}:"
@@ -115,17 +127,11 @@ async def get_run(conn: Conn, *, team_id: str, run_id: int) -> CalibrationRun:
 
 async def has_cell(conn: Conn, *, team_id: str, run_id: int, key: CellKey) -> bool:
     found = await conn.fetchval(
-        """
+        f"""
         SELECT true FROM calibration_cells
-        WHERE team_id = $1 AND run_id = $2 AND trait = $3 AND level = $4
-          AND question_idx = $5 AND sample = $6
+        WHERE {_CELL_KEY}
         """,
-        team_id,
-        run_id,
-        key.trait,
-        key.level,
-        key.question_idx,
-        key.sample,
+        *_key_args(team_id, run_id, key),
     )
     return bool(found)
 
@@ -145,11 +151,10 @@ async def store_cell(
     """Once per cell: False when it was stored already (a retried or doubled job). Its
     pending answer (`store_answer`) goes in the same statement."""
     stored = await conn.fetchval(
-        """
+        f"""
         WITH answered AS (
             DELETE FROM calibration_answers
-            WHERE team_id = $1 AND run_id = $2 AND trait = $3 AND level = $4
-              AND question_idx = $5 AND sample = $6
+            WHERE {_CELL_KEY}
         )
         INSERT INTO calibration_cells (team_id, run_id, trait, level, question_idx, sample,
                                        outcome, answer, perceived, proxies, error)
@@ -157,12 +162,7 @@ async def store_cell(
         ON CONFLICT DO NOTHING
         RETURNING true
         """,
-        team_id,
-        run_id,
-        key.trait,
-        key.level,
-        key.question_idx,
-        key.sample,
+        *_key_args(team_id, run_id, key),
         outcome.value,
         answer,
         None if perceived is None else dict(perceived),
@@ -185,7 +185,7 @@ async def store_answer(
     retry judges this answer. When two runs of the job answered at once, the first stored
     wins and both judge it."""
     row = await conn.fetchrow(
-        """
+        f"""
         WITH added AS (
             INSERT INTO calibration_answers (team_id, run_id, trait, level, question_idx,
                                              sample, answer, cut_off)
@@ -196,15 +196,9 @@ async def store_answer(
         SELECT answer, cut_off FROM added
         UNION ALL
         SELECT answer, cut_off FROM calibration_answers
-        WHERE team_id = $1 AND run_id = $2 AND trait = $3 AND level = $4
-          AND question_idx = $5 AND sample = $6
+        WHERE {_CELL_KEY}
         """,
-        team_id,
-        run_id,
-        key.trait,
-        key.level,
-        key.question_idx,
-        key.sample,
+        *_key_args(team_id, run_id, key),
         answer.text,
         answer.cut_off,
     )
@@ -218,17 +212,11 @@ async def pending_answer(
     conn: Conn, *, team_id: str, run_id: int, key: CellKey
 ) -> PendingAnswer | None:
     row = await conn.fetchrow(
-        """
+        f"""
         SELECT answer, cut_off FROM calibration_answers
-        WHERE team_id = $1 AND run_id = $2 AND trait = $3 AND level = $4
-          AND question_idx = $5 AND sample = $6
+        WHERE {_CELL_KEY}
         """,
-        team_id,
-        run_id,
-        key.trait,
-        key.level,
-        key.question_idx,
-        key.sample,
+        *_key_args(team_id, run_id, key),
     )
     return None if row is None else PendingAnswer(str(row["answer"]), bool(row["cut_off"]))
 
