@@ -208,6 +208,19 @@ async def test_stop_from_another_workspace_stops_nothing(
     assert len(parent_updates(idle)) == edits
 
 
+async def test_stop_leaves_a_sweep_of_the_cli_to_the_cli(
+    idle: SlackDriver,  # noqa: F811
+) -> None:
+    """`romashka calibrate` waits for its sweep's report: a forged click on its id stops
+    nothing (its sweep has no parent message, so no Stop)."""
+    run_id = await queued_sweep(idle)
+    await idle.pool.execute("UPDATE calibration_runs SET channel_id = NULL, thread_ts = NULL")
+    [reply] = await stop_replies(idle, {"value": str(run_id)})
+    assert f"Calibration #{run_id} runs from `romashka calibrate`; stop it there." in reply
+    assert await idle.pool.fetchval("SELECT status FROM calibration_runs") == "running"
+    assert await queued_jobs(idle.pool, run_id) == 15
+
+
 async def test_stop_after_the_sweep_finished_changes_nothing(
     idle: SlackDriver,  # noqa: F811
     model: FakeOpenAI,

@@ -70,7 +70,7 @@ async def handle(
         log.info("calibration %d is gone; dropping its cell job", job.run_id)
         return
     if run.status != "running":
-        return  # failed meanwhile: its cells are not answered
+        return  # failed or stopped meanwhile: its cells are not answered
     key = CellKey(job.trait, job.level, job.question_idx, job.sample)
     client = await slack.for_team(run.team_id) if run.channel_id is not None else None
     try:

@@ -39,9 +39,7 @@ async def stop(
         raise UserError(f"There is no calibration #{run_id} in this workspace.") from None
     if run.channel_id is None:
         # `romashka calibrate` waits for its sweep's report; it is stopped where it runs
-        raise UserError(
-            f"Calibration #{run_id} runs from `romashka calibrate`; stop it there."
-        ) from None
+        raise UserError(f"Calibration #{run_id} runs from `romashka calibrate`; stop it there.")
     stopped = await runs_repo.stop_run(
         pool, team_id=team_id, run_id=run_id, user_id=user_id, total=run.total
     )
