@@ -111,7 +111,8 @@ async def test_stop_mid_sweep_runs_nothing_new_and_posts_no_figures(
     # only the cells in flight at the Stop were answered after it, each once (answer + judge)
     assert 3 <= done_at_stop <= after < 30
     assert len(model.requests) == 2 * after
-    assert after - done_at_stop <= options_from(idle.deps).concurrency
+    # at most the cells running at once (SCENARIO_CONCURRENCY) were in flight
+    assert after - done_at_stop <= options_from(idle.deps).scenario_concurrency
     # the parent: said stopped once, as its last edit, without the Stop; no figures anywhere
     [stopped] = stopped_edits(idle)
     assert parent_updates(idle)[-1] is stopped
