@@ -252,6 +252,28 @@ async def test_a_refused_seed_is_retried_without_and_reported(
     assert "Seed not honoured" in json.dumps(result["blocks"], ensure_ascii=False)
 
 
+async def test_slack_refusing_the_parent_fails_the_test_and_stops_both_runs(
+    live: SlackDriver, model: FakeOpenAI
+) -> None:
+    model.json_hook = seeded_customer
+    await two_versions(live)
+    live.slack.fail_next("chat.postMessage", error="not_in_channel")
+    text = await live.reply_text(f"ab Support@1 Support@2 simulation {CHARGED_TWICE} repeat 2")
+    test = await wait_status(live.pool, "failed")
+    assert text == (
+        f"A/B test #{test['id']} failed before it started: Slack refused my message in this "
+        "conversation (`not_in_channel`). Invite me with `/invite @ROMASHKA` (or start it in a "
+        "channel I am in) and start it again."
+    )
+    assert test["failure_reason"] == "Slack refused its first message (`not_in_channel`)"
+    assert test["parent_ts"] is None
+    # nothing is played for a test nobody can vote on: both runs stopped, no job queued
+    runs = await live.pool.fetch("SELECT status FROM simulation_runs")
+    assert [r["status"] for r in runs] == ["stopped", "stopped"]
+    assert await live.pool.fetchval("SELECT count(*) FROM pgqueuer") == 0
+    assert simulator_requests(model) == []
+
+
 async def test_conversation_jobs_run_twice_play_and_post_once(
     settings: Settings, pool: asyncpg.Pool, slack: FakeSlack, llm: LLM, model: FakeOpenAI
 ) -> None:

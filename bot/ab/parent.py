@@ -1,5 +1,6 @@
-"""The A/B test's parent message, kept in step with the test: participation while it runs, the
-revealed counts and verdict once closed, the reason when it failed or was interrupted."""
+"""The A/B test's parent message: posted when the test starts (or the test failed, saying why),
+then kept in step with it: participation while it runs, the revealed counts and verdict once
+closed, the reason when it failed or was interrupted."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import asyncpg
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.ab.pairs import slack_error
 from bot.blocks import ab as blocks
+from bot.blocks.common import Block
 from bot.domain.ab import AbTest
 from bot.domain.simulation_ab import SimulationAb
 from bot.domain.verdict import Outcome, describe
@@ -24,6 +27,43 @@ log = logging.getLogger(__name__)
 # a refresh re-reads after posting and repeats while votes keep arriving, so the last update
 # always shows the final count even when updates from several votes interleave
 REFRESH_ROUNDS: Final = 3
+# to the starter, when Slack refuses a new test's parent message
+PARENT_REFUSED: Final = (
+    "A/B test #{ab_id} failed before it started: Slack refused my message in this "
+    "conversation (`{code}`). Invite me with `/invite @ROMASHKA` (or start it in a "
+    "channel I am in) and start it again."
+)
+
+
+async def post_or_fail(
+    pool: asyncpg.Pool,
+    client: AsyncWebClient,
+    *,
+    team_id: str,
+    channel_id: str,
+    ab_id: int,
+    text: str,
+    parent_blocks: list[Block],
+) -> str | None:
+    """Post a new test's parent message and record its ts: None then (the test's answers
+    belong to its thread, so its jobs wait for that ts). When Slack refuses it, the test is
+    kept, failed with the reason (its queued pair jobs deleted) rather than left answering with
+    nowhere to answer, and what the starter should be told is returned."""
+    try:
+        parent = await client.chat_postMessage(channel=channel_id, text=text, blocks=parent_blocks)
+    except SlackApiError as exc:
+        code = slack_error(exc)
+        log.warning("could not post the parent of A/B test %d: %s", ab_id, code)
+        await repo.stop_answering(
+            pool,
+            team_id=team_id,
+            ab_id=ab_id,
+            status="failed",
+            reason=f"Slack refused its first message (`{code}`)",
+        )
+        return PARENT_REFUSED.format(ab_id=ab_id, code=code)
+    await repo.set_parent(pool, team_id=team_id, ab_id=ab_id, parent_ts=str(parent["ts"]))
+    return None
 
 
 async def labels(pool: asyncpg.Pool, test: AbTest) -> tuple[str, str]:

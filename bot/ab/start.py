@@ -4,14 +4,12 @@ post the pairs (bot/jobs/ab_pair.py), and the last one opens voting."""
 
 from __future__ import annotations
 
-import logging
 import secrets
 from typing import Final
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.ab.pairs import slack_error
+from bot.ab.parent import post_or_fail
 from bot.answers.pipeline import RunContext
 from bot.blocks import ab as blocks
 from bot.blocks.common import escape
@@ -23,8 +21,6 @@ from bot.persona.versions import resolve_version
 from storage import ab as repo
 from storage import scenarios as scenarios_repo
 from storage.scenarios import ScenarioNotFound
-
-log = logging.getLogger(__name__)
 
 MAX_MESSAGES: Final = 20
 DEFAULT_SCENARIO: Final = "Product inquiry"
@@ -94,25 +90,13 @@ async def start(
         participation=Participation(0, 0, [0] * len(rows), 0),
         progress=PairProgress(posted=0, failed=0, running=0, waiting=len(rows), total=len(rows)),
     )
-    try:
-        parent = await client.chat_postMessage(channel=channel_id, text=text, blocks=parent_blocks)
-    except SlackApiError as exc:
-        code = slack_error(exc)
-        log.warning("could not post the A/B parent: %s", code)
-        # kept, failed with its reason (its queued pairs deleted), rather than left answering
-        # with nowhere to answer
-        await repo.stop_answering(
-            pool,
-            team_id=team_id,
-            ab_id=test.id,
-            status="failed",
-            reason=f"Slack refused its first message (`{code}`)",
-        )
-        return (
-            f"A/B test #{test.id} failed before it started: Slack refused my message in this "
-            f"conversation (`{code}`). Invite me with `/invite @ROMASHKA` (or start it in a "
-            "channel I am in) and start it again."
-        )
-    # the pairs' jobs wait for this before answering: their answers belong to its thread
-    await repo.set_parent(pool, team_id=team_id, ab_id=test.id, parent_ts=str(parent["ts"]))
-    return None
+    # the pairs' jobs wait for the parent before answering: their answers belong to its thread
+    return await post_or_fail(
+        pool,
+        client,
+        team_id=team_id,
+        channel_id=channel_id,
+        ab_id=test.id,
+        text=text,
+        parent_blocks=parent_blocks,
+    )

@@ -9,17 +9,14 @@ the last conversation of both runs posts the pairs and opens voting (bot.simulat
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Sequence
 from typing import Final
 
 import asyncpg
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.ab.pairs import slack_error
-from bot.ab.parent import played_line
+from bot.ab.parent import played_line, post_or_fail
 from bot.ab.start import draw_a_first
 from bot.blocks import ab as blocks
 from bot.blocks.common import escape
@@ -31,10 +28,7 @@ from bot.jobs import simulation as jobs
 from bot.persona.versions import resolve_version
 from bot.simulation import ab_voting, library
 from bot.simulation.run import model_calls
-from storage import ab as ab_repo
 from storage import simulation_ab as repo
-
-log = logging.getLogger(__name__)
 
 # seeds are drawn below this, so that base + samples stays a positive 32-bit integer
 SEED_RANGE: Final = 2**31 - 1_000
@@ -137,27 +131,20 @@ async def start_versions(
         unit="conversation pair",
         extra=played_line(0, 2 * samples),
     )
-    try:
-        parent = await client.chat_postMessage(channel=channel_id, text=text, blocks=parent_blocks)
-    except SlackApiError as exc:
-        code = slack_error(exc)
-        log.warning("could not post the simulation A/B parent: %s", code)
-        await ab_repo.stop_answering(
-            pool,
-            team_id=team_id,
-            ab_id=test.id,
-            status="failed",
-            reason=f"Slack refused its first message (`{code}`)",
-        )
+    refused = await post_or_fail(
+        pool,
+        client,
+        team_id=team_id,
+        channel_id=channel_id,
+        ab_id=test.id,
+        text=text,
+        parent_blocks=parent_blocks,
+    )
+    if refused is not None:
         await ab_voting.stop_runs(pool, team_id=team_id, ab_id=test.id, user_id=user_id)
-        return (
-            f"A/B test #{test.id} failed before it started: Slack refused my message in this "
-            f"conversation (`{code}`). Invite me with `/invite @ROMASHKA` (or start it in a "
-            "channel I am in) and start it again."
-        )
+        return refused
     # the conversations' answers belong to the parent's thread (stats and exports leave them
-    # out while voting is open): queued once it is known, A and B sample by sample
-    await ab_repo.set_parent(pool, team_id=team_id, ab_id=test.id, parent_ts=str(parent["ts"]))
+    # out while voting is open): queued once its ts is stored, A and B sample by sample
     a_jobs, b_jobs = jobs.jobs_for(run_a), jobs.jobs_for(run_b)
     async with pool.acquire() as con, con.transaction():
         await jobs.enqueue(con, [j for pair in zip(a_jobs, b_jobs, strict=True) for j in pair])
