@@ -43,9 +43,10 @@ from bot.model.llm import LLMError, LLMErrorKind
 from bot.scenarios import plan_stream
 from bot.scenarios.engine import INTERNAL_ERROR, PlanItem, base_result, plan_from_json
 from bot.scenarios.figures import overall, per_scenario
-from bot.scenarios.run import show_summary, summary_message
+from bot.scenarios.run import summary_message
 from bot.slack import live_plan
 from bot.slack.post import post_message
+from bot.slack.run_summary import show_finished
 from bot.slack.thread_marks import find_marked, mark
 from storage import jobs as jobs_repo
 from storage import plan_streams
@@ -459,20 +460,13 @@ async def _report(
     # marked unconfirmed meanwhile is counted here or edits the shown summary (refresh_summary)
     async with jobs_repo.parent_message_lock(pool, run_id=run.id, wait=True):
         text, blocks = await summary_message(pool, run_id=run.id, version=version, results=results)
-        refused = await show_summary(
-            client,
-            run_id=run.id,
-            channel_id=run.channel_id,
-            parent_ts=run.parent_ts,
-            text=text,
-            blocks=blocks,
-        )
-        await live_plan.close(
+        refused = await show_finished(
             pool,
             client,
             plan_stream.plan_of(pool, run, version.label),
+            text=text,
+            blocks=blocks,
             ending=finished_text(done=len(results), total=len(results)),
-            stopped=False,
         )
         # shown, or refused twice (the warning says so): either way a retry would change
         # nothing

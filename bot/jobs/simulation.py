@@ -40,13 +40,13 @@ from bot.jobs.payloads import Payload
 from bot.jobs.post_fence import ClaimLost, PostFence, SendLate, retry_when_rate_limited
 from bot.jobs.slack_clients import SlackClients
 from bot.model.llm import LLMError, LLMErrorKind
-from bot.scenarios.run import show_summary
 from bot.simulation import ab_voting, plan
 from bot.simulation.chart import drift_chart
 from bot.simulation.conversation import ConversationStopped, Lease, OnTurn, converse
 from bot.simulation.figures import simulation_figures, summary_json
 from bot.slack import live_plan
 from bot.slack.post import post_message
+from bot.slack.run_summary import show_finished
 from bot.slack.thread_marks import find_marked, mark
 from bot.slack.uploads import Upload, upload
 from bot.startup.deps import Deps
@@ -456,20 +456,13 @@ async def report(
         return
     text, blocks = summary(run_id=run.id, label=version.label, data=data)
     async with repo.parent_lock(pool, run_id=run.id, wait=True):
-        refused = await show_summary(
-            client,
-            run_id=run.id,
-            channel_id=run.channel_id,
-            parent_ts=run.parent_ts,
-            text=text,
-            blocks=blocks,
-        )
-        await live_plan.close(
+        refused = await show_finished(
             pool,
             client,
             plan.plan_of(pool, run, version.label),
+            text=text,
+            blocks=blocks,
             ending=finished_text(done=run.total, total=run.total, what="conversations played"),
-            stopped=False,
         )
     if refused is not None:
         log.warning("simulation run %d: %s", run.id, refused)

@@ -13,7 +13,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.answers.pipeline import RunContext
 from bot.blocks.plan import stopped_text
 from bot.blocks.scenarios import RunComparison, progress_message, stopped_message, summary
-from bot.blocks.stats import without_table
 from bot.domain.profile import ProfileVersion
 from bot.domain.results import TestResult
 from bot.domain.scenarios import Scenario, ScenarioRun
@@ -24,7 +23,6 @@ from bot.scenarios import plan_stream
 from bot.scenarios.engine import PlanItem, model_calls, plan_for, plan_from_json, plan_json
 from bot.scenarios.figures import changes, figures, overall, per_scenario
 from bot.slack import live_plan
-from bot.slack.post import post_message
 from storage import jobs as jobs_repo
 from storage import profiles as repo
 from storage import results as results_repo
@@ -112,47 +110,6 @@ async def queue_items(
                 con, team_id=run.team_id, run_id=run.id, parent_ts=parent_ts
             )
         return await enqueue_scenario_messages(con, jobs, entrypoint=entrypoint)
-
-
-async def show_summary(
-    client: AsyncWebClient,
-    *,
-    run_id: int,
-    channel_id: str,
-    parent_ts: str,
-    text: str,
-    blocks: list[dict[str, object]],
-) -> str | None:
-    """The summary replaces the progress on the parent; when Slack refuses that edit, it is
-    posted as a new message instead, so a completed run's summary is never lost."""
-    try:
-        await client.chat_update(channel=channel_id, ts=parent_ts, text=text, blocks=blocks)
-        return None
-    except SlackApiError as exc:
-        log.warning("could not update run %d's parent: %s", run_id, _code(exc))
-        refused_table = _code(exc) in {"invalid_blocks", "msg_blocks_too_long"}
-        if refused_table and any(b.get("type") == "table" for b in blocks):
-            # a workspace without table blocks (or a table too long for Slack's undocumented
-            # total): today's layout, the sections below the table
-            blocks = without_table(blocks)
-            try:
-                await client.chat_update(channel=channel_id, ts=parent_ts, text=text, blocks=blocks)
-                return None
-            except SlackApiError as again:
-                log.warning("could not update run %d's parent: %s", run_id, _code(again))
-    try:
-        await post_message(client, channel=channel_id, text=text, blocks=blocks)
-        return None
-    except SlackApiError as exc:
-        log.warning("could not post run %d's summary: %s", run_id, _code(exc))
-    return (
-        f"Scenario run #{run_id} is complete, but Slack did not take its summary. "
-        "`/bot scenarios` shows each scenario's last result."
-    )
-
-
-def _code(exc: SlackApiError) -> str:
-    return str(exc.response.get("error")) if exc.response is not None else "unknown"
 
 
 def calls_above(scenarios: Sequence[Scenario], *, limit: int, repeat: int = 1) -> int | None:
