@@ -38,10 +38,8 @@ PARENT_REFUSED: Final = (
 async def post_or_fail(
     pool: asyncpg.Pool,
     client: AsyncWebClient,
+    test: AbTest,
     *,
-    team_id: str,
-    channel_id: str,
-    ab_id: int,
     text: str,
     parent_blocks: list[Block],
 ) -> str | None:
@@ -49,8 +47,11 @@ async def post_or_fail(
     belong to its thread, so its jobs wait for that ts). When Slack refuses it, the test is
     kept, failed with the reason (its queued pair jobs deleted) rather than left answering with
     nowhere to answer, and what the starter should be told is returned."""
+    team_id, ab_id = test.team_id, test.id
     try:
-        parent = await client.chat_postMessage(channel=channel_id, text=text, blocks=parent_blocks)
+        parent = await client.chat_postMessage(
+            channel=test.channel_id, text=text, blocks=parent_blocks
+        )
     except SlackApiError as exc:
         code = slack_error(exc)
         log.warning("could not post the parent of A/B test %d: %s", ab_id, code)

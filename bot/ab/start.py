@@ -91,12 +91,4 @@ async def start(
         progress=PairProgress(posted=0, failed=0, running=0, waiting=len(rows), total=len(rows)),
     )
     # the pairs' jobs wait for the parent before answering: their answers belong to its thread
-    return await post_or_fail(
-        pool,
-        client,
-        team_id=team_id,
-        channel_id=channel_id,
-        ab_id=test.id,
-        text=text,
-        parent_blocks=parent_blocks,
-    )
+    return await post_or_fail(pool, client, test, text=text, parent_blocks=parent_blocks)

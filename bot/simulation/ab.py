@@ -131,15 +131,7 @@ async def start_versions(
         unit="conversation pair",
         extra=played_line(0, 2 * samples),
     )
-    refused = await post_or_fail(
-        pool,
-        client,
-        team_id=team_id,
-        channel_id=channel_id,
-        ab_id=test.id,
-        text=text,
-        parent_blocks=parent_blocks,
-    )
+    refused = await post_or_fail(pool, client, test, text=text, parent_blocks=parent_blocks)
     if refused is not None:
         await ab_voting.stop_runs(pool, team_id=team_id, ab_id=test.id, user_id=user_id)
         return refused
