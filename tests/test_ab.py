@@ -278,6 +278,7 @@ async def test_quoted_messages_and_leaderboard(live: SlackDriver) -> None:
         ("ab", "Usage: `/bot ab <A> <B>"),
         ("ab Support", "Usage"),
         ("ab Support@3 Support", "same version (Support v3)"),
+        ("ab Support@3 Support simulation Charged twice (simulated)", "same version (Support v3)"),
         ("ab Support@1 Ghost", "no profile named *Ghost*"),
         ("ab Support@1 Support@9", "has no version 9"),
         ("ab Support@1 Support@3 Nope scenario", "no scenario named *Nope scenario*"),

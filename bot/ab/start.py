@@ -14,6 +14,7 @@ from bot.answers.pipeline import RunContext
 from bot.blocks import ab as blocks
 from bot.blocks.common import escape
 from bot.domain.ab import PairProgress, Participation
+from bot.domain.profile import ProfileVersion
 from bot.errors import UserError
 from bot.jobs.enqueue import enqueue_ab_pairs
 from bot.jobs.payloads import AbPairJob
@@ -24,6 +25,15 @@ from storage.scenarios import ScenarioNotFound
 
 MAX_MESSAGES: Final = 20
 DEFAULT_SCENARIO: Final = "Product inquiry"
+
+
+def check_two_versions(version_a: ProfileVersion, version_b: ProfileVersion) -> None:
+    """An A/B test compares two versions: the same one twice is refused, saying how to name two."""
+    if version_a.id == version_b.id:
+        raise UserError(
+            f"A and B are the same version ({escape(version_a.label)}). Compare two versions, "
+            "e.g. `Support@3 Support@4`, or two profiles."
+        )
 
 
 def draw_a_first() -> bool:
@@ -49,11 +59,7 @@ async def start(
     pool = ctx.pool
     version_a = await resolve_version(pool, team_id=team_id, channel_id=channel_id, spec=spec_a)
     version_b = await resolve_version(pool, team_id=team_id, channel_id=channel_id, spec=spec_b)
-    if version_a.id == version_b.id:
-        raise UserError(
-            f"A and B are the same version ({escape(version_a.label)}). Compare two versions, "
-            "e.g. `Support@3 Support@4`, or two profiles."
-        )
+    check_two_versions(version_a, version_b)
     if messages is None:
         await scenarios_repo.ensure_seeded(pool, team_id=team_id)
         name = scenario or DEFAULT_SCENARIO

@@ -17,7 +17,7 @@ import asyncpg
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ab.parent import played_line, post_or_fail
-from bot.ab.start import draw_a_first
+from bot.ab.start import check_two_versions, draw_a_first
 from bot.blocks import ab as blocks
 from bot.blocks.common import escape
 from bot.domain.ab import Participation
@@ -93,11 +93,7 @@ async def start_versions(
     confirm_above: int | None = None,
     confirmed: bool = False,
 ) -> str | None:
-    if version_a.id == version_b.id:
-        raise UserError(
-            f"A and B are the same version ({escape(version_a.label)}). Compare two versions, "
-            "e.g. `Support@3 Support@4`, or two profiles."
-        )
+    check_two_versions(version_a, version_b)
     if not simulations:
         raise UserError("There are no simulated customers to run.")
     calls = 2 * model_calls(simulations, repeat=repeat)
