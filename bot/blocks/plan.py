@@ -98,6 +98,10 @@ def finished_text(*, done: int, total: int, what: str = "messages answered") -> 
     return f"Done: {done} of {total} {what}. The summary is in the run's message above."
 
 
+# a run's plan stream's last line when the summary could not be written (the parent says why)
+SUMMARY_NOT_WRITTEN: Final = "The summary could not be written: see the run's message."
+
+
 def stopped_text(*, user_id: str, done: int, total: int, unit: str = "messages") -> str:
     return f"Stopped by <@{user_id}> after {done} of {total} {unit}."
 

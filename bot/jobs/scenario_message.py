@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers.pipeline import RunContext, answer_and_judge, judge_again, needs_judging
-from bot.blocks.plan import finished_text
+from bot.blocks.plan import SUMMARY_NOT_WRITTEN, finished_text
 from bot.blocks.scenarios import (
     item_message,
     progress_message,
@@ -71,8 +71,6 @@ THREAD_POST_BURST: Final = 10
 RATE_LIMIT_RETRIES: Final = 20
 # the metadata each thread post carries, so that a recovering job can find it in the thread
 POST_EVENT_TYPE: Final = "romashka_scenario_result"
-# the plan stream's last line when the summary could not be written (the parent says why)
-SUMMARY_NOT_WRITTEN: Final = "The summary could not be written: see the run's message."
 SCENARIO_DELETED: Final = (
     "This message was not run: its scenario was deleted after the run started."
 )

@@ -6,8 +6,8 @@ done, so it only reports (once: the report is claimed by a compare-and-set)."""
 from __future__ import annotations
 
 import logging
-from typing import Final
 
+from bot.blocks.plan import SUMMARY_NOT_WRITTEN
 from bot.blocks.simulation import report_failed_message
 from bot.domain.simulation import SimulationRun
 from bot.errors import UserError
@@ -23,9 +23,6 @@ from storage.errors import VersionIdNotFound
 from storage.simulations import SimulationRunNotFound
 
 log = logging.getLogger(__name__)
-
-# the plan stream's last line when the summary could not be written (the parent says why)
-SUMMARY_NOT_WRITTEN: Final = "The summary could not be written: see the run's message."
 
 
 async def gave_up(deps: Deps, slack: SlackFor, payload: bytes | None, *, reason: str) -> None:
