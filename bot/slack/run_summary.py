@@ -75,10 +75,8 @@ async def show_summary(
         return None
     except SlackApiError as exc:
         log.warning("could not post run %d's summary: %s", run_id, _code(exc))
-    return (
-        f"Scenario run #{run_id} is complete, but Slack did not take its summary. "
-        "`/bot scenarios` shows each scenario's last result."
-    )
+    # only logged by both callers (scenario and simulation runs): nothing could be posted
+    return "complete, but Slack did not take its summary"
 
 
 def _code(exc: SlackApiError) -> str:
