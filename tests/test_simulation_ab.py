@@ -332,12 +332,16 @@ async def run_blind(
     await live.command(
         f"ab Support@1 Support@2 simulation {CHARGED_TWICE} repeat 2", team=team, channel=channel
     )
-    deadline = time.monotonic() + 60
+    # a conversation job that found a pair's post claimed by another is asked again once that
+    # claim would lapse (the heartbeat timeout, 30 s): it may edit the parent then
+    deadline = time.monotonic() + 120
     while True:
         row = await live.pool.fetchrow(
             "SELECT * FROM ab_tests WHERE team_id = $1 AND status = 'open'", team
         )
-        if row is not None:
+        # open, and every job of the test done with its last edit of the parent (a parent read
+        # while such an edit is in flight differed between the two workspaces by timing)
+        if row is not None and not await live.pool.fetchval("SELECT count(*) FROM pgqueuer"):
             return dict(row)
         assert time.monotonic() < deadline, "the A/B test never opened"
         await asyncio.sleep(0.05)
