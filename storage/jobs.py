@@ -100,6 +100,17 @@ async def mark_unconfirmed(pool: asyncpg.Pool, *, team_id: str, result_id: int) 
     )
 
 
+async def mark_refused(pool: asyncpg.Pool, *, team_id: str, result_id: int) -> None:
+    """Slack refused the result's post: settled with no ts (no job posts it again), and counted
+    with the posts that could not be confirmed in the thread."""
+    await pool.execute(
+        "UPDATE test_results SET posted_ts = '', post_unconfirmed = true"
+        " WHERE team_id = $1 AND id = $2",
+        team_id,
+        result_id,
+    )
+
+
 async def unconfirmed_posts(pool: asyncpg.Pool, *, team_id: str, run_id: int) -> int:
     """The run's results whose post could not be confirmed (each counted once)."""
     count = await pool.fetchval(

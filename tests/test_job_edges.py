@@ -176,6 +176,33 @@ async def test_an_unconfirmed_post_is_marked_and_counted_once_in_the_summary(
     assert len(thread_posts(idle, parent_ts)) == 2
 
 
+async def test_a_post_slack_refuses_is_not_retried_and_counted_in_the_summary(
+    idle: SlackDriver,  # noqa: F811
+) -> None:
+    """Slack answers a thread post with a refusal (the app was removed from the channel, say):
+    the post is settled (a retry of its job sends nothing) and the summary says that an
+    answer is not confirmed in the thread, its figures counted."""
+    payload, clients = await _one_message(idle)
+    await scenario_message.handle(idle.deps, clients, payload)
+    post, parent_ts = await _post_job(idle)
+    await idle.pool.execute(
+        "DELETE FROM pgqueuer WHERE entrypoint = 'scenario_thread_post' OR payload = $1", payload
+    )
+    idle.slack.fail_next("chat.postMessage", error="not_in_channel")
+    tried = len(idle.slack.of("chat.postMessage"))
+    await scenario_message.handle_post(idle.deps, clients, post, lease_s=60)
+    await scenario_message.handle_post(idle.deps, clients, post, lease_s=60)  # a retry
+    assert len(idle.slack.of("chat.postMessage")) == tried + 1
+    assert thread_posts(idle, parent_ts) == []
+    assert await idle.pool.fetchval("SELECT count(*) FROM test_results WHERE post_unconfirmed") == 1
+    async with Worker(idle.deps, options=options_from(idle.deps)):
+        await run_done(idle.pool)
+        await posted(idle.pool)
+    summary = await summary_of(idle, parent_ts)
+    assert "1 answer could not be confirmed in the thread: Slack refused the post" in summary
+    assert len(thread_posts(idle, parent_ts)) == 2  # the run's other two messages
+
+
 async def _run_id(driver: SlackDriver) -> int:
     run_id: int = await driver.pool.fetchval("SELECT id FROM scenario_runs")
     return run_id

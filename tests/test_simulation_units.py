@@ -209,4 +209,4 @@ def test_the_summary_counts_turn_posts_not_confirmed(
     if note is None:
         assert "not confirmed" not in shown
     else:
-        assert f"⚠️ {note} (the app stopped while posting" in shown
+        assert f"⚠️ {note} (Slack refused it, or the app stopped while posting" in shown

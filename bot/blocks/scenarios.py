@@ -454,10 +454,10 @@ def summary(
 
 def unconfirmed_text(count: int) -> str:
     return (
-        f":warning: {counted(count, 'answer')} could not be confirmed in the thread: the app "
-        "could not read the thread to check whether an interrupted post went out, so it was "
-        "not sent again (its figures are counted above). Invite the app to the channel, "
-        "with access to its history, to avoid this."
+        f":warning: {counted(count, 'answer')} could not be confirmed in the thread: Slack "
+        "refused the post, or the app could not read the thread to check whether an "
+        "interrupted post went out, so it was not sent again (the figures are counted above). "
+        "Invite the app to the channel, with access to its history, to avoid this."
     )
 
 

@@ -309,10 +309,12 @@ def summary(*, run_id: int, label: str, data: dict[str, Any]) -> tuple[str, list
         overall += f" · mean alignment {data['alignment']:.0f}/100"
     unconfirmed = int(data.get("unconfirmed_posts") or 0)
     if unconfirmed:
-        # a turn whose worker stopped mid-post, in a thread the app could not read back
+        # a turn Slack refused, or whose worker stopped mid-post in a thread the app could
+        # not read back
         overall += (
             f"\n⚠️ {unconfirmed} turn post{'s' if unconfirmed != 1 else ''} not confirmed "
-            "(the app stopped while posting and could not read the thread back)"
+            "(Slack refused it, or the app stopped while posting and could not read the "
+            "thread back)"
         )
     blocks += [
         {"type": "divider"},

@@ -254,9 +254,12 @@ async def handle_post(
         raise RetryRequested(delay=timedelta(seconds=lease_s), reason="post late") from None
     except SlackApiError as exc:
         retry_when_rate_limited(exc, lease_s=lease_s)
-        # Slack answered and refused it (not in the channel, say): the claim stays, so no
-        # retry posts it; the result is in the summary
+        # Slack answered and refused it (not in the channel, say): settled, so no retry posts
+        # it; its figures are in the summary, which counts it as not confirmed in the thread
+        # (edited to, if it is already shown)
         log.warning("could not post a scenario answer: %s", exc.response.get("error"))
+        await jobs_repo.mark_refused(pool, team_id=run.team_id, result_id=result.id)
+        await refresh_summary(deps, client, run=run, version=version)
         return
     await jobs_repo.record_post(
         pool, team_id=run.team_id, result_id=result.id, ts=str(response.get("ts") or "")

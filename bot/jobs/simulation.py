@@ -343,6 +343,8 @@ def _poster(
             # Slack answered and refused it: settled, so no retry sends it again
             log.warning("could not post a simulated turn: %s", exc.response.get("error"))
             await repo.record_turn_post(deps.pool, team_id=run.team_id, turn_id=turn.id, ts="")
+            # counted in the summary with the turns that could not be confirmed
+            await repo.mark_turn_unconfirmed(deps.pool, team_id=run.team_id, turn_id=turn.id)
         else:
             await repo.record_turn_post(
                 deps.pool, team_id=run.team_id, turn_id=turn.id, ts=str(response.get("ts") or "")
