@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ab.pairs import slack_error, update_pair
-from bot.ab.parent import labels, refresh
+from bot.ab.parent import announce_result, labels, refresh
 from bot.ab.verdict import compute
 from bot.blocks import ab as blocks
 from bot.blocks.common import escape
@@ -138,19 +138,14 @@ async def _finish(pool: asyncpg.Pool, client: AsyncWebClient, closed: AbTest) ->
     text, verdict_blocks = blocks.verdict_message(
         ab_id=ab_id, label_a=label_a, label_b=label_b, v=verdict, judge=judge
     )
-    if closed.parent_ts:
-        try:
-            await client.chat_postMessage(
-                channel=closed.channel_id,
-                thread_ts=closed.parent_ts,
-                text=text,
-                blocks=verdict_blocks,
-                reply_broadcast=True,
-            )
-        except SlackApiError as exc:
-            log.warning("could not post the A/B verdict: %s", slack_error(exc))
-    await refresh(pool, client, ab_id, team_id=team_id)
-    return f"Closed A/B test #{ab_id}: {verdict.recommendation}"
+    return await announce_result(
+        pool,
+        client,
+        closed,
+        text=text,
+        result_blocks=verdict_blocks,
+        recommendation=verdict.recommendation,
+    )
 
 
 def side_label(*, a_first: bool, reply: int, label_a: str, label_b: str) -> str:

@@ -153,3 +153,29 @@ async def refresh(pool: asyncpg.Pool, client: AsyncWebClient, ab_id: int, *, tea
             log.warning("could not update the A/B parent: %s", exc.response.get("error"))
             return
         shown = state
+
+
+async def announce_result(
+    pool: asyncpg.Pool,
+    client: AsyncWebClient,
+    closed: AbTest,
+    *,
+    text: str,
+    result_blocks: list[Block],
+    recommendation: str,
+) -> str:
+    """A closed test's result in its thread (broadcast to the channel), then its parent
+    refreshed; what the person who closed it is told. Scripted and simulated A/B tests alike."""
+    if closed.parent_ts:
+        try:
+            await client.chat_postMessage(
+                channel=closed.channel_id,
+                thread_ts=closed.parent_ts,
+                text=text,
+                blocks=result_blocks,
+                reply_broadcast=True,
+            )
+        except SlackApiError as exc:
+            log.warning("could not post the result of A/B test %d: %s", closed.id, slack_error(exc))
+    await refresh(pool, client, closed.id, team_id=closed.team_id)
+    return f"Closed A/B test #{closed.id}: {recommendation}"

@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ab.pairs import find_pair_post, pair_mark, slack_error
-from bot.ab.parent import labels, refresh
+from bot.ab.parent import announce_result, labels, refresh
 from bot.ab.verdict import compute
 from bot.blocks import ab as ab_blocks
 from bot.blocks import simulation_ab as blocks
@@ -416,19 +416,9 @@ async def finish(
     text, result = blocks.result_message(
         ab_id=ab_id, label_a=label_a, label_b=label_b, v=verdict, figures=figures, seed_note=note
     )
-    if closed.parent_ts:
-        try:
-            await client.chat_postMessage(
-                channel=closed.channel_id,
-                thread_ts=closed.parent_ts,
-                text=text,
-                blocks=result,
-                reply_broadcast=True,
-            )
-        except SlackApiError as exc:
-            log.warning("could not post the simulation A/B result: %s", slack_error(exc))
-    await refresh(pool, client, ab_id, team_id=team_id)
-    return f"Closed A/B test #{ab_id}: {verdict.recommendation}"
+    return await announce_result(
+        pool, client, closed, text=text, result_blocks=result, recommendation=verdict.recommendation
+    )
 
 
 def _goal(c: Conversation) -> str:
