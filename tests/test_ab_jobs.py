@@ -9,7 +9,6 @@ import asyncio
 import json
 import os
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from tests.fake_openai import FakeOpenAI
 from tests.fake_slack import FakeSlack
 from tests.slack_driver import TEAM, SlackDriver
 from tests.test_ab import last_parent, pairs
-from tests.test_jobs import until, worker_env
+from tests.test_jobs import start_worker, until
 
 QUESTIONS = [
     "Where is my order?",
@@ -348,16 +347,7 @@ async def test_a_worker_killed_mid_test_loses_and_duplicates_nothing(
     the test opens with every pair, each answered and posted once."""
     model.ttft_s = 0.5
     test = await queued_test(idle, 8)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "worker",
-        env=worker_env(slack, db_dsn, model),
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    proc = await start_worker(slack, db_dsn, model, tmp_path)
     try:
 
         async def some_written() -> bool:

@@ -9,7 +9,6 @@ import asyncio
 import os
 import re
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ from storage.calibration_runs import CellProgress
 from tests.fake_openai import FakeOpenAI
 from tests.fake_slack import FakeSlack
 from tests.slack_driver import TEAM, SlackDriver
-from tests.test_jobs import idle, quick, until, worker_env  # noqa: F401  (fixtures)
+from tests.test_jobs import idle, quick, start_worker, until  # noqa: F401  (fixtures)
 
 SWEEP = "calibrate formality Support Product inquiry samples {samples}"
 
@@ -206,16 +205,7 @@ async def test_a_worker_killed_mid_sweep_loses_and_duplicates_nothing(
     model.ttft_s = 1.0
     model.judge_delay_s = 0.5
     run_id = await queued_sweep(idle, samples=2)  # 3 messages × 5 settings × 2 = 30 cells
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "worker",
-        env=worker_env(slack, db_dsn, model),
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    proc = await start_worker(slack, db_dsn, model, tmp_path)
     try:
 
         async def some_done() -> bool:

@@ -5,8 +5,6 @@ once; a job run twice answers once."""
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from pathlib import Path
 
 from bot import messages
@@ -24,7 +22,7 @@ from tests.test_interactive_jobs import (  # noqa: F401  (the `idle` fixture)
     streams_in,
     thread_texts,
 )
-from tests.test_jobs import until, worker_env
+from tests.test_jobs import start_worker, until
 
 
 def statuses(slack: FakeSlack, thread_ts: str) -> list[Call]:
@@ -96,16 +94,7 @@ async def test_no_worker_says_so_in_the_dm_then_a_worker_process_answers(
     assert slack.of("assistant.threads.setTitle")
     assert not statuses(slack, thread_ts) and not streams_in(slack, thread_ts)
 
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "worker",
-        env=worker_env(slack, db_dsn, model),
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    proc = await start_worker(slack, db_dsn, model, tmp_path)
     try:
         [result] = await settled(idle.pool, timeout=40)
     finally:

@@ -4,8 +4,6 @@ answer twice; a deleted version and a queue nobody serves end in a clear message
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ from tests.fake_openai import FakeOpenAI
 from tests.fake_slack import FakeSlack
 from tests.slack_driver import CHANNEL, TEAM, SlackDriver
 from tests.test_bot_test import settled, streamed_text
-from tests.test_jobs import until, worker_env
+from tests.test_jobs import start_worker, until
 
 QUESTION = "How do I cancel my subscription?"
 
@@ -126,16 +124,7 @@ async def test_no_worker_says_so_then_a_worker_process_answers(
     await until(told, timeout=10, what="the no-worker message")
     assert not streams_in(slack, thread_ts)
 
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "worker",
-        env=worker_env(slack, db_dsn, model),
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    proc = await start_worker(slack, db_dsn, model, tmp_path)
     try:
         [result] = await settled(idle.pool, timeout=40)
     finally:

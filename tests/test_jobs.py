@@ -142,6 +142,22 @@ def worker_env(slack: FakeSlack, db_dsn: str, model: FakeOpenAI) -> dict[str, st
     }
 
 
+async def start_worker(
+    slack: FakeSlack, db_dsn: str, model: FakeOpenAI, cwd: Path
+) -> asyncio.subprocess.Process:
+    """`romashka worker` as its own process, against the fakes and the test's database."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "worker",
+        env=worker_env(slack, db_dsn, model),
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+
+
 async def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(
     idle: SlackDriver, model: FakeOpenAI, slack: FakeSlack, db_dsn: str, tmp_path: Path
 ) -> None:
@@ -149,16 +165,7 @@ async def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(
     held are picked again once their heartbeat is 2 s late, by a worker in this process."""
     model.ttft_s = 0.5
     run_id = await queued_run(idle)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "worker",
-        env=worker_env(slack, db_dsn, model),
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    proc = await start_worker(slack, db_dsn, model, tmp_path)
     try:
 
         async def some_done() -> bool:
