@@ -369,21 +369,26 @@ async def _show_stop(pool: asyncpg.Pool, client: AsyncWebClient, *, run: Calibra
     not exist when the parent was posted). Under the parent's lock, and only while the sweep
     runs: its cells are being answered already, and a sweep that ended meanwhile keeps its
     final edit."""
-    assert run.channel_id is not None and run.thread_ts is not None
     async with runs_repo.parent_lock(pool, run_id=run.id, wait=True):
         if not await runs_repo.in_progress(pool, team_id=run.team_id, run_id=run.id):
             return
-        text = running_text(run.traits, label=run.label, cost=run.cost)
-        try:
-            await client.chat_update(
-                channel=run.channel_id,
-                ts=run.thread_ts,
-                text=escape(text),
-                blocks=running_parent(run_id=run.id, text=text),
-            )
-        except SlackApiError as exc:
-            # the sweep runs on; its next progress edit shows the Stop
-            log.warning("calibration %d: Stop not shown: %s", run.id, exc.response.get("error"))
+        # if Slack refuses it, the sweep runs on and its next progress edit shows the Stop
+        await show_running(client, run, running_text(run.traits, label=run.label, cost=run.cost))
+
+
+async def show_running(client: AsyncWebClient, run: CalibrationRun, text: str) -> None:
+    """The running sweep's parent: `text` with its Stop. Called under the parent's lock while
+    the sweep runs; a refused edit is logged (the next one shows the sweep's state)."""
+    assert run.channel_id is not None and run.thread_ts is not None
+    try:
+        await client.chat_update(
+            channel=run.channel_id,
+            ts=run.thread_ts,
+            text=escape(text),
+            blocks=running_parent(run_id=run.id, text=text),
+        )
+    except SlackApiError as exc:
+        log.warning("could not update calibration %d: %s", run.id, exc.response.get("error"))
 
 
 def trait_names(traits: Sequence[str]) -> str:

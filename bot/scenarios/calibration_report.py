@@ -17,14 +17,21 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import limits
-from bot.blocks.calibration import ended_parent, running_parent
+from bot.blocks.calibration import ended_parent
 from bot.blocks.common import escape, truncate
 from bot.domain.calibration_runs import CalibrationRun, Cell, CellOutcome
 from bot.domain.profile import ProfileVersion
 from bot.metrics.calibration import Calibration, Sample, calibrate, summary_lines
 from bot.metrics.charts import calibration_chart
 from bot.scenarios import calibration_history
-from bot.scenarios.calibration import PROXIES, chart_name, done_text, running_text, trait_names
+from bot.scenarios.calibration import (
+    PROXIES,
+    chart_name,
+    done_text,
+    running_text,
+    show_running,
+    trait_names,
+)
 from bot.slack.post import post_message
 from bot.slack.uploads import Upload, upload
 from storage import calibration_runs as runs_repo
@@ -196,15 +203,7 @@ async def progress(
             return
         p = await runs_repo.progress(pool, team_id=run.team_id, run_id=run.id, total=run.total)
         text = running_text(run.traits, label=run.label, cost=run.cost, progress=progress_words(p))
-        try:
-            await client.chat_update(
-                channel=run.channel_id,
-                ts=run.thread_ts,
-                text=escape(text),
-                blocks=running_parent(run_id=run.id, text=text),
-            )
-        except SlackApiError as exc:
-            log.warning("could not update calibration %d: %s", run.id, exc.response.get("error"))
+        await show_running(client, run, text)
 
 
 async def _edit_parent(
