@@ -367,11 +367,16 @@ async def seen_by_voters(
     seen["confirmations"] = confirmations
     seen["parent"] = last_parent(live, test["parent_ts"])
     opened = len(live.slack.of("views.open"))
+    clicked = 0
     for post in thread:
         for number in ("1", "2"):
             await live.click(
                 ids.AB_TRANSCRIPT, transcript_value(post, number), team=team, channel=channel
             )
+            # each modal opened before the next click: the views are compared in order, and
+            # two listeners in flight may open theirs in either order
+            clicked += 1
+            await live.slack.wait_calls("views.open", opened + clicked)
     await live.slack.wait_calls("views.open", opened + 2 * len(thread))
     seen["transcripts"] = [a["view"] for a in since(live.slack.of("views.open"), opened)]
     seen["home"] = await home(live, team=team)
